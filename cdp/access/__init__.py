@@ -1,0 +1,1 @@
+"""Authentication (API keys), casbin policies, purpose and consent checks, field views."""

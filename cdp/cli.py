@@ -1,0 +1,140 @@
+"""The `cdp` command line (CONTRACT §2). Each command owns its transaction."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tomllib
+from pathlib import Path
+
+import click
+
+from cdp.config import Config, ensure_parent
+from cdp.crypto.keyring import Keyring, load_or_create
+from cdp.errors import CdpError
+from cdp.log_config import configure_logging
+from cdp.platform import Platform, upgrade_schema
+
+# (module, attribute) of each capability's click command or group.
+COMMAND_MODULES: list[tuple[str, str]] = [
+]
+
+
+def get_platform() -> Platform:
+    """The platform for this CLI invocation (one per process)."""
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    platform = root.obj.get("platform")
+    if platform is None:
+        platform = Platform(Config.from_env())
+        root.obj["platform"] = platform
+        root.call_on_close(platform.dispose)
+    return platform
+
+
+class CdpGroup(click.Group):
+    """Turns platform errors into a one-line message and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except CdpError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=CdpGroup)
+def cli() -> None:
+    """Privacy-first customer data platform."""
+    configure_logging()
+
+
+@cli.command()
+def init() -> None:
+    """Create or upgrade the schema and create a keyring if none exists. Idempotent."""
+    cfg = Config.from_env()
+    ensure_parent(cfg.database_url)
+    upgrade_schema(cfg.database_url)
+    _, created = load_or_create(cfg.keyring_path)
+    click.echo(
+        f"schema at head; keyring {'created' if created else 'present'} at {cfg.keyring_path}"
+    )
+
+
+def known_roles(policy_dir: str) -> set[str]:
+    data = tomllib.loads(Path(policy_dir, "roles.toml").read_text())
+    return set(data.get("roles", {}))
+
+
+@cli.group()
+def keys() -> None:
+    """API keys and key-encryption keys."""
+
+
+@keys.command("create")
+@click.option("--role", required=True)
+@click.option("--name", default=None)
+def keys_create(role: str, name: str | None) -> None:
+    """Create an API key; prints it once (only its hash is stored)."""
+    from cdp.access.apikeys import create_key
+
+    platform = get_platform()
+    roles = known_roles(platform.config.policy_dir)
+    if role not in roles:
+        raise click.BadParameter(f"unknown role; one of: {', '.join(sorted(roles))}", param_hint="--role")
+    with platform.transaction() as session:
+        row, key = create_key(session, role, name)
+        click.echo(key)
+        click.echo(f"role={row.role} prefix={row.prefix} (store it now: it is not shown again)", err=True)
+
+
+@keys.command("revoke")
+@click.argument("prefix")
+def keys_revoke(prefix: str) -> None:
+    """Revoke the API key with PREFIX (the part after `cdp_`)."""
+    from cdp.access.apikeys import revoke_key
+
+    with get_platform().transaction() as session:
+        revoke_key(session, prefix)
+    click.echo(f"revoked {prefix}")
+
+
+@keys.command("rotate")
+@click.option("--batch-size", default=1000, show_default=True)
+def keys_rotate(batch_size: int) -> None:
+    """Add a key-encryption key, then rewrap every data key under it (online, in batches)."""
+    platform = get_platform()
+    ring: Keyring = platform.keyring
+    version = ring.add_kek()
+    ring.save()
+    total = 0
+    while True:
+        with platform.transaction() as session:
+            n = platform.keys.rewrap_batch(session, batch_size)
+        total += n
+        if n == 0:
+            break
+    click.echo(f"key-encryption key v{version} is current; rewrapped {total} data keys")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the HTTP service (use gunicorn wsgi:app in production)."""
+    from cdp.app import create_app
+
+    create_app().run(host=host, port=port, threaded=True)
+
+
+def _register() -> None:
+    for module, attr in COMMAND_MODULES:
+        cli.add_command(getattr(importlib.import_module(module), attr))
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="cdp")

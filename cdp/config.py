@@ -1,0 +1,56 @@
+"""Configuration read from the environment (CONTRACT §1), with a test override."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = "sqlite:///var/cdp.db"
+    keyring_path: str = "var/keyring.json"
+    policy_dir: str = "policies"
+    # Flask-Limiter storage; memory:// is per process, production uses redis://.
+    ratelimit_storage_uri: str = "memory://"
+    ratelimit_default: str = "600/minute"
+    export_dir: str = "var/exports"
+    scheduler_enabled: bool = False
+    testing: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Config":
+        env = dict(os.environ if env is None else env)
+        base = cls()
+        return replace(
+            base,
+            database_url=env.get("CDP_DATABASE_URL", base.database_url),
+            keyring_path=env.get("CDP_KEYRING", base.keyring_path),
+            policy_dir=env.get("CDP_POLICY_DIR", base.policy_dir),
+            ratelimit_storage_uri=env.get("CDP_RATELIMIT_STORAGE", base.ratelimit_storage_uri),
+            ratelimit_default=env.get("CDP_RATELIMIT", base.ratelimit_default),
+            export_dir=env.get("CDP_EXPORT_DIR", base.export_dir),
+            scheduler_enabled=env.get("CDP_SCHEDULER", "0") in ("1", "true", "yes"),
+        )
+
+    def with_overrides(self, overrides: dict[str, Any] | None) -> "Config":
+        if not overrides:
+            return self
+        known = {k: v for k, v in overrides.items() if k in self.__dataclass_fields__}
+        unknown = {k: v for k, v in overrides.items() if k not in self.__dataclass_fields__}
+        cfg = replace(self, **known)
+        if unknown:
+            cfg = replace(cfg, extra={**cfg.extra, **unknown})
+        return cfg
+
+
+def ensure_parent(path: str) -> None:
+    """Create the directory that will hold ``path`` (a file path or sqlite URL)."""
+    if path.startswith("sqlite:///"):
+        path = path[len("sqlite:///") :]
+        if not path or path == ":memory:":
+            return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""Keys, envelope encryption, field encryption and blind indexes."""

@@ -1,0 +1,1 @@
+"""Identity: normalisation, matching, resolution, merge/split, the unified view."""

@@ -1,0 +1,52 @@
+"""The process-wide Presidio AnalyzerEngine, built once, offline, and shared."""
+
+from __future__ import annotations
+
+import threading
+
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+
+from cdp.pii.context import SelectiveContextEnhancer
+from cdp.pii.nlp_engine import OfflineNlpEngine
+from cdp.pii.offline import offline_tld_extractor
+
+LANGUAGES = ("zh", "en")
+# Below this a candidate is not reported. Checksum-validated numbers start above it;
+# pattern-only ones (passport numbers) need a context word to reach it.
+SCORE_THRESHOLD = 0.5
+
+_lock = threading.Lock()
+_analyzer: AnalyzerEngine | None = None
+
+
+def build_analyzer() -> AnalyzerEngine:
+    """A new AnalyzerEngine with our NLP engine and recognizers (no predefined ones)."""
+    from cdp.pii.recognizers import build_recognizers
+
+    offline_tld_extractor()
+    nlp_engine = OfflineNlpEngine()
+    nlp_engine.load()
+    registry = RecognizerRegistry(recognizers=build_recognizers(LANGUAGES),
+                                  supported_languages=list(LANGUAGES))
+    return AnalyzerEngine(
+        registry=registry,
+        nlp_engine=nlp_engine,
+        supported_languages=list(LANGUAGES),
+        default_score_threshold=SCORE_THRESHOLD,
+        context_aware_enhancer=SelectiveContextEnhancer(
+            context_similarity_factor=0.35,
+            min_score_with_context_similarity=0.6,
+            context_prefix_count=6,
+            context_suffix_count=1,
+        ),
+    )
+
+
+def get_analyzer() -> AnalyzerEngine:
+    """The process-wide analyzer: built on first use (thread-safe), then reused."""
+    global _analyzer
+    if _analyzer is None:
+        with _lock:
+            if _analyzer is None:
+                _analyzer = build_analyzer()
+    return _analyzer

@@ -1,0 +1,82 @@
+"""Surnames, honorifics and given names used by the person-name recognizers."""
+
+from __future__ import annotations
+
+# The most common Chinese single-character surnames (covering well over 90% of people).
+ZH_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾"
+    "毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰"
+    "焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲"
+    "房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟"
+    "应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+)
+ZH_COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 诸葛 上官 东方 皇甫 慕容 令狐 夏侯 尉迟 公孙 长孙 宇文 司徒 司空 澹台 轩辕 "
+    "端木 独孤 南宫 百里 呼延 万俟 闻人 东郭 西门 公冶 太史 申屠 钟离 宗政 濮阳 淳于 单于".split()
+)
+# Forms of address that follow a bare surname: 王先生, 李女士, 张阿姨.
+ZH_HONORIFICS = (
+    "先生", "女士", "小姐", "阿姨", "叔叔", "老师", "医生", "大夫", "药师", "护士", "师傅",
+    "大爷", "大妈", "奶奶", "爷爷", "老板", "经理", "主任", "同学", "太太", "夫人", "姐", "哥",
+)
+# Words that introduce a person's name in Chinese notes.
+ZH_NAME_CONTEXT = (
+    "患者", "病人", "家属", "收件人", "收货人", "联系人", "签收人", "持卡人", "持有人", "客户",
+    "会员", "用户", "顾客", "买家", "我叫", "我是", "姓名", "名字", "本人", "药师", "医生",
+    "客服", "代取人", "监护人", "配偶", "儿子", "女儿", "母亲", "父亲", "丈夫", "妻子", "签名",
+)
+# Characters that cannot end a given name: particles and very common verbs/adverbs that
+# follow a name in running text ("张伟说", "李娜已").
+ZH_NOT_IN_NAME = frozenset("的了是在说和与及已也都就要会把被给从向对让请不没很还再又才将于为等")
+
+# Characters common in Chinese given names. A word jieba's HMM invented (not in any
+# dictionary) that starts with a surname is taken for a name only if the rest is made of
+# these, which keeps 冷链, 方便, 高新 and the like out.
+ZH_GIVEN_CHARS = frozenset(
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红玉兰梅凤云莲珍彬斌宇浩然轩"
+    "涵子梓欣怡萱雨桐思远嘉俊一鸣海燕佳琪若曦春晓诗家豪振天佑淑立新卫东永丹萍鹏辉玲慧颖琳雪"
+    "健凯文博亮婷倩晨阳欢瑶璐薇蕾露洁晶莹蓉莉琴婉婕妍媛雯菲芸荣晴蕊悦宁安康泽睿铭瑞祥福禄寿"
+    "德仁义礼智信忠孝勤俭贤良富贵昌盛兴隆武成功胜利达飞鹰龙虎豹麟凤鹤松柏林森峰岩山川江河"
+    "波涛洪清源泉溪澜沛霖霏雯彤馨晗昕曦旭晖煜炜烨耀光星辰月日朝夕晚秋冬夏青翠蓝紫丰满艺美"
+    "静雅惠慈爱心怡乐欢喜庆祺祯祥锦绣帆航舟远达通进步高升腾跃鑫金银铜铁钢锋锐钰铭鸿鹏翔翰"
+    "墨书画琴棋诗词歌赋楠桦榕槿樱桃杏李梨荷菊兰竹蕙芷芝蓓蕾芬芹英茜茹莎菁萌蔚蓓珊瑜瑾璇"
+    "璟琦琬瑶琼瑛环珠宝贝彩霓虹韵律音笛萧箫卓越超凡俊彦秀颜容姿仪仪嫣娴婧姝妮娅娇媚妙"
+    "之子文武学士宏伯仲叔季元亨利贞正直方圆中和平顺安稳定坤乾震巽兑艮离坎"
+)
+# Common English given names (US SSA / UK ONS top lists, plus frequent international ones).
+EN_FIRST_NAMES = frozenset("""
+James Mary John Patricia Robert Jennifer Michael Linda David Elizabeth William Barbara Richard
+Susan Joseph Jessica Thomas Sarah Charles Karen Christopher Lisa Daniel Nancy Matthew Betty
+Anthony Margaret Mark Sandra Donald Ashley Steven Kimberly Paul Emily Andrew Donna Joshua
+Michelle Kenneth Carol Kevin Amanda Brian Dorothy George Melissa Timothy Deborah Ronald
+Stephanie Edward Rebecca Jason Sharon Jeffrey Laura Ryan Cynthia Jacob Kathleen Gary Amy
+Nicholas Angela Eric Shirley Jonathan Anna Stephen Brenda Larry Pamela Justin Emma Scott
+Nicole Brandon Helen Benjamin Samantha Samuel Katherine Gregory Christine Alexander Debra Frank
+Rachel Patrick Carolyn Raymond Janet Jack Catherine Dennis Maria Jerry Heather Tyler Diane
+Aaron Ruth Jose Julie Adam Olivia Nathan Joyce Henry Virginia Douglas Victoria Zachary Kelly
+Peter Lauren Kyle Christina Ethan Joan Walter Evelyn Noah Judith Jeremy Megan Christian Andrea
+Keith Cheryl Roger Hannah Terry Jacqueline Gerald Martha Harold Gloria Sean Teresa Austin Ann
+Carl Sara Arthur Madison Lawrence Frances Dylan Kathryn Jesse Janice Jordan Jean Bryan Abigail
+Billy Alice Joe Judy Bruce Sophia Gabriel Grace Logan Denise Albert Amber Willie Doris Alan
+Marilyn Juan Danielle Wayne Beverly Elijah Isabella Randy Theresa Roy Diana Vincent Natalie
+Ralph Brittany Eugene Charlotte Russell Marie Bobby Kayla Mason Alexis Philip Lori Louis Chloe
+Oliver Lucas Liam Mia Ava Zoe Lily Ella Leo Max Sophie Lucy Jack Harry Charlie Oscar Isla
+Amelia Freya Ruby Alfie Archie Theo Finn Luke Owen Ian Neil Colin Graham Fiona Claire Siobhan
+Niamh Aoife Sean Ciaran Priya Raj Rahul Anil Sunita Deepak Arjun Ahmed Mohammed Muhammad Ali
+Fatima Aisha Omar Hassan Yusuf Mateo Santiago Diego Carlos Luis Miguel Sofia Valentina Camila
+Lucia Elena Ana Pablo Javier Hans Klaus Ingrid Greta Lena Anja Lars Sven Astrid Pierre Marie
+Claude Camille Hugo Louise Giulia Marco Luca Francesca Yuki Hiroshi Kenji Haruto Sakura Akira
+Min Jin Hyun Seo Ji Kevin Tony Vivian Cindy Jenny Amy Eric Jason Wendy Alex Sam Kate Tom Ben
+""".split())
+
+EN_TITLES = ("Mr", "Mrs", "Ms", "Miss", "Dr", "Prof", "Mx", "Sir", "Madam")
+
+# Hanyu pinyin surnames, for Chinese names written in Latin script ("Wang Fang").
+PINYIN_SURNAMES = frozenset("""
+Wang Li Zhang Liu Chen Yang Huang Zhao Wu Zhou Xu Sun Ma Zhu Hu Guo He Gao Lin Luo Zheng Liang
+Xie Song Tang Han Feng Deng Cao Peng Zeng Xiao Tian Dong Yuan Pan Yu Jiang Cai Du Ye Cheng Su
+Wei Lv Ding Ren Shen Yao Lu Cui Zhong Tan Wan Fan Jin Shi Liao Jia Xia Fu Fang Bai Zou Meng
+Xiong Qin Qiu Yin Xue Yan Duan Lei Hou Long Kong Mao Hao Gong Shao Qian Dai Mo Xiang Ouyang
+Sima Zhuge Shangguan
+""".split())

@@ -1,0 +1,169 @@
+"""A Presidio NLP engine that needs no downloaded model.
+
+Chinese is segmented with jieba and tagged from its dictionary (its dictionary ships inside the package);
+English is tokenised with spaCy's rule-based tokenizer from ``spacy.blank("en")``. Both give
+Presidio real tokens and lemmas, so the context words of every recognizer work in both
+languages. The part-of-speech tags jieba assigns (``nr`` person name, ``ns`` place name, ...)
+are kept as ``token.tag_`` for the recognizers that need them.
+
+No named-entity model runs here: names, places and health terms come from recognizers.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Iterator
+
+import spacy
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
+from spacy.tokens import Doc
+
+from cdp.pii.language import has_cjk
+from cdp.pii.recognizers._tokens import Tok
+from cdp.pii.offline import quiet_jieba
+
+_NUM = re.compile(r"[0-9０-９.%]+")
+_ENG = re.compile(r"[A-Za-z0-9]+")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+# Words that carry no context (Presidio skips stop words and punctuation when it
+# collects the words around a match).
+_ZH_STOPWORDS = frozenset("的 了 和 与 及 是 在 也 就 都 而 或 一个 这 那 有 我 你 他 她 它 们 吗 呢 吧 啊".split())
+_EN_STOPWORDS = frozenset(
+    "a an the and or of to in on at for by with from is are was were be been it this that "
+    "i you he she we they me my your our".split()
+)
+
+# Extra words for our private jieba dictionary, so domain vocabulary is segmented as one
+# token (a context word split in two would not match) and honorific forms split cleanly.
+_EXTRA_WORDS = (
+    ("收件人", 5000, "n"), ("联系人", 5000, "n"), ("签收人", 5000, "n"), ("持卡人", 5000, "n"),
+    ("持有人", 5000, "n"), ("身份证号", 5000, "n"), ("身份证", 5000, "n"), ("护照号", 5000, "n"),
+    ("手机号", 5000, "n"), ("运单号", 5000, "n"), ("订单号", 5000, "n"), ("快递单号", 5000, "n"),
+    ("银行卡", 5000, "n"), ("卡号", 5000, "n"), ("批号", 5000, "n"), ("国药准字", 5000, "n"),
+    ("家属", 5000, "n"), ("患者", 5000, "n"), ("药师", 5000, "n"), ("收货地址", 5000, "n"),
+)
+
+
+class OfflineNlpEngine(NlpEngine):
+    """jieba for ``zh``, spaCy's blank tokenizer for ``en``; no model files, no network."""
+
+    engine_name = "cdp_offline"
+    is_available = True
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._en = None
+        self._pos = None
+        self._tokenizer = None
+        self._tags: dict[str, str] = {}
+        self._vocab = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def load(self) -> None:
+        """Build the tokenizers (about a second, dominated by jieba's dictionary)."""
+        with self._lock:
+            if self._loaded:
+                return
+            quiet_jieba()
+            import jieba
+            import jieba.posseg
+
+            # A private jieba tokenizer: our extra words must not change segmentation for
+            # other users of jieba's global default in the same process.
+            tokenizer = jieba.Tokenizer()
+            tokenizer.initialize()
+            pos = jieba.posseg.POSTokenizer(tokenizer)
+            for word, freq, tag in _EXTRA_WORDS:
+                tokenizer.add_word(word, freq, tag)
+                pos.word_tag_tab[word] = tag
+            self._pos = pos
+            self._tokenizer = tokenizer
+            self._tags = pos.word_tag_tab
+            self._en = spacy.blank("en")
+            self._vocab = self._en.vocab
+            self._loaded = True
+
+    def is_loaded(self) -> bool:
+        return self._loaded
+
+    # -- processing --------------------------------------------------------------------
+    def process_text(self, text: str, language: str) -> NlpArtifacts:
+        """Tokenise ``text``; Chinese (or any text with CJK) goes through jieba."""
+        if not self._loaded:
+            self.load()
+        if language == "zh" or has_cjk(text):
+            words: list[str] = []
+            tags: list[str] = []
+            for word in self._tokenizer.cut(text, HMM=True):
+                words.append(word)
+                tags.append(self._tag(word))
+            doc = Doc(self._vocab, words=words, spaces=[False] * len(words), tags=tags)
+            starts = []
+            pos = 0
+            for w in words:
+                starts.append(pos)
+                pos += len(w)
+        else:
+            doc = self._en.make_doc(text)
+            words = [t.text for t in doc]
+            tags = [""] * len(words)
+            starts = [t.idx for t in doc]
+        artifacts = NlpArtifacts(
+            entities=[],
+            tokens=doc,
+            tokens_indices=starts,
+            lemmas=[w.lower() for w in words],
+            nlp_engine=self,
+            language=language,
+        )
+        # The plain token list, computed once here and shared by every recognizer that
+        # reads tokens (iterating a spaCy Doc again in each would cost more than the regexes).
+        artifacts.cdp_tokens = [Tok(w, t, s, s + len(w)) for w, t, s in zip(words, tags, starts)]
+        return artifacts
+
+    def _tag(self, word: str) -> str:
+        """POS tag from jieba's dictionary; words jieba's HMM discovered get ``nw``.
+
+        jieba's own POS tagger runs a second, far costlier HMM over the same text; the
+        dictionary tag plus "new word" is what our recognizers need (a new word starting
+        with a surname is how unseen names show up).
+        """
+        tag = self._tags.get(word)
+        if tag is not None:
+            return tag
+        if _NUM.fullmatch(word):
+            return "m"
+        if _ENG.fullmatch(word):
+            return "eng"
+        if _HAN.search(word):
+            return "nw"
+        return "x"
+
+    def process_batch(
+        self,
+        texts: Iterable[str],
+        language: str,
+        batch_size: int = 1,
+        n_process: int = 1,
+        **kwargs,
+    ) -> Iterator[tuple[str, NlpArtifacts]]:
+        for text in texts:
+            yield text, self.process_text(text, language)
+
+    def is_stopword(self, word: str, language: str) -> bool:
+        return word in (_ZH_STOPWORDS if language == "zh" else _EN_STOPWORDS)
+
+    def is_punct(self, word: str, language: str) -> bool:
+        return bool(word) and all(
+            unicodedata.category(ch)[0] in "PSZ" or ch.isspace() for ch in word
+        )
+
+    def get_supported_entities(self) -> list[str]:
+        return []
+
+    def get_supported_languages(self) -> list[str]:
+        return ["zh", "en"]

@@ -1,0 +1,115 @@
+"""Chinese person names, from jieba's name tags, surnames, honorifics and context.
+
+A candidate is reported only when a surname (single, or compound such as 欧阳, 司马, 诸葛)
+begins it and one more signal agrees:
+
+* jieba tagged the word as a person name (``nr``/``nrt``/``nrfg``);
+* an honorific follows the bare surname (王先生, 李女士, 张阿姨) — the whole form is reported;
+* a context word introduces it (患者, 家属, 收件人, 我是, ...) — the given name is cut at a
+  jieba word boundary, so "患者张伟今天来" yields 张伟.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cdp.pii.entities import PERSON
+from cdp.pii.lexicon.names import (
+    ZH_COMPOUND_SURNAMES,
+    ZH_GIVEN_CHARS,
+    ZH_HONORIFICS,
+    ZH_NAME_CONTEXT,
+    ZH_NOT_IN_NAME,
+    ZH_SURNAMES,
+)
+from cdp.pii.recognizers._tokens import tokens_of
+from cdp.pii.recognizers.base import CdpRecognizer
+
+_SURNAME = "(?:" + "|".join(sorted(ZH_COMPOUND_SURNAMES)) + "|[" + "".join(sorted(ZH_SURNAMES)) + "])"
+_HONORIFIC = re.compile(_SURNAME + "(?:" + "|".join(sorted(ZH_HONORIFICS, key=len, reverse=True))
+                        + ")")
+_CONTEXT = re.compile("(?:" + "|".join(sorted(ZH_NAME_CONTEXT, key=len, reverse=True))
+                      + r")[：:\s]*(?:是|为|叫)?")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_GLUE = frozenset("找给向请问叫让和跟为被把对替帮已由与及同")
+# jieba's person-name tags, and "nw": a word its HMM put together that is in no dictionary
+_NAME_TAGS = frozenset({"nr", "nrt", "nrfg", "nw"})
+
+
+def surname_len(text: str, pos: int) -> int:
+    """Length of the surname starting at ``pos`` (2 for compound, 1 for single, 0 for none)."""
+    if text[pos : pos + 2] in ZH_COMPOUND_SURNAMES:
+        return 2
+    if pos < len(text) and text[pos] in ZH_SURNAMES:
+        return 1
+    return 0
+
+
+def _given_ok(given: str) -> bool:
+    return bool(given) and all(_CJK.match(c) and c not in ZH_NOT_IN_NAME for c in given)
+
+
+def _glued(toks, pos: int, text: str) -> bool:
+    """True when the word holding ``pos`` is only function characters plus the surname."""
+    for t in toks:
+        if t.start < pos < t.end:
+            return t.end == pos + 1 and all(ch in _GLUE for ch in text[t.start : pos])
+    return False
+
+
+def _reduplicated(word: str) -> bool:
+    # 谢谢, 常常, 方方面面: a surname character doubled is an ordinary word, not a name
+    return len(word) == 2 and word[0] == word[1]
+
+
+class ChinesePersonRecognizer(CdpRecognizer):
+    ENTITIES = (PERSON,)
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        if not _CJK.search(text):
+            return []
+        toks = tokens_of(nlp_artifacts)
+        starts = {t.start for t in toks}
+        ends = {t.end for t in toks}
+        results = []
+        taken: list[tuple[int, int]] = []
+
+        def add(s: int, e: int, score: float, why: str) -> None:
+            taken.append((s, e))
+            results.append(self.result(PERSON, s, e, score, why))
+
+        # 1. surname + honorific, starting on a word boundary (王先生, 欧阳女士)
+        for m in _HONORIFIC.finditer(text):
+            # jieba may glue a one-character verb or preposition to the surname (找任|叔叔)
+            if m.start() in starts or not toks or _glued(toks, m.start(), text):
+                add(m.start(), m.end(), 0.8, "surname with honorific")
+        # 2. context word then surname + given name
+        for m in _CONTEXT.finditer(text):
+            p = m.end()
+            s = surname_len(text, p)
+            if not s or any(a <= p < b for a, b in taken):
+                continue
+            for g in (2, 1):
+                end = p + s + g
+                if end > len(text) or not _given_ok(text[p + s : end]):
+                    continue
+                if end in ends or end == len(text) or not _CJK.match(text[end]):
+                    add(p, end, 0.75, "name after context word")
+                    break
+        # 3. jieba name tags, anchored on a known surname
+        for i, tok in enumerate(toks):
+            if any(a <= tok.start < b for a, b in taken):
+                continue
+            if tok.tag in _NAME_TAGS and 2 <= len(tok.text) <= 4 and not _reduplicated(tok.text):
+                s = surname_len(tok.text, 0)
+                if (s and _given_ok(tok.text[s:]) and not tok.text.endswith(ZH_HONORIFICS)
+                        and (tok.tag != "nw" or all(c in ZH_GIVEN_CHARS for c in tok.text[s:]))):
+                    add(tok.start, tok.end, 0.7, "jieba person-name tag")
+                    continue
+            # a surname split off from a tagged given name: 欧阳|娜娜, 韦|晓明
+            if i + 1 < len(toks) and tok.text and surname_len(tok.text, 0) == len(tok.text):
+                nxt = toks[i + 1]
+                if (nxt.tag in _NAME_TAGS and 1 <= len(nxt.text) <= 2 and _given_ok(nxt.text)
+                        and nxt.text not in ZH_HONORIFICS):
+                    add(tok.start, nxt.end, 0.7, "surname plus tagged given name")
+        return results

@@ -1,0 +1,81 @@
+"""The runtime: configuration, database engine, keyring and key service for one process.
+
+Flask apps, CLI commands and scheduled jobs each hold one ``Platform``; the unit of work
+(``transaction()``) belongs to them, never to service functions.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from cdp.config import Config
+from cdp.crypto.keyring import Keyring
+from cdp.crypto.keys import KeyService
+from cdp.db import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = ROOT / "migrations"
+
+
+class Platform:
+    def __init__(self, config: Config, keyring: Keyring | None = None):
+        self.config = config
+        # hide_parameters: SQL errors must never echo personal values into logs.
+        self.engine = make_engine(config.database_url, hide_parameters=True)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        self._keyring = keyring
+        self._keys: KeyService | None = None
+        self._lock = threading.Lock()
+        self.services: dict[str, Any] = {}
+
+    @property
+    def keyring(self) -> Keyring:
+        if self._keyring is None:
+            with self._lock:
+                if self._keyring is None:
+                    self._keyring = Keyring.load(self.config.keyring_path)
+        return self._keyring
+
+    @property
+    def keys(self) -> KeyService:
+        if self._keys is None:
+            with self._lock:
+                if self._keys is None:
+                    self._keys = KeyService(self.keyring)
+        return self._keys
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on any exception."""
+        session = self.Session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def policy_path(self, *parts: str) -> Path:
+        return Path(self.config.policy_dir).joinpath(*parts)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def upgrade_schema(database_url: str, revision: str = "heads") -> None:
+    """Alembic ``upgrade`` to ``revision``: the only way the schema is made."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["database_url"] = database_url
+    command.upgrade(cfg, revision)

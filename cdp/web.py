@@ -1,0 +1,88 @@
+"""Flask glue: one session per request, committed at the end; JSON errors; request ids."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from cdp.errors import CdpError
+from cdp.platform import Platform
+
+log = logging.getLogger("cdp.web")
+
+
+def current_platform() -> Platform:
+    return current_app.extensions["cdp"]
+
+
+def db_session() -> Session:
+    """The request's session. The request owns the transaction: committed after the view."""
+    if "cdp_session" not in g:
+        g.cdp_session = current_platform().Session()
+    return g.cdp_session
+
+
+def request_id() -> str:
+    if "request_id" not in g:
+        presented = request.headers.get("X-Request-Id", "")
+        ok = presented and len(presented) <= 64 and presented.replace("-", "").isalnum()
+        g.request_id = presented if ok else uuid.uuid4().hex
+    return g.request_id
+
+
+def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _assign_request_id() -> None:
+        request_id()
+
+    @app.after_request
+    def _commit(response: Response) -> Response:
+        session: Session | None = g.pop("cdp_session", None)
+        if session is not None:
+            try:
+                # Denied attempts are audited too, so 4xx responses commit their audit rows;
+                # only an unhandled error (5xx) rolls back.
+                if response.status_code < 500:
+                    session.commit()
+                else:
+                    session.rollback()
+            except Exception as exc:  # commit failed: the act did not happen
+                session.rollback()
+                log.error("commit failed: %s", type(exc).__name__)
+                response, status = error_response(503, "commit_failed", "the change could not be saved; retry")
+                response.status_code = status
+            finally:
+                session.close()
+        response.headers["X-Request-Id"] = request_id()
+        return response
+
+    @app.teardown_request
+    def _close(_exc: BaseException | None) -> None:
+        session: Session | None = g.pop("cdp_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+    @app.errorhandler(CdpError)
+    def _cdp_error(exc: CdpError) -> Any:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 400, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        # Only the type: exception messages can carry values from the request.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url_rule)
+        return error_response(500, "internal", "internal error; the request id identifies it")

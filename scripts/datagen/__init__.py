@@ -1,0 +1,1 @@
+"""Building blocks of the synthetic record generator (scripts/generate_records.py)."""
