@@ -29,4 +29,14 @@ def create_app(config: dict[str, Any] | Config | None = None) -> Flask:
     from cdp.api import register_blueprints
 
     register_blueprints(app)
+
+    if cfg.scheduler_enabled:
+        # Every service process may run one: each firing runs once (cdp.jobs.lock).
+        import atexit
+
+        from cdp.jobs.scheduler import start_scheduler
+
+        scheduler = start_scheduler(platform)
+        app.extensions["cdp_scheduler"] = scheduler
+        atexit.register(lambda: scheduler.shutdown(wait=False) if scheduler.running else None)
     return app

@@ -17,6 +17,12 @@ from cdp.platform import Platform, upgrade_schema
 
 # (module, attribute) of each capability's click command or group.
 COMMAND_MODULES: list[tuple[str, str]] = [
+    ("cdp.exports.commands", "export"),
+    ("cdp.jobs.commands", "jobs"),
+    ("cdp.identity.commands", "ingest"),
+    ("cdp.identity.commands", "identity"),
+    ("cdp.pii.commands", "pii"),
+    ("cdp.audit.commands", "audit"),
 ]
 
 

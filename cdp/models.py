@@ -1,7 +1,7 @@
 """Import every capability's models so ``Base.metadata`` is complete (Alembic, tests)."""
 
-from cdp.access.models import ApiKey  # noqa: F401
-from cdp.audit.models import AuditEvent  # noqa: F401
+from cdp.access.models import ApiKey, BreakGlassGrant  # noqa: F401
+from cdp.audit.models import AuditCheckpoint, AuditEvent  # noqa: F401
 from cdp.crypto.models import DataKey  # noqa: F401
 from cdp.db import Base
 from cdp.identity.models import (  # noqa: F401
@@ -14,5 +14,8 @@ from cdp.identity.models import (  # noqa: F401
     MatchKey,
     SourceRecord,
 )
+from cdp.exports.models import ExportRun  # noqa: F401
+from cdp.jobs.models import JobRun, SchedulerJob  # noqa: F401
+from cdp.rights.models import DsrRequest, RetainedRecord  # noqa: F401
 
 metadata = Base.metadata

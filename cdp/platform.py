@@ -31,7 +31,7 @@ class Platform:
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         self._keyring = keyring
         self._keys: KeyService | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # keys -> keyring nests
         self.services: dict[str, Any] = {}
 
     @property

@@ -537,6 +537,12 @@ _SLOT_RE = re.compile(r"\{(\w+)\}")
 
 def render(template: str, rng: random.Random) -> tuple[str, list[dict]]:
     """Fill ``template`` and return the text with the exact offsets of every labelled value."""
+    return render_with(template, rng, SLOTS)
+
+
+def render_with(template: str, rng: random.Random,
+                slots: dict[str, Gen]) -> tuple[str, list[dict]]:
+    """:func:`render` with another set of value generators (the held-out split's)."""
     out: list[str] = []
     entities: list[dict] = []
     pos = 0
@@ -545,7 +551,7 @@ def render(template: str, rng: random.Random) -> tuple[str, list[dict]]:
         literal = template[pos : m.start()]
         out.append(literal)
         length += len(literal)
-        value, etype = SLOTS[m.group(1)](rng)
+        value, etype = slots[m.group(1)](rng)
         if etype:
             entities.append({"type": etype, "start": length, "end": length + len(value)})
         out.append(value)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cdp.db import Base, UTCDateTime, utcnow
+from cdp.db import Base, UTCDateTime, new_id, utcnow
 
 
 class ApiKey(Base):
@@ -22,3 +22,24 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class BreakGlassGrant(Base):
+    """Plain access to one customer for one API key, with a written reason, until it expires.
+
+    Granting writes an audit entry of its own (``customer.break_glass``); every read under
+    it is audited with the grant id; compliance lists them (``/v1/audit/reports/break-glass``).
+    """
+
+    __tablename__ = "break_glass_grants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[str] = mapped_column(String(32), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

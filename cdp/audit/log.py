@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,9 +17,13 @@ from cdp.audit.models import AuditEvent
 from cdp.db import is_postgres, utcnow
 
 GENESIS = "0" * 64
-# pg_advisory_xact_lock key for the chain head ("cdpaudit" as an int64).
+# pg advisory lock keys of the chain heads: CHAIN_LOCK + chain number ("cdpaudit" as int64).
 CHAIN_LOCK = 0x6364706175646974
-
+# Number of parallel hash chains on PostgreSQL. A writer holds its chain's lock from its
+# append until its transaction ends, so one chain would make every auditing transaction
+# queue behind the one before it; with N chains N such transactions commit side by side.
+# SQLite serialises writers anyway (BEGIN IMMEDIATE): one chain there.
+PG_CHAINS = 8
 
 @dataclass
 class AuditEntry:
@@ -37,41 +42,79 @@ class AuditEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+def canonical(row: AuditEvent) -> str:
+    """The exact text an entry's hash covers (everything except id and the hashes)."""
+    body = [
+        row.chain,
+        row.seq,
+        row.at.isoformat(),
+        row.actor,
+        row.role,
+        row.purpose,
+        row.action,
+        row.customer_id,
+        list(row.categories or []),
+        row.view or {},
+        row.decision,
+        row.reason,
+        row.request_id,
+        row.detail or {},
+    ]
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def entry_digest(prev_hash: str, row: AuditEvent) -> str:
-    """SHA-256 over the previous hash and the canonical content of ``row``."""
-    body = {
-        "at": row.at.isoformat(),
-        "actor": row.actor,
-        "role": row.role,
-        "purpose": row.purpose,
-        "action": row.action,
-        "customer_id": row.customer_id,
-        "categories": list(row.categories or []),
-        "view": row.view or {},
-        "decision": row.decision,
-        "reason": row.reason,
-        "request_id": row.request_id,
-        "detail": row.detail or {},
-    }
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(f"{prev_hash}|{canonical}".encode()).hexdigest()
+    """SHA-256 over the previous hash of the same chain and the canonical content of ``row``."""
+    return hashlib.sha256(f"{prev_hash}|{canonical(row)}".encode()).hexdigest()
 
 
-def _chain_head(session: Session) -> str:
-    if is_postgres(session):
-        # Serialise appends to the chain head until this transaction ends.
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
-    head = session.scalar(select(AuditEvent.entry_hash).order_by(AuditEvent.id.desc()).limit(1))
-    return head or GENESIS
+_PICK_CHAIN = text(
+    "SELECT (c + :start) % :n FROM generate_series(0, :n - 1) AS c "
+    "WHERE pg_try_advisory_xact_lock(:base + (c + :start) % :n) LIMIT 1"
+)
+
+
+def _chain_for(session: Session) -> int:
+    """The chain this transaction appends to, locked until the transaction ends."""
+    tx = session.get_transaction()
+    held = session.info.get("cdp_audit_chain")
+    if held is not None and held[0] is tx:
+        return held[1]
+    if not is_postgres(session):
+        chain = 0
+    else:
+        start = random.randrange(PG_CHAINS)
+        chain = session.scalar(_PICK_CHAIN, {"start": start, "n": PG_CHAINS, "base": CHAIN_LOCK})
+        if chain is None:  # every chain busy: queue on one
+            chain = start
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK + chain})
+    session.info["cdp_audit_chain"] = (tx, chain)
+    return chain
+
+
+def _chain_head(session: Session, chain: int) -> tuple[int, str]:
+    head = session.execute(
+        select(AuditEvent.seq, AuditEvent.entry_hash)
+        .where(AuditEvent.chain == chain)
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    return (head[0], head[1]) if head else (0, GENESIS)
 
 
 def record(session: Session, *entries: AuditEntry) -> list[AuditEvent]:
-    """Append ``entries`` to the audit log inside the caller's transaction (flushes)."""
+    """Append ``entries`` to the audit log inside the caller's transaction (flushes).
+
+    The entries become durable only if the caller's transaction commits: the audit row is
+    part of the act it records.
+    """
     if not entries:
         return []
-    prev = _chain_head(session)
+    chain = _chain_for(session)
+    seq, prev = _chain_head(session, chain)
     rows: list[AuditEvent] = []
     for e in entries:
+        seq += 1
         at: datetime = utcnow()
         row = AuditEvent(
             at=at,
@@ -87,11 +130,12 @@ def record(session: Session, *entries: AuditEntry) -> list[AuditEvent]:
             request_id=e.request_id,
             detail=dict(e.detail),
             prev_hash=prev,
+            chain=chain,
+            seq=seq,
         )
         row.entry_hash = entry_digest(prev, row)
         prev = row.entry_hash
         session.add(row)
         rows.append(row)
-        # Flush one at a time so ids follow chain order.
-        session.flush()
+    session.flush()
     return rows

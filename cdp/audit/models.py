@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cdp.db import Base, UTCDateTime, utcnow
@@ -18,6 +18,8 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_events_customer_at", "customer_id", "at"),
         Index("ix_audit_events_actor_at", "actor", "at"),
+        # One hash chain per stripe: (chain, seq) is the entry's position in its chain.
+        UniqueConstraint("chain", "seq", name="uq_audit_events_chain_seq"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -35,3 +37,27 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Writers append to one of several chains (cdp/audit/log.py) so they do not all queue
+    # behind a single chain head; each chain is verified on its own.
+    chain: Mapped[int] = mapped_column(SmallInteger)
+    seq: Mapped[int] = mapped_column(BigId)
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of every chain's head at one moment (Ed25519, keyring signing key).
+
+    Inserts only, like the log. A verifier holding the public key and any checkpoint can
+    prove that nothing up to those heads changed afterwards, and that no tail was cut.
+    """
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # {"<chain>": [seq, entry_hash]} for every chain with entries.
+    heads: Mapped[dict[str, Any]] = mapped_column(JSON)
+    entry_count: Mapped[int] = mapped_column(BigId)
+    # The exact signed bytes (canonical JSON) and the signature over them.
+    statement: Mapped[str] = mapped_column(Text)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[str] = mapped_column(String(64))

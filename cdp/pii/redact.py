@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cdp.pii.entities import Entity
-from cdp.pii.operators import OPERATORS
+from cdp.pii.operators import ENC_TOKEN, OPERATORS, decrypt_token
 from cdp.pii.policy import load_policy
 from cdp.pii.scan import scan_text
 
@@ -18,7 +18,7 @@ class RedactionResult:
     entities: list[Entity] = field(default_factory=list)
 
 
-def redact_text(text: str, policy: str = "storage", *, key: bytes | None = None,
+def redact_text(text: str, policy: str = "storage", key: bytes | None = None, *,
                 language: str | None = None) -> RedactionResult:
     """Scan ``text`` and apply the operator set ``policy`` (a file in ``policies/pii``) to
     every detected entity. ``key`` feeds the ``pseudonym`` and ``encrypt`` operators."""
@@ -26,6 +26,24 @@ def redact_text(text: str, policy: str = "storage", *, key: bytes | None = None,
     entities = scan_text(text, language)
     return RedactionResult(text=apply_operators(text, entities, op_set, key),
                            entities=entities)
+
+
+def redact_for(text: str | None, policy_name: str, key: bytes | None = None, *,
+               language: str | None = None) -> str | None:
+    """``text`` rendered for a role view or export profile: the access and export layers'
+    one call. ``policy_name`` names a file in ``policies/pii`` (``redacted``, ``masked``,
+    ``pharmacy_care``, ``pseudonymised``...); an unknown name raises ValidationError rather
+    than falling back to showing the text. None and blank text come back unchanged."""
+    op_set = load_policy(policy_name)
+    if text is None or not text.strip():
+        return text
+    return apply_operators(text, scan_text(text, language), op_set, key)
+
+
+def restore_encrypted(text: str, key: bytes) -> str:
+    """Undo the ``encrypt`` operator: every ``<enc:TYPE:...>`` span in ``text`` is opened
+    with ``key`` (AES-256-GCM; a tampered or foreign span raises DecryptionError)."""
+    return ENC_TOKEN.sub(lambda m: decrypt_token(key, m.group(0))[1], text)
 
 
 def apply_operators(text: str, entities: list[Entity], op_set, key: bytes | None) -> str:

@@ -11,6 +11,7 @@ we report texts/s and MB/s of the scanning loop (analyzer build time separately)
 peak RSS of the process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``).
 
     python scripts/bench/pii_bench.py --count 4000 --seed 7
+    python scripts/bench/pii_bench.py --corpus heldout --count 2000 --seed 11
 """
 
 from __future__ import annotations
@@ -173,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=4000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--corpus", choices=("main", "heldout"), default="main",
+                    help="main: scripts/pii_corpus.py; heldout: scripts/pii_corpus_heldout.py")
     ap.add_argument("--worker", nargs=3, metavar=("KIND", "IN", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--errors", type=int, default=0, help="print this many of our misses")
     args = ap.parse_args(argv)
@@ -182,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(stats))
         return 0
 
-    from scripts.pii_corpus import generate
+    if args.corpus == "main":
+        from scripts.pii_corpus import generate
+    else:
+        from scripts.pii_corpus_heldout import generate_heldout as generate
 
     corpus = [s.__dict__ for s in generate(args.count, args.seed)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"corpus: {n} texts ({sum(d['language'] == 'zh' for d in corpus)} zh, "
           f"{sum(d['language'] == 'en' for d in corpus)} en), "
           f"{sum(len(d['entities']) for d in corpus)} labelled entities, "
-          f"{chars_mb:.2f} MB of text ({size_mb:.2f} MB JSONL); seed {args.seed}")
+          f"{chars_mb:.2f} MB of text ({size_mb:.2f} MB JSONL); {args.corpus} corpus, seed {args.seed}")
     print()
     print("\n".join(table(ours, stock)))
     print()

@@ -1,0 +1,120 @@
+"""Read API: the unified customer view, lookup by identifier, break-glass, stewardship.
+
+Handlers parse input, call a service and return its result; the guard decides before the
+body, the renderer shapes fields after the service: no role appears in this file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
+
+from cdp.access import service
+from cdp.access.guard import current_access, current_policy, protected
+from cdp.access.openapi import api_doc, build_document
+from cdp.access.ratelimit import init_limiter
+from cdp.access.schemas import (
+    BreakGlassIn,
+    BreakGlassOut,
+    CustomerList,
+    CustomerOut,
+    LookupQuery,
+    MergeIn,
+    SplitIn,
+    StewardOut,
+)
+from cdp.errors import ValidationError
+from cdp.web import current_platform, db_session
+
+bp = Blueprint("access", __name__)
+BREAK_GLASS_HEADER = "X-Break-Glass"
+
+
+@bp.record_once
+def _setup(state: Any) -> None:
+    init_limiter(state.app)
+    # Validate the policy at start: a bad policy file stops the service from starting.
+    from cdp.access.policy import policy_store
+
+    policy_store(state.app.extensions["cdp"].config.policy_dir)
+
+
+def parse(model: type[BaseModel], data: Any) -> Any:
+    """Validate ``data`` into ``model``; a 422 naming the fields (never their values)."""
+    try:
+        return model.model_validate(data)
+    except PydanticError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()})
+        raise ValidationError(f"invalid fields: {', '.join(fields)}", code="invalid") from None
+
+
+@bp.get("/customers/<customer_id>")
+@api_doc(response=CustomerOut, purpose=True, tags=["customers"],
+         headers={BREAK_GLASS_HEADER: "an active break-glass grant id for this customer"})
+@protected("customers", "read", purpose="required")
+def get_customer(customer_id: str) -> Any:
+    """The unified customer view, rendered for the caller's role and purpose."""
+    out = service.read_customer(
+        db_session(), current_platform(), current_access(), customer_id,
+        break_glass_id=request.headers.get(BREAK_GLASS_HEADER) or None,
+    )
+    return jsonify(out)
+
+
+@bp.get("/customers")
+@api_doc(query=LookupQuery, response=CustomerList, purpose=True, tags=["customers"])
+@protected("customers", "read", purpose="required")
+def find_customers() -> Any:
+    """Customers holding an identifier (exact match after normalisation, via the blind index)."""
+    q = parse(LookupQuery, request.args.to_dict())
+    session, platform, ctx = db_session(), current_platform(), current_access()
+    ids = service.find_customer_ids(session, platform, q.identifier_type, q.value, q.source)
+    customers = [service.read_customer(session, platform, ctx, cid) for cid in ids]
+    return jsonify({"customers": customers})
+
+
+@bp.post("/customers/<customer_id>/break-glass")
+@api_doc(body=BreakGlassIn, response=BreakGlassOut, purpose=True, tags=["customers"])
+@protected("customers", "break_glass", purpose="required")
+def break_glass(customer_id: str) -> Any:
+    """Plain access to one customer for a limited time, with a written reason (audited)."""
+    body = parse(BreakGlassIn, request.get_json(silent=True))
+    out = service.open_break_glass(db_session(), current_access(), customer_id, body.reason, body.minutes)
+    return jsonify(out), 201
+
+
+@bp.post("/customers/<customer_id>/merge")
+@api_doc(body=MergeIn, response=StewardOut, tags=["stewardship"])
+@protected("customers", "merge")
+def merge(customer_id: str) -> Any:
+    """Merge another customer into this one (data steward); lineage and audit recorded."""
+    from cdp.identity.stewardship import merge_customers
+
+    body = parse(MergeIn, request.get_json(silent=True))
+    ctx = current_access()
+    survivor = merge_customers(db_session(), current_platform(), customer_id, body.other_customer_id,
+                               ctx.principal.actor, body.reason)
+    return jsonify({"customer_id": survivor, "action": "merge"})
+
+
+@bp.post("/customers/<customer_id>/split")
+@api_doc(body=SplitIn, response=StewardOut, tags=["stewardship"])
+@protected("customers", "split")
+def split(customer_id: str) -> Any:
+    """Move source records of this customer to a new customer (data steward)."""
+    from cdp.identity.stewardship import split_records
+
+    body = parse(SplitIn, request.get_json(silent=True))
+    ctx = current_access()
+    new = split_records(db_session(), current_platform(), customer_id, list(body.record_ids),
+                        ctx.principal.actor, body.reason)
+    return jsonify({"customer_id": new, "action": "split"})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    """The OpenAPI document of this service, generated from its routes and models."""
+    return jsonify(build_document(current_app, sorted(current_policy().purposes)))

@@ -1,0 +1,1 @@
+"""Anonymised exports: profiles, transforms, k-anonymity, writers, signed manifests, runs."""

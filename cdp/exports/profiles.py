@@ -1,0 +1,262 @@
+"""Export profiles: one TOML file per profile in ``policies/exports/``, validated on load.
+
+A profile names its recipient (the API key name of the downstream system), the purpose its
+consent must cover, the formats, the schedule, k and the quasi-identifiers, and a transform
+for every field. Direct identifiers can only be dropped or pseudonymised: a profile that
+would ship one in clear is refused when loaded, not discovered in a file later.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cdp.errors import NotFound, ValidationError
+
+PURPOSES = {
+    "customer_support",
+    "pharmacy_care",
+    "marketing",
+    "analytics",
+    "compliance_audit",
+    "data_subject_request",
+    "research",
+    "health_marketing",
+}
+FORMATS = ("csv", "jsonl", "parquet")
+MODES = ("full", "incremental")
+
+# Source fields of the flattened customer row (cdp.exports.rows), and whether each one
+# points at a person on its own.
+DIRECT_IDENTIFIERS = {
+    "customer_id",
+    "name",
+    "phone",
+    "email",
+    "national_id",
+    "passport",
+    "member_id",
+    "platform_user_id",
+    "wechat_openid",
+    "wechat_unionid",
+    "device_id",
+    "address",
+}
+SOURCE_FIELDS = DIRECT_IDENTIFIERS | {
+    "gender",
+    "birth_date",
+    "channels",
+    "order_count",
+    "rx_order_count",
+    "total_spend",
+    "first_order_at",
+    "last_order_at",
+    "interaction_count",
+    "interaction_text",
+    "consented_purposes",
+    "created_at",
+}
+FREE_TEXT = {"interaction_text"}
+TIMESTAMPS = {"first_order_at", "last_order_at", "created_at"}
+DATES = TIMESTAMPS | {"birth_date"}
+
+# transform -> source fields it may apply to (None = any)
+TRANSFORMS: dict[str, set[str] | None] = {
+    "drop": None,
+    "keep": SOURCE_FIELDS - DIRECT_IDENTIFIERS - FREE_TEXT,
+    "pseudonym": None,
+    "age_band": {"birth_date"},
+    "region": {"address"},
+    "month": DATES,
+    "mask": SOURCE_FIELDS - DIRECT_IDENTIFIERS - FREE_TEXT,
+    "redact": FREE_TEXT,
+    "date_shift": DATES,
+    "bucket": {"order_count", "rx_order_count", "total_spend", "interaction_count"},
+}
+# Transforms that can be generalised further when k is not reached (quasi-identifiers).
+GENERALISABLE = {"age_band", "region", "month", "keep", "bucket"}
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    source: str
+    transform: str
+    quasi_identifier: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    recipient: str
+    purpose: str
+    fields: tuple[FieldSpec, ...]
+    formats: tuple[str, ...] = ("csv",)
+    k: int = 5
+    max_suppression: float = 0.05
+    schedule: str | None = None
+    schedule_mode: str = "incremental"
+    description: str = ""
+    # The consent purpose a customer must have granted (newest decision wins); default purpose.
+    consent_purpose: str = ""
+
+    @property
+    def output_fields(self) -> list[FieldSpec]:
+        return [f for f in self.fields if f.transform != "drop"]
+
+    @property
+    def quasi_identifiers(self) -> list[FieldSpec]:
+        return [f for f in self.output_fields if f.quasi_identifier]
+
+    @property
+    def pseudonym_scope(self) -> str:
+        # One key per recipient: stable across that recipient's runs and profiles,
+        # unlinkable across recipients.
+        return f"export/{self.recipient}"
+
+
+def _fail(profile: str, message: str) -> ValidationError:
+    return ValidationError(f"export profile {profile!r}: {message}", code="invalid_profile")
+
+
+def parse_profile(name: str, data: dict[str, Any]) -> Profile:
+    """Validate one profile's TOML data; ValidationError naming the first problem."""
+    if not NAME_RE.match(name):
+        raise _fail(name, "name must be lower-case letters, digits and _")
+    recipient = data.get("recipient")
+    if not isinstance(recipient, str) or not NAME_RE.match(recipient):
+        raise _fail(name, "recipient must be a lower-case name (the API key name)")
+    purpose = data.get("purpose")
+    if purpose not in PURPOSES:
+        raise _fail(name, f"purpose must be one of {sorted(PURPOSES)}")
+    consent_purpose = data.get("consent_purpose", purpose)
+    if not isinstance(consent_purpose, str) or not NAME_RE.match(consent_purpose):
+        raise _fail(name, "consent_purpose must be a lower-case purpose name")
+    formats = tuple(data.get("formats", ["csv"]))
+    if not formats or any(f not in FORMATS for f in formats) or len(set(formats)) != len(formats):
+        raise _fail(name, f"formats must be distinct values of {list(FORMATS)}")
+    k = data.get("k", 5)
+    if not isinstance(k, int) or k < 1:
+        raise _fail(name, "k must be a positive integer")
+    max_sup = data.get("max_suppression", 0.05)
+    if not isinstance(max_sup, int | float) or not 0 <= max_sup <= 1:
+        raise _fail(name, "max_suppression must be within [0, 1]")
+    schedule = data.get("schedule")
+    if schedule is not None:
+        from cdp.jobs.cron import parse_cron
+
+        try:
+            parse_cron(schedule)
+        except ValueError:
+            raise _fail(name, "schedule is not a valid cron expression") from None
+    schedule_mode = data.get("schedule_mode", "incremental")
+    if schedule_mode not in MODES:
+        raise _fail(name, f"schedule_mode must be one of {list(MODES)}")
+
+    raw_fields = data.get("fields")
+    if not isinstance(raw_fields, list) or not raw_fields:
+        raise _fail(name, "declare at least one [[fields]] entry")
+    specs: list[FieldSpec] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_fields):
+        if not isinstance(raw, dict):
+            raise _fail(name, f"field #{i + 1} is not a table")
+        source = raw.get("source")
+        if source not in SOURCE_FIELDS:
+            raise _fail(name, f"field #{i + 1}: unknown source field")
+        transform = raw.get("transform")
+        if transform not in TRANSFORMS:
+            raise _fail(name, f"field #{i + 1} ({source}): unknown transform")
+        allowed = TRANSFORMS[transform]
+        if allowed is not None and source not in allowed:
+            raise _fail(name, f"field #{i + 1} ({source}): transform {transform} not allowed here")
+        out = raw.get("name", source)
+        if not isinstance(out, str) or not NAME_RE.match(out):
+            raise _fail(name, f"field #{i + 1}: bad output name")
+        if transform != "drop":
+            if out in seen:
+                raise _fail(name, f"field #{i + 1}: duplicate output name")
+            seen.add(out)
+        qi = bool(raw.get("quasi_identifier", False))
+        if qi and transform not in GENERALISABLE:
+            raise _fail(name, f"field #{i + 1} ({source}): a quasi-identifier needs a "
+                        f"generalisable transform ({sorted(GENERALISABLE)})")
+        params = {k_: v for k_, v in raw.items()
+                  if k_ not in ("name", "source", "transform", "quasi_identifier")}
+        _check_params(name, i, transform, params)
+        specs.append(FieldSpec(out, source, transform, qi, params))
+    if not any(s.transform != "drop" for s in specs):
+        raise _fail(name, "every field is dropped")
+    return Profile(
+        name=name,
+        recipient=recipient,
+        purpose=purpose,
+        fields=tuple(specs),
+        formats=formats,
+        k=k,
+        max_suppression=float(max_sup),
+        schedule=schedule,
+        schedule_mode=schedule_mode,
+        description=str(data.get("description", "")),
+        consent_purpose=consent_purpose,
+    )
+
+
+def _check_params(profile: str, i: int, transform: str, params: dict[str, Any]) -> None:
+    def positive_int(key: str, default: int) -> None:
+        v = params.get(key, default)
+        if not isinstance(v, int) or v < 0:
+            raise _fail(profile, f"field #{i + 1}: {key} must be a non-negative integer")
+
+    if transform == "age_band":
+        positive_int("band", 10)
+        if params.get("band", 10) < 1:
+            raise _fail(profile, f"field #{i + 1}: band must be at least 1")
+    elif transform == "region":
+        if params.get("level", "city") not in ("city", "province"):
+            raise _fail(profile, f"field #{i + 1}: level must be city or province")
+    elif transform == "mask":
+        positive_int("keep_first", 0)
+        positive_int("keep_last", 0)
+    elif transform == "date_shift":
+        positive_int("max_days", 30)
+        if params.get("max_days", 30) < 1:
+            raise _fail(profile, f"field #{i + 1}: max_days must be at least 1")
+    elif transform == "bucket":
+        w = params.get("width", 10)
+        if not isinstance(w, int | float) or w <= 0:
+            raise _fail(profile, f"field #{i + 1}: width must be positive")
+    elif transform == "redact":
+        if params.get("policy", "redacted") not in ("redacted", "masked", "pseudonymised"):
+            raise _fail(profile, f"field #{i + 1}: policy must be redacted, masked or pseudonymised")
+
+
+def profiles_dir(policy_dir: str | Path) -> Path:
+    return Path(policy_dir) / "exports"
+
+
+def load_profile(policy_dir: str | Path, name: str) -> Profile:
+    """The profile ``name`` from ``policy_dir/exports/name.toml``; NotFound if absent."""
+    if not NAME_RE.match(name or ""):
+        raise NotFound("no such export profile")
+    path = profiles_dir(policy_dir) / f"{name}.toml"
+    if not path.is_file():
+        raise NotFound("no such export profile")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(name, f"not valid TOML ({exc})") from None
+    return parse_profile(name, data)
+
+
+def load_profiles(policy_dir: str | Path) -> list[Profile]:
+    """Every profile in ``policy_dir/exports``, validated, sorted by name."""
+    d = profiles_dir(policy_dir)
+    if not d.is_dir():
+        return []
+    return [load_profile(policy_dir, p.stem) for p in sorted(d.glob("*.toml"))]

@@ -1,0 +1,137 @@
+"""`cdp ingest PATH` and `cdp identity ...` (CONTRACT §2)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import click
+from sqlalchemy import select
+
+from cdp.cli import get_platform
+from cdp.identity.ingest import IngestSummary, RecordIn, RecordRejected, ingest_records, parse_line
+from cdp.identity.models import SourceRecord
+
+
+def _stream(fh: IO[str], summary: IngestSummary, rejects: IO[str]) -> Iterator[tuple[int, RecordIn]]:
+    """Validated records with their line numbers; bad lines go to ``rejects`` (streaming:
+    memory does not grow with the file)."""
+    for n, line in enumerate(fh, start=1):
+        if not line.strip():
+            continue
+        summary.read += 1
+        try:
+            rec = parse_line(line)
+        except RecordRejected as e:
+            summary.rejected += 1
+            rejects.write(json.dumps({"line": n, "reason": e.reason}, ensure_ascii=False) + "\n")
+            rejects.flush()
+            continue
+        yield n, rec
+
+
+@click.command("ingest")
+@click.argument("path")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--progress/--no-progress", default=None, help="default: on a terminal")
+def ingest(path: str, batch_size: int, progress: bool | None) -> None:
+    """Ingest source records from a JSON Lines file (`-` = stdin)."""
+    platform = get_platform()
+    summary = IngestSummary()
+    if path == "-":
+        fh: IO[str] = sys.stdin
+        rejects_path = Path("stdin.rejects.jsonl")
+        total = None
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise click.BadParameter("no such file", param_hint="PATH")
+        fh = open(p, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+        rejects_path = Path(f"{path}.rejects.jsonl")
+        total = p.stat().st_size
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=None, unit=" rec", desc="ingest", file=sys.stderr, dynamic_ncols=True)
+    del total
+    started = time.perf_counter()
+    try:
+        with open(rejects_path, "w", encoding="utf-8") as rejects:
+            ingest_records(
+                platform,
+                _stream(fh, summary, rejects),
+                actor="cli:ingest",
+                batch_size=batch_size,
+                summary=summary,
+                on_batch=(bar.update if bar else None),
+            )
+    finally:
+        if bar:
+            bar.close()
+        if fh is not sys.stdin:
+            fh.close()
+    if summary.rejected == 0:
+        rejects_path.unlink(missing_ok=True)
+    elapsed = time.perf_counter() - started
+    rate = summary.read / elapsed if elapsed > 0 else 0.0
+    if summary.rejected:
+        click.echo(f"rejected lines written to {rejects_path}", err=True)
+    click.echo(f"{summary.line()} in {elapsed:.1f}s ({rate:,.0f} records/s)")
+
+
+@click.group("identity")
+def identity() -> None:
+    """Identity resolution: links, merges, splits."""
+
+
+@identity.command("links")
+def links() -> None:
+    """CSV on stdout: source,source_record_id,customer_id for every source record."""
+    platform = get_platform()
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(("source", "source_record_id", "customer_id"))
+    with platform.transaction() as session:
+        rows = session.execute(
+            select(SourceRecord.source, SourceRecord.source_record_id, SourceRecord.customer_id)
+            .order_by(SourceRecord.source, SourceRecord.source_record_id)
+            .execution_options(yield_per=5000)
+        )
+        for row in rows:
+            out.writerow(tuple(row))
+
+
+@identity.command("merge")
+@click.argument("customer_a")
+@click.argument("customer_b")
+@click.option("--reason", required=True)
+@click.option("--actor", default="cli:steward", show_default=True)
+def merge_cmd(customer_a: str, customer_b: str, reason: str, actor: str) -> None:
+    """Merge CUSTOMER_B into CUSTOMER_A (data steward)."""
+    from cdp.identity.stewardship import merge_customers
+
+    platform = get_platform()
+    with platform.transaction() as session:
+        survivor = merge_customers(session, platform, customer_a, customer_b, actor, reason)
+    click.echo(survivor)
+
+
+@identity.command("split")
+@click.argument("customer_id")
+@click.argument("record_ids", nargs=-1, required=True)
+@click.option("--reason", required=True)
+@click.option("--actor", default="cli:steward", show_default=True)
+def split_cmd(customer_id: str, record_ids: tuple[str, ...], reason: str, actor: str) -> None:
+    """Move RECORD_IDS (source record ids) of CUSTOMER_ID to a new customer (data steward)."""
+    from cdp.identity.stewardship import split_records
+
+    platform = get_platform()
+    with platform.transaction() as session:
+        new = split_records(session, platform, customer_id, list(record_ids), actor, reason)
+    click.echo(new)

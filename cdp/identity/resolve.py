@@ -1,0 +1,596 @@
+"""Identity resolution and storage of one batch of prepared records, in the caller's session.
+
+Per batch: one advisory lock (PostgreSQL) so concurrent ingesters resolve one after the
+other; a handful of set-based queries load every customer the batch's blind indexes touch
+and decrypt just their profile fields into memory; records are then resolved in order
+against that in-memory state (so records of one batch link to each other), and all rows are
+written with bulk inserts. Every link stores its rule and evidence kinds, never values.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.orm import Session
+
+from cdp.audit.log import AuditEntry, record
+from cdp.crypto import fields
+from cdp.crypto.models import DataKey
+from cdp.db import is_postgres, new_id, utcnow
+from cdp.identity import normalize as nz
+from cdp.identity.ingest import PreparedRecord
+from cdp.identity.matching import (
+    Features,
+    fs_score,
+    national_id_conflict,
+    probabilistic_veto,
+    profile_conflict,
+)
+from cdp.identity.models import (
+    Consent,
+    Customer,
+    Identifier,
+    IdentityLink,
+    Interaction,
+    LineageEvent,
+    MatchKey,
+    SourceRecord,
+)
+from cdp.identity.rules import IdentityRules, load_rules
+
+# pg_advisory_xact_lock key serialising identity resolution ("cdpident").
+RESOLVE_LOCK = 0x6364706964656E74
+CHUNK = 500
+BLOCKING_KINDS = ("phone_ps", "name", "name_py", "dob", "addr", "tok")
+
+
+@dataclass
+class RecordResult:
+    source: str
+    source_record_id: str
+    status: str  # created | updated | unchanged
+    customer_id: str
+    rule: str | None = None
+
+
+@dataclass
+class BatchStats:
+    new_customers: int = 0
+    merges: int = 0
+
+
+def _chunks(items: list, n: int = CHUNK) -> Iterable[list]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def lock_resolution(session: Session) -> None:
+    """Serialise resolution across processes until this transaction ends (PostgreSQL).
+
+    SQLite serialises writers itself; its lock is taken by the first write of the batch."""
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RESOLVE_LOCK})
+    else:
+        # Take SQLite's write lock now, before reading, so two processes cannot both resolve
+        # against the same snapshot.
+        session.execute(text("UPDATE customers SET id = id WHERE 0"))
+
+
+def _profile_features(profile: dict[str, Any]) -> Features:
+    f = Features()
+    name = profile.get("name")
+    if isinstance(name, str):
+        info = nz.normalize_name(name)
+        if info is not None:
+            f.names.append(info)
+            if info.gender:
+                f.genders.add(info.gender)
+    g = nz.normalize_gender(profile.get("gender"))
+    if g:
+        f.genders.add(g)
+    d = nz.normalize_birth_date(profile.get("birth_date"))
+    if d:
+        f.dobs.add(d)
+    a = profile.get("address")
+    if isinstance(a, str) and nz.normalize_address(a):
+        f.addresses.add(nz.normalize_address(a))
+    return f
+
+
+def _personal(evidence: list[str]) -> bool:
+    """Weak evidence links only with agreement on the person themself (name or birth date):
+    family members share phones and addresses, so those alone never decide."""
+    ev = set(evidence)
+    return "name" in ev or "birth_date" in ev or ("birth_date~" in ev and "name~" in ev)
+
+
+class Resolver:
+    """In-memory state of one batch: the customers it touches and the rows it will write."""
+
+    def __init__(self, session: Session, platform: Any, rules: IdentityRules, actor: str):
+        self.session = session
+        self.platform = platform
+        self.rules = rules
+        self.actor = actor
+        self.index: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.features: dict[str, Features] = {}
+        self.keys: dict[str, tuple[str, bytes]] = {}  # customer -> (data key id, key)
+        self.redirect: dict[str, str] = {}
+        self.inactive: set[str] = set()
+        self.stats = BatchStats()
+        self.touched: dict[str, set[str]] = defaultdict(set)  # customer -> categories
+        self.touched_records: dict[str, int] = defaultdict(int)
+        self.now = utcnow()
+        # pending rows (dicts for bulk insert)
+        self.new_customers: list[dict] = []
+        self.new_keys: list[DataKey] = []
+        self.rows: dict[type, list[dict]] = defaultdict(list)
+        self.updated_records: list[dict] = []
+        self.lineage: list[dict] = []
+        self.merged_pending: dict[str, str] = {}
+        self.pending_ids: set[str] = set()
+
+    # -- union-find over merges ---------------------------------------------------------------
+    def final(self, cid: str) -> str:
+        while cid in self.redirect:
+            cid = self.redirect[cid]
+        return cid
+
+    def holders(self, kind: str, bidx: str) -> set[str]:
+        return {self.final(c) for c in self.index.get((kind, bidx), ())} - self.inactive
+
+    # -- loading ------------------------------------------------------------------------------
+    def load(self, prepared: list[PreparedRecord], forced: Iterable[str]) -> None:
+        s = self.session
+        id_keys = {(f"id:{i.type}", i.bidx) for p in prepared for i in p.identifiers
+                   if i.bidx and i.strength != "none"}
+        mk_keys = {(k, b) for p in prepared for k, b in p.match_keys}
+        if id_keys:
+            bidxs = sorted({b for _, b in id_keys})
+            for part in _chunks(bidxs):
+                for t, b, c in s.execute(
+                    select(Identifier.type, Identifier.bidx, Identifier.customer_id).where(
+                        Identifier.bidx.in_(part), Identifier.status == nz.VALID
+                    )
+                ):
+                    if (f"id:{t}", b) in id_keys:
+                        self.index[(f"id:{t}", b)].add(c)
+        if mk_keys:
+            bidxs = sorted({b for _, b in mk_keys})
+            for part in _chunks(bidxs):
+                for k, b, c in s.execute(
+                    select(MatchKey.kind, MatchKey.bidx, MatchKey.customer_id).where(
+                        MatchKey.bidx.in_(part)
+                    )
+                ):
+                    if (k, b) in mk_keys:
+                        self.index[(k, b)].add(c)
+        cap = self.rules.max_block_size
+        candidates: set[str] = set(forced)
+        for (kind, _), cs in self.index.items():
+            if kind.startswith("id:") or len(cs) <= cap:
+                candidates |= cs
+        self._load_customers(sorted(candidates))
+
+    def _load_customers(self, ids: list[str]) -> None:
+        s = self.session
+        for part in _chunks(ids):
+            for cid, status in s.execute(
+                select(Customer.id, Customer.status).where(Customer.id.in_(part))
+            ):
+                if status in ("active", "restricted"):
+                    self.features[cid] = Features()
+                else:
+                    self.inactive.add(cid)
+        live = sorted(self.features)
+        key_rows: dict[str, DataKey] = {}
+        for part in _chunks(live):
+            for t, b, c in s.execute(
+                select(Identifier.type, Identifier.bidx, Identifier.customer_id).where(
+                    Identifier.customer_id.in_(part), Identifier.status == nz.VALID
+                )
+            ):
+                if b and self.rules.strength_of(t) != "none":
+                    self.features[c].ids.setdefault(t, set()).add(b)
+            for c, b in s.execute(
+                select(MatchKey.customer_id, MatchKey.bidx).where(
+                    MatchKey.customer_id.in_(part), MatchKey.kind == "phone_ps"
+                )
+            ):
+                self.features[c].phone_ps.add(b)
+            for row in s.scalars(
+                select(DataKey).where(DataKey.customer_id.in_(part), DataKey.wrapped.is_not(None))
+            ):
+                prev = key_rows.get(row.customer_id)
+                if prev is None or row.created_at > prev.created_at:
+                    key_rows[row.customer_id] = row
+        recs: list[tuple[str, str, str, bytes | None]] = []
+        for part in _chunks(live):
+            recs.extend(
+                s.execute(
+                    select(
+                        SourceRecord.id,
+                        SourceRecord.customer_id,
+                        SourceRecord.data_key_id,
+                        SourceRecord.profile_ct,
+                    ).where(SourceRecord.customer_id.in_(part))
+                ).tuples()
+            )
+        deks = self.platform.keys.load(s, {r[2] for r in recs})
+        for rid, cid, kid, ct in recs:
+            if ct is None or kid not in deks:
+                continue
+            profile = fields.decrypt_json(deks[kid], ct, fields.field_aad("source_records", "profile_ct", rid))
+            self.features[cid].absorb(_profile_features(profile))
+            # national-ID-derived birth dates are already implied by the identifiers
+        for cid, row in key_rows.items():
+            self.keys[cid] = (row.id, self.platform.keys.unwrap(row))
+
+    # -- resolution ---------------------------------------------------------------------------
+    def resolve(self, p: PreparedRecord, current: str | None) -> tuple[str, str, list[str], float | None]:
+        """(customer id, rule, evidence kinds, score) for one record; merges as evidence says."""
+        feats = p.features
+        strong: dict[str, list[str]] = defaultdict(list)
+        medium: dict[str, list[str]] = defaultdict(list)
+        for ident in p.identifiers:
+            if not ident.bidx or ident.strength == "none":
+                continue
+            hs = self.holders(f"id:{ident.type}", ident.bidx)
+            if ident.strength == "strong":
+                for c in hs:
+                    strong[c].append(ident.type)
+            elif ident.strength == "medium":
+                limit = self.rules.shared_limit.get(ident.type, 1_000_000)
+                if len(hs) > limit:
+                    continue  # over-shared value: treated as shared, not as identity
+                for c in hs:
+                    medium[c].append(ident.type)
+        if current is not None:
+            cur = self.final(current)
+            if cur not in self.inactive:
+                strong[cur].append("update")
+
+        group: list[str] = []
+        rule, evidence, score = "new", [], None
+        ok_strong = [c for c in strong if not national_id_conflict(feats, self.features[c])]
+        ok_strong.sort(key=lambda c: (-len(strong[c]), c != current, c))
+        for c in ok_strong:
+            if not group:
+                group.append(c)
+                continue
+            if not any(national_id_conflict(self.features[c], self.features[g]) for g in group):
+                group.append(c)
+        if group:
+            kinds = sorted({k for c in group for k in strong[c]})
+            rule, evidence = "deterministic:" + "+".join(kinds), kinds
+        med = [c for c in medium if c not in group and not profile_conflict(feats, self.features[c])]
+        med.sort(key=lambda c: (-len(medium[c]), c))
+        if group:
+            base = self._combined(group, feats)
+            for c in med:
+                if not profile_conflict(base, self.features[c]):
+                    group.append(c)
+                    base.absorb(self.features[c])
+                    evidence = sorted(set(evidence) | set(medium[c]))
+        elif med:
+            chosen: list[str] = []
+            for c in med:
+                if all(not profile_conflict(self.features[c], self.features[g]) for g in chosen):
+                    chosen.append(c)
+            if len(chosen) < len(med):
+                # The shared value points at people who are not one person (a family): only
+                # a candidate the profile positively agrees with may take the record.
+                agreeing = [c for c in med if fs_score(feats, self.features[c], self.rules).total > 0
+                            and any(e in ("name", "birth_date") for e in
+                                    fs_score(feats, self.features[c], self.rules).evidence)]
+                chosen = agreeing[:1] if len(agreeing) == 1 else []
+            if chosen:
+                group = chosen
+                kinds = sorted({k for c in group for k in medium[c]})
+                rule, evidence = "deterministic:" + "+".join(kinds), kinds
+        if not group:
+            best = self._probabilistic(p)
+            if best is not None:
+                c, sc = best
+                group = [c]
+                rule, evidence, score = "probabilistic", sc.evidence, round(sc.total, 3)
+        if not group:
+            return self._new_customer(), "new", [], None
+        target = group[0]
+        for other in group[1:]:
+            self.merge(target, other, rule, evidence, actor="system", reason=None)
+        return self.final(target), rule, evidence, score
+
+    def _combined(self, group: list[str], feats: Features) -> Features:
+        base = Features()
+        base.absorb(feats)
+        for g in group:
+            base.absorb(self.features[g])
+        return base
+
+    def _probabilistic(self, p: PreparedRecord) -> tuple[str, Any] | None:
+        cap = self.rules.max_block_size
+        cands: set[str] = set()
+        for kind, b in p.match_keys:
+            if kind not in BLOCKING_KINDS:
+                continue
+            hs = self.holders(kind, b)
+            if len(hs) <= cap:
+                cands |= hs
+        best: tuple[str, Any] | None = None
+        for c in sorted(cands):
+            f = self.features.get(c)
+            if f is None or probabilistic_veto(p.features, f):
+                continue
+            sc = fs_score(p.features, f, self.rules)
+            if not _personal(sc.evidence):
+                continue
+            if sc.total >= self.rules.link_threshold and (best is None or sc.total > best[1].total):
+                best = (c, sc)
+        return best
+
+    # -- customers ----------------------------------------------------------------------------
+    def _new_customer(self) -> str:
+        cid = new_id()
+        self.pending_ids.add(cid)
+        self.new_customers.append(
+            {"id": cid, "status": "active", "merged_into": None, "created_at": self.now,
+             "updated_at": self.now}
+        )
+        row, dek = self.platform.keys.new_key(cid)
+        row.created_at = self.now
+        self.new_keys.append(row)
+        self.keys[cid] = (row.id, dek)
+        self.features[cid] = Features()
+        self.lineage.append(
+            {"kind": "created", "customer_id": cid, "other_customer_id": None, "record_ids": [],
+             "rule": None, "evidence": [], "actor": self.actor, "reason": None,
+             "created_at": self.now}
+        )
+        self.stats.new_customers += 1
+        return cid
+
+    def merge(self, target: str, other: str, rule: str, evidence: list[str], *, actor: str,
+              reason: str | None) -> None:
+        """Absorb ``other`` into ``target``: rows move, keys move (inherited values stay
+        readable), links of moved records end and restart on ``target``."""
+        target, other = self.final(target), self.final(other)
+        if target == other:
+            return
+        s = self.session
+        moved_records: list[str] = []
+        if target in self.pending_ids and other not in self.pending_ids:
+            # The stored customer survives: rows already in the database need an existing
+            # target, and the pending one is simply redirected before insert.
+            target, other = other, target
+        if other not in self.pending_ids:
+            moved_records = list(
+                s.scalars(select(SourceRecord.id).where(SourceRecord.customer_id == other))
+            )
+            merge_rows(s, self.platform, other, target, moved_records, rule, evidence, actor, self.now)
+        else:
+            self.merged_pending[other] = target
+        self.redirect[other] = target
+        self.features[target].absorb(self.features.pop(other))
+        self.keys.setdefault(target, self.keys.get(other))  # type: ignore[arg-type]
+        self.touched[target] |= self.touched.pop(other, set())
+        self.touched_records[target] += self.touched_records.pop(other, 0)
+        self.lineage.append(
+            {"kind": "merged", "customer_id": target, "other_customer_id": other,
+             "record_ids": moved_records, "rule": rule, "evidence": list(evidence),
+             "actor": actor, "reason": reason, "created_at": self.now}
+        )
+        self.stats.merges += 1
+
+    # -- storage ------------------------------------------------------------------------------
+    def store(self, p: PreparedRecord, record_id: str, customer_id: str, rule: str,
+              evidence: list[str], score: float | None, existing: bool) -> None:
+        key_id, dek = self.keys[customer_id]
+        aad = fields.field_aad
+        rec = {
+            "id": record_id,
+            "source": p.source,
+            "source_record_id": p.source_record_id,
+            "customer_id": customer_id,
+            "data_key_id": key_id,
+            "observed_at": p.observed_at,
+            "content_hmac": p.content_hmac,
+            "profile_ct": fields.encrypt_json(dek, p.profile, aad("source_records", "profile_ct", record_id)),
+            "orders_ct": fields.encrypt_json(dek, p.orders, aad("source_records", "orders_ct", record_id))
+            if p.orders else None,
+            "extra_ct": fields.encrypt_json(dek, p.extra, aad("source_records", "extra_ct", record_id))
+            if p.extra else None,
+            "extra_categories": sorted({e["category"] for e in p.extra}),
+            "has_rx": p.has_rx,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        if existing:
+            rec.pop("created_at")
+            self.updated_records.append(rec)
+        else:
+            self.rows[SourceRecord].append(rec)
+        for ident in p.identifiers:
+            iid = new_id()
+            self.rows[Identifier].append({
+                "id": iid, "record_id": record_id, "customer_id": customer_id, "type": ident.type,
+                "status": ident.status, "bidx": ident.bidx, "data_key_id": key_id,
+                "value_ct": fields.encrypt(dek, ident.value.encode(), aad("identifiers", "value_ct", iid)),
+            })
+            if ident.bidx and ident.strength != "none":
+                self.index[(f"id:{ident.type}", ident.bidx)].add(customer_id)
+        for kind, b in p.match_keys:
+            self.rows[MatchKey].append(
+                {"record_id": record_id, "customer_id": customer_id, "kind": kind, "bidx": b}
+            )
+            self.index[(kind, b)].add(customer_id)
+        self.rows[IdentityLink].append({
+            "record_id": record_id, "customer_id": customer_id, "rule": rule,
+            "evidence": list(evidence), "score": score, "actor": self.actor,
+            "created_at": self.now, "ended_at": None,
+        })
+        for it in p.interactions:
+            from cdp.pii.redact import redact_text
+
+            iid = new_id()
+            red = redact_text(it["text"], "storage")
+            self.rows[Interaction].append({
+                "id": iid, "record_id": record_id, "customer_id": customer_id,
+                "data_key_id": key_id, "kind": it["kind"], "at": it["at"],
+                "text_ct": fields.encrypt(dek, it["text"].encode(), aad("interactions", "text_ct", iid)),
+                "text_redacted_ct": fields.encrypt(
+                    dek, red.text.encode(), aad("interactions", "text_redacted_ct", iid)),
+                "entity_types": sorted({e.type for e in red.entities}),
+            })
+        for c in p.consents:
+            self.rows[Consent].append({
+                "customer_id": customer_id, "record_id": record_id, "purpose": c["purpose"],
+                "granted": c["granted"], "at": c["at"] or p.observed_at or self.now,
+                "channel": c.get("channel") or p.source, "version": c.get("version"),
+                "created_at": self.now,
+            })
+        self.features[customer_id].absorb(p.features)
+        self.touched[customer_id] |= p.categories
+        self.touched_records[customer_id] += 1
+
+    def flush(self) -> None:
+        s = self.session
+        fin = self.final
+        if self.new_customers:
+            s.execute(insert(Customer), self.new_customers)
+        if self.new_keys:
+            for k in self.new_keys:
+                k.customer_id = fin(k.customer_id)
+            s.execute(
+                insert(DataKey),
+                [{"id": k.id, "customer_id": k.customer_id, "kek_version": k.kek_version,
+                  "wrapped": k.wrapped, "created_at": k.created_at, "destroyed_at": None}
+                 for k in self.new_keys],
+            )
+        for other, target in self.merged_pending.items():
+            s.execute(update(Customer).where(Customer.id == other).values(
+                status="merged", merged_into=fin(target), updated_at=self.now))
+        for model in (SourceRecord, Identifier, MatchKey, IdentityLink, Interaction, Consent):
+            rows = self.rows.get(model)
+            if not rows:
+                continue
+            for r in rows:
+                r["customer_id"] = fin(r["customer_id"])
+            for part in _chunks(rows, 1000):
+                s.execute(insert(model), part)
+        for rec in self.updated_records:
+            rec["customer_id"] = fin(rec["customer_id"])
+            rid = rec.pop("id")
+            s.execute(update(SourceRecord).where(SourceRecord.id == rid).values(**rec))
+        if self.lineage:
+            for ev in self.lineage:
+                ev["customer_id"] = fin(ev["customer_id"]) if ev["kind"] != "merged" else ev["customer_id"]
+            s.execute(insert(LineageEvent), self.lineage)
+        touched = sorted({fin(c) for c in self.touched})
+        if touched:
+            existing = [c for c in touched if c not in self.pending_ids]
+            for part in _chunks(existing):
+                s.execute(update(Customer).where(Customer.id.in_(part)).values(updated_at=self.now))
+            entries = [
+                AuditEntry(
+                    actor=self.actor,
+                    action="records.write",
+                    customer_id=c,
+                    categories=sorted(self.touched.get(c, set())),
+                    detail={"records": self.touched_records.get(c, 0)},
+                )
+                for c in touched
+            ]
+            record(s, *entries)
+        s.flush()
+
+
+def merge_rows(session: Session, platform: Any, other: str, target: str, record_ids: list[str],
+               rule: str, evidence: list[str], actor: str, now: Any) -> None:
+    """Move every row of customer ``other`` to ``target`` and hand over its data keys."""
+    for model in (SourceRecord, Identifier, MatchKey, Interaction, Consent):
+        session.execute(update(model).where(model.customer_id == other).values(customer_id=target))
+    if record_ids:
+        session.execute(
+            update(IdentityLink)
+            .where(IdentityLink.customer_id == other, IdentityLink.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+        session.execute(insert(IdentityLink), [
+            {"record_id": r, "customer_id": target, "rule": f"merge:{rule}"[:64],
+             "evidence": list(evidence), "score": None, "actor": actor, "created_at": now,
+             "ended_at": None} for r in record_ids
+        ])
+    platform.keys.reassign(session, other, target)
+    session.execute(update(Customer).where(Customer.id == other).values(
+        status="merged", merged_into=target, updated_at=now))
+    # Customers merged into ``other`` earlier now point at the survivor directly.
+    session.execute(update(Customer).where(Customer.merged_into == other).values(merged_into=target))
+
+
+def ingest_batch(session: Session, platform: Any, prepared: list[PreparedRecord], *, actor: str,
+                 rules: IdentityRules | None = None) -> tuple[list[RecordResult], BatchStats]:
+    """Resolve and store ``prepared`` (keys unique within the batch) in ``session``.
+
+    Flushes, never commits. Unchanged records (same content HMAC) are left alone.
+    """
+    rules = rules or load_rules(platform.config.policy_dir)
+    lock_resolution(session)
+    existing: dict[tuple[str, str], tuple[str, str, str]] = {}
+    srids = sorted({p.source_record_id for p in prepared})
+    wanted = {p.key for p in prepared}
+    for part in _chunks(srids):
+        for rid, src, srid, cid, h in session.execute(
+            select(SourceRecord.id, SourceRecord.source, SourceRecord.source_record_id,
+                   SourceRecord.customer_id, SourceRecord.content_hmac)
+            .where(SourceRecord.source_record_id.in_(part))
+        ):
+            if (src, srid) in wanted:
+                existing[(src, srid)] = (rid, cid, h)
+    results: list[RecordResult] = []
+    todo: list[PreparedRecord] = []
+    for p in prepared:
+        ex = existing.get(p.key)
+        if ex is not None and ex[2] == p.content_hmac:
+            results.append(RecordResult(p.source, p.source_record_id, "unchanged", ex[1]))
+        else:
+            todo.append(p)
+    r = Resolver(session, platform, rules, actor)
+    if not todo:
+        return results, r.stats
+    updates = [existing[p.key] for p in todo if p.key in existing]
+    if updates:
+        ids = [u[0] for u in updates]
+        for part in _chunks(ids):
+            for model in (Identifier, MatchKey, Interaction):
+                session.execute(model.__table__.delete().where(model.record_id.in_(part)))
+            session.execute(Consent.__table__.delete().where(Consent.record_id.in_(part)))
+    r.load(todo, [u[1] for u in updates])
+    for p in todo:
+        ex = existing.get(p.key)
+        current = ex[1] if ex else None
+        cid, rule, evidence, score = r.resolve(p, current)
+        record_id = ex[0] if ex else new_id()
+        if ex is not None:
+            cur = r.final(ex[1])
+            if cur != cid:
+                session.execute(update(IdentityLink).where(
+                    IdentityLink.record_id == record_id, IdentityLink.ended_at.is_(None)
+                ).values(ended_at=r.now))
+            else:
+                # Same customer: the link stands; do not write another.
+                session.execute(update(IdentityLink).where(
+                    IdentityLink.record_id == record_id, IdentityLink.ended_at.is_(None)
+                ).values(ended_at=r.now))
+            rule = "update" if rule.startswith("deterministic:update") else rule
+        r.store(p, record_id, cid, rule, evidence, score, existing=ex is not None)
+        results.append(RecordResult(p.source, p.source_record_id,
+                                    "updated" if ex else "created", cid, rule))
+    r.flush()
+    for res in results:
+        res.customer_id = r.final(res.customer_id)
+    return results, r.stats

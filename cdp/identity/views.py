@@ -1,0 +1,81 @@
+"""`POST /v1/records`: ingest a batch of source records over HTTP (CONTRACT §3, §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from cdp.access.guard import current_principal, protected
+from cdp.errors import ValidationError
+from cdp.identity.ingest import RecordRejected, batches, prepare, validate_record
+from cdp.identity.resolve import ingest_batch
+from cdp.identity.rules import load_rules
+from cdp.web import current_platform, db_session
+
+bp = Blueprint("identity", __name__)
+
+MAX_RECORDS = 1000
+
+
+@bp.post("/records")
+@protected("records", "write")
+def post_records() -> Any:
+    """Ingest a JSON array of source records; one result per record, in order.
+
+    Invalid records are reported (``status: rejected`` with a value-free reason) and the
+    rest are stored; the response is 200 when at least the request itself was well formed.
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, list):
+        raise ValidationError("the body must be a JSON array of source records", code="bad_body")
+    if not body:
+        raise ValidationError("the array is empty", code="bad_body")
+    if len(body) > MAX_RECORDS:
+        raise ValidationError(f"at most {MAX_RECORDS} records per request", code="too_many_records")
+    platform = current_platform()
+    rules = load_rules(platform.config.policy_dir)
+    results: list[dict[str, Any] | None] = [None] * len(body)
+    valid = []
+    for i, obj in enumerate(body):
+        try:
+            valid.append((i, validate_record(obj)))
+        except RecordRejected as e:
+            results[i] = {"index": i, "status": "rejected", "reason": e.reason}
+    session = db_session()
+    actor = current_principal().actor
+    new_customers = merges = 0
+    for batch in batches(valid, MAX_RECORDS):
+        prepared = [prepare(rec, platform.keyring, rules) for _, rec in batch]
+        out, stats = ingest_batch(session, platform, prepared, actor=actor, rules=rules)
+        new_customers += stats.new_customers
+        merges += stats.merges
+        by_key = {(r.source, r.source_record_id): r for r in out}
+        for i, rec in batch:
+            r = by_key[(rec.source, rec.source_record_id)]
+            results[i] = {"index": i, "source": r.source, "source_record_id": r.source_record_id,
+                          "status": r.status, "customer_id": r.customer_id}
+    for res in results:  # earlier sub-batches may have been merged by later ones
+        if res and res.get("customer_id"):
+            res["customer_id"] = _current(session, res["customer_id"])
+    accepted = sum(1 for r in results if r and r["status"] != "rejected")
+    return jsonify({
+        "accepted": accepted,
+        "rejected": len(body) - accepted,
+        "new_customers": new_customers,
+        "merges": merges,
+        "results": results,
+    })
+
+
+def _current(session: Any, customer_id: str) -> str:
+    from cdp.identity.models import Customer
+
+    seen = 0
+    while seen < 20:
+        row = session.get(Customer, customer_id)
+        if row is None or row.merged_into is None:
+            return customer_id
+        customer_id = row.merged_into
+        seen += 1
+    return customer_id

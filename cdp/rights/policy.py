@@ -1,0 +1,45 @@
+"""Retention rules and DSR deadlines from ``policies/retention.toml``."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from cdp.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    dsr_deadline: timedelta = timedelta(days=15)
+    rx_keep: timedelta = timedelta(days=1827)
+    free_text_keep: timedelta | None = timedelta(days=1095)
+    inactive_keep: timedelta | None = timedelta(days=1827)
+    exports_keep: timedelta | None = timedelta(days=90)
+
+
+def _days(section: dict, key: str = "keep_days") -> timedelta | None:
+    v = section.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, int) or v < 1:
+        raise ValidationError(f"retention policy: {key} must be a positive number of days")
+    return timedelta(days=v)
+
+
+def load_retention(policy_dir: str | Path) -> RetentionPolicy:
+    """The rules in ``policy_dir/retention.toml`` (defaults when the file is absent)."""
+    path = Path(policy_dir) / "retention.toml"
+    if not path.is_file():
+        return RetentionPolicy()
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    cats = data.get("categories", {})
+    base = RetentionPolicy()
+    return RetentionPolicy(
+        dsr_deadline=_days(data.get("dsr", {}), "deadline_days") or base.dsr_deadline,
+        rx_keep=_days(cats.get("health", {})) or base.rx_keep,
+        free_text_keep=_days(cats.get("free_text", {})),
+        inactive_keep=_days(cats.get("identity", {})),
+        exports_keep=_days(data.get("exports", {})),
+    )
