@@ -10,6 +10,7 @@ from flask import Flask, jsonify
 # Each capability's blueprint module; every blueprint is mounted under /v1.
 BLUEPRINT_MODULES: list[str] = [
     "cdp.exports.views",
+    "cdp.rights.views",
     "cdp.identity.views",
     "cdp.access.views",
     "cdp.audit.views",

@@ -19,6 +19,8 @@ from cdp.platform import Platform, upgrade_schema
 COMMAND_MODULES: list[tuple[str, str]] = [
     ("cdp.exports.commands", "export"),
     ("cdp.jobs.commands", "jobs"),
+    ("cdp.rights.commands", "dsr"),
+    ("cdp.rights.commands", "retention"),
     ("cdp.identity.commands", "ingest"),
     ("cdp.identity.commands", "identity"),
     ("cdp.pii.commands", "pii"),

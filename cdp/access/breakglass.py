@@ -19,7 +19,7 @@ def grant(
     session: Session, *, api_key_id: int, actor: str, role: str, purpose: str, customer_id: str,
     reason: str, minutes: int, request_id: str | None,
 ) -> BreakGlassGrant:
-    """Record a grant (flushes). The caller audits it as ``customer.break_glass``."""
+    """Record a grant (flushes). The caller audits it as ``customers.break_glass``."""
     reason = (reason or "").strip()
     if not (MIN_REASON <= len(reason) <= MAX_REASON):
         raise ValidationError(

@@ -27,7 +27,7 @@ class ApiKey(Base):
 class BreakGlassGrant(Base):
     """Plain access to one customer for one API key, with a written reason, until it expires.
 
-    Granting writes an audit entry of its own (``customer.break_glass``); every read under
+    Granting writes an audit entry of its own (``customers.break_glass``); every read under
     it is audited with the grant id; compliance lists them (``/v1/audit/reports/break-glass``).
     """
 

@@ -19,8 +19,8 @@ from cdp.audit.log import record
 from cdp.errors import CdpError, Forbidden, NotFound, ValidationError
 from cdp.platform import Platform
 
-READ_ACTION = "customer.read"
-BREAK_GLASS_ACTION = "customer.break_glass"
+READ_ACTION = "customers.read"
+BREAK_GLASS_ACTION = "customers.break_glass"
 
 
 def _assemble(session: Session, platform: Platform, customer_id: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,7 +24,9 @@ def audit() -> None:
               help="Ed25519 public key (hex, or a file holding it); default: the keyring's.")
 @click.option("--checkpoint", "checkpoint_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="A checkpoint kept outside the database (JSON from `cdp audit checkpoint`).")
-def verify_cmd(public_key: str | None, checkpoint_files: tuple[str, ...]) -> None:
+@click.option("--workers", type=int, default=None,
+              help="processes for large logs on PostgreSQL (default: CPU count)")
+def verify_cmd(public_key: str | None, checkpoint_files: tuple[str, ...], workers: int | None) -> None:
     """Exit 0 and a one-line summary when intact; exit 1 naming the first bad entry when not."""
     from cdp.cli import get_platform
 
@@ -38,7 +41,7 @@ def verify_cmd(public_key: str | None, checkpoint_files: tuple[str, ...]) -> Non
         for f in checkpoint_files
     ]
     with platform.transaction() as session:
-        result = verify_log(session, key, external)
+        result = verify_log(session, key, external, workers=workers or os.cpu_count() or 1)
         record(session, AuditEntry(actor="cli", action="audit.verify",
                                    decision="allow", detail={"ok": result.ok, "entries": result.entries}))
     click.echo(result.summary())

@@ -23,7 +23,8 @@ CHAIN_LOCK = 0x6364706175646974
 # append until its transaction ends, so one chain would make every auditing transaction
 # queue behind the one before it; with N chains N such transactions commit side by side.
 # SQLite serialises writers anyway (BEGIN IMMEDIATE): one chain there.
-PG_CHAINS = 8
+PG_CHAINS_DEFAULT = 8
+PG_CHAINS = PG_CHAINS_DEFAULT
 
 @dataclass
 class AuditEntry:
@@ -42,30 +43,43 @@ class AuditEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def canonical(row: AuditEvent) -> str:
-    """The exact text an entry's hash covers (everything except id and the hashes)."""
-    body = [
-        row.chain,
-        row.seq,
-        row.at.isoformat(),
-        row.actor,
-        row.role,
-        row.purpose,
-        row.action,
-        row.customer_id,
-        list(row.categories or []),
-        row.view or {},
-        row.decision,
-        row.reason,
-        row.request_id,
-        row.detail or {},
-    ]
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def canonical_text(
+    chain: int, seq: int, at: datetime, actor: str, role: str | None, purpose: str | None,
+    action: str, customer_id: str | None, decision: str, reason: str | None,
+    request_id: str | None, categories_json: str, view_json: str, detail_json: str,
+) -> str:
+    """The exact text an entry's hash covers (everything except id and the hashes).
+
+    The JSON columns enter as the text stored in the database (``json.dumps``, which is
+    what SQLAlchemy writes and what both databases keep verbatim), length-prefixed so no
+    content can slide from one field to the next. Verification then hashes stored text
+    without parsing JSON, which keeps a million-entry check fast.
+    """
+    head = json.dumps(
+        [chain, seq, at.isoformat(), actor, role, purpose, action, customer_id, decision, reason,
+         request_id],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return (f"{head}|{len(categories_json)}:{categories_json}|{len(view_json)}:{view_json}"
+            f"|{len(detail_json)}:{detail_json}")
 
 
-def entry_digest(prev_hash: str, row: AuditEvent) -> str:
+def canonical(row: Any) -> str:
+    """``canonical_text`` of an entry held as Python values (an AuditEvent or alike)."""
+    return canonical_text(
+        row.chain, row.seq, row.at, row.actor, row.role, row.purpose, row.action, row.customer_id,
+        row.decision, row.reason, row.request_id, json.dumps(list(row.categories or [])),
+        json.dumps(row.view or {}), json.dumps(row.detail or {}),
+    )
+
+
+def chain_digest(prev_hash: str, canonical_body: str) -> str:
+    return hashlib.sha256(f"{prev_hash}|{canonical_body}".encode()).hexdigest()
+
+
+def entry_digest(prev_hash: str, row: Any) -> str:
     """SHA-256 over the previous hash of the same chain and the canonical content of ``row``."""
-    return hashlib.sha256(f"{prev_hash}|{canonical(row)}".encode()).hexdigest()
+    return chain_digest(prev_hash, canonical(row))
 
 
 _PICK_CHAIN = text(

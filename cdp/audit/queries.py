@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from cdp.access.models import BreakGlassGrant
 from cdp.audit.models import AuditEvent
 
-READ_ACTIONS = ("customer.read",)
+READ_ACTIONS = ("customers.read",)
 
 
 def event_dict(e: AuditEvent) -> dict[str, Any]:

@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from cdp.cli import get_platform
+
+
+def get_platform():  # type: ignore[no-untyped-def]
+    # Imported late: cdp.cli imports this module while registering commands.
+    from cdp.cli import get_platform as _get
+
+    return _get()
 
 
 @click.group("export")

@@ -71,4 +71,22 @@ def customer_row(view: dict[str, Any]) -> dict[str, Any]:
     }
     for kind in IDENTIFIER_FIELDS:
         row[kind] = _first_identifier(view, kind)
+    row["_known"] = known_values(view)
     return row
+
+
+def known_values(view: dict[str, Any]) -> list[str]:
+    """Every name, address and identifier value held for the customer, longest first: free
+    text is scrubbed of these too, so a name the PII engine misses still never leaves."""
+    out: set[str] = set()
+    for key in ("name", "address"):
+        entry = (view.get("profile") or {}).get(key) or {}
+        for v in [entry.get("value"), *(x.get("value") for x in entry.get("values", []))]:
+            if isinstance(v, str) and len(v.strip()) >= 2:
+                out.add(v.strip())
+    for ident in view.get("identities", []):
+        for i in ident.get("identifiers", []):
+            v = i.get("value")
+            if isinstance(v, str) and len(v.strip()) >= 4:
+                out.add(v.strip())
+    return sorted(out, key=lambda v: (-len(v), v))

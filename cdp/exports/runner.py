@@ -236,6 +236,7 @@ def _produce(platform: Platform, profile: Profile, run_id: str, tmp: Path, root:
     with spool.open("w", encoding="utf-8") as sp:
         for src in iter_eligible_rows(platform, profile, since, on_removed):
             ctx.customer_id = src["customer_id"]
+            ctx.known = src.get("_known", [])
             out: dict[str, Any] = {}
             chain = []
             for f in fields:

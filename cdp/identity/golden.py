@@ -46,7 +46,7 @@ def golden_profile(observations: list[dict[str, Any]], rules: IdentityRules) -> 
         if not values:
             continue
 
-        def rank(item: tuple[dict[str, Any], Any]) -> tuple:
+        def rank(item: tuple[dict[str, Any], Any], field: str = field) -> tuple:
             ob, v = item
             at: datetime | None = ob["observed_at"]
             return (_quality(field, v), rules.trust_of(ob["source"]), at.timestamp() if at else 0.0)

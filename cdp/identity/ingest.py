@@ -22,8 +22,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from cdp.crypto.blind_index import blind_index
 from cdp.crypto.keyring import Keyring
 from cdp.identity import normalize as nz
-from cdp.identity.matching import Features
+from cdp.identity.matching import Features, national_id_features
 from cdp.identity.rules import IdentityRules
+from cdp.pii.redact import redact_text
 
 DECLARED_PROFILE = ("name", "gender", "birth_date", "address")
 CONTRACT_FIELDS = frozenset(
@@ -256,11 +257,7 @@ def prepare(rec: RecordIn, keyring: Keyring, rules: IdentityRules) -> PreparedRe
                 if kind == "phone_ps":
                     feats.phone_ps.add(b)
         if status == nz.VALID and n.type == "national_id" and n.norm:
-            dob = nz.national_id_birth_date(n.norm)
-            if dob:
-                feats.dobs.add(dob)
-            # The 17th digit of a resident ID is odd for men, even for women.
-            feats.genders.add("male" if int(n.norm[16]) % 2 else "female")
+            feats.absorb(national_id_features(n.norm))
         idents.append(PreparedIdentifier(ident.type, status, ident.value, bidx, strength))
         categories.add(identifier_category(ident.type))
 
@@ -311,9 +308,14 @@ def prepare(rec: RecordIn, keyring: Keyring, rules: IdentityRules) -> PreparedRe
     has_rx = any(item.rx for o in rec.orders for item in o.items)
     if rec.orders:
         categories.add("health" if has_rx else "purchase")
-    interactions = [
-        {"kind": i.kind, "at": i.at, "text": i.text} for i in rec.interactions if i.text
-    ]
+    interactions = []
+    for i in rec.interactions:
+        if not i.text:
+            continue
+        # Redaction happens here, before the resolution lock is taken: it is the slow part.
+        red = redact_text(i.text, "storage")
+        interactions.append({"kind": i.kind, "at": i.at, "text": i.text, "text_redacted": red.text,
+                             "entity_types": sorted({e.type for e in red.entities})})
     if interactions:
         categories.add("free_text")
     consents = [c.model_dump() for c in rec.consents]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from jellyfish import jaro_winkler_similarity
 
+from cdp.identity import normalize as nz
 from cdp.identity.normalize import NameInfo, names_relation
 from cdp.identity.rules import IdentityRules
 
@@ -37,6 +38,18 @@ class Features:
         self.genders |= other.genders
         self.addresses |= other.addresses
         self.phone_ps |= other.phone_ps
+
+
+def national_id_features(raw: str) -> Features:
+    """Birth date and gender a valid resident ID number states about its holder."""
+    f = Features()
+    n = nz.normalize_national_id(raw)
+    if n.norm:
+        dob = nz.national_id_birth_date(n.norm)
+        if dob:
+            f.dobs.add(dob)
+        f.genders.add("male" if int(n.norm[16]) % 2 else "female")
+    return f
 
 
 def national_id_conflict(a: Features, b: Features) -> bool:

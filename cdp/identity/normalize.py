@@ -16,6 +16,7 @@ import phonenumbers
 from opencc import OpenCC
 from pypinyin import Style, lazy_pinyin
 from stdnum.cn import ric
+from stdnum.exceptions import ValidationError as StdnumError
 
 # Identifier statuses (also the values of Identifier.status).
 VALID = "valid"
@@ -101,14 +102,14 @@ def normalize_national_id(value: str) -> NormalIdentifier:
     v = nfkc(value).replace(" ", "").upper()
     try:
         return NormalIdentifier("national_id", VALID, ric.validate(v))
-    except Exception:  # stdnum raises several ValidationError subclasses
+    except StdnumError:
         return NormalIdentifier("national_id", INVALID, None)
 
 
 def national_id_birth_date(norm: str) -> str | None:
     try:
         return ric.get_birth_date(norm).isoformat()
-    except Exception:
+    except (StdnumError, ValueError):
         return None
 
 
@@ -141,7 +142,7 @@ _t2s = OpenCC("t2s")
 HONORIFICS = {"先生": "male", "女士": "female", "小姐": "female", "太太": "female", "阿姨": "female"}
 NICK_PREFIXES = ("小", "阿", "老")
 COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤".split()
+    ["欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯", "令狐", "端木", "独孤"]
 )
 _HAN = re.compile(r"^[\u3400-\u9fff]+$")
 _LATIN_TOKENS = re.compile(r"[a-z]+")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, text, update
@@ -27,6 +27,7 @@ from cdp.identity.matching import (
     Features,
     fs_score,
     national_id_conflict,
+    national_id_features,
     probabilistic_veto,
     profile_conflict,
 )
@@ -188,6 +189,7 @@ class Resolver:
                     self.inactive.add(cid)
         live = sorted(self.features)
         key_rows: dict[str, DataKey] = {}
+        nid_rows: list[tuple[str, str, str, bytes]] = []
         for part in _chunks(live):
             for t, b, c in s.execute(
                 select(Identifier.type, Identifier.bidx, Identifier.customer_id).where(
@@ -202,6 +204,13 @@ class Resolver:
                 )
             ):
                 self.features[c].phone_ps.add(b)
+            nid_rows.extend(s.execute(
+                select(Identifier.id, Identifier.customer_id, Identifier.data_key_id,
+                       Identifier.value_ct).where(
+                    Identifier.customer_id.in_(part), Identifier.type == "national_id",
+                    Identifier.status == nz.VALID,
+                )
+            ).tuples())
             for row in s.scalars(
                 select(DataKey).where(DataKey.customer_id.in_(part), DataKey.wrapped.is_not(None))
             ):
@@ -220,7 +229,12 @@ class Resolver:
                     ).where(SourceRecord.customer_id.in_(part))
                 ).tuples()
             )
-        deks = self.platform.keys.load(s, {r[2] for r in recs})
+        deks = self.platform.keys.load(s, {r[2] for r in recs} | {r[2] for r in nid_rows})
+        for iid, cid, kid, ct in nid_rows:
+            if kid not in deks:
+                continue
+            raw = fields.decrypt(deks[kid], ct, fields.field_aad("identifiers", "value_ct", iid))
+            self.features[cid].absorb(national_id_features(raw.decode()))
         for rid, cid, kid, ct in recs:
             if ct is None or kid not in deks:
                 continue
@@ -293,11 +307,20 @@ class Resolver:
                 kinds = sorted({k for c in group for k in medium[c]})
                 rule, evidence = "deterministic:" + "+".join(kinds), kinds
         if not group:
-            best = self._probabilistic(p)
+            best = self._probabilistic(p.match_keys, feats, set(), self.rules.link_threshold)
             if best is not None:
                 c, sc = best
                 group = [c]
                 rule, evidence, score = "probabilistic", sc.evidence, round(sc.total, 3)
+        else:
+            # The record may reveal that its customer and another one are the same person
+            # (a masked-phone channel account meeting the app account): merge only on a score
+            # well above the link threshold, so resolution depends less on arrival order.
+            best = self._probabilistic(p.match_keys, self._combined(group, feats), set(group),
+                                       self.rules.merge_threshold)
+            if best is not None:
+                group.append(best[0])
+                evidence = sorted(set(evidence) | set(best[1].evidence))
         if not group:
             return self._new_customer(), "new", [], None
         target = group[0]
@@ -312,24 +335,26 @@ class Resolver:
             base.absorb(self.features[g])
         return base
 
-    def _probabilistic(self, p: PreparedRecord) -> tuple[str, Any] | None:
+    def _probabilistic(self, match_keys: list[tuple[str, str]], feats: Features,
+                       exclude: set[str], threshold: float) -> tuple[str, Any] | None:
+        """The best-scoring blocked candidate at or above ``threshold`` (None if none)."""
         cap = self.rules.max_block_size
         cands: set[str] = set()
-        for kind, b in p.match_keys:
+        for kind, b in match_keys:
             if kind not in BLOCKING_KINDS:
                 continue
             hs = self.holders(kind, b)
             if len(hs) <= cap:
                 cands |= hs
         best: tuple[str, Any] | None = None
-        for c in sorted(cands):
+        for c in sorted(cands - exclude):
             f = self.features.get(c)
-            if f is None or probabilistic_veto(p.features, f):
+            if f is None or probabilistic_veto(feats, f):
                 continue
-            sc = fs_score(p.features, f, self.rules)
+            sc = fs_score(feats, f, self.rules)
             if not _personal(sc.evidence):
                 continue
-            if sc.total >= self.rules.link_threshold and (best is None or sc.total > best[1].total):
+            if sc.total >= threshold and (best is None or sc.total > best[1].total):
                 best = (c, sc)
         return best
 
@@ -434,17 +459,14 @@ class Resolver:
             "created_at": self.now, "ended_at": None,
         })
         for it in p.interactions:
-            from cdp.pii.redact import redact_text
-
             iid = new_id()
-            red = redact_text(it["text"], "storage")
             self.rows[Interaction].append({
                 "id": iid, "record_id": record_id, "customer_id": customer_id,
                 "data_key_id": key_id, "kind": it["kind"], "at": it["at"],
                 "text_ct": fields.encrypt(dek, it["text"].encode(), aad("interactions", "text_ct", iid)),
                 "text_redacted_ct": fields.encrypt(
-                    dek, red.text.encode(), aad("interactions", "text_redacted_ct", iid)),
-                "entity_types": sorted({e.type for e in red.entities}),
+                    dek, it["text_redacted"].encode(), aad("interactions", "text_redacted_ct", iid)),
+                "entity_types": it["entity_types"],
             })
         for c in p.consents:
             self.rows[Consent].append({
@@ -461,12 +483,12 @@ class Resolver:
         s = self.session
         fin = self.final
         if self.new_customers:
-            s.execute(insert(Customer), self.new_customers)
+            s.execute(Customer.__table__.insert(), self.new_customers)
         if self.new_keys:
             for k in self.new_keys:
                 k.customer_id = fin(k.customer_id)
             s.execute(
-                insert(DataKey),
+                DataKey.__table__.insert(),
                 [{"id": k.id, "customer_id": k.customer_id, "kek_version": k.kek_version,
                   "wrapped": k.wrapped, "created_at": k.created_at, "destroyed_at": None}
                  for k in self.new_keys],
@@ -481,7 +503,7 @@ class Resolver:
             for r in rows:
                 r["customer_id"] = fin(r["customer_id"])
             for part in _chunks(rows, 1000):
-                s.execute(insert(model), part)
+                s.execute(model.__table__.insert(), part)
         for rec in self.updated_records:
             rec["customer_id"] = fin(rec["customer_id"])
             rid = rec.pop("id")
@@ -489,7 +511,7 @@ class Resolver:
         if self.lineage:
             for ev in self.lineage:
                 ev["customer_id"] = fin(ev["customer_id"]) if ev["kind"] != "merged" else ev["customer_id"]
-            s.execute(insert(LineageEvent), self.lineage)
+            s.execute(LineageEvent.__table__.insert(), self.lineage)
         touched = sorted({fin(c) for c in self.touched})
         if touched:
             existing = [c for c in touched if c not in self.pending_ids]

@@ -25,6 +25,7 @@ class IdentityRules:
     blocked: dict[str, frozenset[str]]
     shared_limit: dict[str, int]
     link_threshold: float
+    merge_threshold: float
     max_block_size: int
     weights: dict[str, FieldWeights]
     trust: dict[str, int] = field(default_factory=dict)
@@ -60,6 +61,7 @@ def parse_rules(data: dict) -> IdentityRules:
         blocked={k: frozenset(v) for k, v in data.get("blocked", {}).items()},
         shared_limit={k: int(v) for k, v in data.get("shared", {}).items()},
         link_threshold=float(prob.get("link_threshold", 10.0)),
+        merge_threshold=float(prob.get("merge_threshold", 20.0)),
         max_block_size=int(prob.get("max_block_size", 60)),
         weights={k: _weights(v) for k, v in prob.get("fields", {}).items()},
         trust={k: int(v) for k, v in data.get("trust", {}).items()},

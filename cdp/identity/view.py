@@ -78,7 +78,6 @@ def assemble_customer(session: Session, platform: Any, customer_id: str) -> dict
             .order_by(SourceRecord.observed_at, SourceRecord.source, SourceRecord.source_record_id)
         )
     )
-    rids = [r.id for r in records]
     idents = list(session.scalars(
         select(Identifier).where(Identifier.customer_id == customer_id).order_by(Identifier.id)))
     inters = list(session.scalars(

@@ -8,7 +8,13 @@ import threading
 import click
 from sqlalchemy import select
 
-from cdp.cli import get_platform
+
+
+def get_platform():  # type: ignore[no-untyped-def]
+    # Imported late: cdp.cli imports this module while registering commands.
+    from cdp.cli import get_platform as _get
+
+    return _get()
 
 
 @click.group("jobs")
@@ -34,6 +40,10 @@ def start_cmd(seconds: float | None, retry_seconds: int) -> None:
         pass
     finally:
         scheduler.shutdown(wait=True)
+        from cdp.jobs.lock import STATS
+
+        click.echo(f"firings: ran {STATS['ran']}, skipped {STATS['skipped']} (taken elsewhere), "
+                   f"retried {STATS['retried']}", err=True)
 
 
 @jobs.command("runs")

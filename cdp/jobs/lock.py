@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,14 @@ from cdp.platform import Platform
 log = logging.getLogger("cdp.jobs")
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 3
+# What this process did with the firings it saw (reported by `cdp jobs start` on exit).
+STATS: Counter[str] = Counter()
+
+
+def lease_for(platform: Platform) -> timedelta:
+    """How long a silent run keeps its claim (config extra ``job_lease_seconds``)."""
+    seconds = platform.config.extra.get("job_lease_seconds")
+    return timedelta(seconds=float(seconds)) if seconds is not None else LEASE
 
 
 def owner_id() -> str:
@@ -45,9 +54,10 @@ class Claim:
 
 
 def claim(platform: Platform, job: str, scheduled_for: datetime,
-          lease: timedelta = LEASE, max_attempts: int = MAX_ATTEMPTS) -> Claim | None:
+          lease: timedelta | None = None, max_attempts: int = MAX_ATTEMPTS) -> Claim | None:
     """Claim the run of ``job`` at ``scheduled_for``; None when another process has it,
     it already succeeded, or it has used up its attempts."""
+    lease = lease or lease_for(platform)
     now = utcnow()
     try:
         with platform.transaction() as session:
@@ -108,8 +118,9 @@ def _heartbeat(platform: Platform, run_id: int, stop: threading.Event, every: fl
 
 
 @contextmanager
-def held(platform: Platform, claim_: Claim, lease: timedelta = LEASE) -> Iterator[Claim]:
+def held(platform: Platform, claim_: Claim, lease: timedelta | None = None) -> Iterator[Claim]:
     """Keep the claim's heartbeat fresh while the body runs; record success or failure."""
+    lease = lease or lease_for(platform)
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(platform, claim_.run_id, stop,
                                                      max(lease.total_seconds() / 3, 0.5)),
@@ -128,21 +139,23 @@ def held(platform: Platform, claim_: Claim, lease: timedelta = LEASE) -> Iterato
 
 
 def run_once(platform: Platform, job: str, scheduled_for: datetime,
-             body: Callable[[Claim], object], lease: timedelta = LEASE) -> bool:
+             body: Callable[[Claim], object], lease: timedelta | None = None) -> bool:
     """Run ``body`` for this firing unless another process has it. True if it ran here."""
     c = claim(platform, job, scheduled_for, lease)
     if c is None:
+        STATS["skipped"] += 1
         log.info("job %s at %s: taken elsewhere or done", job, scheduled_for.isoformat())
         return False
+    STATS["ran"] += 1
     with held(platform, c, lease):
         body(c)
     return True
 
 
-def retryable(platform: Platform, lease: timedelta = LEASE,
+def retryable(platform: Platform, lease: timedelta | None = None,
               max_attempts: int = MAX_ATTEMPTS) -> list[tuple[str, datetime]]:
     """(job, scheduled_for) of runs that failed or whose process died, with attempts left."""
-    cutoff = utcnow() - lease
+    cutoff = utcnow() - (lease or lease_for(platform))
     with platform.Session() as session:
         rows = session.execute(
             select(JobRun.job, JobRun.scheduled_for, JobRun.status, JobRun.heartbeat_at)

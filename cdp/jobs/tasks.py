@@ -101,6 +101,7 @@ def retry_job() -> None:
         c = lock.claim(platform, job, scheduled_for)
         if c is None:
             continue
+        lock.STATS["retried"] += 1
         log.info("retrying job %s (attempt %d)", job, c.attempt)
         try:
             with lock.held(platform, c):

@@ -142,13 +142,14 @@ def read_retained(session: Session, platform: Platform, customer_id: str) -> lis
 
 
 def erase_customer(session: Session, platform: Platform, customer_id: str, *, rx_keep: timedelta,
-                   actor: str, reason: str = "data subject request") -> ErasureResult:
+                   actor: str, reason: str = "data subject request",
+                   now: datetime | None = None) -> ErasureResult:
     """Erase ``customer_id`` (and every customer merged into it). Flushes; the caller commits
-    and audits."""
+    and audits. ``now`` decides which prescriptions are still within their retention."""
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFound("no such customer")
-    now = utcnow()
+    now = now or utcnow()
     ids = absorbed_ids(session, customer_id)
     retained = _retain_rx(session, platform, ids, rx_keep, now)
     shredded = 0

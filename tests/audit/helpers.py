@@ -19,7 +19,7 @@ def write_entries(platform: Platform, n: int, per_tx: int = 1, **kw: object) -> 
         with platform.transaction() as s:
             record(s, *[
                 AuditEntry(actor=f"apikey:test{(i + j) % 3}", role="pharmacist", purpose="pharmacy_care",
-                           action="customer.read", customer_id=f"c{(i + j):031d}",
+                           action="customers.read", customer_id=f"c{(i + j):031d}",
                            categories=["contact", "health"], view={"contact": "masked", "health": "plain"},
                            **kw)  # type: ignore[arg-type]
                 for j in range(min(per_tx, n - i))

@@ -130,3 +130,21 @@ def test_external_checkpoint_and_public_key_alone(platform, cli_env, tmp_path) -
     cp_file.write_text(json.dumps(forged))
     code, out = run_verify(cli_env, "--public-key", pub, "--checkpoint", str(cp_file))
     assert code == 1 and "signature does not verify" in out
+
+
+def test_parallel_verification_finds_the_same_entry(platform) -> None:  # type: ignore[no-untyped-def]
+    """The multi-process path (used above 200,000 entries on PostgreSQL) reports the same."""
+    import pytest
+
+    from cdp.audit.verify import verify_log
+
+    if platform.engine.dialect.name != "postgresql":
+        pytest.skip("parallel verification is for PostgreSQL")
+    write_entries(platform, 8, per_tx=1)
+    with platform.transaction() as s:
+        assert verify_log(s, platform.keyring.verify_key, workers=2, parallel_above=0).ok
+    victim = _ids(platform)[-1]
+    tamper(platform, "UPDATE audit_events SET decision = 'allow', purpose = 'marketing' WHERE id = :i", i=victim)
+    with platform.transaction() as s:
+        res = verify_log(s, platform.keyring.verify_key, workers=2, parallel_above=0)
+    assert not res.ok and res.first_bad is not None and res.first_bad.entry_id == victim

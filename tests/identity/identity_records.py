@@ -6,7 +6,23 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import register_sensitive
+
+def _register_sensitive(values: list[str]) -> None:
+    """The session's register_sensitive: pytest loads tests/conftest.py under its own module
+    name, so find that instance rather than importing a second copy."""
+    import sys
+
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None) or ""
+        if f.endswith("tests/conftest.py") and hasattr(mod, "register_sensitive"):
+            mod.register_sensitive(values)
+    from tests.conftest import register_sensitive
+
+    register_sensitive(values)
+
+
+def register_sensitive(values: list[str]) -> None:
+    _register_sensitive(values)
 
 NID_A = "11010519850412703X"  # valid cn.ric
 NID_B = "440304200309150171"  # valid cn.ric
@@ -36,6 +52,5 @@ def rec(source: str, rid: str, identifiers: list[tuple[str, str]] | None = None,
 
 def write_jsonl(path: Path, records: list[Any]) -> Path:
     with open(path, "w", encoding="utf-8") as f:
-        for r in records:
-            f.write((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n")
+        f.writelines((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in records)
     return path

@@ -1,0 +1,81 @@
+"""The retention job: delete or anonymise what has outlived its purpose, and audit it."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select
+
+from cdp.audit.log import AuditEntry, record
+from cdp.db import utcnow
+from cdp.exports.models import ExportRun
+from cdp.identity.models import Customer, Interaction, SourceRecord
+from cdp.platform import Platform
+from cdp.rights.erasure import erase_customer
+from cdp.rights.models import RetainedRecord
+from cdp.rights.policy import load_retention
+
+ERASE_BATCH = 50
+
+
+def run_retention(platform: Platform, *, actor: str = "scheduler",
+                  now: datetime | None = None) -> dict[str, Any]:
+    """Apply policies/retention.toml once. Returns counts per rule; each rule is audited."""
+    policy = load_retention(platform.config.policy_dir)
+    now = now or utcnow()
+    out: dict[str, Any] = {}
+
+    with platform.transaction() as session:
+        n = session.execute(delete(RetainedRecord).where(RetainedRecord.keep_until < now)).rowcount or 0
+        out["retained_records_purged"] = n
+        record(session, AuditEntry(actor=actor, action="retention.purge_retained",
+                                   categories=["health"], detail={"deleted": n}))
+
+    if policy.free_text_keep is not None:
+        with platform.transaction() as session:
+            n = session.execute(delete(Interaction).where(
+                Interaction.at < now - policy.free_text_keep)).rowcount or 0
+            out["interactions_deleted"] = n
+            record(session, AuditEntry(actor=actor, action="retention.delete_interactions",
+                                       categories=["free_text"],
+                                       detail={"deleted": n, "older_than_days": policy.free_text_keep.days}))
+
+    if policy.inactive_keep is not None:
+        cutoff = now - policy.inactive_keep
+        erased = 0
+        while True:
+            with platform.transaction() as session:
+                recent = exists().where(
+                    SourceRecord.customer_id == Customer.id,
+                    func.coalesce(SourceRecord.observed_at, SourceRecord.updated_at) >= cutoff)
+                ids = list(session.scalars(
+                    select(Customer.id).where(Customer.status.in_(("active", "restricted")),
+                                              Customer.created_at < cutoff, ~recent)
+                    .order_by(Customer.id).limit(ERASE_BATCH)))
+                for cid in ids:
+                    res = erase_customer(session, platform, cid, rx_keep=policy.rx_keep, actor=actor,
+                                         reason="retention: inactive", now=now)
+                    record(session, AuditEntry(
+                        actor=actor, action="retention.erase_inactive", customer_id=cid,
+                        categories=["identity", "contact", "purchase", "health"],
+                        detail={"records_deleted": res.records_deleted, "retained": res.retained}))
+                erased += len(ids)
+            if len(ids) < ERASE_BATCH:
+                break
+        out["customers_erased"] = erased
+
+    if policy.exports_keep is not None:
+        with platform.transaction() as session:
+            runs = list(session.scalars(select(ExportRun).where(
+                ExportRun.status == "succeeded", ExportRun.finished_at < now - policy.exports_keep)))
+            for r in runs:
+                if r.directory:
+                    shutil.rmtree(Path(r.directory), ignore_errors=True)
+                r.status = "expired"
+            out["export_runs_expired"] = len(runs)
+            record(session, AuditEntry(actor=actor, action="retention.expire_exports",
+                                       detail={"runs": len(runs)}))
+    return out

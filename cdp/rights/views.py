@@ -1,0 +1,124 @@
+"""HTTP for data subject requests (compliance roles) and the kept prescription records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+
+from cdp.access.guard import current_access, protected
+from cdp.audit.log import record
+from cdp.errors import NotFound, ValidationError
+from cdp.rights import service
+from cdp.rights.models import DsrRequest
+from cdp.web import current_platform, db_session, request_id
+
+bp = Blueprint("rights", __name__)
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationError("the body must be a JSON object")
+    return data
+
+
+def _who() -> dict[str, Any]:
+    acc = current_access()
+    return {"actor": acc.principal.actor, "role": acc.role, "request_id": request_id()}
+
+
+@bp.post("/dsr")
+@protected("dsr", "write", purpose="required")
+def create() -> Any:
+    body = _body()
+    cid, kind = body.get("customer_id"), body.get("kind")
+    if not isinstance(cid, str) or not isinstance(kind, str):
+        raise ValidationError("customer_id and kind are required strings")
+    detail = {}
+    if body.get("purposes") is not None:
+        detail["purposes"] = body["purposes"]
+    req = service.create_request(db_session(), current_platform(), cid, kind,
+                                 channel=str(body.get("channel", "web")), detail=detail, **_who())
+    return jsonify(service.request_json(req)), 201
+
+
+@bp.get("/dsr")
+@protected("dsr", "read", purpose="required")
+def list_requests() -> Any:
+    q = select(DsrRequest).order_by(DsrRequest.received_at.desc()).limit(500)
+    status = request.args.get("status")
+    if status:
+        q = q.where(DsrRequest.status == status)
+    if request.args.get("customer_id"):
+        q = q.where(DsrRequest.customer_id == request.args["customer_id"])
+    reqs = [service.request_json(r) for r in db_session().scalars(q)]
+    if request.args.get("overdue") in ("1", "true"):
+        reqs = [r for r in reqs if r["overdue"]]
+    return jsonify({"requests": reqs})
+
+
+@bp.get("/dsr/<dsr_id>")
+@protected("dsr", "read", purpose="required")
+def get(dsr_id: str) -> Any:
+    return jsonify(service.request_json(service.get_request(db_session(), dsr_id)))
+
+
+@bp.post("/dsr/<dsr_id>/verify")
+@protected("dsr", "write", purpose="required")
+def verify(dsr_id: str) -> Any:
+    req = service.get_request(db_session(), dsr_id)
+    service.verify_request(db_session(), req, method=str(_body().get("method", "manual")), **_who())
+    return jsonify(service.request_json(req))
+
+
+@bp.post("/dsr/<dsr_id>/refuse")
+@protected("dsr", "write", purpose="required")
+def refuse(dsr_id: str) -> Any:
+    req = service.get_request(db_session(), dsr_id)
+    reason = _body().get("reason")
+    if not isinstance(reason, str):
+        raise ValidationError("a refusal needs a reason")
+    service.refuse_request(db_session(), req, reason=reason, **_who())
+    return jsonify(service.request_json(req))
+
+
+@bp.post("/dsr/<dsr_id>/execute")
+@protected("dsr", "write", purpose="required")
+def execute(dsr_id: str) -> Any:
+    """Carry out a verified request. For an access request the response is the package
+    (JSON; ``?format=csv`` for CSV); it is handed over and not stored."""
+    session = db_session()
+    req = service.get_request(session, dsr_id)
+    changes = _body().get("changes")
+    out = service.execute_request(session, current_platform(), req, changes=changes, **_who())
+    if req.kind == "access":
+        package = out["package"]
+        if request.args.get("format") == "csv":
+            from cdp.rights.package import package_csv
+
+            return Response(package_csv(package), mimetype="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="dsr-{req.id}.csv"'})
+        return jsonify({"request": service.request_json(req), "package": package})
+    return jsonify({"request": service.request_json(req), "result": out})
+
+
+@bp.get("/retained/<customer_id>")
+@protected("retained", "read", purpose="required")
+def retained(customer_id: str) -> Any:
+    """Prescription records kept after an erasure (compliance roles only, audited)."""
+    from cdp.rights.erasure import read_retained
+
+    if len(customer_id) > 32:
+        raise NotFound("no retained records")
+    session = db_session()
+    rows = read_retained(session, current_platform(), customer_id)
+    record(session, current_access().audit(action="retained.read", customer_id=customer_id,
+                                           categories=["health", "identity", "government_id"],
+                                           detail={"records": len(rows)}))
+    if not rows:
+        raise NotFound("no retained records")
+    return jsonify({"customer_id": customer_id, "records": rows})
