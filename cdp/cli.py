@@ -25,6 +25,7 @@ COMMAND_MODULES: list[tuple[str, str]] = [
     ("cdp.identity.commands", "identity"),
     ("cdp.pii.commands", "pii"),
     ("cdp.audit.commands", "audit"),
+    ("cdp.access.commands", "access"),
 ]
 
 

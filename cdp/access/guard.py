@@ -46,8 +46,11 @@ class AccessContext:
     def audit(self, **kw: Any) -> AuditEntry:
         """An audit entry pre-filled with actor, role, purpose and request id."""
         return AuditEntry(
-            actor=self.principal.actor, role=self.role, purpose=self.purpose,
-            request_id=request_id(), **kw,
+            actor=self.principal.actor,
+            role=self.role,
+            purpose=self.purpose,
+            request_id=request_id(),
+            **kw,
         )
 
 
@@ -94,11 +97,17 @@ def authenticate_request(audit_action: str | None = None) -> Principal:
     except Unauthorized as exc:
         if audit_action:
             prefix = _presented_prefix(token) if token else None
-            record(db_session(), AuditEntry(
-                actor=f"apikey:{prefix}" if prefix else "anonymous", action=audit_action,
-                decision="deny", request_id=request_id(), customer_id=_customer_arg(),
-                detail={"reason": exc.code},
-            ))
+            record(
+                db_session(),
+                AuditEntry(
+                    actor=f"apikey:{prefix}" if prefix else "anonymous",
+                    action=audit_action,
+                    decision="deny",
+                    request_id=request_id(),
+                    customer_id=_customer_arg(),
+                    detail={"reason": exc.code},
+                ),
+            )
         raise
     principal = Principal(key_id=key.id, key_prefix=key.prefix, role=key.role)
     g.principal = principal
@@ -110,12 +119,19 @@ def _customer_arg() -> str | None:
     return value if isinstance(value, str) and len(value) <= 32 else None
 
 
-def _deny(principal: Principal, purpose: str | None, action: str, reason: str, exc: CdpError) -> CdpError:
+def _deny(
+    principal: Principal, purpose: str | None, action: str, reason: str, exc: CdpError
+) -> CdpError:
     record(
         db_session(),
         AuditEntry(
-            actor=principal.actor, role=principal.role, purpose=purpose, action=action,
-            decision="deny", request_id=request_id(), customer_id=_customer_arg(),
+            actor=principal.actor,
+            role=principal.role,
+            purpose=purpose,
+            action=action,
+            decision="deny",
+            request_id=request_id(),
+            customer_id=_customer_arg(),
             detail={"reason": reason},
         ),
     )
@@ -138,23 +154,54 @@ def protected(resource: str, action: str, *, purpose: str = "optional") -> Calla
             policy = current_policy()
             stated = request.headers.get(PURPOSE_HEADER, "").strip() or None
             if stated is not None and stated not in policy.purposes:
-                raise _deny(principal, None, audit_action, "unknown_purpose", ValidationError(
-                    f"{PURPOSE_HEADER} must be one of: {', '.join(sorted(policy.purposes))}",
-                    code="unknown_purpose", status=400))
+                raise _deny(
+                    principal,
+                    None,
+                    audit_action,
+                    "unknown_purpose",
+                    ValidationError(
+                        f"{PURPOSE_HEADER} must be one of: {', '.join(sorted(policy.purposes))}",
+                        code="unknown_purpose",
+                        status=400,
+                    ),
+                )
             if stated is None and purpose == "required":
-                allowed = [p for p in policy.purposes_for(principal.role, resource, action) if p != "*"]
-                raise _deny(principal, None, audit_action, "purpose_required", ValidationError(
-                    f"personal data is served only for a stated purpose: send {PURPOSE_HEADER}"
-                    + (f" (your role may use: {', '.join(allowed)})" if allowed else ""),
-                    code="purpose_required", status=400))
+                allowed = [
+                    p for p in policy.purposes_for(principal.role, resource, action) if p != "*"
+                ]
+                raise _deny(
+                    principal,
+                    None,
+                    audit_action,
+                    "purpose_required",
+                    ValidationError(
+                        f"personal data is served only for a stated purpose: send {PURPOSE_HEADER}"
+                        + (f" (your role may use: {', '.join(allowed)})" if allowed else ""),
+                        code="purpose_required",
+                        status=400,
+                    ),
+                )
             if not policy.allows(principal.role, resource, action, stated):
                 allowed = policy.purposes_for(principal.role, resource, action)
                 if allowed and stated is not None:
-                    raise _deny(principal, stated, audit_action, "purpose_not_permitted", Forbidden(
-                        f"role {principal.role!r} may not {action} {resource} for purpose {stated!r}; "
-                        f"permitted: {', '.join(allowed)}", code="purpose_not_permitted"))
-                raise _deny(principal, stated, audit_action, "role_not_permitted",
-                            Forbidden(f"role {principal.role!r} may not {action} {resource}"))
+                    raise _deny(
+                        principal,
+                        stated,
+                        audit_action,
+                        "purpose_not_permitted",
+                        Forbidden(
+                            f"role {principal.role!r} may not {action} {resource} for purpose {stated!r}; "
+                            f"permitted: {', '.join(allowed)}",
+                            code="purpose_not_permitted",
+                        ),
+                    )
+                raise _deny(
+                    principal,
+                    stated,
+                    audit_action,
+                    "role_not_permitted",
+                    Forbidden(f"role {principal.role!r} may not {action} {resource}"),
+                )
             g.access = AccessContext(principal=principal, purpose=stated, policy=policy)
             return view(*args, **kwargs)
 

@@ -84,20 +84,19 @@ def address_parts(value: str) -> tuple[str | None, str | None, str | None]:
     for m in _MUNICIPALITIES:
         if v.startswith(m):
             province = city = m if m.endswith("市") else m + "市"
-            rest = v[len(m):]
-            if rest.startswith("市"):
-                rest = rest[1:]
+            rest = v[len(m) :]
+            rest = rest.removeprefix("市")
             d = _DISTRICT.match(rest)
             return province, city, d.group(1) if d else None
     p = _PROVINCE.match(v)
     rest = v
     if p:
         province = p.group(1)
-        rest = v[p.end():]
+        rest = v[p.end() :]
     c = _CITY.match(rest)
     if c:
         city = c.group(1)
-        rest = rest[c.end():]
+        rest = rest[c.end() :]
         d = _DISTRICT.match(rest)
         district = d.group(1) if d else None
     return province, city, district

@@ -19,16 +19,24 @@ _CONVERTER = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
 
 
 def api_doc(
-    *, query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None, purpose: bool = False, tags: list[str] | None = None,
+    *,
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    purpose: bool = False,
+    tags: list[str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Callable[[F], F]:
     """Attach schema information to a view for the generated document."""
 
     def decorate(view: F) -> F:
         view._openapi = {  # type: ignore[attr-defined]
-            "query": query, "body": body, "response": response, "purpose": purpose,
-            "tags": tags or [], "headers": headers or {},
+            "query": query,
+            "body": body,
+            "response": response,
+            "purpose": purpose,
+            "tags": tags or [],
+            "headers": headers or {},
         }
         return view
 
@@ -47,8 +55,13 @@ def build_document(app: Flask, purposes: list[str]) -> dict[str, Any]:
     components: dict[str, Any] = {
         "Error": {
             "type": "object",
-            "properties": {"error": {"type": "object", "properties": {
-                "code": {"type": "string"}, "message": {"type": "string"}}, "required": ["code", "message"]}},
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    "required": ["code", "message"],
+                }
+            },
             "required": ["error"],
         }
     }
@@ -66,17 +79,31 @@ def build_document(app: Flask, purposes: list[str]) -> dict[str, Any]:
                 for a in sorted(rule.arguments)
             ]
             if meta.get("purpose"):
-                params.append({"name": "X-Purpose-Of-Use", "in": "header", "required": True,
-                               "schema": {"type": "string", "enum": purposes}})
+                params.append(
+                    {
+                        "name": "X-Purpose-Of-Use",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string", "enum": purposes},
+                    }
+                )
             for name, desc in meta.get("headers", {}).items():
-                params.append({"name": name, "in": "header", "required": False,
-                               "description": desc, "schema": {"type": "string"}})
+                params.append(
+                    {
+                        "name": name,
+                        "in": "header",
+                        "required": False,
+                        "description": desc,
+                        "schema": {"type": "string"},
+                    }
+                )
             if meta.get("query"):
                 qs = meta["query"].model_json_schema()
                 required = set(qs.get("required", []))
                 for name, prop in qs.get("properties", {}).items():
-                    params.append({"name": name, "in": "query", "required": name in required,
-                                   "schema": prop})
+                    params.append(
+                        {"name": name, "in": "query", "required": name in required, "schema": prop}
+                    )
             op: dict[str, Any] = {
                 "operationId": f"{rule.endpoint}.{method.lower()}",
                 "summary": doc.splitlines()[0] if doc else rule.endpoint,
@@ -85,16 +112,29 @@ def build_document(app: Flask, purposes: list[str]) -> dict[str, Any]:
                 "security": [{"apiKey": []}],
                 "tags": meta.get("tags") or [rule.endpoint.split(".")[0]],
                 "responses": {
-                    "200": {"description": "OK", "content": {"application/json": {
-                        "schema": _schema(meta["response"], components) if meta.get("response")
-                        else {"type": "object"}}}},
-                    "4XX": {"description": "The caller's mistake or a refusal",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                    "200": {
+                        "description": "OK",
+                        "content": {
+                            "application/json": {
+                                "schema": _schema(meta["response"], components)
+                                if meta.get("response")
+                                else {"type": "object"}
+                            }
+                        },
+                    },
+                    "4XX": {
+                        "description": "The caller's mistake or a refusal",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                    },
                 },
             }
             if meta.get("body"):
-                op["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": _schema(meta["body"], components)}}}
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": _schema(meta["body"], components)}},
+                }
             paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
@@ -103,7 +143,12 @@ def build_document(app: Flask, purposes: list[str]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
-                                           "description": "Authorization: Bearer <api key>"}},
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Authorization: Bearer <api key>",
+                }
+            },
         },
     }

@@ -69,7 +69,9 @@ class PolicySet:
     enforcer: casbin.Enforcer = field(repr=False, compare=False)
     # Decisions are pure functions of the immutable rules: memoised per PolicySet, so a
     # reload (a new PolicySet) starts with an empty memo.
-    _memo: dict[tuple[str, str, str, str], bool] = field(default_factory=dict, repr=False, compare=False)
+    _memo: dict[tuple[str, str, str, str], bool] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def allows(self, role: str, resource: str, action: str, purpose: str | None = None) -> bool:
         """The casbin decision for (role, resource, action, purpose)."""
@@ -161,7 +163,9 @@ def _parse_view(
     return CategoryView(view=view, level=level, pii_policy=pii_policy, consent=consent)
 
 
-def _read_rules(path: Path, roles: set[str], purposes: set[str]) -> tuple[list[tuple[str, ...]], list[tuple[str, str]]]:
+def _read_rules(
+    path: Path, roles: set[str], purposes: set[str]
+) -> tuple[list[tuple[str, ...]], list[tuple[str, str]]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -228,7 +232,9 @@ def load_policy_set(policy_dir: str | Path) -> PolicySet:
     if not isinstance(categories, list) or not categories:
         raise PolicyError("views.toml: 'categories' must list the data categories")
     if UNKNOWN in categories:
-        raise PolicyError("views.toml: 'unknown' is reserved (never grantable); remove it from categories")
+        raise PolicyError(
+            "views.toml: 'unknown' is reserved (never grantable); remove it from categories"
+        )
     cats = set(categories)
     levels = set(doc.get("address_levels", ["province", "city", "district"]))
     purposes: dict[str, dict[str, Any]] = dict(doc.get("purposes", {}))
@@ -267,7 +273,9 @@ def load_policy_set(policy_dir: str | Path) -> PolicySet:
         views[role] = parse_block(f"roles.{role}.views", spec.get("views", {}))
         for purpose, block in spec.get("purposes", {}).items():
             if purpose not in purposes:
-                raise PolicyError(f"views.toml: roles.{role}.purposes names unknown purpose {purpose!r}")
+                raise PolicyError(
+                    f"views.toml: roles.{role}.purposes names unknown purpose {purpose!r}"
+                )
             purpose_views[(role, purpose)] = parse_block(f"roles.{role}.purposes.{purpose}", block)
         bg = spec.get("break_glass", [])
         for category in bg:
@@ -292,8 +300,10 @@ def load_policy_set(policy_dir: str | Path) -> PolicySet:
         for member, group in groups:
             enforcer.add_grouping_policy(member, group)
         enforcer.build_role_links()
-    except Exception as exc:  # casbin raises plain exceptions for a bad model
-        raise PolicyError(f"model.conf: casbin refused the model ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # noqa: BLE001 - casbin raises plain exceptions for a bad model
+        raise PolicyError(
+            f"model.conf: casbin refused the model ({type(exc).__name__}: {exc})"
+        ) from None
 
     digest = hashlib.sha256()
     for name in POLICY_FILES:
@@ -346,7 +356,11 @@ class PolicyStore:
             fresh = load_policy_set(self.policy_dir)
         except PolicyError as exc:
             self.last_error = exc.message
-            log.error("policy change refused, keeping version %s: %s", self._policy.fingerprint, exc.message)
+            log.error(
+                "policy change refused, keeping version %s: %s",
+                self._policy.fingerprint,
+                exc.message,
+            )
         else:
             if fresh.fingerprint != self._policy.fingerprint:
                 log.info("policy reloaded: %s -> %s", self._policy.fingerprint, fresh.fingerprint)

@@ -80,7 +80,11 @@ class _Renderer:
         cv = self.view(ident.get("category"))
         if cv.view == ABSENT:
             return None
-        out = {"type": ident.get("type"), "status": ident.get("status"), "category": ident.get("category")}
+        out = {
+            "type": ident.get("type"),
+            "status": ident.get("status"),
+            "category": ident.get("category"),
+        }
         value = ident.get("value")
         if cv.view == PLAIN:
             out["value"] = value
@@ -117,8 +121,10 @@ class _Renderer:
             rendered = {k: v for k, v in entry.items() if k not in ("value", "values")}
             rendered["value"] = self.profile_value(name, entry.get("value"), cv)
             rendered["values"] = [
-                {**{k: v for k, v in item.items() if k != "value"},
-                 "value": self.profile_value(name, item.get("value"), cv)}
+                {
+                    **{k: v for k, v in item.items() if k != "value"},
+                    "value": self.profile_value(name, item.get("value"), cv),
+                }
                 for item in entry.get("values") or []
                 if isinstance(item, Mapping)
             ]
@@ -137,16 +143,32 @@ class _Renderer:
             out["items"] = list(items)
         elif cv.view == "masked":
             # Which orders exist and their totals, not what was bought.
-            out["items"] = [{"sku": None, "name": masking.REDACTED, "rx": i.get("rx"), "qty": i.get("qty"),
-                             "unit_price": i.get("unit_price")} for i in items]
+            out["items"] = [
+                {
+                    "sku": None,
+                    "name": masking.REDACTED,
+                    "rx": i.get("rx"),
+                    "qty": i.get("qty"),
+                    "unit_price": i.get("unit_price"),
+                }
+                for i in items
+            ]
         else:
             # Redacted to a category: therapeutic class for health, nothing per item otherwise.
             out.pop("order_id", None)
             if category == "health":
-                out["items"] = [{"class": self.policy.health_class(str(i.get("name") or "")),
-                                 "rx": i.get("rx"), "qty": i.get("qty")} for i in items]
+                out["items"] = [
+                    {
+                        "class": self.policy.health_class(str(i.get("name") or "")),
+                        "rx": i.get("rx"),
+                        "qty": i.get("qty"),
+                    }
+                    for i in items
+                ]
             else:
-                out["items"] = [{"qty": i.get("qty"), "unit_price": i.get("unit_price")} for i in items]
+                out["items"] = [
+                    {"qty": i.get("qty"), "unit_price": i.get("unit_price")} for i in items
+                ]
         out["view"] = cv.view
         return out
 
@@ -188,13 +210,18 @@ class _Renderer:
             return None
         if cv.view == PLAIN:
             return dict(c)
-        return {"purpose": c.get("purpose"), "granted": c.get("granted"), "at": c.get("at"),
-                "category": c.get("category")}
+        return {
+            "purpose": c.get("purpose"),
+            "granted": c.get("granted"),
+            "at": c.get("at"),
+            "category": c.get("category"),
+        }
 
     # -- the whole view -------------------------------------------------------------------
     def customer(self, view: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {
-            k: view.get(k) for k in ("customer_id", "status", "merged_into", "created_at", "updated_at")
+            k: view.get(k)
+            for k in ("customer_id", "status", "merged_into", "created_at", "updated_at")
         }
         if view.get("status") == "merged":
             return out
@@ -202,15 +229,21 @@ class _Renderer:
         for ident in view.get("identities") or []:
             ids = [r for r in (self.identifier(i) for i in ident.get("identifiers") or []) if r]
             identities.append(
-                {"source": ident.get("source"), "source_record_id": ident.get("source_record_id"),
-                 "observed_at": ident.get("observed_at"), "identifiers": ids}
+                {
+                    "source": ident.get("source"),
+                    "source_record_id": ident.get("source_record_id"),
+                    "observed_at": ident.get("observed_at"),
+                    "identifiers": ids,
+                }
             )
         out["identities"] = identities
         out["profile"] = self.profile(view.get("profile") or {})
         out["extra_fields"] = [r for r in map(self.extra, view.get("extra_fields") or []) if r]
         out["orders"] = [r for r in map(self.order, view.get("orders") or []) if r]
         out["prescriptions"] = [r for r in map(self.order, view.get("prescriptions") or []) if r]
-        out["interactions"] = [r for r in map(self.interaction, view.get("interactions") or []) if r]
+        out["interactions"] = [
+            r for r in map(self.interaction, view.get("interactions") or []) if r
+        ]
         out["consents"] = [r for r in map(self.consent, view.get("consents") or []) if r]
         # Links hold rules and evidence kinds, never values.
         out["links"] = [dict(link) for link in view.get("links") or []]
@@ -230,8 +263,13 @@ def render_with_summary(
 
     ``plain_categories`` lifts categories to plain (an active break-glass grant).
     """
-    r = _Renderer(policy, role, purpose, consents if consents is not None else effective_consents(view),
-                  plain_categories)
+    r = _Renderer(
+        policy,
+        role,
+        purpose,
+        consents if consents is not None else effective_consents(view),
+        plain_categories,
+    )
     return r.customer(view), r.summary
 
 
@@ -245,5 +283,6 @@ def render(
     plain_categories: Iterable[str] = (),
 ) -> dict[str, Any]:
     """``render_with_summary`` without the summary."""
-    return render_with_summary(view, role, purpose, consents, policy=policy,
-                               plain_categories=plain_categories)[0]
+    return render_with_summary(
+        view, role, purpose, consents, policy=policy, plain_categories=plain_categories
+    )[0]

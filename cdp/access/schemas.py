@@ -88,6 +88,7 @@ class CustomerOut(BaseModel):
 
 class CustomerList(BaseModel):
     customers: list[CustomerOut]
+    truncated: bool = Field(False, description="more customers hold the identifier than were returned")
 
 
 class LookupQuery(BaseModel):
@@ -99,7 +100,9 @@ class LookupQuery(BaseModel):
 
 class BreakGlassIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(..., min_length=15, max_length=1000, description="why plain access is needed")
+    reason: str = Field(
+        ..., min_length=15, max_length=1000, description="why plain access is needed"
+    )
     minutes: int = Field(30, ge=1, le=240)
 
 

@@ -31,6 +31,7 @@ from cdp.web import current_platform, db_session
 
 bp = Blueprint("access", __name__)
 BREAK_GLASS_HEADER = "X-Break-Glass"
+MAX_MATCHES = 20
 
 
 @bp.record_once
@@ -52,13 +53,20 @@ def parse(model: type[BaseModel], data: Any) -> Any:
 
 
 @bp.get("/customers/<customer_id>")
-@api_doc(response=CustomerOut, purpose=True, tags=["customers"],
-         headers={BREAK_GLASS_HEADER: "an active break-glass grant id for this customer"})
+@api_doc(
+    response=CustomerOut,
+    purpose=True,
+    tags=["customers"],
+    headers={BREAK_GLASS_HEADER: "an active break-glass grant id for this customer"},
+)
 @protected("customers", "read", purpose="required")
 def get_customer(customer_id: str) -> Any:
     """The unified customer view, rendered for the caller's role and purpose."""
     out = service.read_customer(
-        db_session(), current_platform(), current_access(), customer_id,
+        db_session(),
+        current_platform(),
+        current_access(),
+        customer_id,
         break_glass_id=request.headers.get(BREAK_GLASS_HEADER) or None,
     )
     return jsonify(out)
@@ -72,8 +80,10 @@ def find_customers() -> Any:
     q = parse(LookupQuery, request.args.to_dict())
     session, platform, ctx = db_session(), current_platform(), current_access()
     ids = service.find_customer_ids(session, platform, q.identifier_type, q.value, q.source)
-    customers = [service.read_customer(session, platform, ctx, cid) for cid in ids]
-    return jsonify({"customers": customers})
+    # A shared identifier (a family phone) can match several people; a lookup is not a scan.
+    service.audit_lookup(session, ctx, q.identifier_type, len(ids))
+    customers = [service.read_customer(session, platform, ctx, cid) for cid in ids[:MAX_MATCHES]]
+    return jsonify({"customers": customers, "truncated": len(ids) > MAX_MATCHES})
 
 
 @bp.post("/customers/<customer_id>/break-glass")
@@ -82,7 +92,9 @@ def find_customers() -> Any:
 def break_glass(customer_id: str) -> Any:
     """Plain access to one customer for a limited time, with a written reason (audited)."""
     body = parse(BreakGlassIn, request.get_json(silent=True))
-    out = service.open_break_glass(db_session(), current_access(), customer_id, body.reason, body.minutes)
+    out = service.open_break_glass(
+        db_session(), current_access(), customer_id, body.reason, body.minutes
+    )
     return jsonify(out), 201
 
 
@@ -95,8 +107,14 @@ def merge(customer_id: str) -> Any:
 
     body = parse(MergeIn, request.get_json(silent=True))
     ctx = current_access()
-    survivor = merge_customers(db_session(), current_platform(), customer_id, body.other_customer_id,
-                               ctx.principal.actor, body.reason)
+    survivor = merge_customers(
+        db_session(),
+        current_platform(),
+        customer_id,
+        body.other_customer_id,
+        ctx.principal.actor,
+        body.reason,
+    )
     return jsonify({"customer_id": survivor, "action": "merge"})
 
 
@@ -109,8 +127,14 @@ def split(customer_id: str) -> Any:
 
     body = parse(SplitIn, request.get_json(silent=True))
     ctx = current_access()
-    new = split_records(db_session(), current_platform(), customer_id, list(body.record_ids),
-                        ctx.principal.actor, body.reason)
+    new = split_records(
+        db_session(),
+        current_platform(),
+        customer_id,
+        list(body.record_ids),
+        ctx.principal.actor,
+        body.reason,
+    )
     return jsonify({"customer_id": new, "action": "split"})
 
 

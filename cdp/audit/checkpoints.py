@@ -62,14 +62,20 @@ class SignedCheckpoint:
         return {"statement": self.statement, "signature": base64.b64encode(self.signature).decode()}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], label: str = "external checkpoint") -> "SignedCheckpoint":
-        return cls(statement=data["statement"], signature=base64.b64decode(data["signature"]), label=label)
+    def from_json(
+        cls, data: dict[str, Any], label: str = "external checkpoint"
+    ) -> SignedCheckpoint:
+        return cls(
+            statement=data["statement"], signature=base64.b64decode(data["signature"]), label=label
+        )
 
 
 def current_heads(session: Session) -> dict[int, tuple[int, str]]:
     """(seq, entry_hash) of the last committed entry of each chain."""
     latest = (
-        select(AuditEvent.chain, func.max(AuditEvent.seq).label("seq")).group_by(AuditEvent.chain).subquery()
+        select(AuditEvent.chain, func.max(AuditEvent.seq).label("seq"))
+        .group_by(AuditEvent.chain)
+        .subquery()
     )
     rows = session.execute(
         select(AuditEvent.chain, AuditEvent.seq, AuditEvent.entry_hash).join(

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import click
 
-from cdp.audit.checkpoints import SignedCheckpoint, create_checkpoint, load_public_key, public_key_hex
+from cdp.audit.checkpoints import (
+    SignedCheckpoint,
+    create_checkpoint,
+    load_public_key,
+    public_key_hex,
+)
 from cdp.audit.log import AuditEntry, record
 from cdp.audit.verify import verify_log
 
@@ -20,13 +25,28 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@click.option("--public-key", "public_key", default=None,
-              help="Ed25519 public key (hex, or a file holding it); default: the keyring's.")
-@click.option("--checkpoint", "checkpoint_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="A checkpoint kept outside the database (JSON from `cdp audit checkpoint`).")
-@click.option("--workers", type=int, default=None,
-              help="processes for large logs on PostgreSQL (default: CPU count)")
-def verify_cmd(public_key: str | None, checkpoint_files: tuple[str, ...], workers: int | None) -> None:
+@click.option(
+    "--public-key",
+    "public_key",
+    default=None,
+    help="Ed25519 public key (hex, or a file holding it); default: the keyring's.",
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A checkpoint kept outside the database (JSON from `cdp audit checkpoint`).",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="processes for large logs on PostgreSQL (default: CPU count)",
+)
+def verify_cmd(
+    public_key: str | None, checkpoint_files: tuple[str, ...], workers: int | None
+) -> None:
     """Exit 0 and a one-line summary when intact; exit 1 naming the first bad entry when not."""
     from cdp.cli import get_platform
 
@@ -37,13 +57,22 @@ def verify_cmd(public_key: str | None, checkpoint_files: tuple[str, ...], worker
     else:
         key = platform.keyring.verify_key
     external = [
-        SignedCheckpoint.from_json(json.loads(Path(f).read_text()), label=f"checkpoint file {Path(f).name}")
+        SignedCheckpoint.from_json(
+            json.loads(Path(f).read_text()), label=f"checkpoint file {Path(f).name}"
+        )
         for f in checkpoint_files
     ]
     with platform.transaction() as session:
         result = verify_log(session, key, external, workers=workers or os.cpu_count() or 1)
-        record(session, AuditEntry(actor="cli", action="audit.verify",
-                                   decision="allow", detail={"ok": result.ok, "entries": result.entries}))
+        record(
+            session,
+            AuditEntry(
+                actor="cli",
+                action="audit.verify",
+                decision="allow",
+                detail={"ok": result.ok, "entries": result.entries},
+            ),
+        )
     click.echo(result.summary())
     sys.exit(0 if result.ok else 1)
 

@@ -26,6 +26,7 @@ CHAIN_LOCK = 0x6364706175646974
 PG_CHAINS_DEFAULT = 8
 PG_CHAINS = PG_CHAINS_DEFAULT
 
+
 @dataclass
 class AuditEntry:
     """What one audited act was. Holds no personal values: ids, categories, views only."""
@@ -44,9 +45,20 @@ class AuditEntry:
 
 
 def canonical_text(
-    chain: int, seq: int, at: datetime, actor: str, role: str | None, purpose: str | None,
-    action: str, customer_id: str | None, decision: str, reason: str | None,
-    request_id: str | None, categories_json: str, view_json: str, detail_json: str,
+    chain: int,
+    seq: int,
+    at: datetime,
+    actor: str,
+    role: str | None,
+    purpose: str | None,
+    action: str,
+    customer_id: str | None,
+    decision: str,
+    reason: str | None,
+    request_id: str | None,
+    categories_json: str,
+    view_json: str,
+    detail_json: str,
 ) -> str:
     """The exact text an entry's hash covers (everything except id and the hashes).
 
@@ -56,20 +68,45 @@ def canonical_text(
     without parsing JSON, which keeps a million-entry check fast.
     """
     head = json.dumps(
-        [chain, seq, at.isoformat(), actor, role, purpose, action, customer_id, decision, reason,
-         request_id],
-        ensure_ascii=False, separators=(",", ":"),
+        [
+            chain,
+            seq,
+            at.isoformat(),
+            actor,
+            role,
+            purpose,
+            action,
+            customer_id,
+            decision,
+            reason,
+            request_id,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
-    return (f"{head}|{len(categories_json)}:{categories_json}|{len(view_json)}:{view_json}"
-            f"|{len(detail_json)}:{detail_json}")
+    return (
+        f"{head}|{len(categories_json)}:{categories_json}|{len(view_json)}:{view_json}"
+        f"|{len(detail_json)}:{detail_json}"
+    )
 
 
 def canonical(row: Any) -> str:
     """``canonical_text`` of an entry held as Python values (an AuditEvent or alike)."""
     return canonical_text(
-        row.chain, row.seq, row.at, row.actor, row.role, row.purpose, row.action, row.customer_id,
-        row.decision, row.reason, row.request_id, json.dumps(list(row.categories or [])),
-        json.dumps(row.view or {}), json.dumps(row.detail or {}),
+        row.chain,
+        row.seq,
+        row.at,
+        row.actor,
+        row.role,
+        row.purpose,
+        row.action,
+        row.customer_id,
+        row.decision,
+        row.reason,
+        row.request_id,
+        json.dumps(list(row.categories or [])),
+        json.dumps(row.view or {}),
+        json.dumps(row.detail or {}),
     )
 
 

@@ -17,17 +17,35 @@ READ_ACTIONS = ("customers.read",)
 
 def event_dict(e: AuditEvent) -> dict[str, Any]:
     return {
-        "id": e.id, "at": e.at.isoformat(), "actor": e.actor, "role": e.role, "purpose": e.purpose,
-        "action": e.action, "customer_id": e.customer_id, "categories": e.categories, "view": e.view,
-        "decision": e.decision, "reason": e.reason, "request_id": e.request_id, "detail": e.detail,
-        "chain": e.chain, "seq": e.seq, "entry_hash": e.entry_hash,
+        "id": e.id,
+        "at": e.at.isoformat(),
+        "actor": e.actor,
+        "role": e.role,
+        "purpose": e.purpose,
+        "action": e.action,
+        "customer_id": e.customer_id,
+        "categories": e.categories,
+        "view": e.view,
+        "decision": e.decision,
+        "reason": e.reason,
+        "request_id": e.request_id,
+        "detail": e.detail,
+        "chain": e.chain,
+        "seq": e.seq,
+        "entry_hash": e.entry_hash,
     }
 
 
 def find_events(
-    session: Session, *, customer_id: str | None = None, actor: str | None = None,
-    action: str | None = None, since: datetime | None = None, until: datetime | None = None,
-    after_id: int | None = None, limit: int = 100,
+    session: Session,
+    *,
+    customer_id: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
 ) -> list[AuditEvent]:
     """Entries matching every given filter, oldest first, ``limit`` at most after ``after_id``."""
     q = select(AuditEvent)
@@ -47,7 +65,10 @@ def find_events(
 
 
 def break_glass_report(
-    session: Session, *, since: datetime | None = None, until: datetime | None = None,
+    session: Session,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Every break-glass grant in the period, with its reason and the reads made under it."""
     q = select(BreakGlassGrant)
@@ -61,22 +82,37 @@ def break_glass_report(
         first = grants[0].created_at
         for (detail,) in session.execute(
             select(AuditEvent.detail).where(
-                AuditEvent.action.in_(READ_ACTIONS), AuditEvent.decision == "allow", AuditEvent.at >= first,
+                AuditEvent.action.in_(READ_ACTIONS),
+                AuditEvent.decision == "allow",
+                AuditEvent.at >= first,
             )
         ):
             gid = (detail or {}).get("break_glass")
             if gid:
                 uses[gid] += 1
     return [
-        {"grant_id": g.id, "actor": g.actor, "role": g.role, "purpose": g.purpose,
-         "customer_id": g.customer_id, "reason": g.reason, "created_at": g.created_at.isoformat(),
-         "expires_at": g.expires_at.isoformat(), "reads": uses.get(g.id, 0)}
+        {
+            "grant_id": g.id,
+            "actor": g.actor,
+            "role": g.role,
+            "purpose": g.purpose,
+            "customer_id": g.customer_id,
+            "reason": g.reason,
+            "created_at": g.created_at.isoformat(),
+            "expires_at": g.expires_at.isoformat(),
+            "reads": uses.get(g.id, 0),
+        }
         for g in grants
     ]
 
 
 def heavy_readers(
-    session: Session, *, window: timedelta, threshold: int, since: datetime, until: datetime | None = None,
+    session: Session,
+    *,
+    window: timedelta,
+    threshold: int,
+    since: datetime,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Actors who read at least ``threshold`` distinct customers within any ``window``.
 
@@ -84,7 +120,9 @@ def heavy_readers(
     largest count seen and when that window started.
     """
     q = select(AuditEvent.actor, AuditEvent.role, AuditEvent.customer_id, AuditEvent.at).where(
-        AuditEvent.action.in_(READ_ACTIONS), AuditEvent.decision == "allow", AuditEvent.at >= since,
+        AuditEvent.action.in_(READ_ACTIONS),
+        AuditEvent.decision == "allow",
+        AuditEvent.at >= since,
         AuditEvent.customer_id.is_not(None),
     )
     if until:
@@ -101,14 +139,21 @@ def heavy_readers(
             win.append((at, cid))
             counts[cid] += 1
             while win and at - win[0][0] > window:
-                old_at, old = win.popleft()
+                _, old = win.popleft()
                 counts[old] -= 1
                 if not counts[old]:
                     del counts[old]
             if len(counts) > best:
                 best, best_start = len(counts), win[0][0]
         if best >= threshold:
-            out.append({"actor": actor, "role": reads[0][2], "distinct_customers": best,
-                        "window_start": best_start.isoformat() if best_start else None,
-                        "window_minutes": window.total_seconds() / 60, "total_reads": len(reads)})
+            out.append(
+                {
+                    "actor": actor,
+                    "role": reads[0][2],
+                    "distinct_customers": best,
+                    "window_start": best_start.isoformat() if best_start else None,
+                    "window_minutes": window.total_seconds() / 60,
+                    "total_reads": len(reads),
+                }
+            )
     return sorted(out, key=lambda r: -r["distinct_customers"])

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +27,23 @@ from cdp.audit.models import AuditEvent
 from cdp.db import is_postgres
 
 _COLUMNS = [
-    AuditEvent.id, AuditEvent.chain, AuditEvent.seq, AuditEvent.at, AuditEvent.actor,
-    AuditEvent.role, AuditEvent.purpose, AuditEvent.action, AuditEvent.customer_id,
-    AuditEvent.decision, AuditEvent.reason, AuditEvent.request_id,
-    cast(AuditEvent.categories, Text), cast(AuditEvent.view, Text), cast(AuditEvent.detail, Text),
-    AuditEvent.prev_hash, AuditEvent.entry_hash,
+    AuditEvent.id,
+    AuditEvent.chain,
+    AuditEvent.seq,
+    AuditEvent.at,
+    AuditEvent.actor,
+    AuditEvent.role,
+    AuditEvent.purpose,
+    AuditEvent.action,
+    AuditEvent.customer_id,
+    AuditEvent.decision,
+    AuditEvent.reason,
+    AuditEvent.request_id,
+    cast(AuditEvent.categories, Text),
+    cast(AuditEvent.view, Text),
+    cast(AuditEvent.detail, Text),
+    AuditEvent.prev_hash,
+    AuditEvent.entry_hash,
 ]
 _PG_QUERY = (
     "SELECT id, chain, seq, at, actor, role, purpose, action, customer_id, decision, reason, "
@@ -69,8 +81,13 @@ class Problem:
     message: str
 
     def describe(self) -> str:
-        where = f"entry id={self.entry_id} (chain {self.chain}, seq {self.seq})" if self.entry_id else (
-            f"chain {self.chain} at seq {self.seq}" if self.chain is not None else "audit log")
+        where = (
+            f"entry id={self.entry_id} (chain {self.chain}, seq {self.seq})"
+            if self.entry_id
+            else (
+                f"chain {self.chain} at seq {self.seq}" if self.chain is not None else "audit log"
+            )
+        )
         return f"{where}: {self.message}"
 
 
@@ -95,8 +112,10 @@ class VerifyResult:
 
     def summary(self) -> str:
         if self.ok:
-            return (f"audit log intact: {self.entries} entries in {self.chains} chains, "
-                    f"{self.checkpoints} signed checkpoints verified ({self.seconds:.2f} s)")
+            return (
+                f"audit log intact: {self.entries} entries in {self.chains} chains, "
+                f"{self.checkpoints} signed checkpoints verified ({self.seconds:.2f} s)"
+            )
         assert self.first_bad is not None
         return f"audit log TAMPERED: first bad {self.first_bad.describe()} ({len(self.problems)} problems)"
 
@@ -109,8 +128,14 @@ class VerifyResult:
             "checkpoints": self.checkpoints,
             "seconds": round(self.seconds, 3),
             "summary": self.summary(),
-            "first_bad": None if bad is None else {
-                "entry_id": bad.entry_id, "chain": bad.chain, "seq": bad.seq, "message": bad.message},
+            "first_bad": None
+            if bad is None
+            else {
+                "entry_id": bad.entry_id,
+                "chain": bad.chain,
+                "seq": bad.seq,
+                "message": bad.message,
+            },
         }
 
 
@@ -122,13 +147,32 @@ class _Walk:
     broken: set[int] = field(default_factory=set)
 
 
-def _walk(rows: Iterable[tuple[Any, ...]], expected: dict[tuple[int, int], list[tuple[str, str]]]) -> _Walk:
+def _walk(
+    rows: Iterable[tuple[Any, ...]], expected: dict[tuple[int, int], list[tuple[str, str]]]
+) -> _Walk:
     """Check links, sequence and hashes of rows in (chain, seq) order."""
     w = _Walk()
     chain, prev, want = -1, GENESIS, 1
     broken = w.broken
-    for (rid, rchain, rseq, at, actor, role, purpose, action, customer_id, decision, reason,
-         request_id, cats, view, detail, prev_hash, entry_hash) in rows:
+    for (
+        rid,
+        rchain,
+        rseq,
+        at,
+        actor,
+        role,
+        purpose,
+        action,
+        customer_id,
+        decision,
+        reason,
+        request_id,
+        cats,
+        view,
+        detail,
+        prev_hash,
+        entry_hash,
+    ) in rows:
         w.entries += 1
         if rchain != chain:
             chain, prev, want = rchain, GENESIS, 1
@@ -136,13 +180,36 @@ def _walk(rows: Iterable[tuple[Any, ...]], expected: dict[tuple[int, int], list[
             continue
         problem = None
         if rseq != want:
-            problem = (f"expected seq {want}, found {rseq}: "
-                       f"{'an entry before it was deleted' if rseq > want else 'entries were reordered'}")
+            problem = (
+                f"expected seq {want}, found {rseq}: "
+                f"{'an entry before it was deleted' if rseq > want else 'entries were reordered'}"
+            )
         elif prev_hash != prev:
-            problem = "prev_hash does not match the entry before it (an entry was removed or reordered)"
-        elif chain_digest(prev, canonical_text(
-                rchain, rseq, at, actor, role, purpose, action, customer_id, decision, reason,
-                request_id, cats, view, detail)) != entry_hash:
+            problem = (
+                "prev_hash does not match the entry before it (an entry was removed or reordered)"
+            )
+        elif (
+            chain_digest(
+                prev,
+                canonical_text(
+                    rchain,
+                    rseq,
+                    at,
+                    actor,
+                    role,
+                    purpose,
+                    action,
+                    customer_id,
+                    decision,
+                    reason,
+                    request_id,
+                    cats,
+                    view,
+                    detail,
+                ),
+            )
+            != entry_hash
+        ):
             problem = "content does not match its hash (the entry was altered)"
         if problem:
             w.problems.append(Problem(rid, chain, rseq, problem))
@@ -150,16 +217,23 @@ def _walk(rows: Iterable[tuple[Any, ...]], expected: dict[tuple[int, int], list[
             continue
         for label, h in expected.get((chain, rseq), ()):
             if h != entry_hash:
-                w.problems.append(Problem(rid, chain, rseq,
-                                          f"differs from the head signed in {label} (chain rewritten)"))
+                w.problems.append(
+                    Problem(
+                        rid,
+                        chain,
+                        rseq,
+                        f"differs from the head signed in {label} (chain rewritten)",
+                    )
+                )
                 broken.add(chain)
         prev, want = entry_hash, want + 1
         w.last_seq[chain] = rseq
     return w
 
 
-def _walk_pg_chains(dsn: str, chains: list[int], expected: dict[tuple[int, int], list[tuple[str, str]]],
-                    batch: int) -> _Walk:
+def _walk_pg_chains(
+    dsn: str, chains: list[int], expected: dict[tuple[int, int], list[tuple[str, str]]], batch: int
+) -> _Walk:
     """Worker process: verify some chains over its own connection."""
     import psycopg
 
@@ -195,7 +269,9 @@ def verify_log(
     expected: dict[tuple[int, int], list[tuple[str, str]]] = {}
     for cp in checkpoints:
         if not cp.valid_under(public_key):
-            result.problems.append(Problem(None, None, None, f"{cp.label}: signature does not verify"))
+            result.problems.append(
+                Problem(None, None, None, f"{cp.label}: signature does not verify")
+            )
             continue
         result.checkpoints += 1
         for chain, (seq, h) in cp.heads().items():
@@ -214,8 +290,15 @@ def verify_log(
         dsn = url.replace("postgresql+psycopg://", "postgresql://")
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=len(groups), mp_context=ctx) as pool:
-            walks = list(pool.map(_walk_pg_chains, [dsn] * len(groups), groups,
-                                  [expected] * len(groups), [batch] * len(groups)))
+            walks = list(
+                pool.map(
+                    _walk_pg_chains,
+                    [dsn] * len(groups),
+                    groups,
+                    [expected] * len(groups),
+                    [batch] * len(groups),
+                )
+            )
     else:
         walks = [_walk(_rows(session, batch), expected)]
 
@@ -229,9 +312,17 @@ def verify_log(
 
     for (c, seq), labels in sorted(expected.items()):
         if c not in broken and last_seq.get(c, 0) < seq:
-            result.problems.append(Problem(None, c, seq, (
-                f"{labels[0][0]} signed entries up to seq {seq} but the chain ends at seq "
-                f"{last_seq.get(c, 0)}: entries were removed from the tail")))
+            result.problems.append(
+                Problem(
+                    None,
+                    c,
+                    seq,
+                    (
+                        f"{labels[0][0]} signed entries up to seq {seq} but the chain ends at seq "
+                        f"{last_seq.get(c, 0)}: entries were removed from the tail"
+                    ),
+                )
+            )
     result.chains = len(last_seq | {c: 0 for c in broken})
     result.seconds = time.perf_counter() - t0
     return result

@@ -53,13 +53,32 @@ def events() -> Any:
     """Audit entries filtered by customer_id, actor, action, since, until (compliance roles)."""
     q = parse(EventsQuery, request.args.to_dict())
     session, ctx = db_session(), current_access()
-    rows = queries.find_events(session, customer_id=q.customer_id, actor=q.actor, action=q.action,
-                               since=_utc(q.since), until=_utc(q.until), after_id=q.after_id, limit=q.limit)
+    rows = queries.find_events(
+        session,
+        customer_id=q.customer_id,
+        actor=q.actor,
+        action=q.action,
+        since=_utc(q.since),
+        until=_utc(q.until),
+        after_id=q.after_id,
+        limit=q.limit,
+    )
     out = [queries.event_dict(r) for r in rows]
-    record(session, ctx.audit(action="audit.read", customer_id=q.customer_id,
-                              detail={"filters": {k: v for k, v in request.args.to_dict().items()
-                                                  if k in ("actor", "action", "since", "until")},
-                                      "returned": len(out)}))
+    record(
+        session,
+        ctx.audit(
+            action="audit.read",
+            customer_id=q.customer_id,
+            detail={
+                "filters": {
+                    k: v
+                    for k, v in request.args.to_dict().items()
+                    if k in ("actor", "action", "since", "until")
+                },
+                "returned": len(out),
+            },
+        ),
+    )
     return jsonify({"events": out, "next_after_id": out[-1]["id"] if len(out) == q.limit else None})
 
 
@@ -70,7 +89,10 @@ def verify() -> Any:
     """The same check as `cdp audit verify`: chains, hashes and signed checkpoints."""
     session, platform, ctx = db_session(), current_platform(), current_access()
     result = verify_log(session, platform.keyring.verify_key)
-    record(session, ctx.audit(action="audit.verify", detail={"ok": result.ok, "entries": result.entries}))
+    record(
+        session,
+        ctx.audit(action="audit.verify", detail={"ok": result.ok, "entries": result.entries}),
+    )
     return jsonify(result.as_dict())
 
 
@@ -82,8 +104,13 @@ def checkpoint() -> Any:
     session, platform, ctx = db_session(), current_platform(), current_access()
     row = create_checkpoint(session, platform.keyring.signing_key)
     record(session, ctx.audit(action="audit.checkpoint", detail={"checkpoint": row.id}))
-    return jsonify({"id": row.id, "entry_count": row.entry_count,
-                    **SignedCheckpoint(row.statement, row.signature).to_json()}), 201
+    return jsonify(
+        {
+            "id": row.id,
+            "entry_count": row.entry_count,
+            **SignedCheckpoint(row.statement, row.signature).to_json(),
+        }
+    ), 201
 
 
 @bp.get("/audit/reports/break-glass")
@@ -94,7 +121,10 @@ def break_glass_report() -> Any:
     q = parse(ReportQuery, request.args.to_dict())
     session, ctx = db_session(), current_access()
     out = queries.break_glass_report(session, since=_utc(q.since), until=_utc(q.until))
-    record(session, ctx.audit(action="audit.report", detail={"report": "break_glass", "rows": len(out)}))
+    record(
+        session,
+        ctx.audit(action="audit.report", detail={"report": "break_glass", "rows": len(out)}),
+    )
     return jsonify({"grants": out})
 
 
@@ -106,7 +136,15 @@ def heavy_readers() -> Any:
     q = parse(ReportQuery, request.args.to_dict())
     session, ctx = db_session(), current_access()
     since = _utc(q.since) or utcnow() - timedelta(days=1)
-    out = queries.heavy_readers(session, window=timedelta(minutes=q.window_minutes),
-                                threshold=q.threshold, since=since, until=_utc(q.until))
-    record(session, ctx.audit(action="audit.report", detail={"report": "heavy_readers", "rows": len(out)}))
+    out = queries.heavy_readers(
+        session,
+        window=timedelta(minutes=q.window_minutes),
+        threshold=q.threshold,
+        since=since,
+        until=_utc(q.until),
+    )
+    record(
+        session,
+        ctx.audit(action="audit.report", detail={"report": "heavy_readers", "rows": len(out)}),
+    )
     return jsonify({"actors": out})

@@ -114,8 +114,8 @@ def iter_eligible_rows(platform: Platform, profile: Profile, since: datetime | N
             consent = newest_consents(session, [c[0] for c in customers], profile.consent_purpose)
             for cid, status in customers:
                 if status != "active" or not consent.get(cid, False):
-                    if status != "merged":
-                        gone.append(cid)
+                    # Merged-away customers leave too: their rows live on under the survivor.
+                    gone.append(cid)
                     continue
                 rows.append(customer_row(assemble_customer(session, platform, cid)))
             session.rollback()

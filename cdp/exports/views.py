@@ -15,9 +15,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 
-from cdp.access.guard import current_access
-from cdp.access.guard import protected
+from cdp.access.guard import current_access, protected
 from cdp.access.models import ApiKey
+from cdp.access.openapi import api_doc
 from cdp.audit.log import record
 from cdp.errors import NotFound
 from cdp.exports.models import ExportRun
@@ -55,6 +55,7 @@ def _own_run(run_id: str) -> ExportRun:
 
 
 @bp.get("/exports/runs")
+@api_doc(tags=["exports"])
 @protected("exports", "read")
 def list_runs() -> Any:
     session = db_session()
@@ -68,12 +69,14 @@ def list_runs() -> Any:
 
 
 @bp.get("/exports/runs/<run_id>")
+@api_doc(tags=["exports"])
 @protected("exports", "read")
 def get_run(run_id: str) -> Any:
     return jsonify(_run_json(_own_run(run_id)))
 
 
 @bp.get("/exports/signing-key")
+@api_doc(tags=["exports"])
 @protected("exports", "read")
 def signing_key() -> Any:
     """The Ed25519 public key that verifies every manifest."""
@@ -89,6 +92,7 @@ def _stream(path: Path) -> Iterator[bytes]:
 
 
 @bp.get("/exports/runs/<run_id>/files/<name>")
+@api_doc(tags=["exports"])
 @protected("exports", "read")
 def download(run_id: str, name: str) -> Any:
     run = _own_run(run_id)

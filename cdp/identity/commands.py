@@ -39,7 +39,9 @@ def _stream(fh: IO[str], summary: IngestSummary, rejects: IO[str]) -> Iterator[t
 @click.argument("path")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--progress/--no-progress", default=None, help="default: on a terminal")
-def ingest(path: str, batch_size: int, progress: bool | None) -> None:
+@click.option("--workers", default=0, show_default=True, type=click.IntRange(0, 16),
+              help="processes preparing batches (PII scans) while this one stores; 0 = inline")
+def ingest(path: str, batch_size: int, progress: bool | None, workers: int) -> None:
     """Ingest source records from a JSON Lines file (`-` = stdin)."""
     platform = get_platform()
     summary = IngestSummary()
@@ -71,6 +73,7 @@ def ingest(path: str, batch_size: int, progress: bool | None) -> None:
                 batch_size=batch_size,
                 summary=summary,
                 on_batch=(bar.update if bar else None),
+                workers=workers,
             )
     finally:
         if bar:

@@ -387,6 +387,7 @@ def ingest_records(
     batch_size: int = 500,
     summary: IngestSummary | None = None,
     on_batch: Callable[[int], None] | None = None,
+    workers: int = 0,
 ) -> IngestSummary:
     """Prepare, resolve and store validated records, committing once per batch.
 
@@ -398,8 +399,14 @@ def ingest_records(
 
     summary = summary or IngestSummary()
     rules = load_rules(platform.config.policy_dir)
-    for batch in batches(items, batch_size):
-        prepared = [prepare(rec, platform.keyring, rules) for _, rec in batch]
+    if workers > 0:
+        prepared_batches = _prepared_in_workers(platform, items, batch_size, workers)
+    else:
+        prepared_batches = (
+            (len(batch), [prepare(rec, platform.keyring, rules) for _, rec in batch])
+            for batch in batches(items, batch_size)
+        )
+    for n_batch, prepared in prepared_batches:
         with platform.transaction() as session:
             results, stats = ingest_batch(session, platform, prepared, actor=actor, rules=rules)
         summary.accepted += len(results)
@@ -408,5 +415,46 @@ def ingest_records(
         for r in results:
             setattr(summary, r.status, getattr(summary, r.status) + 1)
         if on_batch:
-            on_batch(len(batch))
+            on_batch(n_batch)
     return summary
+
+
+_WORKER: tuple[Keyring, IdentityRules] | None = None
+
+
+def _worker_init(keyring_path: str, policy_dir: str) -> None:
+    global _WORKER
+    from cdp.identity.rules import load_rules
+
+    _WORKER = (Keyring.load(keyring_path), load_rules(policy_dir))
+
+
+def _worker_prepare(recs: list[RecordIn]) -> list[PreparedRecord]:
+    assert _WORKER is not None
+    keyring, rules = _WORKER
+    return [prepare(r, keyring, rules) for r in recs]
+
+
+def _prepared_in_workers(
+    platform: Any, items: Iterable[tuple[int, RecordIn]], batch_size: int, workers: int
+) -> Iterator[tuple[int, list[PreparedRecord]]]:
+    """Prepare batches in worker processes while the caller stores earlier ones (PII scans
+    and classification are CPU-bound and need no database). Order is preserved."""
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_worker_init,
+        initargs=(platform.config.keyring_path, platform.config.policy_dir),
+    ) as pool:
+        pending: deque = deque()
+        for batch in batches(items, batch_size):
+            pending.append((len(batch), pool.submit(_worker_prepare, [r for _, r in batch])))
+            if len(pending) > workers + 1:
+                n, fut = pending.popleft()
+                yield n, fut.result()
+        while pending:
+            n, fut = pending.popleft()
+            yield n, fut.result()

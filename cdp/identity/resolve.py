@@ -414,6 +414,13 @@ class Resolver:
     # -- storage ------------------------------------------------------------------------------
     def store(self, p: PreparedRecord, record_id: str, customer_id: str, rule: str,
               evidence: list[str], score: float | None, existing: bool) -> None:
+        if customer_id not in self.keys:
+            # Every key of this customer was destroyed (erasure in progress): new values get
+            # a fresh key rather than failing the batch.
+            row, dek = self.platform.keys.new_key(customer_id)
+            row.created_at = self.now
+            self.new_keys.append(row)
+            self.keys[customer_id] = (row.id, dek)
         key_id, dek = self.keys[customer_id]
         aad = fields.field_aad
         rec = {

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from cdp.errors import CdpError
+
 
 @dataclass(frozen=True)
 class FieldWeights:
@@ -76,4 +78,13 @@ def _load(path: str, mtime: float) -> IdentityRules:
 def load_rules(policy_dir: str | Path) -> IdentityRules:
     """The rules in ``<policy_dir>/identity.toml`` (re-read when the file changes)."""
     path = Path(policy_dir) / "identity.toml"
-    return _load(str(path), path.stat().st_mtime)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        raise CdpError(f"identity rules not found at {path} (check CDP_POLICY_DIR)",
+                       code="policy_missing", status=500) from None
+    try:
+        return _load(str(path), mtime)
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as e:
+        raise CdpError(f"identity rules in {path} are invalid: {type(e).__name__}",
+                       code="policy_invalid", status=500) from None

@@ -9,7 +9,6 @@ import click
 from sqlalchemy import select
 
 
-
 def get_platform():  # type: ignore[no-untyped-def]
     # Imported late: cdp.cli imports this module while registering commands.
     from cdp.cli import get_platform as _get

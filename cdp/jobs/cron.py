@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
+
+_DOW_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_DOW_NUM = re.compile(r"(?<![/0-9])[0-7](?![0-9])")
 
 
 def parse_cron(expr: str, timezone: str = "UTC") -> CronTrigger:
@@ -13,12 +17,17 @@ def parse_cron(expr: str, timezone: str = "UTC") -> CronTrigger:
         raise ValueError("cron expression must be a string")
     parts = expr.split()
     if len(parts) == 5:
-        return CronTrigger.from_crontab(expr, timezone=timezone)
-    if len(parts) == 6:
+        minute, hour, day, month, dow = parts
+        second = "0"
+    elif len(parts) == 6:
         second, minute, hour, day, month, dow = parts
-        return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=dow, timezone=timezone)
-    raise ValueError("cron expression needs 5 or 6 fields")
+    else:
+        raise ValueError("cron expression needs 5 or 6 fields")
+    # APScheduler 3 counts weekdays from Monday = 0; crontab from Sunday = 0 (and 7).
+    # Names mean the same to both, so numbers are translated to names.
+    dow = _DOW_NUM.sub(lambda m: _DOW_NAMES[int(m.group(0))], dow) if not dow.startswith("*/") else dow
+    return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
+                       day_of_week=dow, timezone=timezone)
 
 
 def latest_fire_time(trigger: CronTrigger, now: datetime | None = None) -> datetime | None:

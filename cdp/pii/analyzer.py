@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
@@ -23,6 +24,11 @@ def build_analyzer() -> AnalyzerEngine:
     """A new AnalyzerEngine with our NLP engine and recognizers (no predefined ones)."""
     from cdp.pii.recognizers import build_recognizers
 
+    # Presidio logs the words around each match at DEBUG ("Context list is: 13812345678
+    # ..."), i.e. the personal data itself: keep its loggers at WARNING whatever the root
+    # level is.
+    for name in ("presidio-analyzer", "presidio-anonymizer"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     offline_tld_extractor()
     nlp_engine = OfflineNlpEngine()
     nlp_engine.load()

@@ -79,7 +79,7 @@ def pii() -> None:
 
 @pii.command("scan")
 @click.option("--input", "input_path", required=True,
-              type=click.Path(dir_okay=False, allow_dash=True),
+              type=click.Path(exists=True, dir_okay=False, allow_dash=True),
               help='JSON Lines {"id", "text", "language"?}; "-" for stdin.')
 @click.option("--output", "output_path", required=True,
               type=click.Path(dir_okay=False, writable=True, allow_dash=True),

@@ -27,6 +27,7 @@ from cdp.pii.offline import quiet_jieba
 _NUM = re.compile(r"[0-9０-９.%]+")
 _ENG = re.compile(r"[A-Za-z0-9]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_EN_TOKEN = re.compile(r"\w+(?:['’.]\w+)*|\S")
 
 # Words that carry no context (Presidio skips stop words and punctuation when it
 # collects the words around a match).
@@ -108,10 +109,15 @@ class OfflineNlpEngine(NlpEngine):
                 starts.append(pos)
                 pos += len(w)
         else:
-            doc = self._en.make_doc(text)
-            words = [t.text for t in doc]
+            # A regex tokenizer, not spaCy's: spaCy's affix search is quadratic in the length
+            # of a run without spaces (100 kB of emoji took minutes); context words only
+            # need words and punctuation with their offsets.
+            words, starts = [], []
+            for m in _EN_TOKEN.finditer(text):
+                words.append(m.group())
+                starts.append(m.start())
             tags = [""] * len(words)
-            starts = [t.idx for t in doc]
+            doc = Doc(self._vocab, words=words, spaces=[False] * len(words))
         artifacts = NlpArtifacts(
             entities=[],
             tokens=doc,

@@ -9,7 +9,6 @@ import click
 from sqlalchemy import select
 
 
-
 def get_platform():  # type: ignore[no-untyped-def]
     # Imported late: cdp.cli imports this module while registering commands.
     from cdp.cli import get_platform as _get
@@ -80,7 +79,7 @@ def refuse_cmd(dsr_id: str, reason: str, actor: str) -> None:
 def execute_cmd(dsr_id: str, sets: tuple[str, ...], out_dir: str | None, actor: str) -> None:
     """Carry out a verified request."""
     from cdp.rights.package import package_csv
-    from cdp.rights.service import get_request, execute_request
+    from cdp.rights.service import execute_request, get_request
 
     changes = {}
     for s in sets:

@@ -24,8 +24,8 @@ from cdp.errors import DecryptionError, NotFound
 from cdp.identity.models import (
     Consent,
     Customer,
-    IdentityLink,
     Identifier,
+    IdentityLink,
     Interaction,
     LineageEvent,
     MatchKey,
@@ -78,6 +78,11 @@ def _retain_rx(session: Session, platform: Platform, ids: list[str], keep: timed
     if not recs:
         return 0
     deks = platform.keys.load(session, {r.data_key_id for r in recs})
+    gov_ids: dict[str, list[Identifier]] = {}
+    for ident in session.scalars(select(Identifier).where(
+            Identifier.record_id.in_([r.id for r in recs]),
+            Identifier.type.in_(("national_id", "passport")))):
+        gov_ids.setdefault(ident.record_id, []).append(ident)
     written = 0
     for r in recs:
         dek = deks.get(r.data_key_id)
@@ -97,8 +102,7 @@ def _retain_rx(session: Session, platform: Platform, ids: list[str], keep: timed
                                           fields.field_aad("source_records", "profile_ct", r.id)) or {}
         # Real-name sale of prescription drugs: the buyer's name and ID document go with it.
         buyer_ids = []
-        for ident in session.scalars(select(Identifier).where(
-                Identifier.record_id == r.id, Identifier.type.in_(("national_id", "passport")))):
+        for ident in gov_ids.get(r.id, []):
             try:
                 value = fields.decrypt(dek, ident.value_ct,
                                        fields.field_aad("identifiers", "value_ct", ident.id)).decode()

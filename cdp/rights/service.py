@@ -223,7 +223,7 @@ def flag_overdue(session: Session, *, actor: str = "scheduler") -> int:
 
 
 def request_json(req: DsrRequest) -> dict[str, Any]:
-    iso = lambda d: d.isoformat() if d else None  # noqa: E731
+    iso = lambda d: d.isoformat() if d else None
     return {
         "id": req.id, "customer_id": req.customer_id, "kind": req.kind, "status": req.status,
         "received_at": iso(req.received_at), "due_at": iso(req.due_at),

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from cdp.access.guard import current_access, protected
+from cdp.access.openapi import api_doc
 from cdp.audit.log import record
 from cdp.errors import NotFound, ValidationError
 from cdp.rights import service
@@ -32,6 +33,7 @@ def _who() -> dict[str, Any]:
 
 
 @bp.post("/dsr")
+@api_doc(purpose=True, tags=["data subject requests"])
 @protected("dsr", "write", purpose="required")
 def create() -> Any:
     body = _body()
@@ -47,6 +49,7 @@ def create() -> Any:
 
 
 @bp.get("/dsr")
+@api_doc(purpose=True, tags=["data subject requests"])
 @protected("dsr", "read", purpose="required")
 def list_requests() -> Any:
     q = select(DsrRequest).order_by(DsrRequest.received_at.desc()).limit(500)
@@ -62,12 +65,14 @@ def list_requests() -> Any:
 
 
 @bp.get("/dsr/<dsr_id>")
+@api_doc(purpose=True, tags=["data subject requests"])
 @protected("dsr", "read", purpose="required")
 def get(dsr_id: str) -> Any:
     return jsonify(service.request_json(service.get_request(db_session(), dsr_id)))
 
 
 @bp.post("/dsr/<dsr_id>/verify")
+@api_doc(purpose=True, tags=["data subject requests"])
 @protected("dsr", "write", purpose="required")
 def verify(dsr_id: str) -> Any:
     req = service.get_request(db_session(), dsr_id)
@@ -76,6 +81,7 @@ def verify(dsr_id: str) -> Any:
 
 
 @bp.post("/dsr/<dsr_id>/refuse")
+@api_doc(purpose=True, tags=["data subject requests"])
 @protected("dsr", "write", purpose="required")
 def refuse(dsr_id: str) -> Any:
     req = service.get_request(db_session(), dsr_id)
@@ -87,6 +93,7 @@ def refuse(dsr_id: str) -> Any:
 
 
 @bp.post("/dsr/<dsr_id>/execute")
+@api_doc(purpose=True, tags=["data subject requests"])
 @protected("dsr", "write", purpose="required")
 def execute(dsr_id: str) -> Any:
     """Carry out a verified request. For an access request the response is the package
@@ -107,6 +114,7 @@ def execute(dsr_id: str) -> Any:
 
 
 @bp.get("/retained/<customer_id>")
+@api_doc(purpose=True, tags=["data subject requests"])
 @protected("retained", "read", purpose="required")
 def retained(customer_id: str) -> Any:
     """Prescription records kept after an erasure (compliance roles only, audited)."""

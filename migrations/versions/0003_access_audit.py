@@ -78,7 +78,9 @@ def _pg_app_role() -> None:
     op.execute(
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}"
     )
-    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {APP_ROLE}")
+    op.execute(
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {APP_ROLE}"
+    )
     for table in APPEND_ONLY:
         op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {APP_ROLE}")
     op.execute(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alembic_version FROM {APP_ROLE}")
@@ -119,9 +121,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_break_glass_grants")),
     )
     with op.batch_alter_table("break_glass_grants", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_break_glass_grants_api_key_id"), ["api_key_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_break_glass_grants_created_at"), ["created_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_break_glass_grants_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_break_glass_grants_api_key_id"), ["api_key_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_break_glass_grants_created_at"), ["created_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_break_glass_grants_customer_id"), ["customer_id"], unique=False
+        )
 
     if op.get_bind().dialect.name == "postgresql":
         _pg_triggers()

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -65,9 +68,18 @@ def run_writers(platform: Platform, writers: int, seconds: float) -> tuple[int, 
         while time.perf_counter() < stop:
             t0 = time.perf_counter()
             with platform.transaction() as s:
-                record(s, AuditEntry(actor=f"apikey:w{n}", role="pharmacist", purpose="pharmacy_care",
-                                     action="customers.read", customer_id=f"{random.getrandbits(128):032x}",
-                                     categories=["contact", "health"], view={"contact": "masked", "health": "plain"}))
+                record(
+                    s,
+                    AuditEntry(
+                        actor=f"apikey:w{n}",
+                        role="pharmacist",
+                        purpose="pharmacy_care",
+                        action="customers.read",
+                        customer_id=f"{random.getrandbits(128):032x}",
+                        categories=["contact", "health"],
+                        view={"contact": "masked", "health": "plain"},
+                    ),
+                )
             mine.append(time.perf_counter() - t0)
             counts[n] += 1
         with lock:
@@ -83,13 +95,17 @@ def run_writers(platform: Platform, writers: int, seconds: float) -> tuple[int, 
 
 
 def pct(sorted_values: list[float], p: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(p * len(sorted_values)))] if sorted_values else 0.0
+    return (
+        sorted_values[min(len(sorted_values) - 1, int(p * len(sorted_values)))]
+        if sorted_values
+        else 0.0
+    )
 
 
 def cmd_append(args: argparse.Namespace) -> None:
     url = fresh_db("cdp_bench_audit_append")
     platform = platform_for(url)
-    platform.engine.pool.size()  # noqa: B018
+    platform.engine.pool.size()
     print(f"audit append, PostgreSQL, one entry per transaction, {args.seconds:.0f} s per cell")
     print(f"{'writers':>8} {'chains':>7} {'entries/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     results = {}
@@ -98,7 +114,9 @@ def cmd_append(args: argparse.Namespace) -> None:
             audit_log.PG_CHAINS = chains
             n, dt, lat = run_writers(platform, writers, args.seconds)
             results[(writers, chains)] = n / dt
-            print(f"{writers:>8} {chains:>7} {n / dt:>10.0f} {pct(lat, .5) * 1e3:>8.2f} {pct(lat, .99) * 1e3:>8.2f}")
+            print(
+                f"{writers:>8} {chains:>7} {n / dt:>10.0f} {pct(lat, 0.5) * 1e3:>8.2f} {pct(lat, 0.99) * 1e3:>8.2f}"
+            )
         ratio = results[(writers, audit_log.PG_CHAINS_DEFAULT)] / results[(writers, 1)]
         print(f"{'':>8} striped / single chain: {ratio:.2f}x")
     audit_log.PG_CHAINS = audit_log.PG_CHAINS_DEFAULT
@@ -114,30 +132,73 @@ def cmd_verify(args: argparse.Namespace) -> None:
     chains = audit_log.PG_CHAINS_DEFAULT
     heads = {c: (0, GENESIS) for c in range(chains)}
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    cols = ["at", "actor", "role", "purpose", "action", "customer_id", "categories", "view", "decision",
-            "reason", "request_id", "detail", "prev_hash", "entry_hash", "chain", "seq"]
+    cols = [
+        "at",
+        "actor",
+        "role",
+        "purpose",
+        "action",
+        "customer_id",
+        "categories",
+        "view",
+        "decision",
+        "reason",
+        "request_id",
+        "detail",
+        "prev_hash",
+        "entry_hash",
+        "chain",
+        "seq",
+    ]
     t0 = time.perf_counter()
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as conn:
         with conn.cursor().copy(
-            sql.SQL("COPY audit_events ({}) FROM STDIN").format(sql.SQL(",").join(map(sql.Identifier, cols)))
+            sql.SQL("COPY audit_events ({}) FROM STDIN").format(
+                sql.SQL(",").join(map(sql.Identifier, cols))
+            )
         ) as copy:
             for i in range(args.entries):
                 c = i % chains
                 seq, prev = heads[c]
                 row = SimpleNamespace(
-                    chain=c, seq=seq + 1, at=start + timedelta(microseconds=i * 1000),
-                    actor=f"apikey:{i % 50:012x}", role="pharmacist", purpose="pharmacy_care",
-                    action="customers.read", customer_id=f"{i % 100_000:032x}",
+                    chain=c,
+                    seq=seq + 1,
+                    at=start + timedelta(microseconds=i * 1000),
+                    actor=f"apikey:{i % 50:012x}",
+                    role="pharmacist",
+                    purpose="pharmacy_care",
+                    action="customers.read",
+                    customer_id=f"{i % 100_000:032x}",
                     categories=["contact", "health", "identity"],
                     view={"contact": "masked", "health": "plain", "identity": "plain"},
-                    decision="allow", reason=None, request_id=f"{i:032x}", detail={"withheld": ["financial"]},
+                    decision="allow",
+                    reason=None,
+                    request_id=f"{i:032x}",
+                    detail={"withheld": ["financial"]},
                 )
                 h = entry_digest(prev, row)
                 heads[c] = (seq + 1, h)
-                copy.write_row([row.at, row.actor, row.role, row.purpose, row.action, row.customer_id,
-                                json.dumps(row.categories), json.dumps(row.view), row.decision, None,
-                                row.request_id, json.dumps(row.detail), prev, h, c, seq + 1])
+                copy.write_row(
+                    [
+                        row.at,
+                        row.actor,
+                        row.role,
+                        row.purpose,
+                        row.action,
+                        row.customer_id,
+                        json.dumps(row.categories),
+                        json.dumps(row.view),
+                        row.decision,
+                        None,
+                        row.request_id,
+                        json.dumps(row.detail),
+                        prev,
+                        h,
+                        c,
+                        seq + 1,
+                    ]
+                )
         conn.commit()
     load = time.perf_counter() - t0
     with platform.transaction() as s:
@@ -150,15 +211,34 @@ def cmd_verify(args: argparse.Namespace) -> None:
         with platform.transaction() as s:
             res = verify_log(s, platform.keyring.verify_key)
         best = res if best is None or res.seconds < best.seconds else best
-        print(res.summary())
+        print("in-process, 1 worker:", res.summary())
     assert best is not None and best.ok
-    print(f"verify: {best.entries} entries in {best.seconds:.2f} s = {best.entries / best.seconds:,.0f} entries/s "
-          f"(goal: 1,000,000 in < 10 s)")
+    print(
+        f"verify (1 process): {best.entries} entries in {best.seconds:.2f} s = "
+        f"{best.entries / best.seconds:,.0f} entries/s (goal: 1,000,000 in < 10 s)"
+    )
+    env = dict(os.environ, CDP_DATABASE_URL=url, CDP_KEYRING=platform.config.keyring_path)
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), "cdp"), "audit", "verify"],
+            env=env,
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        wall = time.perf_counter() - t0
+        print(
+            f"`cdp audit verify` (workers = {os.cpu_count()}), exit {out.returncode}, wall {wall:.2f} s "
+            f"incl. process start: {out.stdout.strip()}"
+        )
     platform.dispose()
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("append")
     a.add_argument("--writers", default="1,4,16")

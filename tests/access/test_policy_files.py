@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -41,24 +40,59 @@ def test_shipped_policy_loads_with_design_defaults() -> None:
 @pytest.mark.parametrize(
     ("file", "old", "new", "message"),
     [
-        ("views.toml", "[roles.analyst]\n", "[roles.superuser]\n[roles.analyst]\n", "unknown role 'superuser'"),
-        ("views.toml", 'health = "redacted"\npurchase', 'genome = "plain"\npurchase', "unknown category 'genome'"),
-        ("views.toml", 'government_id = "masked"\nplatform_id = "masked"\nidentity = "plain"',
-         'government_id = "visible"\nplatform_id = "masked"\nidentity = "plain"', "unknown view 'visible'"),
-        ("views.toml", 'address = { view = "redacted", level = "city" }', 'address = { view = "redacted", level = "street" }',
-         "unknown level 'street'"),
-        ("views.toml", 'health = { view = "redacted", consent = "marketing_health" }',
-         'health = { view = "redacted", consent = "marketing_genetics" }',
-         "unknown consent 'marketing_genetics'"),
-        ("views.toml", 'categories = [\n', 'categories = [\n  "unknown",\n', "'unknown' is reserved"),
-        ("policy.csv", "p, analyst, customers, read, analytics", "p, analyst, customers, read, curiosity",
-         "unknown purpose 'curiosity'"),
-        ("policy.csv", "p, analyst, customers, read, analytics", "p, intern, customers, read, analytics",
-         "unknown role 'intern'"),
+        (
+            "views.toml",
+            "[roles.analyst]\n",
+            "[roles.superuser]\n[roles.analyst]\n",
+            "unknown role 'superuser'",
+        ),
+        (
+            "views.toml",
+            'health = "redacted"\npurchase',
+            'genome = "plain"\npurchase',
+            "unknown category 'genome'",
+        ),
+        (
+            "views.toml",
+            'government_id = "masked"\nplatform_id = "masked"\nidentity = "plain"',
+            'government_id = "visible"\nplatform_id = "masked"\nidentity = "plain"',
+            "unknown view 'visible'",
+        ),
+        (
+            "views.toml",
+            'address = { view = "redacted", level = "city" }',
+            'address = { view = "redacted", level = "street" }',
+            "unknown level 'street'",
+        ),
+        (
+            "views.toml",
+            'health = { view = "redacted", consent = "marketing_health" }',
+            'health = { view = "redacted", consent = "marketing_genetics" }',
+            "unknown consent 'marketing_genetics'",
+        ),
+        (
+            "views.toml",
+            "categories = [\n",
+            'categories = [\n  "unknown",\n',
+            "'unknown' is reserved",
+        ),
+        (
+            "policy.csv",
+            "p, analyst, customers, read, analytics",
+            "p, analyst, customers, read, curiosity",
+            "unknown purpose 'curiosity'",
+        ),
+        (
+            "policy.csv",
+            "p, analyst, customers, read, analytics",
+            "p, intern, customers, read, analytics",
+            "unknown role 'intern'",
+        ),
     ],
 )
-def test_bad_policy_refuses_to_load_with_clear_message(policy_dir: Path, file: str, old: str, new: str,
-                                                         message: str) -> None:
+def test_bad_policy_refuses_to_load_with_clear_message(
+    policy_dir: Path, file: str, old: str, new: str, message: str
+) -> None:
     _edit(policy_dir / file, old, new)
     with pytest.raises(PolicyError) as info:
         load_policy_set(policy_dir)

@@ -16,44 +16,85 @@ def test_lookup_normalises_like_ingest(client, make_api_key, platform) -> None: 
     [cid] = ingest(client, make_api_key("ingest_service"), [FULL_RECORD])
     headers = make_api_key("customer_service", "customer_support")
     for typed in ("13812345678", "+86 138-1234-5678", "008613812345678"):
-        r = client.get("/v1/customers", query_string={"identifier_type": "phone", "value": typed}, headers=headers)
+        r = client.get(
+            "/v1/customers",
+            query_string={"identifier_type": "phone", "value": typed},
+            headers=headers,
+        )
         assert r.status_code == 200, r.get_json()
         [found] = r.get_json()["customers"]
         assert found["customer_id"] == cid
-        assert "138****5678" in r.get_data(as_text=True) and "13812345678" not in r.get_data(as_text=True)
-    r = client.get("/v1/customers", query_string={"identifier_type": "email", "value": "  ZHANGSF@example.COM"},
-                   headers=headers)
+        assert "138****5678" in r.get_data(as_text=True) and "13812345678" not in r.get_data(
+            as_text=True
+        )
+    r = client.get(
+        "/v1/customers",
+        query_string={"identifier_type": "email", "value": "  ZHANGSF@example.COM"},
+        headers=headers,
+    )
     assert [c["customer_id"] for c in r.get_json()["customers"]] == [cid]
-    r = client.get("/v1/customers", query_string={"identifier_type": "phone", "value": "13900000000"}, headers=headers)
-    assert r.status_code == 200 and r.get_json() == {"customers": []}
-    for bad in ({"identifier_type": "shoe_size", "value": "42"}, {"identifier_type": "phone"},
-                {"identifier_type": "phone", "value": "138****5678"}):
+    r = client.get(
+        "/v1/customers",
+        query_string={"identifier_type": "phone", "value": "13900000000"},
+        headers=headers,
+    )
+    assert r.status_code == 200 and r.get_json() == {"customers": [], "truncated": False}
+    for bad in (
+        {"identifier_type": "shoe_size", "value": "42"},
+        {"identifier_type": "phone"},
+        {"identifier_type": "phone", "value": "138****5678"},
+    ):
         r = client.get("/v1/customers", query_string=bad, headers=headers)
         assert r.status_code == 422, r.get_json()
     with platform.transaction() as s:
-        reads = s.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "customers.read", AuditEvent.customer_id == cid))
+        reads = s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "customers.read", AuditEvent.customer_id == cid)
+        )
     assert reads == 4
 
 
 def test_steward_merge_and_split_through_http(client, make_api_key) -> None:  # type: ignore[no-untyped-def]
-    a, b = ingest(client, make_api_key("ingest_service"), [record_variant("st-1", 1, []),
-                                                            record_variant("st-2", 2, [])])
+    a, b = ingest(
+        client,
+        make_api_key("ingest_service"),
+        [record_variant("st-1", 1, []), record_variant("st-2", 2, [])],
+    )
     steward = make_api_key("data_steward")
-    assert client.post(f"/v1/customers/{a}/merge", json={"other_customer_id": b, "reason": "same person per call"},
-                       headers=make_api_key("pharmacist")).status_code == 403
-    r = client.post(f"/v1/customers/{a}/merge", json={"other_customer_id": b, "reason": "same person per call"},
-                    headers=steward)
+    assert (
+        client.post(
+            f"/v1/customers/{a}/merge",
+            json={"other_customer_id": b, "reason": "same person per call"},
+            headers=make_api_key("pharmacist"),
+        ).status_code
+        == 403
+    )
+    r = client.post(
+        f"/v1/customers/{a}/merge",
+        json={"other_customer_id": b, "reason": "same person per call"},
+        headers=steward,
+    )
     assert r.status_code == 200, r.get_json()
     assert r.get_json() == {"customer_id": a, "action": "merge"}
-    view = client.get(f"/v1/customers/{a}", headers={**steward, "X-Purpose-Of-Use": "customer_support"}).get_json()
+    view = client.get(
+        f"/v1/customers/{a}", headers={**steward, "X-Purpose-Of-Use": "customer_support"}
+    ).get_json()
     assert {i["source_record_id"] for i in view["identities"]} == {"st-1", "st-2"}
-    r = client.post(f"/v1/customers/{a}/split", json={"record_ids": ["st-2"], "reason": "different people"},
-                    headers=steward)
+    r = client.post(
+        f"/v1/customers/{a}/split",
+        json={"record_ids": ["st-2"], "reason": "different people"},
+        headers=steward,
+    )
     assert r.status_code == 200, r.get_json()
     new = r.get_json()["customer_id"]
     assert new not in (a, b)
-    assert client.post(f"/v1/customers/{a}/split", json={"record_ids": []}, headers=steward).status_code == 422
+    assert (
+        client.post(
+            f"/v1/customers/{a}/split", json={"record_ids": []}, headers=steward
+        ).status_code
+        == 422
+    )
 
 
 def test_openapi_is_generated_from_the_routes(client) -> None:  # type: ignore[no-untyped-def]
@@ -63,7 +104,9 @@ def test_openapi_is_generated_from_the_routes(client) -> None:  # type: ignore[n
     assert op["summary"].startswith("The unified customer view")
     header = next(p for p in op["parameters"] if p["name"] == "X-Purpose-Of-Use")
     assert header["required"] and "pharmacy_care" in header["schema"]["enum"]
-    assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/CustomerOut")
+    assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/CustomerOut"
+    )
     assert "identities" in doc["components"]["schemas"]["CustomerOut"]["properties"]
     lookup = doc["paths"]["/v1/customers"]["get"]["parameters"]
     assert {"identifier_type", "value"} <= {p["name"] for p in lookup if p["in"] == "query"}
@@ -102,10 +145,12 @@ def test_rate_limit_shared_across_workers_through_redis(config, make_api_key) ->
     headers = make_api_key("pharmacist", "pharmacy_care")
     headers["X-Request-Id"] = uuid.uuid4().hex
     url = "/v1/customers/" + "0" * 32
-    codes = [worker_a.test_client().get(url, headers=headers).status_code,
-             worker_b.test_client().get(url, headers=headers).status_code,
-             worker_a.test_client().get(url, headers=headers).status_code,
-             worker_b.test_client().get(url, headers=headers).status_code]
+    codes = [
+        worker_a.test_client().get(url, headers=headers).status_code,
+        worker_b.test_client().get(url, headers=headers).status_code,
+        worker_a.test_client().get(url, headers=headers).status_code,
+        worker_b.test_client().get(url, headers=headers).status_code,
+    ]
     # With memory:// each worker would allow 3: together they would allow 6.
     assert codes == [404, 404, 404, 429]
     for app in (worker_a, worker_b):

@@ -40,15 +40,26 @@ def test_unknown_malformed_and_revoked_keys(client, platform, customer) -> None:
     purpose = {"X-Purpose-Of-Use": "customer_support"}
     _assert_refused(client.get(url, headers=purpose), 401, "missing_api_key")
     assert _last_audit(platform).detail == {"reason": "missing_api_key"}
-    _assert_refused(client.get(url, headers={**purpose, "Authorization": "Bearer cdp_abc123_nope"}), 401,
-                    "invalid_api_key")
+    _assert_refused(
+        client.get(url, headers={**purpose, "Authorization": "Bearer cdp_abc123_nope"}),
+        401,
+        "invalid_api_key",
+    )
     e = _last_audit(platform)
-    assert (e.actor, e.decision, e.customer_id, e.action) == ("apikey:abc123", "deny", customer, "customers.read")
+    assert (e.actor, e.decision, e.customer_id, e.action) == (
+        "apikey:abc123",
+        "deny",
+        customer,
+        "customers.read",
+    )
     with platform.transaction() as s:
         row, key = create_key(s, "customer_service")
         revoke_key(s, row.prefix)
-    _assert_refused(client.get(url, headers={**purpose, "Authorization": f"Bearer {key}"}), 401,
-                    "revoked_api_key")
+    _assert_refused(
+        client.get(url, headers={**purpose, "Authorization": f"Bearer {key}"}),
+        401,
+        "revoked_api_key",
+    )
     e = _last_audit(platform)
     assert e.actor == f"apikey:{row.prefix}" and e.detail == {"reason": "revoked_api_key"}
 
@@ -60,12 +71,23 @@ def test_missing_unknown_and_forbidden_purpose(client, platform, customer, make_
     _assert_refused(r, 400, "purpose_required")
     assert "pharmacy_care" in r.get_json()["error"]["message"]
     assert _last_audit(platform).detail == {"reason": "purpose_required"}
-    _assert_refused(client.get(url, headers={**headers, "X-Purpose-Of-Use": "curiosity"}), 400, "unknown_purpose")
+    _assert_refused(
+        client.get(url, headers={**headers, "X-Purpose-Of-Use": "curiosity"}),
+        400,
+        "unknown_purpose",
+    )
     r = client.get(url, headers={**headers, "X-Purpose-Of-Use": "marketing"})
     _assert_refused(r, 403, "purpose_not_permitted")
     e = _last_audit(platform)
-    assert (e.role, e.purpose, e.decision, e.customer_id) == ("pharmacist", "marketing", "deny", customer)
-    _assert_refused(client.get(url, headers=make_api_key("admin", "customer_support")), 403, "forbidden")
+    assert (e.role, e.purpose, e.decision, e.customer_id) == (
+        "pharmacist",
+        "marketing",
+        "deny",
+        customer,
+    )
+    _assert_refused(
+        client.get(url, headers=make_api_key("admin", "customer_support")), 403, "forbidden"
+    )
 
 
 def test_break_glass_grants_plain_then_expires(client, platform, customer, make_api_key) -> None:  # type: ignore[no-untyped-def]
@@ -75,8 +97,11 @@ def test_break_glass_grants_plain_then_expires(client, platform, customer, make_
     # No reason, no glass.
     r = client.post(f"{url}/break-glass", json={"reason": "because"}, headers=headers)
     _assert_refused(r, 422, "invalid")
-    r = client.post(f"{url}/break-glass", json={"reason": "Customer locked out; verifying identity by phone callback",
-                                               "minutes": 15}, headers=headers)
+    r = client.post(
+        f"{url}/break-glass",
+        json={"reason": "Customer locked out; verifying identity by phone callback", "minutes": 15},
+        headers=headers,
+    )
     assert r.status_code == 201, r.get_json()
     grant = r.get_json()
     e = _last_audit(platform)
@@ -91,18 +116,31 @@ def test_break_glass_grants_plain_then_expires(client, platform, customer, make_
     assert e.detail["break_glass"] == grant["grant_id"] and e.view["contact"] == "plain"
     # Another key cannot use the grant.
     other = make_api_key("customer_service", "customer_support")
-    _assert_refused(client.get(url, headers={**other, "X-Break-Glass": grant["grant_id"]}), 403,
-                    "break_glass_invalid")
+    _assert_refused(
+        client.get(url, headers={**other, "X-Break-Glass": grant["grant_id"]}),
+        403,
+        "break_glass_invalid",
+    )
     # Expired: refused, audited, nothing shown.
     with platform.transaction() as s:
         s.execute(update(BreakGlassGrant).values(expires_at=utcnow() - timedelta(seconds=1)))
-    _assert_refused(client.get(url, headers={**headers, "X-Break-Glass": grant["grant_id"]}), 403,
-                    "break_glass_expired")
+    _assert_refused(
+        client.get(url, headers={**headers, "X-Break-Glass": grant["grant_id"]}),
+        403,
+        "break_glass_expired",
+    )
     e = _last_audit(platform)
-    assert (e.decision, e.detail["reason"], e.customer_id) == ("deny", "break_glass_expired", customer)
+    assert (e.decision, e.detail["reason"], e.customer_id) == (
+        "deny",
+        "break_glass_expired",
+        customer,
+    )
     # Roles without break-glass in policy cannot ask.
-    r = client.post(f"{url}/break-glass", json={"reason": "I would really like to see everything"},
-                    headers=make_api_key("marketing", "marketing"))
+    r = client.post(
+        f"{url}/break-glass",
+        json={"reason": "I would really like to see everything"},
+        headers=make_api_key("marketing", "marketing"),
+    )
     assert r.status_code == 403
 
 

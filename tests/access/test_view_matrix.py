@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -18,8 +19,8 @@ from cdp.audit.models import AuditEvent
 from tests.access.fixtures import FULL_RECORD, HIDDEN, OPENNESS, SHOWN, ingest, record_variant
 from tests.conftest import POLICY_DIR
 
-ROLES = sorted(tomllib.loads(open(f"{POLICY_DIR}/roles.toml").read())["roles"])
-PURPOSES = sorted(tomllib.loads(open(f"{POLICY_DIR}/views.toml").read())["purposes"])
+ROLES = sorted(tomllib.loads(Path(POLICY_DIR, "roles.toml").read_text())["roles"])
+PURPOSES = sorted(tomllib.loads(Path(POLICY_DIR, "views.toml").read_text())["purposes"])
 
 
 def _categories_in(body: Any) -> set[str]:
@@ -41,7 +42,9 @@ def _level(view: str, cv: Any) -> str:
     return view
 
 
-def _expected_view(policy: Any, role: str, purpose: str, category: str, consents: dict[str, bool]) -> str:
+def _expected_view(
+    policy: Any, role: str, purpose: str, category: str, consents: dict[str, bool]
+) -> str:
     cv = policy.view_for(role, purpose, category)
     if cv.view != "absent" and cv.consent and not consents.get(cv.consent):
         return "absent"
@@ -54,13 +57,17 @@ def _check_view(text: str, category: str, shown_as: str) -> list[str]:
     for fragment in expected if shown_as != "absent" else []:
         if fragment not in text:
             problems.append(f"{category} as {shown_as}: expected {fragment!r}")
-    rank = OPENNESS.index(shown_as) if shown_as in OPENNESS else OPENNESS.index(shown_as.split(":")[0])
+    rank = (
+        OPENNESS.index(shown_as) if shown_as in OPENNESS else OPENNESS.index(shown_as.split(":")[0])
+    )
     for hidden_at, fragments in HIDDEN[category].items():
         base = hidden_at if hidden_at in OPENNESS else hidden_at.split(":")[0]
         if OPENNESS.index(hidden_at if hidden_at in OPENNESS else base) > rank:
             for fragment in fragments:
                 if fragment in text:
-                    problems.append(f"{category} as {shown_as}: leaked {fragment!r} (only for {hidden_at})")
+                    problems.append(
+                        f"{category} as {shown_as}: leaked {fragment!r} (only for {hidden_at})"
+                    )
     return problems
 
 
@@ -73,7 +80,9 @@ def test_role_purpose_category_matrix(client, make_api_key, platform) -> None:  
     for role in ROLES:
         headers = make_api_key(role)
         for purpose in PURPOSES:
-            r = client.get(f"/v1/customers/{customer}", headers={**headers, "X-Purpose-Of-Use": purpose})
+            r = client.get(
+                f"/v1/customers/{customer}", headers={**headers, "X-Purpose-Of-Use": purpose}
+            )
             text = r.get_data(as_text=True) + json.dumps(dict(r.headers), ensure_ascii=False)
             where = f"[{role} / {purpose}]"
             if not policy.allows(role, "customers", "read", purpose):
@@ -98,10 +107,18 @@ def test_role_purpose_category_matrix(client, make_api_key, platform) -> None:  
             if present != set(given):
                 problems.append(f"{where} categories {sorted(present)} != policy {sorted(given)}")
             with platform.transaction() as s:
-                entry = s.scalars(select(AuditEvent).where(AuditEvent.customer_id == customer)
-                                  .order_by(AuditEvent.id.desc()).limit(1)).one()
-            if (entry.action, entry.role, entry.purpose, entry.decision) != ("customers.read", role, purpose, "allow") \
-                    or entry.view != given:
+                entry = s.scalars(
+                    select(AuditEvent)
+                    .where(AuditEvent.customer_id == customer)
+                    .order_by(AuditEvent.id.desc())
+                    .limit(1)
+                ).one()
+            if (entry.action, entry.role, entry.purpose, entry.decision) != (
+                "customers.read",
+                role,
+                purpose,
+                "allow",
+            ) or entry.view != given:
                 problems.append(f"{where} audit entry {entry.action} {entry.view} != {given}")
     assert allowed_pairs >= 10
     assert not problems, "\n".join(problems)
@@ -109,13 +126,22 @@ def test_role_purpose_category_matrix(client, make_api_key, platform) -> None:  
 
 def test_marketing_needs_consent_and_separate_health_consent(client, make_api_key) -> None:  # type: ignore[no-untyped-def]
     at = "2026-01-01T00:00:00+08:00"
-    no_health, no_marketing, withdrawn = ingest(client, make_api_key("ingest_service"), [
-        record_variant("mk-1", 1, [{"purpose": "marketing", "granted": True, "at": at}]),
-        record_variant("mk-2", 2, []),
-        record_variant("mk-3", 3, [
-            {"purpose": "marketing", "granted": True, "at": at},
-            {"purpose": "marketing", "granted": False, "at": "2026-02-01T00:00:00+08:00"}]),
-    ])
+    no_health, no_marketing, withdrawn = ingest(
+        client,
+        make_api_key("ingest_service"),
+        [
+            record_variant("mk-1", 1, [{"purpose": "marketing", "granted": True, "at": at}]),
+            record_variant("mk-2", 2, []),
+            record_variant(
+                "mk-3",
+                3,
+                [
+                    {"purpose": "marketing", "granted": True, "at": at},
+                    {"purpose": "marketing", "granted": False, "at": "2026-02-01T00:00:00+08:00"},
+                ],
+            ),
+        ],
+    )
     headers = make_api_key("marketing", "marketing")
     r = client.get(f"/v1/customers/{no_health}", headers=headers)
     assert r.status_code == 200

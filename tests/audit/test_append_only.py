@@ -12,12 +12,17 @@ from tests.audit.helpers import write_entries
 
 
 @pytest.mark.parametrize("table", ["audit_events", "audit_checkpoints"])
-@pytest.mark.parametrize("statement", [
-    "UPDATE {t} SET id = id + 0",
-    "DELETE FROM {t}",
-    "DELETE FROM {t} WHERE id = (SELECT max(id) FROM {t})",
-])
-def test_update_and_delete_refused_even_for_owner(platform, cli_env, table: str, statement: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE {t} SET id = id + 0",
+        "DELETE FROM {t}",
+        "DELETE FROM {t} WHERE id = (SELECT max(id) FROM {t})",
+    ],
+)
+def test_update_and_delete_refused_even_for_owner(
+    platform, cli_env, table: str, statement: str
+) -> None:  # type: ignore[no-untyped-def]
     from click.testing import CliRunner
 
     from cdp.cli import cli
@@ -50,14 +55,21 @@ def test_application_role_has_no_update_or_delete_privilege(platform, db_url: st
         # The service role can append and read ...
         conn.execute("SELECT count(*) FROM audit_events").fetchone()
         conn.execute("SELECT count(*) FROM customers").fetchone()
-        for sql in ("UPDATE audit_events SET actor = 'x'", "DELETE FROM audit_events",
-                    "TRUNCATE audit_events"):
+        for sql in (
+            "UPDATE audit_events SET actor = 'x'",
+            "DELETE FROM audit_events",
+            "TRUNCATE audit_events",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
                 conn.execute(sql)
             conn.rollback()
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{dbname}") as conn:
-        grants = {r[0] for r in conn.execute(
-            "SELECT privilege_type FROM information_schema.role_table_grants "
-            "WHERE grantee = 'cdp_app' AND table_name = 'audit_events'")}
+        grants = {
+            r[0]
+            for r in conn.execute(
+                "SELECT privilege_type FROM information_schema.role_table_grants "
+                "WHERE grantee = 'cdp_app' AND table_name = 'audit_events'"
+            )
+        }
     assert {"SELECT", "INSERT"} <= grants
     assert not grants & {"UPDATE", "DELETE", "TRUNCATE"}

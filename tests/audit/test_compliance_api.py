@@ -12,22 +12,45 @@ from tests.audit.helpers import tamper, write_entries
 
 
 def test_events_filter_and_compliance_only(client, make_api_key) -> None:  # type: ignore[no-untyped-def]
-    [cid, other] = ingest(client, make_api_key("ingest_service"), [FULL_RECORD, record_variant("x-1", 1, [])])
+    [cid, other] = ingest(
+        client, make_api_key("ingest_service"), [FULL_RECORD, record_variant("x-1", 1, [])]
+    )
     reader = make_api_key("pharmacist", "pharmacy_care")
     client.get(f"/v1/customers/{cid}", headers=reader)
     client.get(f"/v1/customers/{other}", headers=reader)
-    client.get(f"/v1/customers/{cid}", headers={**reader, "X-Purpose-Of-Use": "marketing"})  # denied
+    client.get(
+        f"/v1/customers/{cid}", headers={**reader, "X-Purpose-Of-Use": "marketing"}
+    )  # denied
     officer = make_api_key("compliance_officer", "compliance_audit")
-    r = client.get("/v1/audit/events", query_string={"customer_id": cid, "action": "customers.read"}, headers=officer)
+    r = client.get(
+        "/v1/audit/events",
+        query_string={"customer_id": cid, "action": "customers.read"},
+        headers=officer,
+    )
     assert r.status_code == 200, r.get_json()
     events = r.get_json()["events"]
-    assert [(e["decision"], e["purpose"]) for e in events] == [("allow", "pharmacy_care"), ("deny", "marketing")]
+    assert [(e["decision"], e["purpose"]) for e in events] == [
+        ("allow", "pharmacy_care"),
+        ("deny", "marketing"),
+    ]
     assert events[0]["view"]["health"] == "plain" and "health" in events[0]["categories"]
     actor = events[0]["actor"]
-    r = client.get("/v1/audit/events", query_string={"actor": actor, "since": "2000-01-01T00:00:00Z",
-                                                     "until": "2999-01-01T00:00:00"}, headers=officer)
+    r = client.get(
+        "/v1/audit/events",
+        query_string={
+            "actor": actor,
+            "since": "2000-01-01T00:00:00Z",
+            "until": "2999-01-01T00:00:00",
+        },
+        headers=officer,
+    )
     assert {e["customer_id"] for e in r.get_json()["events"]} == {cid, other}
-    assert client.get("/v1/audit/events", query_string={"since": "yesterday"}, headers=officer).status_code == 422
+    assert (
+        client.get(
+            "/v1/audit/events", query_string={"since": "yesterday"}, headers=officer
+        ).status_code
+        == 422
+    )
     # Not for other roles, and asking is itself audited.
     assert client.get("/v1/audit/events", headers=reader).status_code == 403
     r = client.get("/v1/audit/events", query_string={"action": "audit.read"}, headers=officer)
@@ -40,7 +63,9 @@ def test_verify_endpoint_reports_first_bad_entry(client, platform, make_api_key)
     r = client.get("/v1/audit/verify", headers=admin)
     assert r.status_code == 200 and r.get_json()["ok"] is True
     with platform.engine.connect() as c:
-        victim = c.execute(text("SELECT id FROM audit_events ORDER BY id LIMIT 1 OFFSET 2")).scalar()
+        victim = c.execute(
+            text("SELECT id FROM audit_events ORDER BY id LIMIT 1 OFFSET 2")
+        ).scalar()
     tamper(platform, "UPDATE audit_events SET customer_id = 'someone-else' WHERE id = :i", i=victim)
     body = client.get("/v1/audit/verify", headers=admin).get_json()
     assert body["ok"] is False and body["first_bad"]["entry_id"] == victim
@@ -48,11 +73,17 @@ def test_verify_endpoint_reports_first_bad_entry(client, platform, make_api_key)
 
 
 def test_break_glass_and_heavy_reader_reports(client, platform, make_api_key) -> None:  # type: ignore[no-untyped-def]
-    ids = ingest(client, make_api_key("ingest_service"),
-                 [FULL_RECORD] + [record_variant(f"h-{n}", n, []) for n in range(1, 4)])
+    ids = ingest(
+        client,
+        make_api_key("ingest_service"),
+        [FULL_RECORD] + [record_variant(f"h-{n}", n, []) for n in range(1, 4)],
+    )
     agent = make_api_key("customer_service", "customer_support")
-    grant = client.post(f"/v1/customers/{ids[0]}/break-glass", headers=agent,
-                        json={"reason": "Caller cannot receive SMS; confirming the full number"}).get_json()
+    grant = client.post(
+        f"/v1/customers/{ids[0]}/break-glass",
+        headers=agent,
+        json={"reason": "Caller cannot receive SMS; confirming the full number"},
+    ).get_json()
     client.get(f"/v1/customers/{ids[0]}", headers={**agent, "X-Break-Glass": grant["grant_id"]})
     scraper = make_api_key("customer_service", "customer_support")
     for cid in ids:
@@ -61,8 +92,11 @@ def test_break_glass_and_heavy_reader_reports(client, platform, make_api_key) ->
     grants = client.get("/v1/audit/reports/break-glass", headers=officer).get_json()["grants"]
     assert [(g["grant_id"], g["reads"]) for g in grants] == [(grant["grant_id"], 1)]
     assert grants[0]["reason"].startswith("Caller cannot receive SMS")
-    actors = client.get("/v1/audit/reports/heavy-readers", headers=officer,
-                        query_string={"window_minutes": 5, "threshold": 4}).get_json()["actors"]
+    actors = client.get(
+        "/v1/audit/reports/heavy-readers",
+        headers=officer,
+        query_string={"window_minutes": 5, "threshold": 4},
+    ).get_json()["actors"]
     assert len(actors) == 1 and actors[0]["distinct_customers"] == 4
     assert actors[0]["actor"] == "apikey:" + scraper["Authorization"].split("_")[1]
 
@@ -70,14 +104,19 @@ def test_break_glass_and_heavy_reader_reports(client, platform, make_api_key) ->
 def test_concurrent_writers_keep_every_chain_intact(platform, cli_env) -> None:  # type: ignore[no-untyped-def]
     from tests.audit.helpers import run_verify
 
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
 
     def writer(n: int) -> None:
         try:
             for i in range(15):
                 with platform.transaction() as s:
-                    record(s, AuditEntry(actor=f"w{n}", action="customers.read", customer_id=f"{n:02d}{i:030d}"))
-        except BaseException as exc:  # pragma: no cover - reported below
+                    record(
+                        s,
+                        AuditEntry(
+                            actor=f"w{n}", action="customers.read", customer_id=f"{n:02d}{i:030d}"
+                        ),
+                    )
+        except Exception as exc:  # noqa: BLE001 - any failure in a thread is reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]

@@ -42,7 +42,9 @@ def test_altered_row_with_triggers_bypassed_is_named(platform, cli_env) -> None:
     write_entries(platform, 6)
     victim = _ids(platform)[3]
     # The owner drops the triggers, hides who read the record, and restores the triggers.
-    tamper(platform, "UPDATE audit_events SET actor = 'apikey:someone-else' WHERE id = :i", i=victim)
+    tamper(
+        platform, "UPDATE audit_events SET actor = 'apikey:someone-else' WHERE id = :i", i=victim
+    )
     code, out = run_verify(cli_env)
     assert code == 1
     assert f"entry id={victim}" in out and "altered" in out
@@ -68,8 +70,10 @@ def test_rewritten_chain_caught_by_signed_checkpoint(platform, cli_env) -> None:
         fixed.append((r.id, r.actor, r.prev_hash, r.entry_hash))
     with triggers_dropped(platform), platform.engine.begin() as c:
         for i, actor, ph, eh in fixed:
-            c.execute(text("UPDATE audit_events SET actor=:a, prev_hash=:p, entry_hash=:e WHERE id=:i"),
-                      {"a": actor, "p": ph, "e": eh, "i": i})
+            c.execute(
+                text("UPDATE audit_events SET actor=:a, prev_hash=:p, entry_hash=:e WHERE id=:i"),
+                {"a": actor, "p": ph, "e": eh, "i": i},
+            )
     code, out = run_verify(cli_env)
     assert code == 1
     assert "checkpoint" in out and "rewritten" in out
@@ -120,8 +124,13 @@ def test_external_checkpoint_and_public_key_alone(platform, cli_env, tmp_path) -
     # Remove the stored checkpoint and the last two entries: only the external copy knows.
     tamper(platform, "DELETE FROM audit_events WHERE seq >= 3")
     with platform.engine.begin() as c:
-        c.execute(text("DROP TRIGGER IF EXISTS audit_checkpoints_no_delete" if platform.engine.dialect.name == "sqlite"
-                       else "DROP TRIGGER IF EXISTS audit_checkpoints_no_update_delete ON audit_checkpoints"))
+        c.execute(
+            text(
+                "DROP TRIGGER IF EXISTS audit_checkpoints_no_delete"
+                if platform.engine.dialect.name == "sqlite"
+                else "DROP TRIGGER IF EXISTS audit_checkpoints_no_update_delete ON audit_checkpoints"
+            )
+        )
         c.execute(text("DELETE FROM audit_checkpoints"))
     code, out = run_verify(cli_env, "--public-key", pub, "--checkpoint", str(cp_file))
     assert code == 1 and "checkpoint file cp.json" in out and "tail" in out
@@ -144,7 +153,11 @@ def test_parallel_verification_finds_the_same_entry(platform) -> None:  # type: 
     with platform.transaction() as s:
         assert verify_log(s, platform.keyring.verify_key, workers=2, parallel_above=0).ok
     victim = _ids(platform)[-1]
-    tamper(platform, "UPDATE audit_events SET decision = 'allow', purpose = 'marketing' WHERE id = :i", i=victim)
+    tamper(
+        platform,
+        "UPDATE audit_events SET decision = 'allow', purpose = 'marketing' WHERE id = :i",
+        i=victim,
+    )
     with platform.transaction() as s:
         res = verify_log(s, platform.keyring.verify_key, workers=2, parallel_above=0)
     assert not res.ok and res.first_bad is not None and res.first_bad.entry_id == victim

@@ -24,8 +24,7 @@ from cdp.exports.runner import newest_consents, run_export
 from cdp.identity.models import Customer
 from cdp.platform import Platform
 from tests.conftest import POLICY_DIR
-from tests.exports.data import register_sensitive
-from tests.exports.data import direct_values, generated_records, ingest
+from tests.exports.data import direct_values, generated_records, ingest, register_sensitive
 
 PEOPLE = 120
 

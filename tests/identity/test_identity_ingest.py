@@ -256,3 +256,53 @@ def test_empty_file(cli_env, tmp_path: Path, bad: str) -> None:
     path = tmp_path / "empty.jsonl"
     path.write_text(bad)
     assert "read 0, accepted 0" in run_cli(cli_env, "ingest", str(path)).output
+
+
+def test_ciphertext_moved_to_another_row_does_not_open(platform) -> None:
+    ingest(platform, [rec("jd_health", "t1", [("national_id", NID_A)], name=NAME_A),
+                      rec("jd_health", "t2", [("national_id", NID_B)], name="刘洋")])
+    got = links(platform)
+    with platform.transaction() as s:
+        a = s.scalars(select(SourceRecord).where(SourceRecord.source_record_id == "t1")).one()
+        b = s.scalars(select(SourceRecord).where(SourceRecord.source_record_id == "t2")).one()
+        b.profile_ct = a.profile_ct  # an attacker with write access swaps ciphertexts
+    with platform.transaction() as s:
+        view = assemble_customer(s, platform, got["t2"])
+    assert view["profile"] == {}  # the moved value fails authentication: nothing of t1 shows
+    assert NAME_A not in json.dumps(view, ensure_ascii=False)
+
+
+def test_shredded_customer_reads_nothing_others_untouched(platform) -> None:
+    ingest(platform, [rec("jd_health", "s1", [("national_id", NID_A)], name=NAME_A),
+                      rec("jd_health", "s2", [("national_id", NID_B)], name="刘洋")])
+    got = links(platform)
+    with platform.transaction() as s:
+        platform.keys.shred(s, got["s1"])
+    with platform.transaction() as s:
+        gone = assemble_customer(s, platform, got["s1"])
+        kept = assemble_customer(s, platform, got["s2"])
+    assert gone["profile"] == {} and all(not i["identifiers"] for i in gone["identities"])
+    assert kept["profile"]["name"]["value"] == "刘洋"
+
+
+def test_ingest_after_keys_destroyed_still_works(platform) -> None:
+    ingest(platform, [rec("jd_health", "e1", [("national_id", NID_A)], name=NAME_A)])
+    cid = links(platform)["e1"]
+    with platform.transaction() as s:
+        platform.keys.shred(s, cid)
+    ingest(platform, [rec("app", "e2", [("national_id", NID_A)], name=NAME_A)])
+    assert links(platform)["e2"] == cid
+    with platform.transaction() as s:
+        view = assemble_customer(s, platform, cid)
+    assert [x["source_record_id"] for x in view["profile"]["name"]["values"]] == ["e2"]
+
+
+def test_worker_processes_give_the_same_customers(platform) -> None:
+    records = [rec("jd_health", f"w{i}", [("phone", f"1381234{i:04d}")], name=NAME_A if i % 2 else "刘洋")
+               for i in range(12)]
+    records.append(rec("app", "w-bridge", [("phone", "13812340001"), ("phone", "13812340003")], name=NAME_A))
+    items = [(n, validate_record(r)) for n, r in enumerate(records, 1)]
+    summary = ingest_records(platform, items, actor="test", batch_size=3, workers=1)
+    assert summary.accepted == 13 and summary.merges == 1
+    got = links(platform)
+    assert got["w1"] == got["w3"] == got["w-bridge"] != got["w5"]

@@ -3,7 +3,6 @@ and a crash part-way through an export leaves nothing a recipient can see."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -91,7 +90,7 @@ def test_export_crash_leaves_nothing_visible_and_is_retried(
         platform: Platform, cli_env: dict, client, make_api_key) -> None:  # type: ignore[no-untyped-def]
     ingest(platform, generated_records(60, 5))
     fire = datetime.now(UTC).replace(microsecond=0)
-    proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, fire.isoformat()], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, fire.isoformat()], check=False, cwd=REPO,
                           env=cli_env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 9, proc.stderr[-2000:]
     root = Path(platform.config.export_dir) / "bi_weekly"
@@ -192,3 +191,19 @@ def test_two_scheduler_processes_run_each_firing_exactly_once(
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
+
+
+def test_crontab_weekdays_mean_what_crontab_means() -> None:
+    from cdp.jobs.cron import latest_fire_time, parse_cron
+
+    start = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # a Friday
+    for expr, weekday in (("0 2 * * 1", "Mon"), ("0 0 * * 0", "Sun"), ("0 0 * * 7", "Sun"),
+                          ("0 9 * * 1-5", "Mon"), ("0 1 * * sat", "Sat")):
+        nxt = parse_cron(expr).get_next_fire_time(None, start + timedelta(hours=13))
+        assert nxt.strftime("%a") == weekday, expr
+    # Every process agrees on which firing "now" belongs to.
+    trig = parse_cron("0 2 * * 1")
+    assert latest_fire_time(trig, start) == datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    assert latest_fire_time(parse_cron("*/2 * * * * *"), start.replace(second=5)) == start.replace(second=4)
+    with pytest.raises(ValueError):
+        parse_cron("61 * * * *")

@@ -38,11 +38,12 @@ ZH_DOSAGE_FORMS = (
     "颗粒", "软膏", "乳膏", "凝胶", "糖浆", "贴剂", "栓", "散", "丸", "片",
 )
 # Suffixes that end a disease name.
-ZH_DISEASE_SUFFIXES = ("综合征", "炎", "症", "病", "癌", "瘤", "疹")
+ZH_DISEASE_SUFFIXES = ("综合征", "炎", "症", "病", "癌", "瘤", "疹", "疮", "肿")
 # Words ending in those suffixes that are not diagnoses.
 ZH_NOT_DISEASE = frozenset(
     "毛病 疾病 生病 看病 病症 发炎 消炎 病人 病情 症状 病史 病历 传染病 慢性病 职业病 常见病 "
-    "多发病 门诊 急症 重症 轻症 后遗症 并发症 适应症 禁忌症 炎症 病因 治病 犯病".split()
+    "多发病 门诊 急症 重症 轻症 后遗症 并发症 适应症 禁忌症 炎症 病因 治病 犯病 肿 消肿 红肿 "
+    "浮肿 水肿 疮 症 病 炎 感染 综合征 重病 大病 小病 有病 没病".split()
 )
 # Products sold at a pharmacy that reveal nothing about health.
 ZH_NOT_DRUG_PREFIXES = ("维生素", "复合维生素", "钙片", "口罩", "润喉糖", "薄荷")
@@ -85,4 +86,5 @@ EN_DRUG_SUFFIXES = (
     "cycline", "tidine", "triptan", "gliptin", "gliflozin", "glutide", "oxetine", "azepam",
     "azolam", "lukast", "tadine", "thiazide", "semide", "formin", "profen", "navir", "tegravir",
     "ciclovir", "parin", "xaban", "gatran", "mab", "tinib", "zosin", "dronate", "setron",
+    "pentin", "gabalin", "adol", "izine", "lactone",
 )

@@ -25,6 +25,9 @@ ZH_NAME_CONTEXT = (
     "患者", "病人", "家属", "收件人", "收货人", "联系人", "签收人", "持卡人", "持有人", "客户",
     "会员", "用户", "顾客", "买家", "我叫", "我是", "姓名", "名字", "本人", "药师", "医生",
     "客服", "代取人", "监护人", "配偶", "儿子", "女儿", "母亲", "父亲", "丈夫", "妻子", "签名",
+    # kinship as people write it in messages, and form fields
+    "妈妈", "爸爸", "我妈", "我爸", "老婆", "老公", "爷爷", "奶奶", "外婆", "外公", "姥姥",
+    "孩子", "宝宝", "提交人", "申请人", "经办人", "负责人", "开方医生", "处方医生", "老客户",
 )
 # Characters that cannot end a given name: particles and very common verbs/adverbs that
 # follow a name in running text ("张伟说", "李娜已").
@@ -79,4 +82,35 @@ Xie Song Tang Han Feng Deng Cao Peng Zeng Xiao Tian Dong Yuan Pan Yu Jiang Cai D
 Wei Lv Ding Ren Shen Yao Lu Cui Zhong Tan Wan Fan Jin Shi Liao Jia Xia Fu Fang Bai Zou Meng
 Xiong Qin Qiu Yin Xue Yan Duan Lei Hou Long Kong Mao Hao Gong Shao Qian Dai Mo Xiang Ouyang
 Sima Zhuge Shangguan
-""".split())
+""".split()) | frozenset(
+    # the rest of ZH_SURNAMES and the compound ones, romanised (pypinyin ships its data)
+    __import__("pypinyin").lazy_pinyin(s)[0].capitalize() if len(s) == 1
+    else "".join(__import__("pypinyin").lazy_pinyin(s)).capitalize()
+    for s in ZH_SURNAMES | ZH_COMPOUND_SURNAMES
+) - frozenset({"Hong"})  # as in Hong Kong
+
+
+def _jieba_given_chars(min_count: int = 4) -> frozenset[str]:
+    """Characters that recur after a surname in the person names of jieba's own dictionary
+    (three-character words tagged ``nr``), minus function characters: a far wider given-
+    name inventory than a hand list, taken from data that ships with jieba."""
+    import os
+    from collections import Counter
+
+    import jieba
+
+    counts: Counter[str] = Counter()
+    path = os.path.join(os.path.dirname(jieba.__file__), "dict.txt")
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "nr" and len(parts[0]) == 3 \
+                    and parts[0][0] in ZH_SURNAMES:
+                counts.update(parts[0][1:])
+    return frozenset(ch for ch, n in counts.items() if n >= min_count) - _NOT_GIVEN
+
+
+# Characters that are grammar, pronouns or everyday verbs far more often than names.
+_NOT_GIVEN = frozenset("的了是在有和我你他她它们这那不也都会到说个上下来去没很要就把被给从向对让请"
+                       "与及已还再又才将于为等吗呢吧啊哦嗯么什怎样些每各该此其所以而且但或如果因")
+ZH_GIVEN_CHARS = ZH_GIVEN_CHARS | _jieba_given_chars()

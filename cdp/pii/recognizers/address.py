@@ -27,7 +27,8 @@ _ZH_ADDRESS = re.compile(
 _ADMIN_END = re.compile(r"(?:省|市|区|县|自治区|州)$")
 
 _STREET_TYPES = (r"(?:Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|Boulevard|Blvd\.?|Drive|Dr\.?|"
-                 r"Lane|Ln\.?|Way|Court|Ct\.?|Place|Pl\.?|Highway|Hwy\.?)")
+                 r"Lane|Ln\.?|Way|Court|Ct\.?|Place|Pl\.?|Highway|Hwy\.?|Terrace|Square|Crescent|"
+                 r"Close|Parkway)")
 _CAP = r"[A-Z][A-Za-z']+"
 # A place word has a lower-case second letter, so a two-letter state ("CA") is left for the
 # state-and-ZIP group.
@@ -35,10 +36,12 @@ _PLACE = r"[A-Z][a-z][A-Za-z']*"
 _EN_ADDRESS = re.compile(
     r"(?<![\w])(?:(?:Room|Rm\.?|Flat|Unit|Suite|Apt\.?)\s*\d{1,5}[A-Z]?,\s*)?"
     r"(?:(?:Building|Bldg\.?|Block|Tower)\s*\d{1,4}[A-Z]?,\s*)?"
-    rf"\d{{1,5}}\s+(?:{_CAP}\s+){{0,3}}{_STREET_TYPES}"
+    rf"\d{{1,5}}[A-Z]?\s+(?:[NSEW]\.?\s+)?(?:(?:{_CAP}|\d{{1,3}}(?:st|nd|rd|th))\s+){{0,3}}"
+    rf"{_STREET_TYPES}(?:\s+(?:NW|NE|SW|SE)\b)?"
     r"(?:,?\s*(?:Apt\.?|Apartment|Suite|Unit|Room|#)\s*\d{1,5}[A-Z]?)?"
     rf"(?:,\s*{_PLACE}(?:\s+{_PLACE}){{0,2}}){{0,3}}"
-    r"(?:,?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"
+    # a US state and ZIP, a two-letter district (DC), or a UK postcode
+    r"(?:,?\s+(?:[A-Z]{2}\s+\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}))?"
 )
 
 

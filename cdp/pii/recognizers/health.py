@@ -27,9 +27,22 @@ from cdp.pii.recognizers._tokens import tokens_of, trie_regex
 from cdp.pii.recognizers.base import CdpRecognizer
 
 _FORMS = "(?:" + "|".join(ZH_DOSAGE_FORMS) + ")"
+# A known stem, then optionally a few more characters (a second ingredient, a salt, a route:
+# 厄贝沙坦氢氯噻嗪片, 布地奈德鼻喷雾剂) up to a dosage form; conjunctions end the name.
 _ZH_LEXICON = re.compile(
-    "(?:" + trie_regex(ZH_DRUG_STEMS) + _FORMS + "?|" + trie_regex(ZH_DIAGNOSES) + ")"
+    "(?:" + trie_regex(ZH_DRUG_STEMS) + "(?:(?:(?![和与及或的了是吃买用、])[\u4e00-\u9fff])"
+    "{0,6}?" + _FORMS + ")?|" + trie_regex(ZH_DIAGNOSES) + ")"
 )
+# English disease word formation: -itis, -osis, -algia..., "X disease/syndrome/disorder",
+# with the clinical modifiers that are part of a diagnosis.
+_EN_MODIFIER = (r"(?:(?:chronic|acute|severe|mild|allergic|ulcerative|peptic|plaque|sleep|"
+                r"seasonal|bacterial|viral|recurrent|diabetic|atopic|rheumatoid)\s+)?")
+_EN_DISEASE = re.compile(
+    r"(?<![A-Za-z])" + _EN_MODIFIER + r"(?:(?!diagnosis|prognosis)[a-z]{3,20}(?:itis|osis|algia|"
+    r"emia|pathy|iasis)|[A-Za-z]{3,20}(?:'s)?\s+(?:disease|syndrome|disorder)|apnea|ulcer)"
+    r"(?![A-Za-z])", re.IGNORECASE)
+_EN_NOT_DISEASE_HEAD = re.compile(r"(?:the|a|an|this|that|his|her|their|my|your|any|no|"
+                                  r"of|heart|skin|rare|which)\s", re.IGNORECASE)
 _EN_LEXICON = re.compile(
     r"(?<![A-Za-z])(?:" + trie_regex({w for w in EN_DIAGNOSES | EN_DRUGS}) + r")(?![A-Za-z])",
     re.IGNORECASE,
@@ -60,11 +73,38 @@ class HealthTermRecognizer(CdpRecognizer):
         if re.search(r"[A-Za-z]{3}", text):
             spans += [(m.start(), m.end(), 0.85) for m in _EN_LEXICON.finditer(text)]
             spans += [(m.start(), m.end(), 0.65) for m in _EN_SUFFIX.finditer(text)]
-        return [self.result(HEALTH_TERM, s, e, score, "health term")
-                for s, e, score in _merge(spans)]
+            spans += [(m.start(), m.end(), 0.65) for m in _EN_DISEASE.finditer(text)
+                      if not _EN_NOT_DISEASE_HEAD.match(m.group())]
+        merged = _merge(spans)
+        if has_cjk:
+            merged = _zh_extend(merged, tokens_of(nlp_artifacts))
+        return [self.result(HEALTH_TERM, s, e, score, "health term") for s, e, score in merged]
 
     @staticmethod
     def _zh_morphology(text, nlp_artifacts) -> list[tuple[int, int, float]]:
+        toks = tokens_of(nlp_artifacts)
+        out = []
+        for i, tok in enumerate(toks):
+            form = next((f for f in ZH_DOSAGE_FORMS if tok.text.endswith(f)), None)
+            disease = (tok.text.endswith(ZH_DISEASE_SUFFIXES) and tok.text not in ZH_NOT_DISEASE
+                       and _CJK.match(tok.text)) or tok.text in _INFECTION
+            if form is None and not disease:
+                continue
+            j = _walk_left(toks, i, tok.end, 14 if form else 10)
+            start = toks[j].start if j < i else tok.start
+            body = text[start : tok.end]
+            if form is not None:
+                if tok.end - start - len(form) < 2 or body.startswith(ZH_NOT_DRUG_PREFIXES):
+                    continue
+                if all(t.tag in ("m", "q") for t in toks[j:i]) and len(tok.text) == len(form):
+                    continue  # 三四片, 两盒: counts, not drugs
+                out.append((start, tok.end, 0.7))
+            elif len(body) >= 2 and body not in ZH_NOT_DISEASE:
+                out.append((start, tok.end, 0.65))
+        return out
+
+    @staticmethod
+    def _zh_morphology_old(text, nlp_artifacts) -> list[tuple[int, int, float]]:
         toks = tokens_of(nlp_artifacts)
         out = []
         for i, tok in enumerate(toks):
@@ -100,3 +140,53 @@ def _merge(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
         else:
             merged.append([s, e, score])
     return [(s, e, score) for s, e, score in merged]
+
+
+_INFECTION = frozenset({"感染", "综合征", "症", "病", "炎"})
+# Tags a drug or disease name can be built from in jieba's output, including words its HMM
+# invented (nw) and verbs inside a name (控释, 突出); see _walk_left for the trimming.
+_NAME_PART_TAGS = _STEM_TAGS | {"nw", "v", "vn", "r", "ag", "zg", "t", "nrt"}
+# Leading parts that are never the start of a name: pronouns, verbs, adverbs, particles.
+_TRIM_TAGS = frozenset({"r", "v", "vn", "d", "p", "c", "u", "uj", "ul", "uz", "ud", "ug", "y",
+                        "zg", "m", "q"})
+_WALK_STOP = _STEM_STOP | frozenset("患者 病人 家属 主诉 自述 诊断 既往 病史 目前 已 有 无 伴 "
+                                    "反映 咨询 确诊 患有 得了 说 我 他 她".split())
+
+
+def _walk_left(toks, i: int, end: int, limit: int) -> int:
+    """Index of the first token of the name ending with token ``i``: walk left over
+    name-like tokens (at most ``limit`` characters), then drop leading function words."""
+    j = i
+    while j > 0:
+        prev = toks[j - 1]
+        if (prev.tag not in _NAME_PART_TAGS or prev.text in _WALK_STOP or prev.text.isspace()
+                or prev.text.endswith(("药", "药品")) or end - prev.start > limit):
+            break
+        j -= 1
+    while j < i and (toks[j].tag in _TRIM_TAGS or toks[j].text in _WALK_STOP):
+        j += 1
+    return j
+
+
+_MODIFIER_END = ("性", "期", "型")
+_SEQUELA = frozenset({"后遗症", "并发症"})
+
+
+def _zh_extend(spans, toks):
+    """Widen Chinese health spans to the words that belong to the diagnosis: a modifier
+    before it (缺铁性|贫血, 妊娠期|高血压) and a sequela after it (脑梗死|后遗症)."""
+    if not toks:
+        return spans
+    by_end = {t.end: t for t in toks}
+    by_start = {t.start: t for t in toks}
+    out = []
+    for s, e, score in spans:
+        prev = by_end.get(s)
+        if prev is not None and len(prev.text) >= 2 and prev.text.endswith(_MODIFIER_END) \
+                and _CJK.match(prev.text) and prev.tag not in _TRIM_TAGS:
+            s = prev.start
+        nxt = by_start.get(e)
+        if nxt is not None and nxt.text in _SEQUELA:
+            e = nxt.end
+        out.append((s, e, score))
+    return _merge(out)

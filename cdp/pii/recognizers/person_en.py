@@ -19,11 +19,14 @@ _TITLE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(EN_TITLES) + r")\.?\s+(" + _N
                     + r"(?:\s+" + _NAME + r")?)")
 _PAIR = re.compile(r"(?<![A-Za-z])(" + _NAME + r")\s+(" + _NAME + r")(?![A-Za-z])")
 _CONTEXT = re.compile(
-    r"(?:name is|name:|i am|i'm|this is|patient|customer|client|holder|contact:|dear|"
-    r"thanks,|regards,|sincerely,|from|signed by|sent to|member|recipient|英文名|"
-    r"cardholder|buyer)\s*$",
+    r"(?:name is|name|i am|i'm|this is|patient|customer|client|holder|contact|dear|"
+    r"thanks|regards|sincerely|from|signed by|signed|sent to|member|recipient|英文名|"
+    r"cardholder|buyer|spoke with|spoke to|talked to|met with|called|caller|prescriber|"
+    r"prescribed by|doctor|nurse|pharmacist|on duty|attn|by|for|with|to|cc)[:,]?\s*$",
     re.IGNORECASE,
 )
+# "Rhys Brennan here" / "Rhys Brennan (customer)": the name before a self-introducing word
+_AFTER = re.compile(r"\s*(?:here\b|speaking\b|\((?:customer|patient|member)\))", re.IGNORECASE)
 _SYLLABLE = (r"(?:(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
              r"(?:iang|iong|uang|ueng|ang|eng|ing|ong|ian|iao|uai|uan|van|ai|ei|ao|ou|an|en|er|"
              r"in|un|ia|ie|iu|ua|uo|ue|ui|ve|a|o|e|i|u|v))")
@@ -37,7 +40,9 @@ Consultation Note Pharmacist Ticket Card Visa Mastercard Monday Tuesday Wednesda
 Friday Saturday Sunday January February March April May June July August September October
 November December China Beijing Shanghai Shenzhen Park Market Main Oak Maple Sunset Elm Queen
 Keyuan Jianguo Zhangjiang Tianfu Nanshan Chaoyang Pudong Wuhou Chengdu San Francisco Seattle
-Boston Austin Chicago West East North South New
+Boston Austin Chicago West East North South New Hong Kong Macau Taipei Guangzhou Hangzhou
+Nanjing Wuhan Xiamen Suzhou Tianjin Chongqing Shenyang Harbin Kunming Xian Qingdao Dalian Road
+Avenue Lane Tower Unit Flat Suite Apt District Province Washington London Singapore
 """.split())
 
 
@@ -52,11 +57,16 @@ class LatinPersonRecognizer(CdpRecognizer):
         if not re.search(r"[A-Z][a-z]", text):
             return []
         results = []
-        for m in _TITLE.finditer(text):
+        pos = 0
+        # search on from the end of the name reported, not of the match: "Mr. Smith Mr.
+        # Jones" must not lose Jones to a match that ran into the second title
+        while (m := _TITLE.search(text, pos)) is not None:
+            pos = m.end()
             first, _, rest = m.group(1).partition(" ")
             end = m.end(1)
-            if rest and rest.strip() in _NOT_NAMES:
+            if rest and (rest.strip() in _NOT_NAMES or rest.strip() in EN_TITLES):
                 end = m.start(1) + len(first)
+            pos = end
             if first in _NOT_NAMES:
                 continue
             results.append(self.result(PERSON, m.start(1), end, 0.8, "name after title"))
@@ -74,6 +84,8 @@ class LatinPersonRecognizer(CdpRecognizer):
                 score, why = 0.7, "pinyin name"
             elif _CONTEXT.search(text, max(0, m.start() - 20), m.start()):
                 score, why = 0.7, "name after introducing phrase"
+            elif _AFTER.match(text, m.end()):
+                score, why = 0.7, "name before self-introduction"
             else:
                 continue
             results.append(self.result(PERSON, m.start(), m.end(), score, why))

@@ -72,10 +72,12 @@ class ChinesePersonRecognizer(CdpRecognizer):
         starts = {t.start for t in toks}
         ends = {t.end for t in toks}
         results = []
-        taken: list[tuple[int, int]] = []
+        # positions already inside a reported name (an array, not a list of spans: a text
+        # of 30,000 honorifics must not cost 30,000 x 30,000 comparisons)
+        taken = bytearray(len(text) + 1)
 
         def add(s: int, e: int, score: float, why: str) -> None:
-            taken.append((s, e))
+            taken[s:e] = b"\x01" * (e - s)
             results.append(self.result(PERSON, s, e, score, why))
 
         # 1. surname + honorific, starting on a word boundary (王先生, 欧阳女士)
@@ -87,7 +89,7 @@ class ChinesePersonRecognizer(CdpRecognizer):
         for m in _CONTEXT.finditer(text):
             p = m.end()
             s = surname_len(text, p)
-            if not s or any(a <= p < b for a, b in taken):
+            if not s or taken[p]:
                 continue
             for g in (2, 1):
                 end = p + s + g
@@ -98,8 +100,15 @@ class ChinesePersonRecognizer(CdpRecognizer):
                     break
         # 3. jieba name tags, anchored on a known surname
         for i, tok in enumerate(toks):
-            if any(a <= tok.start < b for a, b in taken):
+            if taken[tok.start]:
                 continue
+            if (tok.tag == "nw" and 3 <= len(tok.text) <= 5 and tok.text[0] in _GLUE
+                    and surname_len(tok.text, 1)):
+                # jieba's HMM glued a preposition or verb to an unseen name: 帮|祁嘉懿
+                given = tok.text[1 + surname_len(tok.text, 1):]
+                if given and len(given) <= 2 and all(c in ZH_GIVEN_CHARS for c in given):
+                    add(tok.start + 1, tok.end, 0.7, "name after a glued function word")
+                    continue
             if tok.tag in _NAME_TAGS and 2 <= len(tok.text) <= 4 and not _reduplicated(tok.text):
                 s = surname_len(tok.text, 0)
                 if (s and _given_ok(tok.text[s:]) and not tok.text.endswith(ZH_HONORIFICS)

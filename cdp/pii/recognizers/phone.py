@@ -17,7 +17,7 @@ from phonenumbers import Leniency, PhoneNumberMatcher, PhoneNumberType
 from cdp.pii.entities import PHONE_NUMBER
 from cdp.pii.recognizers.base import CdpRecognizer, preceded_by_reference
 
-_DIGIT_RUN = re.compile(r"\d[\d\s\-()（）]{5,}\d")
+_DIGIT_RUN = re.compile(r"\d[\d\s\-.()（）]{5,}\d")
 _DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 _BUSINESS_PREFIXES = ("400", "800")

@@ -16,9 +16,10 @@ from stdnum.exceptions import ValidationError
 from cdp.pii.entities import CN_RESIDENT_ID
 from cdp.pii.recognizers.base import CdpRecognizer, preceded_by_reference
 
+# Contiguous, or written in the region / birth date / sequence groups (110105 19491231 002X).
 _PATTERN = re.compile(
-    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
-    r"\d{3}[0-9Xx](?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z])[1-9]\d{5}( ?)(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+    r"\1\d{3}[0-9Xx](?![0-9A-Za-z])"
 )
 
 
@@ -29,7 +30,7 @@ class ResidentIdRecognizer(CdpRecognizer):
     def analyze(self, text, entities, nlp_artifacts=None):
         results = []
         for m in _PATTERN.finditer(text):
-            number = m.group().upper()
+            number = m.group().replace(" ", "").upper()
             if number[-1] != ric.calc_check_digit(number):
                 continue
             try:

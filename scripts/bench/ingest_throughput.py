@@ -1,0 +1,119 @@
+#!/usr/bin/env python
+"""Bulk ingest throughput end to end (normalise, classify, redact, encrypt, index, resolve,
+store, audit) through `cdp ingest`, against a plain insert of the same lines in the same run.
+
+    python scripts/bench/ingest_throughput.py --people 36000            # ~100k records, SQLite
+    python scripts/bench/ingest_throughput.py --people 36000 \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/cdp_ingest_bench
+
+Baseline: the same JSONL streamed into one table (source, source_record_id, raw JSON text)
+with executemany in batches of 500 and a commit per batch: no validation, encryption or
+resolution. Reports records/s of both, the ratio, and the peak RSS of the `cdp ingest`
+process (the file is streamed, so it should not grow with the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from scripts.bench.resolution_quality import REPO, cdp_command, fresh_database
+
+
+def plain_insert(path: Path, url: str) -> tuple[int, float]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    meta = sa.MetaData()
+    table = sa.Table(
+        "plain_records_bench", meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("source", sa.String(64)),
+        sa.Column("source_record_id", sa.String(200)),
+        sa.Column("body", sa.Text),
+    )
+    meta.create_all(engine)
+    n = 0
+    t = time.perf_counter()
+    with open(path, encoding="utf-8") as f:
+        batch: list[dict] = []
+        for line in f:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            batch.append({"source": obj.get("source"), "source_record_id": obj.get("source_record_id"),
+                          "body": line})
+            if len(batch) >= 500:
+                with engine.begin() as conn:
+                    conn.execute(table.insert(), batch)
+                n += len(batch)
+                batch = []
+        if batch:
+            with engine.begin() as conn:
+                conn.execute(table.insert(), batch)
+            n += len(batch)
+    elapsed = time.perf_counter() - t
+    meta.drop_all(engine)
+    engine.dispose()
+    return n, elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--people", type=int, default=36000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--database-url", help="PostgreSQL URL of a database to create for the run")
+    ap.add_argument("--batch-size", type=int, default=500)
+    args = ap.parse_args(argv)
+
+    from scripts.generate_records import generate
+
+    tmp = Path(tempfile.mkdtemp(prefix="cdp-ingest-bench-"))
+    try:
+        records = tmp / "records.jsonl"
+        generate(args.people, args.seed, records)
+        lines = sum(1 for _ in open(records, encoding="utf-8"))
+        with fresh_database(args.database_url, tmp) as url:
+            env = dict(os.environ, CDP_DATABASE_URL=url, CDP_KEYRING=str(tmp / "keyring.json"),
+                       CDP_POLICY_DIR=str(REPO / "policies"))
+            subprocess.run([*cdp_command(), "init"], env=env, cwd=REPO, check=True,
+                           capture_output=True)
+            base_n, base_s = plain_insert(records, url)
+            t = time.perf_counter()
+            proc = subprocess.run(
+                [*cdp_command(), "ingest", "--batch-size", str(args.batch_size), str(records)],
+                env=env, cwd=REPO, capture_output=True, text=True, check=False,
+            )
+            elapsed = time.perf_counter() - t
+            if proc.returncode != 0:
+                print(proc.stderr[-3000:], file=sys.stderr)
+                return 2
+            rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        backend = "postgresql" if (args.database_url or "").startswith("postgresql") else "sqlite"
+        rate = lines / elapsed
+        base_rate = base_n / base_s
+        print(f"ingest throughput — {lines:,} lines ({args.people:,} people, seed {args.seed}), {backend}")
+        print(f"  cdp ingest: {proc.stdout.strip().splitlines()[-1]}")
+        print(f"  end to end  {elapsed:8.1f} s  {rate:10,.0f} records/s  (process start included)")
+        print(f"  plain insert {base_s:7.1f} s  {base_rate:10,.0f} records/s  (no validation, encryption, resolution)")
+        print(f"  ratio platform / plain insert: {rate / base_rate:.3f}  (plain is {base_rate / rate:.1f}x faster)")
+        print(f"  peak RSS of child processes: {rss_mb:,.0f} MB")
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""PII tests share one analyzer per process (building it costs about two seconds)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdp.pii.analyzer import get_analyzer
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    return get_analyzer()
+
+
+def found(text: str, language: str | None = None) -> list[tuple[str, str]]:
+    """(type, surface text) of every entity detected in ``text``."""
+    from cdp.pii.scan import scan_text
+
+    return [(e.type, text[e.start : e.end]) for e in scan_text(text, language)]

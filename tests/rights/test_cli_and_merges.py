@@ -1,0 +1,77 @@
+"""`cdp dsr` from the command line, and erasure of a customer that absorbed others."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from cdp.cli import cli
+from cdp.identity.models import Customer, SourceRecord
+from cdp.platform import Platform
+from tests.exports.data import ingest, register_sensitive
+from tests.rights.test_dsr import NID, SECRETS, _customer_of, person_records
+
+
+def test_cli_access_package_then_deletion(platform: Platform, cli_env: dict, tmp_path: Path) -> None:
+    register_sensitive(SECRETS)
+    ingest(platform, person_records())
+    cid = _customer_of(platform, "jd-dsr-1")
+    run = CliRunner()
+    req = run.invoke(cli, ["dsr", "create", cid, "access"], env=cli_env)
+    assert req.exit_code == 0, req.output
+    rid = req.stdout.strip()
+    # Not before verification.
+    early = run.invoke(cli, ["dsr", "execute", rid, "--out", str(tmp_path / "p")], env=cli_env)
+    assert early.exit_code == 2 and "verified" in early.output
+    assert run.invoke(cli, ["dsr", "verify", rid, "--method", "in_person"], env=cli_env).exit_code == 0
+    out = run.invoke(cli, ["dsr", "execute", rid, "--out", str(tmp_path / "p")], env=cli_env)
+    assert out.exit_code == 0, out.output
+    pkg = Path(out.stdout.strip())
+    assert NID in pkg.read_text() and NID in (pkg.parent / "package.csv").read_text()
+    assert stat.S_IMODE(os.stat(pkg).st_mode) == 0o600
+    d = run.invoke(cli, ["dsr", "create", cid, "deletion"], env=cli_env).stdout.strip()
+    run.invoke(cli, ["dsr", "verify", d], env=cli_env)
+    res = run.invoke(cli, ["dsr", "execute", d], env=cli_env)
+    assert res.exit_code == 0 and json.loads(res.stdout)["retained"] == 1
+    listing = run.invoke(cli, ["dsr", "list"], env=cli_env)
+    assert listing.stdout.count("completed") == 2
+    again = run.invoke(cli, ["dsr", "create", cid, "access"], env=cli_env)
+    assert again.exit_code == 2 and "erased" in again.output
+    assert NID not in again.output
+    # Every step was audited, and the log is still intact.
+    from cdp.audit.models import AuditEvent
+
+    with platform.Session() as s:
+        actions = set(s.scalars(select(AuditEvent.action).where(AuditEvent.customer_id == cid)))
+    assert {"dsr.receive", "dsr.verify", "dsr.access_package", "dsr.delete"} <= actions
+    assert run.invoke(cli, ["audit", "verify"], env=cli_env).exit_code == 0
+
+
+def test_erasing_a_survivor_erases_the_customers_it_absorbed(platform: Platform, client, make_api_key) -> None:  # type: ignore[no-untyped-def]
+    register_sensitive(SECRETS)
+    recs = person_records()
+    # Two records that only meet through a later one: ingest apart, so one customer absorbs another.
+    ingest(platform, [recs[1]])
+    ingest(platform, [recs[2]])
+    ingest(platform, [recs[0]])
+    survivor = _customer_of(platform, "jd-dsr-1")
+    with platform.Session() as s:
+        everyone = list(s.scalars(select(Customer)))
+    from cdp.rights.erasure import erase_customer
+
+    with platform.transaction() as s:
+        res = erase_customer(s, platform, survivor, rx_keep=__import__("datetime").timedelta(days=1827),
+                             actor="test")
+    with platform.Session() as s:
+        assert all(s.get(Customer, c.id).status == "erased" for c in everyone)
+        assert s.scalar(select(SourceRecord)) is None
+    assert res.records_deleted == 3
+    h = make_api_key("customer_service", "customer_support")
+    for c in everyone:
+        body = client.get(f"/v1/customers/{c.id}", headers=h).get_data(as_text=True)
+        assert not [v for v in SECRETS if v in body]
