@@ -145,8 +145,9 @@ def h_rid(rng):
 
 
 def h_card(rng):
-    n = _luhn_complete(rng.choice(["622848", "621226", "622700", "625807", "4392", "5187"]),
-                       rng.choice([16, 19]) if rng.random() < 0.6 else 16, rng)
+    prefix = rng.choice(["622848", "621226", "622700", "625807", "4392", "5187"])
+    # 19 digits only for UnionPay (62...): Visa and Mastercard issue 16 here
+    n = _luhn_complete(prefix, rng.choice([16, 19]) if prefix.startswith("62") else 16, rng)
     if len(n) == 19 and rng.random() < 0.5:
         return " ".join(n[i : i + 4] for i in range(0, 19, 4)), "BANK_CARD"
     if len(n) == 16 and rng.random() < 0.4:

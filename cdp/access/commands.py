@@ -45,11 +45,20 @@ def views_cmd(role: str, purpose: str | None) -> None:
 
     p = load_policy_set(Config.from_env().policy_dir)
     if role not in p.roles:
-        raise click.BadParameter(f"unknown role; one of: {', '.join(sorted(p.roles))}", param_hint="ROLE")
+        raise click.BadParameter(
+            f"unknown role; one of: {', '.join(sorted(p.roles))}", param_hint="ROLE"
+        )
     allowed = p.purposes_for(role, "customers", "read")
     click.echo(f"{role}: may read customers for {', '.join(allowed) or 'no purpose'}")
     for category in p.categories:
         cv = p.view_for(role, purpose, category)
-        extra = ", ".join(f"{k}={v}" for k, v in (("level", cv.level), ("pii_policy", cv.pii_policy),
-                                                   ("consent", cv.consent)) if v)
+        extra = ", ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("level", cv.level),
+                ("pii_policy", cv.pii_policy),
+                ("consent", cv.consent),
+            )
+            if v
+        )
         click.echo(f"  {category:<14} {cv.view}{f' ({extra})' if extra else ''}")

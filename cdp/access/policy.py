@@ -25,6 +25,8 @@ import casbin
 from cdp.errors import CdpError
 
 log = logging.getLogger("cdp.access.policy")
+# casbin logs the whole model at INFO on every load (each reload in every worker): noise.
+logging.getLogger("casbin").setLevel(logging.WARNING)
 
 VIEWS = ("plain", "masked", "redacted", "absent")
 # "unknown" is the category of anything unclassified: deny by default, never grantable.

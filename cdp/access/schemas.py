@@ -88,7 +88,9 @@ class CustomerOut(BaseModel):
 
 class CustomerList(BaseModel):
     customers: list[CustomerOut]
-    truncated: bool = Field(False, description="more customers hold the identifier than were returned")
+    truncated: bool = Field(
+        False, description="more customers hold the identifier than were returned"
+    )
 
 
 class LookupQuery(BaseModel):

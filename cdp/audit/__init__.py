@@ -1,1 +1,19 @@
-"""Append-only, hash-chained, checkpoint-signed audit log."""
+"""Append-only, hash-chained, checkpoint-signed audit log.
+
+Operating it
+- Every read or write of personal data calls ``cdp.audit.log.record(session, AuditEntry(...))``
+  in the transaction of the act: the entry commits with it or not at all.
+- The database refuses UPDATE, DELETE (triggers, SQLite and PostgreSQL) and TRUNCATE
+  (PostgreSQL) on ``audit_events`` and ``audit_checkpoints``, for every role.
+- On PostgreSQL, migration 0003 creates the role ``cdp_app`` (LOGIN, no password) with
+  read/write on every table except UPDATE/DELETE/TRUNCATE on the audit tables. Run
+  ``cdp init`` (migrations) as the owner; give ``cdp_app`` a password
+  (``ALTER ROLE cdp_app PASSWORD '...'``) and serve with
+  ``CDP_DATABASE_URL=postgresql+psycopg://cdp_app:...@host/db``.
+- Entries go to one of several hash chains (``log.PG_CHAINS``) so concurrent requests do not
+  queue on one chain head; ``cdp audit checkpoint`` (or ``POST /v1/audit/checkpoints``)
+  signs every chain's head with the keyring's Ed25519 key: schedule it (e.g. hourly) and
+  keep the printed JSON elsewhere. ``cdp audit verify [--public-key HEX --checkpoint FILE]``
+  checks chains, hashes and checkpoints; ``cdp audit public-key`` prints the key to hand
+  to verifiers.
+"""

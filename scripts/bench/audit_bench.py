@@ -221,7 +221,13 @@ def cmd_verify(args: argparse.Namespace) -> None:
     for _ in range(args.repeat):
         t0 = time.perf_counter()
         out = subprocess.run(
-            [os.path.join(os.path.dirname(sys.executable), "cdp"), "audit", "verify"],
+            [
+                os.path.join(os.path.dirname(sys.executable), "cdp"),
+                "audit",
+                "verify",
+                "--workers",
+                str(os.cpu_count()),
+            ],
             env=env,
             check=False,
             capture_output=True,

@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         records = tmp / "records.jsonl"
         generate(args.people, args.seed, records)
-        lines = sum(1 for _ in open(records, encoding="utf-8"))
+        with open(records, encoding="utf-8") as f:
+            lines = sum(1 for _ in f)
         with fresh_database(args.database_url, tmp) as url:
             env = dict(os.environ, CDP_DATABASE_URL=url, CDP_KEYRING=str(tmp / "keyring.json"),
                        CDP_POLICY_DIR=str(REPO / "policies"))

@@ -36,8 +36,12 @@ def test_masks(fn, value: str, expected: str) -> None:  # type: ignore[no-untype
         ("北京市朝阳区建国路88号", "北京市", "北京市", "北京市朝阳区****"),
         ("上海浦东新区世纪大道1号", "上海市", "上海市", "上海市浦东新区****"),
         ("广东省深圳市南山区科技园路1号", "广东省", "广东省深圳市", "广东省深圳市南山区****"),
-        ("新疆维吾尔自治区乌鲁木齐市天山区解放路", "新疆维吾尔自治区", "新疆维吾尔自治区乌鲁木齐市",
-         "新疆维吾尔自治区乌鲁木齐市天山区****"),
+        (
+            "新疆维吾尔自治区乌鲁木齐市天山区解放路",
+            "新疆维吾尔自治区",
+            "新疆维吾尔自治区乌鲁木齐市",
+            "新疆维吾尔自治区乌鲁木齐市天山区****",
+        ),
         ("12 Smith Street, Sydney", "[REDACTED]", "[REDACTED]", "[REDACTED]"),
     ],
 )
@@ -49,7 +53,10 @@ def test_address_generalisation(address: str, province: str, city: str, masked: 
 
 def test_no_role_name_in_enforcement_or_rendering_code() -> None:
     roles = tomllib.loads(Path(POLICY_DIR, "roles.toml").read_text())["roles"]
-    files = [REPO / "cdp/access" / f for f in ("views.py", "service.py", "render.py", "guard.py", "masking.py")]
+    files = [
+        REPO / "cdp/access" / f
+        for f in ("views.py", "service.py", "render.py", "guard.py", "masking.py")
+    ]
     files.append(REPO / "cdp/audit/views.py")
     for path in files:
         code = path.read_text()

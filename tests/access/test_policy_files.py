@@ -137,3 +137,19 @@ def test_policy_change_reaches_every_worker(policy_dir: Path, config, make_api_k
     assert "unknown view 'see-all'" in (policy_store(str(policy_dir)).last_error or "")
     for app in (worker_a, worker_b):
         app.extensions["cdp"].dispose()
+
+
+def test_cli_check_catches_a_bad_edit(policy_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from cdp.cli import cli
+
+    ok = CliRunner().invoke(cli, ["access", "check", "--policy-dir", str(policy_dir)])
+    assert ok.exit_code == 0 and "valid" in ok.output
+    _edit(
+        policy_dir / "policy.csv",
+        "p, analyst, customers, read, analytics",
+        "p, analyst, customers, read, gossip",
+    )
+    bad = CliRunner().invoke(cli, ["access", "check", "--policy-dir", str(policy_dir)])
+    assert bad.exit_code == 1 and "unknown purpose 'gossip'" in bad.output

@@ -147,3 +147,29 @@ def test_english_lookalikes_not_flagged(text):
 )
 def test_invalid_candidates_rejected(text, absent_type):
     assert absent_type not in [t for t, _ in found(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("身份证110105 19491231 002X请核对", ("CN_RESIDENT_ID", "110105 19491231 002X")),
+        ("call 415.555.2671 after six", ("PHONE_NUMBER", "415.555.2671")),
+        ("我爸龚珂有高血压", ("PERSON", "龚珂")),            # kinship word, particle after
+        ("帮祁嘉懿登记一下", ("PERSON", "祁嘉懿")),           # jieba glued 帮 to the name
+        ("Spoke with Esme Brennan today", ("PERSON", "Esme Brennan")),
+        ("500 W 2nd Street, Austin, TX 78701", ("LOCATION", "500 W 2nd Street, Austin, TX 78701")),
+        ("诊断：缺铁性贫血；", ("HEALTH_TERM", "缺铁性贫血")),
+        ("用药：格列吡嗪控释片，", ("HEALTH_TERM", "格列吡嗪控释片")),
+        ("history of chronic sinusitis", ("HEALTH_TERM", "chronic sinusitis")),
+    ],
+)
+def test_layouts_and_word_formation(text, expected):
+    assert expected in found(text)
+
+
+def test_presidio_does_not_log_the_text(caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        found("联系电话13812345678，患者张伟")
+    assert "13812345678" not in caplog.text and "张伟" not in caplog.text

@@ -31,7 +31,7 @@ ZH_NAME_CONTEXT = (
 )
 # Characters that cannot end a given name: particles and very common verbs/adverbs that
 # follow a name in running text ("张伟说", "李娜已").
-ZH_NOT_IN_NAME = frozenset("的了是在说和与及已也都就要会把被给从向对让请不没很还再又才将于为等")
+ZH_NOT_IN_NAME = frozenset("的了是在说和与及已也都就要会把被给从向对让请不没很还再又才将于为等有")
 
 # Characters common in Chinese given names. A word jieba's HMM invented (not in any
 # dictionary) that starts with a surname is taken for a name only if the rest is made of
@@ -82,12 +82,26 @@ Xie Song Tang Han Feng Deng Cao Peng Zeng Xiao Tian Dong Yuan Pan Yu Jiang Cai D
 Wei Lv Ding Ren Shen Yao Lu Cui Zhong Tan Wan Fan Jin Shi Liao Jia Xia Fu Fang Bai Zou Meng
 Xiong Qin Qiu Yin Xue Yan Duan Lei Hou Long Kong Mao Hao Gong Shao Qian Dai Mo Xiang Ouyang
 Sima Zhuge Shangguan
-""".split()) | frozenset(
-    # the rest of ZH_SURNAMES and the compound ones, romanised (pypinyin ships its data)
-    __import__("pypinyin").lazy_pinyin(s)[0].capitalize() if len(s) == 1
-    else "".join(__import__("pypinyin").lazy_pinyin(s)).capitalize()
-    for s in ZH_SURNAMES | ZH_COMPOUND_SURNAMES
-) - frozenset({"Hong"})  # as in Hong Kong
+""".split())
+
+
+# ZH_SURNAMES and ZH_COMPOUND_SURNAMES romanised without tones (generated once with
+# pypinyin's single-character table; importing that table costs ~50 MB of memory).
+# "Hong" is left out: it is the first word of Hong Kong far more often than a surname.
+PINYIN_SURNAMES = PINYIN_SURNAMES | frozenset("""
+Ai An Ao Bai Baili Bao Bi Bian Bo Cai Cao Cen Ceng Cha Chai Chang Che Chen Cheng Chi Chou
+Chu Chunyu Cong Cui Dai Dan Dang Dantai Danyu Deng Di Diao Ding Dong Dongfang Dongguo Dou Du
+Duan Duanmu Dugu Fan Fang Fei Feng Fu Gan Gao Ge Geng Gong Gongsun Gongye Gou Gu Guan Gui
+Guo Han Hao He Hou Hu Hua Huang Huangfu Huo Huyan Ji Jia Jian Jiang Jiao Jie Jin Jing Kang
+Ke Kong Kou Kuang Lan Lang Lei Leng Li Lian Liang Liao Lin Ling Linghu Liu Long Lou Lu Luan
+Luo Ma Mai Mao Mei Meng Mi Miao Min Ming Mo Mou Mu Murong Nangong Ni Nie Ning Niu Nong Ou
+Ouyang Pan Pang Pei Peng Pu Puyang Qi Qian Qiao Qin Qiu Qu Quan Ran Rao Ren Rong Ruan Sang
+Sha Shang Shangguan Shao She Shen Sheng Shentu Shi Shu Si Sikong Sima Situ Song Su Sui Sun
+Taishi Tan Tang Tao Teng Tian Tong Tu Wan Wang Wanqi Wei Weichi Wen Weng Wenren Wu Xi Xia
+Xiahou Xiang Xiao Xie Ximen Xin Xing Xiong Xu Xuanyuan Xue Yan Yang Yao Ye Yi Yin Ying You
+Yu Yuan Yue Yuwen Zang Zhan Zhang Zhangsun Zhao Zhen Zheng Zhong Zhongli Zhou Zhu Zhuang
+Zhuge Zhuo Zong Zongzheng Zou Zuo
+""".split())
 
 
 def _jieba_given_chars(min_count: int = 4) -> frozenset[str]:

@@ -86,47 +86,25 @@ class HealthTermRecognizer(CdpRecognizer):
         out = []
         for i, tok in enumerate(toks):
             form = next((f for f in ZH_DOSAGE_FORMS if tok.text.endswith(f)), None)
+            end = tok.end
+            if form is None and tok.tag == "nw" and tok.text[0] in _SHORT_FORMS and i > 0:
+                # jieba's HMM glued a one-character form to the next word: 控释|片到|了
+                form, end = tok.text[0], tok.start + 1
             disease = (tok.text.endswith(ZH_DISEASE_SUFFIXES) and tok.text not in ZH_NOT_DISEASE
                        and _CJK.match(tok.text)) or tok.text in _INFECTION
             if form is None and not disease:
                 continue
-            j = _walk_left(toks, i, tok.end, 14 if form else 10)
+            j = _walk_left(toks, i, end, 14 if form else 10)
             start = toks[j].start if j < i else tok.start
-            body = text[start : tok.end]
+            body = text[start:end]
             if form is not None:
-                if tok.end - start - len(form) < 2 or body.startswith(ZH_NOT_DRUG_PREFIXES):
+                if end - start - len(form) < 2 or body.startswith(ZH_NOT_DRUG_PREFIXES):
                     continue
                 if all(t.tag in ("m", "q") for t in toks[j:i]) and len(tok.text) == len(form):
                     continue  # 三四片, 两盒: counts, not drugs
-                out.append((start, tok.end, 0.7))
+                out.append((start, end, 0.7))
             elif len(body) >= 2 and body not in ZH_NOT_DISEASE:
-                out.append((start, tok.end, 0.65))
-        return out
-
-    @staticmethod
-    def _zh_morphology_old(text, nlp_artifacts) -> list[tuple[int, int, float]]:
-        toks = tokens_of(nlp_artifacts)
-        out = []
-        for i, tok in enumerate(toks):
-            form = next((f for f in ZH_DOSAGE_FORMS if tok.text.endswith(f)), None)
-            if form is not None:
-                stem_start = tok.start if len(tok.text) > len(form) else None
-                j = i - 1
-                while j >= 0 and toks[j].tag in _STEM_TAGS and toks[j].text not in _STEM_STOP \
-                        and not toks[j].text.endswith(("药", "药品")) \
-                        and (tok.end - toks[j].start) <= 14 and not toks[j].text.isspace():
-                    stem_start = toks[j].start
-                    j -= 1
-                if stem_start is None or tok.end - stem_start - len(form) < 2:
-                    continue
-                name = text[stem_start : tok.end]
-                if name.startswith(ZH_NOT_DRUG_PREFIXES):
-                    continue
-                out.append((stem_start, tok.end, 0.7))
-                continue
-            if (len(tok.text) >= 2 and tok.text.endswith(ZH_DISEASE_SUFFIXES)
-                    and tok.text not in ZH_NOT_DISEASE and _CJK.match(tok.text)):
-                out.append((tok.start, tok.end, 0.65))
+                out.append((start, end, 0.65))
         return out
 
 
@@ -143,6 +121,7 @@ def _merge(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
 
 
 _INFECTION = frozenset({"感染", "综合征", "症", "病", "炎"})
+_SHORT_FORMS = frozenset("片丸散栓")
 # Tags a drug or disease name can be built from in jieba's output, including words its HMM
 # invented (nw) and verbs inside a name (控释, 突出); see _walk_left for the trimming.
 _NAME_PART_TAGS = _STEM_TAGS | {"nw", "v", "vn", "r", "ag", "zg", "t", "nrt"}
@@ -150,7 +129,7 @@ _NAME_PART_TAGS = _STEM_TAGS | {"nw", "v", "vn", "r", "ag", "zg", "t", "nrt"}
 _TRIM_TAGS = frozenset({"r", "v", "vn", "d", "p", "c", "u", "uj", "ul", "uz", "ud", "ug", "y",
                         "zg", "m", "q"})
 _WALK_STOP = _STEM_STOP | frozenset("患者 病人 家属 主诉 自述 诊断 既往 病史 目前 已 有 无 伴 "
-                                    "反映 咨询 确诊 患有 得了 说 我 他 她".split())
+                                    "反映 咨询 确诊 患有 得了 说".split())
 
 
 def _walk_left(toks, i: int, end: int, limit: int) -> int:

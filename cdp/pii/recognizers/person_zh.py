@@ -57,6 +57,21 @@ def _glued(toks, pos: int, text: str) -> bool:
     return False
 
 
+# Surnames that are also a measure word or a conjunction: after a number or demonstrative
+# (这张卡, 两张) or between two nouns (高血压和脂溢性皮炎) they are not a name's first character.
+_MEASURE_SURNAMES = frozenset("张包支封")
+_NUMBERISH = frozenset("这那一二两三四五六七八九十几每哪整半0123456789０１２３４５６７８９")
+_FUNCTION_SURNAMES = frozenset("和于向时成")
+
+
+def _measure_or_function(text: str, pos: int) -> bool:
+    ch = text[pos] if pos < len(text) else ""
+    before = text[pos - 1] if pos else ""
+    if ch in _MEASURE_SURNAMES and before in _NUMBERISH:
+        return True
+    return ch in _FUNCTION_SURNAMES and bool(before) and _CJK.match(before) is not None
+
+
 def _reduplicated(word: str) -> bool:
     # 谢谢, 常常, 方方面面: a surname character doubled is an ordinary word, not a name
     return len(word) == 2 and word[0] == word[1]
@@ -86,7 +101,11 @@ class ChinesePersonRecognizer(CdpRecognizer):
             if m.start() in starts or not toks or _glued(toks, m.start(), text):
                 add(m.start(), m.end(), 0.8, "surname with honorific")
         # 2. context word then surname + given name
-        for m in _CONTEXT.finditer(text):
+        # searched with overlaps: 我妈妈 holds both 我妈 and 妈妈, and only the second is
+        # followed by the name
+        pos = 0
+        while (m := _CONTEXT.search(text, pos)) is not None:
+            pos = m.start() + 1
             p = m.end()
             s = surname_len(text, p)
             if not s or taken[p]:
@@ -95,7 +114,10 @@ class ChinesePersonRecognizer(CdpRecognizer):
                 end = p + s + g
                 if end > len(text) or not _given_ok(text[p + s : end]):
                     continue
-                if end in ends or end == len(text) or not _CJK.match(text[end]):
+                # the name ends on a word boundary, the text's end, a non-Han character,
+                # or a particle / common verb that cannot be part of it (张伟有高血压)
+                if (end in ends or end == len(text) or not _CJK.match(text[end])
+                        or text[end] in ZH_NOT_IN_NAME):
                     add(p, end, 0.75, "name after context word")
                     break
         # 3. jieba name tags, anchored on a known surname
@@ -109,6 +131,8 @@ class ChinesePersonRecognizer(CdpRecognizer):
                 if given and len(given) <= 2 and all(c in ZH_GIVEN_CHARS for c in given):
                     add(tok.start + 1, tok.end, 0.7, "name after a glued function word")
                     continue
+            if _measure_or_function(text, tok.start):
+                continue
             if tok.tag in _NAME_TAGS and 2 <= len(tok.text) <= 4 and not _reduplicated(tok.text):
                 s = surname_len(tok.text, 0)
                 if (s and _given_ok(tok.text[s:]) and not tok.text.endswith(ZH_HONORIFICS)
@@ -121,4 +145,11 @@ class ChinesePersonRecognizer(CdpRecognizer):
                 if (nxt.tag in _NAME_TAGS and 1 <= len(nxt.text) <= 2 and _given_ok(nxt.text)
                         and nxt.text not in ZH_HONORIFICS):
                     add(tok.start, nxt.end, 0.7, "surname plus tagged given name")
+            # the same, with a function word glued in front of the surname: 帮黄|珂
+            elif (i + 1 < len(toks) and tok.tag == "nw" and len(tok.text) in (2, 3)
+                    and tok.text[0] in _GLUE and surname_len(tok.text, 1) == len(tok.text) - 1):
+                nxt = toks[i + 1]
+                if (nxt.tag in _NAME_TAGS and 1 <= len(nxt.text) <= 2 and _given_ok(nxt.text)
+                        and nxt.text not in ZH_HONORIFICS):
+                    add(tok.start + 1, nxt.end, 0.7, "glued surname plus tagged given name")
         return results
