@@ -60,6 +60,8 @@ SOURCE_FIELDS = DIRECT_IDENTIFIERS | {
     "created_at",
 }
 FREE_TEXT = {"interaction_text"}
+# Sensitive personal information (PIPL art. 28): only with a separate consent.
+HEALTH = {"rx_order_count"}
 TIMESTAMPS = {"first_order_at", "last_order_at", "created_at"}
 DATES = TIMESTAMPS | {"birth_date"}
 
@@ -104,6 +106,13 @@ class Profile:
     description: str = ""
     # The consent purpose a customer must have granted (newest decision wins); default purpose.
     consent_purpose: str = ""
+    # A second, separate consent required when the profile carries health data.
+    health_consent_purpose: str | None = None
+
+    @property
+    def consent_purposes(self) -> tuple[str, ...]:
+        extra = (self.health_consent_purpose,) if self.health_consent_purpose else ()
+        return (self.consent_purpose, *extra)
 
     @property
     def output_fields(self) -> list[FieldSpec]:
@@ -192,6 +201,13 @@ def parse_profile(name: str, data: dict[str, Any]) -> Profile:
         specs.append(FieldSpec(out, source, transform, qi, params))
     if not any(s.transform != "drop" for s in specs):
         raise _fail(name, "every field is dropped")
+    health_consent = data.get("health_consent_purpose")
+    if health_consent is not None and (not isinstance(health_consent, str)
+                                       or not NAME_RE.match(health_consent)):
+        raise _fail(name, "health_consent_purpose must be a lower-case purpose name")
+    if any(s.source in HEALTH and s.transform != "drop" for s in specs) and not health_consent:
+        raise _fail(name, "health data (sensitive personal information) needs a separate "
+                    "consent: set health_consent_purpose")
     return Profile(
         name=name,
         recipient=recipient,
@@ -204,6 +220,7 @@ def parse_profile(name: str, data: dict[str, Any]) -> Profile:
         schedule_mode=schedule_mode,
         description=str(data.get("description", "")),
         consent_purpose=consent_purpose,
+        health_consent_purpose=health_consent,
     )
 
 

@@ -61,7 +61,8 @@ class RunResult:
 
 
 def export_root(platform: Platform) -> Path:
-    return Path(platform.config.export_dir)
+    # Absolute: run records name their directory, and the server's cwd may differ.
+    return Path(platform.config.export_dir).resolve()
 
 
 def newest_consents(session: Session, customer_ids: list[str], purpose: str) -> dict[str, bool]:
@@ -91,7 +92,8 @@ def iter_eligible_rows(platform: Platform, profile: Profile, since: datetime | N
                        removed: Callable[[str], None] | None = None,
                        batch: int = BATCH) -> Iterator[dict[str, Any]]:
     """Flat source rows of every customer the profile may export: active (never erased,
-    restricted or merged away) and whose newest consent for the purpose is a grant.
+    restricted or merged away) and whose newest consent for the purpose (and, for health
+    data, the separate health purpose) is a grant.
 
     Each batch is read in its own short session that is closed before its rows are handed
     out, so no database transaction (on SQLite: the write lock) stays open while the caller
@@ -111,9 +113,10 @@ def iter_eligible_rows(platform: Platform, profile: Profile, since: datetime | N
             if not customers:
                 return
             last = customers[-1][0]
-            consent = newest_consents(session, [c[0] for c in customers], profile.consent_purpose)
+            ids = [c[0] for c in customers]
+            consents = [newest_consents(session, ids, p) for p in profile.consent_purposes]
             for cid, status in customers:
-                if status != "active" or not consent.get(cid, False):
+                if status != "active" or not all(c.get(cid, False) for c in consents):
                     # Merged-away customers leave too: their rows live on under the survivor.
                     gone.append(cid)
                     continue
@@ -303,6 +306,10 @@ def _produce(platform: Platform, profile: Profile, run_id: str, tmp: Path, root:
     }
     signed = manifest_mod.sign(doc, ring.signing_key, ring.verify_key_bytes())
     manifest_mod.write(tmp, signed)
+    # Files are for the service account and its group (the download endpoint), not the world.
+    for f in tmp.iterdir():
+        os.chmod(f, 0o640)
+    os.chmod(tmp, 0o750)
     final = root / run_id
     # Atomic publication: the directory appears complete or not at all.
     os.rename(tmp, final)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
 from cdp.pii.context import SelectiveContextEnhancer
+from cdp.pii.lexicon.drug_vocabulary import drug_words
 from cdp.pii.nlp_engine import OfflineNlpEngine
 from cdp.pii.offline import offline_tld_extractor
 
@@ -30,6 +32,10 @@ def build_analyzer() -> AnalyzerEngine:
     for name in ("presidio-analyzer", "presidio-anonymizer"):
         logging.getLogger(name).setLevel(logging.WARNING)
     offline_tld_extractor()
+    # The drug dictionary is unpickled whole (~60 MB) and trimmed to a word set; doing it
+    # before jieba loads lets that memory be reused, keeping the process's peak lower.
+    drug_words()
+    gc.collect()
     nlp_engine = OfflineNlpEngine()
     nlp_engine.load()
     registry = RecognizerRegistry(recognizers=build_recognizers(LANGUAGES),

@@ -37,6 +37,7 @@ description = "benchmark: bi_weekly's shape over the whole population"
 recipient = "bench_team"
 purpose = "analytics"
 consent_purpose = "bench_export"
+health_consent_purpose = "bench_export"
 formats = ["csv", "parquet"]
 k = 5
 max_suppression = 0.05
@@ -103,6 +104,13 @@ def _platform(work: Path, db: str):  # type: ignore[no-untyped-def]
                            policy_dir=str(work / "policies"), export_dir=str(work / "exports")))
 
 
+def write_policies(work: Path) -> None:
+    """The repository's policies plus the bench profile (rewritten on every run)."""
+    shutil.rmtree(work / "policies", ignore_errors=True)
+    shutil.copytree(REPO / "policies", work / "policies")
+    (work / "policies" / "exports" / "bench.toml").write_text(PROFILE)
+
+
 def setup(work: Path, db: str, people: int, seed: int) -> dict:
     from sqlalchemy import select
 
@@ -113,9 +121,7 @@ def setup(work: Path, db: str, people: int, seed: int) -> dict:
     from cdp.platform import upgrade_schema
 
     work.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(work / "policies", ignore_errors=True)
-    shutil.copytree(REPO / "policies", work / "policies")
-    (work / "policies" / "exports" / "bench.toml").write_text(PROFILE)
+    write_policies(work)
     if not (work / "keyring.json").exists():
         Keyring.generate().save(work / "keyring.json")
     upgrade_schema(db)
@@ -211,6 +217,7 @@ def main() -> int:
         print(json.dumps(phase(work, db, args.phase)))
         return 0
     info: dict = {}
+    write_policies(work)
     if not args.reuse:
         if args.db is None and (work / "cdp.db").exists():
             (work / "cdp.db").unlink()

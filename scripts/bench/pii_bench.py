@@ -174,8 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=4000)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--corpus", choices=("main", "heldout"), default="main",
-                    help="main: scripts/pii_corpus.py; heldout: scripts/pii_corpus_heldout.py")
+    ap.add_argument("--corpus", choices=("main", "heldout", "unseen"), default="main",
+                    help="main: scripts/pii_corpus.py; heldout: scripts/pii_corpus_heldout.py; "
+                         "unseen: scripts/pii_corpus_unseen.py (never tuned on)")
     ap.add_argument("--worker", nargs=3, metavar=("KIND", "IN", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--errors", type=int, default=0, help="print this many of our misses")
     args = ap.parse_args(argv)
@@ -187,8 +188,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.corpus == "main":
         from scripts.pii_corpus import generate
-    else:
+    elif args.corpus == "heldout":
         from scripts.pii_corpus_heldout import generate_heldout as generate
+    else:
+        from scripts.pii_corpus_unseen import generate_unseen as generate
 
     corpus = [s.__dict__ for s in generate(args.count, args.seed)]
     with tempfile.TemporaryDirectory() as tmp:

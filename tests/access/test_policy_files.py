@@ -153,3 +153,54 @@ def test_cli_check_catches_a_bad_edit(policy_dir: Path) -> None:
     )
     bad = CliRunner().invoke(cli, ["access", "check", "--policy-dir", str(policy_dir)])
     assert bad.exit_code == 1 and "unknown purpose 'gossip'" in bad.output
+
+
+def test_policy_change_reaches_every_gunicorn_worker(
+    policy_dir: Path, cli_env, make_api_key
+) -> None:  # type: ignore[no-untyped-def]
+    """Real processes: gunicorn with two workers; 16 concurrent requests before and after the
+    change (both workers serve some); every request after the change sees it."""
+    import http.client
+    import socket
+    import subprocess
+    import sys
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(cli_env, CDP_POLICY_DIR=str(policy_dir))
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    server = subprocess.Popen(
+        [gunicorn, "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+        env=env,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    headers = make_api_key("analyst", "customer_support")
+
+    def status(_: int) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        conn.request("GET", "/v1/customers/abc", headers=headers)
+        code = conn.getresponse().status
+        conn.close()
+        return code
+
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                status(0)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(status, range(16))) == {403}
+            with open(policy_dir / "policy.csv", "a") as fh:
+                fh.write("p, analyst, customers, read, customer_support\n")
+            assert set(pool.map(status, range(16))) == {404}  # allowed now; no such customer
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

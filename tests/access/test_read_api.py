@@ -33,6 +33,11 @@ def test_lookup_normalises_like_ingest(client, make_api_key, platform) -> None: 
         headers=headers,
     )
     assert [c["customer_id"] for c in r.get_json()["customers"]] == [cid]
+    scoped = {"identifier_type": "platform_user_id", "value": "jd_a8k2x9q7"}
+    r = client.get("/v1/customers", query_string={**scoped, "source": "jd_health"}, headers=headers)
+    assert [c["customer_id"] for c in r.get_json()["customers"]] == [cid]
+    r = client.get("/v1/customers", query_string={**scoped, "source": "ali_health"}, headers=headers)
+    assert r.get_json()["customers"] == []
     r = client.get(
         "/v1/customers",
         query_string={"identifier_type": "phone", "value": "13900000000"},
@@ -52,7 +57,7 @@ def test_lookup_normalises_like_ingest(client, make_api_key, platform) -> None: 
             .select_from(AuditEvent)
             .where(AuditEvent.action == "customers.read", AuditEvent.customer_id == cid)
         )
-    assert reads == 4
+    assert reads == 5
 
 
 def test_steward_merge_and_split_through_http(client, make_api_key) -> None:  # type: ignore[no-untyped-def]

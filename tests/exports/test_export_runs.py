@@ -156,6 +156,15 @@ def test_cli_prints_manifest_path(cli_env: dict, platform: Platform, loaded: lis
     assert path.name == "manifest.json" and path.is_file()
     bad = CliRunner().invoke(cli, ["export", "run", "no_such_profile"], env=cli_env)
     assert bad.exit_code == 2 and "no such export profile" in bad.output
+    ok = CliRunner().invoke(cli, ["export", "verify", str(path)], env=cli_env)
+    assert ok.exit_code == 0 and "manifest ok" in ok.stdout
+    assert oct(path.stat().st_mode & 0o777) == "0o640"
+    # A recipient-side change to a file (or the manifest) is detected.
+    data = path.parent / "reco_daily.jsonl"
+    data.chmod(0o600)
+    data.write_text(data.read_text() + '{"customer": "forged"}\n')
+    tampered = CliRunner().invoke(cli, ["export", "verify", str(path)], env=cli_env)
+    assert tampered.exit_code == 1 and "INVALID" in tampered.stdout
 
 
 def test_http_runs_are_the_recipients_own_streamed_and_audited(
@@ -195,3 +204,56 @@ def test_http_runs_are_the_recipients_own_streamed_and_audited(
     with platform.Session() as s:
         actions = Counter(s.scalars(select(AuditEvent.action).where(AuditEvent.action.like("export.%"))))
     assert actions["export.run"] == 2 and actions["export.list"] >= 2 and actions["export.download"] == 2
+
+
+def test_incremental_run_exports_only_what_changed(platform: Platform) -> None:
+    records = generated_records(PEOPLE, 11)
+    register_sensitive(direct_values(records))
+    first_half = [r for r in records if r["source"] != "app"]
+    ingest(platform, first_half)
+    full = run_export(platform, "research_quarterly", mode="incremental")
+    assert json.loads(full.manifest_path.read_text())["manifest"]["since"] is None  # first: full
+    nothing = run_export(platform, "research_quarterly", mode="incremental")
+    doc = json.loads(nothing.manifest_path.read_text())["manifest"]
+    assert doc["candidates"] == 0 and doc["rows"] == 0 and doc["removed"] == 0
+    # New app records arrive: only their customers are candidates next time.
+    app = [r for r in records if r["source"] == "app"]
+    ingest(platform, app)
+    with platform.Session() as s:
+        from cdp.identity.models import SourceRecord
+
+        touched = set(s.scalars(select(SourceRecord.customer_id).where(SourceRecord.source == "app")))
+        consent = newest_consents(s, list(touched), "analytics")
+    inc = run_export(platform, "research_quarterly", mode="incremental")
+    doc = json.loads(inc.manifest_path.read_text())["manifest"]
+    assert doc["candidates"] == sum(1 for c in touched if consent.get(c))
+    assert 0 < doc["candidates"] < len(touched) + 1
+
+
+def test_health_data_goes_only_to_customers_with_the_separate_consent(platform: Platform, tmp_path: Path) -> None:
+    import shutil
+    from dataclasses import replace
+
+    records = generated_records(PEOPLE, 11)
+    register_sensitive(direct_values(records))
+    ingest(platform, records)
+    policies = tmp_path / "pol"
+    shutil.copytree(POLICY_DIR, policies)
+    (policies / "exports" / "health.toml").write_text(
+        'recipient = "care_team"\npurpose = "marketing"\nhealth_consent_purpose = "health_marketing"\n'
+        'k = 2\n[[fields]]\nname = "c"\nsource = "customer_id"\ntransform = "pseudonym"\n'
+        '[[fields]]\nsource = "rx_order_count"\ntransform = "keep"\n')
+    p2 = Platform(replace(platform.config, policy_dir=str(policies)))
+    try:
+        res = run_export(p2, "health")
+    finally:
+        p2.dispose()
+    key = platform.keyring.pseudonym_key("export/care_team")
+    with platform.Session() as s:
+        ids = list(s.scalars(select(Customer.id).where(Customer.status == "active")))
+        mk = newest_consents(s, ids, "marketing")
+        hm = newest_consents(s, ids, "health_marketing")
+    both = {keyed_pseudonym(key, f"customer_id|{c}") for c in ids if mk.get(c) and hm.get(c)}
+    only_marketing = {keyed_pseudonym(key, f"customer_id|{c}") for c in ids if mk.get(c) and not hm.get(c)}
+    got = {r["c"] for r in _rows(res.directory, "health")}
+    assert got == both and only_marketing and not got & only_marketing

@@ -49,6 +49,14 @@ def test_profile_that_would_leak_or_is_wrong_is_refused(field: dict) -> None:
         parse_profile("bad", _profile(fields=[field]))
 
 
+def test_health_data_needs_a_separate_consent() -> None:
+    rx = {"source": "rx_order_count", "transform": "keep"}
+    with pytest.raises(ValidationError, match="separate"):
+        parse_profile("bad", _profile(fields=[rx]))
+    ok = parse_profile("ok", _profile(fields=[rx], health_consent_purpose="health_marketing"))
+    assert ok.consent_purposes == ("analytics", "health_marketing")
+
+
 def test_bad_cron_and_purpose_are_refused() -> None:
     with pytest.raises(ValidationError):
         parse_profile("bad", _profile(schedule="every tuesday"))

@@ -207,3 +207,22 @@ def test_crontab_weekdays_mean_what_crontab_means() -> None:
     assert latest_fire_time(parse_cron("*/2 * * * * *"), start.replace(second=5)) == start.replace(second=4)
     with pytest.raises(ValueError):
         parse_cron("61 * * * *")
+
+
+def test_overdue_and_retention_jobs_run_once_per_firing(platform: Platform) -> None:
+    from cdp.audit.models import AuditEvent
+
+    tasks.bind(platform)
+    try:
+        tasks.dsr_overdue_job()
+        tasks.dsr_overdue_job()  # a second process firing the same slot
+        tasks.retention_job()
+        tasks.retention_job()
+    finally:
+        tasks.bind(None)
+    with platform.Session() as s:
+        runs = {(r.job, r.status, r.attempts) for r in s.scalars(select(JobRun))}
+        audited = list(s.scalars(select(AuditEvent.action).where(AuditEvent.action.like("retention.%"))))
+    assert runs == {("dsr_overdue", "succeeded", 1), ("retention", "succeeded", 1)}
+    # One retention pass: each rule audited once.
+    assert sorted(audited) == sorted(set(audited)) and "retention.purge_retained" in audited

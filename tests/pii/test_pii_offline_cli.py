@@ -19,7 +19,9 @@ CDP = str(Path(sys.executable).with_name("cdp"))
 
 NO_NETWORK = r"""
 import json, socket, sys
+attempts = []
 def refuse(*args, **kwargs):
+    attempts.append(repr(args[1:2]))  # recorded even if a library swallows the error
     raise OSError("network disabled by the test")
 socket.socket.connect = refuse
 socket.socket.connect_ex = refuse
@@ -28,7 +30,8 @@ socket.create_connection = refuse
 socket.getaddrinfo = refuse
 from cdp.pii.scan import scan_text
 text = "邮箱wang.fang@mail.pku.edu.cn，电话13812345678；login from 114.88.21.7 by john@corp-health.com.cn"
-print(json.dumps([[e.type, text[e.start:e.end]] for e in scan_text(text)], ensure_ascii=False))
+found = [[e.type, text[e.start:e.end]] for e in scan_text(text)]
+print(json.dumps({"attempts": attempts, "found": found}, ensure_ascii=False))
 """
 
 
@@ -44,7 +47,9 @@ def test_scan_runs_with_sockets_disabled_and_writes_no_cache(tmp_path):
     proc = subprocess.run([sys.executable, "-c", NO_NETWORK], capture_output=True, text=True,
                           env=_env(tmp_path), cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["attempts"] == []  # nothing even tried to connect or resolve a name
+    got = report["found"]
     assert ["EMAIL_ADDRESS", "wang.fang@mail.pku.edu.cn"] in got
     assert ["EMAIL_ADDRESS", "john@corp-health.com.cn"] in got
     assert ["PHONE_NUMBER", "13812345678"] in got and ["IP_ADDRESS", "114.88.21.7"] in got
@@ -180,3 +185,37 @@ def test_cdp_pii_scan_missing_input_is_a_usage_error(tmp_path):
     assert result.exit_code == 2
     assert "does not exist" in result.stderr and result.exception is None or \
         isinstance(result.exception, SystemExit)
+
+
+def test_cdp_pii_scan_shows_progress_on_a_terminal(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text("\n".join(json.dumps({"id": i, "text": "电话13812345678"})
+                             for i in range(20)) + "\n", encoding="utf-8")
+    master, slave = pty.openpty()
+    # a new pty is 0 columns wide, and tqdm draws nothing in 0 columns
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        proc = subprocess.run([CDP, "pii", "scan", "--input", str(inp), "--output", str(out)],
+                              stdout=subprocess.PIPE, stderr=slave, env=_env(tmp_path),
+                              cwd=tmp_path, timeout=120)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+    terminal = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0
+    assert "pii scan: 20/20" in terminal or ("pii scan" in terminal and "20line" in terminal)
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 20

@@ -81,6 +81,9 @@ def test_person_names_found(text, expected):
         ("诊断：2型糖尿病；阿托伐他汀钙片每日一次", ["2型糖尿病", "阿托伐他汀钙片"]),
         ("history of hypertension, taking metformin daily", ["hypertension", "metformin"]),
         ("switched to valsartan for her asthma", ["valsartan", "asthma"]),
+        # from the drug-named-entity-recognition dictionary, not our lexicon or INN stems
+        ("Dispensed metoclopramide and Prednisolone today", ["metoclopramide", "Prednisolone"]),
+        ("Please order more water, tablets and cotton pads", []),
     ],
 )
 def test_health_terms_found(text, expected):

@@ -23,6 +23,7 @@ from cdp.pii.lexicon.health import (
     ZH_NOT_DISEASE,
     ZH_NOT_DRUG_PREFIXES,
 )
+from cdp.pii.lexicon.drug_vocabulary import drug_words
 from cdp.pii.recognizers._tokens import tokens_of, trie_regex
 from cdp.pii.recognizers.base import CdpRecognizer
 
@@ -50,6 +51,7 @@ _EN_LEXICON = re.compile(
 _EN_SUFFIX = re.compile(r"(?<![A-Za-z])[a-z]{2,20}(?:" + "|".join(EN_DRUG_SUFFIXES)
                         + r")(?![A-Za-z])", re.IGNORECASE)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_EN_WORD = re.compile(r"(?<![A-Za-z])[A-Za-z][a-z]{4,}(?:-[a-z]+)?(?![A-Za-z])")
 # POS tags a drug-name stem can carry in jieba (nouns, names, numerals, bound morphemes,
 # distinguishing words, foreign words); verbs, particles and punctuation end the stem.
 _STEM_TAGS = frozenset({"n", "nz", "nr", "nrt", "nrfg", "ns", "nt", "b", "m", "g", "eng", "j",
@@ -60,6 +62,10 @@ _STEM_STOP = frozenset("处方 处方药 非处方药 冷链 药品 药物 开�
 
 class HealthTermRecognizer(CdpRecognizer):
     ENTITIES = (HEALTH_TERM,)
+
+    def __init__(self, supported_language: str) -> None:
+        super().__init__(supported_language)
+        self._drug_words = drug_words()
 
     def analyze(self, text, entities, nlp_artifacts=None):
         spans: list[tuple[int, int, float]] = []
@@ -73,6 +79,8 @@ class HealthTermRecognizer(CdpRecognizer):
         if re.search(r"[A-Za-z]{3}", text):
             spans += [(m.start(), m.end(), 0.85) for m in _EN_LEXICON.finditer(text)]
             spans += [(m.start(), m.end(), 0.65) for m in _EN_SUFFIX.finditer(text)]
+            spans += [(m.start(), m.end(), 0.7) for m in _EN_WORD.finditer(text)
+                      if m.group().lower() in self._drug_words]
             spans += [(m.start(), m.end(), 0.65) for m in _EN_DISEASE.finditer(text)
                       if not _EN_NOT_DISEASE_HEAD.match(m.group())]
         merged = _merge(spans)
