@@ -151,21 +151,25 @@ class Resolver:
                    if i.bidx and i.strength != "none"}
         mk_keys = {(k, b) for p in prepared for k, b in p.match_keys}
         if id_keys:
+            # type first: the (type, bidx) index serves both IN lists
+            types = sorted({k.removeprefix("id:") for k, _ in id_keys})
             bidxs = sorted({b for _, b in id_keys})
             for part in _chunks(bidxs):
                 for t, b, c in s.execute(
                     select(Identifier.type, Identifier.bidx, Identifier.customer_id).where(
-                        Identifier.bidx.in_(part), Identifier.status == nz.VALID
+                        Identifier.type.in_(types), Identifier.bidx.in_(part),
+                        Identifier.status == nz.VALID,
                     )
                 ):
                     if (f"id:{t}", b) in id_keys:
                         self.index[(f"id:{t}", b)].add(c)
         if mk_keys:
+            kinds = sorted({k for k, _ in mk_keys})
             bidxs = sorted({b for _, b in mk_keys})
             for part in _chunks(bidxs):
                 for k, b, c in s.execute(
                     select(MatchKey.kind, MatchKey.bidx, MatchKey.customer_id).where(
-                        MatchKey.bidx.in_(part)
+                        MatchKey.kind.in_(kinds), MatchKey.bidx.in_(part)
                     )
                 ):
                     if (k, b) in mk_keys:
@@ -571,12 +575,14 @@ def ingest_batch(session: Session, platform: Any, prepared: list[PreparedRecord]
     lock_resolution(session)
     existing: dict[tuple[str, str], tuple[str, str, str]] = {}
     srids = sorted({p.source_record_id for p in prepared})
+    sources = sorted({p.source for p in prepared})
     wanted = {p.key for p in prepared}
     for part in _chunks(srids):
+        # source first: the (source, source_record_id) unique index serves both IN lists
         for rid, src, srid, cid, h in session.execute(
             select(SourceRecord.id, SourceRecord.source, SourceRecord.source_record_id,
                    SourceRecord.customer_id, SourceRecord.content_hmac)
-            .where(SourceRecord.source_record_id.in_(part))
+            .where(SourceRecord.source.in_(sources), SourceRecord.source_record_id.in_(part))
         ):
             if (src, srid) in wanted:
                 existing[(src, srid)] = (rid, cid, h)
@@ -605,16 +611,11 @@ def ingest_batch(session: Session, platform: Any, prepared: list[PreparedRecord]
         cid, rule, evidence, score = r.resolve(p, current)
         record_id = ex[0] if ex else new_id()
         if ex is not None:
-            cur = r.final(ex[1])
-            if cur != cid:
-                session.execute(update(IdentityLink).where(
-                    IdentityLink.record_id == record_id, IdentityLink.ended_at.is_(None)
-                ).values(ended_at=r.now))
-            else:
-                # Same customer: the link stands; do not write another.
-                session.execute(update(IdentityLink).where(
-                    IdentityLink.record_id == record_id, IdentityLink.ended_at.is_(None)
-                ).values(ended_at=r.now))
+            # The updated content is re-resolved: the old link ends, the new one says why the
+            # record belongs where it is now (history kept).
+            session.execute(update(IdentityLink).where(
+                IdentityLink.record_id == record_id, IdentityLink.ended_at.is_(None)
+            ).values(ended_at=r.now))
             rule = "update" if rule.startswith("deterministic:update") else rule
         r.store(p, record_id, cid, rule, evidence, score, existing=ex is not None)
         results.append(RecordResult(p.source, p.source_record_id,

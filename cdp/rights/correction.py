@@ -1,6 +1,8 @@
-"""Correction (PIPL art. 46): the corrected values arrive as a new, newest source record of
-the customer from the channel ``dsr_correction``, so the golden record takes them while the
-lineage keeps what was there before and who changed it."""
+"""Correction (PIPL art. 46): the inaccurate value is replaced wherever the customer's
+records hold it (each record's profile is re-encrypted under its own data key), and the
+corrected values are also kept as a source record of the channel ``dsr_correction`` with an
+identity link naming the actor, so the lineage shows who corrected what and when. A channel
+that later re-sends its old value updates its own record again, as any re-send does."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ def apply_correction(session: Session, platform: Platform, req: DsrRequest, chan
     else:
         dek = platform.keys.unwrap(key_row)
     now = utcnow()
+    corrected = _rewrite_records(session, platform, customer.id, changes)
     rid = new_id()
     canonical = json.dumps(changes, sort_keys=True, ensure_ascii=False).encode()
     session.add(SourceRecord(
@@ -53,4 +56,28 @@ def apply_correction(session: Session, platform: Platform, req: DsrRequest, chan
                              evidence=sorted(changes), score=None, actor=actor, created_at=now))
     customer.updated_at = now
     session.flush()
+    req.result = {**(req.result or {}), "records_corrected": corrected}
     return rid
+
+
+def _rewrite_records(session: Session, platform: Platform, customer_id: str,
+                     changes: dict[str, Any]) -> int:
+    """Replace the changed profile fields in every record of the customer that holds them."""
+    recs = list(session.scalars(select(SourceRecord).where(
+        SourceRecord.customer_id == customer_id, SourceRecord.profile_ct.is_not(None))))
+    deks = platform.keys.load(session, {r.data_key_id for r in recs})
+    n = 0
+    for r in recs:
+        dek = deks.get(r.data_key_id)
+        if dek is None:
+            continue
+        aad = fields.field_aad("source_records", "profile_ct", r.id)
+        profile = fields.decrypt_json(dek, r.profile_ct, aad) or {}
+        touched = {k: v for k, v in changes.items() if k in profile and profile[k] != v}
+        if not touched:
+            continue
+        profile.update(touched)
+        r.profile_ct = fields.encrypt_json(dek, profile, aad)
+        n += 1
+    session.flush()
+    return n

@@ -167,7 +167,7 @@ def execute_request(session: Session, platform: Platform, req: DsrRequest, *, ac
 
         assert changes is not None
         apply_correction(session, platform, req, changes, actor=actor)
-        req.result = {"fields": sorted(changes)}
+        req.result = {**(req.result or {}), "fields": sorted(changes)}
         out = dict(req.result)
         _audit(session, req, "dsr.correction", actor, role=role, request_id=request_id,
                categories=("identity", "demographic", "address"), detail={"fields": sorted(changes)})

@@ -204,6 +204,12 @@ def test_http_runs_are_the_recipients_own_streamed_and_audited(
     with platform.Session() as s:
         actions = Counter(s.scalars(select(AuditEvent.action).where(AuditEvent.action.like("export.%"))))
     assert actions["export.run"] == 2 and actions["export.list"] >= 2 and actions["export.download"] == 2
+    # A revoked key downloads nothing more.
+    from cdp.access.apikeys import revoke_key
+
+    with platform.transaction() as s:
+        revoke_key(s, bi_key.split("_")[1])
+    assert client.get(f"/v1/exports/runs/{bi.run_id}/files/bi_weekly.csv", headers=h_bi).status_code == 401
 
 
 def test_incremental_run_exports_only_what_changed(platform: Platform) -> None:

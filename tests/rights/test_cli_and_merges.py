@@ -75,3 +75,29 @@ def test_erasing_a_survivor_erases_the_customers_it_absorbed(platform: Platform,
     for c in everyone:
         body = client.get(f"/v1/customers/{c.id}", headers=h).get_data(as_text=True)
         assert not [v for v in SECRETS if v in body]
+
+
+def test_kept_record_moved_to_another_row_does_not_open(platform: Platform) -> None:
+    from datetime import timedelta
+
+    import pytest
+
+    from cdp.errors import DecryptionError
+    from cdp.rights.erasure import erase_customer, read_retained
+    from cdp.rights.models import RetainedRecord
+
+    register_sensitive(SECRETS)
+    ingest(platform, person_records("-x"))
+    ingest(platform, person_records("-y"))
+    a, b = _customer_of(platform, "jd-dsr-1-x"), _customer_of(platform, "jd-dsr-1-y")
+    # Same phone and ID number: both sends resolve to one customer with two rx sales.
+    with platform.transaction() as s:
+        for cid in {a, b}:
+            erase_customer(s, platform, cid, rx_keep=timedelta(days=1827), actor="test")
+    with platform.transaction() as s:
+        rows = list(s.scalars(select(RetainedRecord).order_by(RetainedRecord.id)))
+        assert len(rows) == 2
+        # An insider swaps the ciphertexts between the two rows.
+        rows[0].payload_ct, rows[1].payload_ct = rows[1].payload_ct, rows[0].payload_ct
+    with platform.Session() as s, pytest.raises(DecryptionError):
+        read_retained(s, platform, rows[0].customer_id)

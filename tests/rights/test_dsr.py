@@ -162,8 +162,10 @@ def test_restriction_consent_withdrawal_and_correction(platform: Platform, clien
     with platform.Session() as s:
         view = assemble_customer(s, platform, cid)
     bd = view["profile"]["birth_date"]
-    assert "1985-04-21" in [v["value"] for v in bd["values"]]
+    assert bd["value"] == "1985-04-21"
+    assert {v["value"] for v in bd["values"]} == {"1985-04-21"}  # the wrong value is gone
     assert any(i["source"] == "dsr_correction" for i in view["identities"])
+    assert r.json["result"]["records_corrected"] == 2
     # Restriction: out of every export at once; lifted again by a request.
     res = _dsr(client, h, cid, "restriction")
     client.post(f"/v1/dsr/{res['id']}/verify", headers=h)
