@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,9 +41,9 @@ def audit() -> None:
 @click.option(
     "--workers",
     type=int,
-    default=1,
-    show_default=True,
-    help="processes for logs over 200,000 entries on PostgreSQL (pays off with idle cores)",
+    default=lambda: os.cpu_count() or 1,
+    show_default="CPU count",
+    help="processes for logs over 200,000 entries on PostgreSQL",
 )
 def verify_cmd(public_key: str | None, checkpoint_files: tuple[str, ...], workers: int) -> None:
     """Exit 0 and a one-line summary when intact; exit 1 naming the first bad entry when not."""
