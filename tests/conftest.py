@@ -8,12 +8,11 @@ if any value registered with ``register_sensitive`` appears in a log line.
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -30,36 +29,7 @@ BACKEND = os.environ.get("CDP_TEST_BACKEND", "sqlite")
 PG_ADMIN = os.environ.get("CDP_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_URL_BASE = os.environ.get("CDP_TEST_PG_BASE", "postgresql+psycopg://postgres@127.0.0.1:5432/")
 
-# ---------------------------------------------------------------------------------------
-# Log capture: every record of the run, checked for personal values at the end.
-
-
-class _Sink(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            line = record.getMessage()
-            if record.exc_info:
-                line += "\n" + logging.Formatter().formatException(record.exc_info)
-            self.lines.append(line)
-        except Exception:  # pragma: no cover - a broken log call must not hide others
-            self.lines.append(repr(record.msg))
-
-
-LOG_SINK = _Sink()
-logging.getLogger().addHandler(LOG_SINK)
-logging.getLogger().setLevel(logging.DEBUG)
-SENSITIVE: set[str] = set()
-
-
-def register_sensitive(values: Iterable[str]) -> None:
-    """Values that must never appear in any log line of the run (checked at session end)."""
-    for v in values:
-        if isinstance(v, str) and len(v.strip()) >= 4:
-            SENSITIVE.add(v.strip())
+from tests.logcheck import LOG_SINK, SENSITIVE, register_sensitive  # noqa: E402,F401
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import copy
-import sys
 from typing import Any
 
-from tests.conftest import register_sensitive as _fallback_register
-
-
-def register_sensitive(values: list[str]) -> None:
-    # pytest imports tests/conftest.py as the top-level module "conftest"; "tests.conftest"
-    # is a second copy whose set nobody checks. Register with the copy pytest runs.
-    mod = sys.modules.get("conftest")
-    getattr(mod, "register_sensitive", _fallback_register)(values)
+from tests.logcheck import register_sensitive
 
 
 PHONE_RAW = "+86 138 1234 5678"

@@ -6,23 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-
-def _register_sensitive(values: list[str]) -> None:
-    """The session's register_sensitive: pytest loads tests/conftest.py under its own module
-    name, so find that instance rather than importing a second copy."""
-    import sys
-
-    for mod in list(sys.modules.values()):
-        f = getattr(mod, "__file__", None) or ""
-        if f.endswith("tests/conftest.py") and hasattr(mod, "register_sensitive"):
-            mod.register_sensitive(values)
-    from tests.conftest import register_sensitive
-
-    register_sensitive(values)
-
-
-def register_sensitive(values: list[str]) -> None:
-    _register_sensitive(values)
+from tests.logcheck import register_sensitive
 
 NID_A = "11010519850412703X"  # valid cn.ric
 NID_B = "440304200309150171"  # valid cn.ric
