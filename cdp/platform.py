@@ -70,7 +70,7 @@ class Platform:
         self.engine.dispose()
 
 
-def upgrade_schema(database_url: str, revision: str = "heads") -> None:
+def upgrade_schema(database_url: str, revision: str = "head") -> None:
     """Alembic ``upgrade`` to ``revision``: the only way the schema is made."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
