@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -39,7 +40,31 @@ def error_response(status: int, code: str, message: str) -> tuple[Response, int]
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
+# Larger bodies are refused with 413 before they are read: a full batch of records
+# (CONTRACT §3, at most 1,000) fits well inside; a runaway upload does not tie up a worker.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+class _JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that nesting too deep to parse is bad input (a ValueError, so
+    ``get_json`` treats it as malformed JSON: 4xx), not a RecursionError (500)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
+    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
+    if app.config["MAX_CONTENT_LENGTH"] is None:
+        app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    provider = _JSONProvider(app)
+    provider.ensure_ascii = app.json.ensure_ascii  # type: ignore[attr-defined]
+    provider.sort_keys = app.json.sort_keys  # type: ignore[attr-defined]
+    app.json = provider
+
     @app.before_request
     def _assign_request_id() -> None:
         request_id()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -35,27 +37,72 @@ def create_key(session: Session, role: str, name: str | None = None) -> tuple[Ap
     return row, f"{KEY_PREFIX}_{prefix}_{secret}"
 
 
-def authenticate(session: Session, presented: str) -> ApiKey:
-    """The live key matching ``presented``; Unauthorized for unknown, malformed or revoked."""
+@dataclass(frozen=True)
+class KeyIdentity:
+    """What a request needs of its authenticated key (no secret, no hash)."""
+
+    id: int
+    prefix: str
+    role: str
+
+
+# Successful authentications are remembered per process for this long, so a read does not
+# pay a query for its key. Revocation by another process (`cdp keys revoke`, another worker)
+# takes effect within this many seconds; in the revoking process at once (revoke_key).
+AUTH_CACHE_SECONDS = 5.0
+_AUTH_CACHE_MAX = 10_000
+# (prefix, hash of the presented secret, database) -> (monotonic expiry, identity). Only
+# successes are cached: an unknown or revoked key is checked against the database every time.
+_auth_cache: dict[tuple[str, str, str], tuple[float, KeyIdentity]] = {}
+
+
+def forget_cached(prefix: str | None = None) -> None:
+    """Drop cached authentications (of one key prefix, or all)."""
+    if prefix is None:
+        _auth_cache.clear()
+        return
+    for k in [k for k in list(_auth_cache) if k[0] == prefix]:
+        _auth_cache.pop(k, None)
+
+
+def authenticate(session: Session, presented: str) -> KeyIdentity:
+    """The live key matching ``presented``; Unauthorized for unknown, malformed or revoked.
+
+    A key seen valid within the last ``AUTH_CACHE_SECONDS`` is not read again.
+    """
     parts = presented.split("_", 2) if presented else []
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         raise Unauthorized("API key is malformed", code="invalid_api_key")
+    digest = _hash(parts[2])
+    cache_key = (parts[1], digest, str(session.get_bind().url))
+    hit = _auth_cache.get(cache_key)
+    now_mono = time.monotonic()
+    if hit is not None and hit[0] > now_mono:
+        return hit[1]
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
-    if row is None or not hmac.compare_digest(row.key_hash, _hash(parts[2])):
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise Unauthorized("API key is not recognised", code="invalid_api_key")
     if row.revoked_at is not None:
+        _auth_cache.pop(cache_key, None)
         raise Unauthorized("API key has been revoked", code="revoked_api_key")
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         row.last_used_at = now
-    return row
+    identity = KeyIdentity(id=row.id, prefix=row.prefix, role=row.role)
+    if len(_auth_cache) >= _AUTH_CACHE_MAX:
+        _auth_cache.clear()
+    _auth_cache[cache_key] = (now_mono + AUTH_CACHE_SECONDS, identity)
+    return identity
 
 
 def revoke_key(session: Session, prefix: str) -> ApiKey:
+    """Revoke the key ``prefix`` (flushes); refused everywhere within AUTH_CACHE_SECONDS."""
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if row is None:
         raise NotFound("no API key with that prefix")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
     session.flush()
+    # This process stops honouring it at once; other processes within AUTH_CACHE_SECONDS.
+    forget_cached(prefix)
     return row

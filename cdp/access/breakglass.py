@@ -1,4 +1,9 @@
-"""Break-glass: plain access to one customer, with a written reason, for a limited time."""
+"""Break-glass: plain access to one customer, with a written reason, for a limited time.
+
+A reason is free text written in a hurry ("customer 张伟 called from 138..."): it is stored
+redacted by the PII engine (what the audit entry and the compliance report show), and as
+written only encrypted under the customer's data key, so it is unreadable at rest and goes
+with the customer's other data when they are erased."""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from cdp.access.models import BreakGlassGrant
-from cdp.db import utcnow
+from cdp.crypto import fields
+from cdp.db import new_id, utcnow
 from cdp.errors import Forbidden, ValidationError
 
 MIN_REASON = 15
@@ -26,8 +32,13 @@ def grant(
     reason: str,
     minutes: int,
     request_id: str | None,
+    data_key: tuple[str, bytes] | None = None,
 ) -> BreakGlassGrant:
-    """Record a grant (flushes). The caller audits it as ``customers.break_glass``."""
+    """Record a grant (flushes) with its reason redacted; the reason as written is kept only
+    encrypted under ``data_key`` (the customer's (key id, key)), or not at all without one.
+    The caller audits it as ``customers.break_glass`` with ``row.reason`` (redacted)."""
+    from cdp.pii.redact import redact_text
+
     reason = (reason or "").strip()
     if not (MIN_REASON <= len(reason) <= MAX_REASON):
         raise ValidationError(
@@ -39,13 +50,21 @@ def grant(
             f"minutes must be between 1 and {MAX_MINUTES}", code="invalid_minutes"
         )
     now = utcnow()
+    gid = new_id()
+    reason_ct = None
+    if data_key is not None:
+        reason_ct = fields.encrypt(data_key[1], reason.encode(),
+                                   fields.field_aad("break_glass_grants", "reason_ct", gid))
     row = BreakGlassGrant(
+        id=gid,
         api_key_id=api_key_id,
         actor=actor,
         role=role,
         purpose=purpose,
         customer_id=customer_id,
-        reason=reason,
+        reason=redact_text(reason, "storage").text,
+        reason_ct=reason_ct,
+        data_key_id=data_key[0] if data_key is not None else None,
         created_at=now,
         expires_at=now + timedelta(minutes=minutes),
         request_id=request_id,
@@ -69,3 +88,10 @@ def check(session: Session, grant_id: str, *, api_key_id: int, customer_id: str)
             code="break_glass_expired",
         )
     return row
+
+
+def original_reason(row: BreakGlassGrant, dek: bytes) -> str:
+    """The reason as written (DecryptionError when the customer's key is gone)."""
+    if row.reason_ct is None:
+        return row.reason
+    return fields.decrypt(dek, row.reason_ct, fields.field_aad("break_glass_grants", "reason_ct", row.id)).decode()

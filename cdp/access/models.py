@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cdp.db import Base, UTCDateTime, new_id, utcnow
@@ -39,7 +39,11 @@ class BreakGlassGrant(Base):
     role: Mapped[str] = mapped_column(String(32))
     purpose: Mapped[str] = mapped_column(String(32))
     customer_id: Mapped[str] = mapped_column(String(32), index=True)
+    # Redacted (PII engine, "storage" policy): what compliance reads in the report.
     reason: Mapped[str] = mapped_column(Text)
+    # The reason as written, AES-GCM under the customer's data key (gone with an erasure).
+    reason_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    data_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

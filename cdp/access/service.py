@@ -23,10 +23,24 @@ READ_ACTION = "customers.read"
 BREAK_GLASS_ACTION = "customers.break_glass"
 
 
-def _assemble(session: Session, platform: Platform, customer_id: str) -> dict[str, Any]:
-    from cdp.identity.view import assemble_customer
+def _assemble(
+    session: Session, platform: Platform, customer_id: str, *, withhold: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
+    from cdp.identity.view import assemble_customers
 
-    return assemble_customer(session, platform, customer_id)
+    return assemble_customers(session, platform, [customer_id], withhold_statuses=withhold).get(
+        customer_id
+    )
+
+
+def serves_restricted(policy: Any, purpose: str | None) -> bool:
+    """Whether ``purpose`` may read a customer whose processing is restricted (PIPL art. 44
+    restriction, or kept records after erasure): ``serves_restricted = true`` on the purpose
+    in views.toml. Deny when unsaid."""
+    if purpose is None:
+        return False
+    # Exactly `true`: a typo such as "false" (a non-empty string) must not open access.
+    return (policy.purposes.get(purpose) or {}).get("serves_restricted") is True
 
 
 def read_customer(
@@ -65,10 +79,26 @@ def read_customer(
         except Forbidden as exc:
             raise deny(exc.code, exc, break_glass=break_glass_id[:32]) from None
         plain = ctx.policy.break_glass.get(ctx.role, frozenset())
-    try:
-        view = _assemble(session, platform, customer_id)
-    except NotFound:
-        raise deny("not_found", NotFound("no such customer")) from None
+    restricted_ok = serves_restricted(ctx.policy, ctx.purpose)
+    # A restricted customer is not even decrypted for a purpose that may not see it.
+    view = _assemble(session, platform, customer_id, withhold=() if restricted_ok else ("restricted",))
+    if view is None:
+        raise deny("not_found", NotFound("no such customer"))
+    if view.get("status") == "erased":
+        raise deny(
+            "customer_erased",
+            CdpError("this customer's data has been erased", code="customer_erased", status=410),
+        )
+    if view.get("status") == "restricted" and not restricted_ok:
+        allowed = sorted(p for p in ctx.policy.purposes if serves_restricted(ctx.policy, p))
+        raise deny(
+            "customer_restricted",
+            Forbidden(
+                "processing of this customer's data is restricted; it is served only for "
+                f"the purposes: {', '.join(allowed) or 'none'}",
+                code="customer_restricted",
+            ),
+        )
     consents = effective_consents(view)
     needed = ctx.policy.required_consent(ctx.purpose)
     if needed and not consents.get(needed, False) and view.get("status") != "merged":
@@ -148,8 +178,14 @@ def open_break_glass(
     customer_id: str,
     reason: str,
     minutes: int,
+    platform: Platform | None = None,
 ) -> dict[str, Any]:
-    """Grant plain access to one customer for ``minutes``; audited as its own action."""
+    """Grant plain access to one customer for ``minutes``; audited as its own action.
+
+    The reason is stored and audited redacted; as written it is kept only encrypted under
+    the customer's data key (``platform`` gives the keys; the request's platform by default).
+    """
+    from cdp.crypto.models import DataKey
     from cdp.identity.models import Customer
 
     if session.get(Customer, customer_id) is None:
@@ -164,6 +200,16 @@ def open_break_glass(
         )
         raise NotFound("no such customer")
     categories = sorted(ctx.policy.break_glass.get(ctx.role, frozenset()))
+    if platform is None:
+        from cdp.web import current_platform
+
+        platform = current_platform()
+    key_row = session.scalar(
+        select(DataKey)
+        .where(DataKey.customer_id == customer_id, DataKey.wrapped.is_not(None))
+        .order_by(DataKey.created_at.desc())
+        .limit(1)
+    )
     row = breakglass.grant(
         session,
         api_key_id=ctx.principal.key_id,
@@ -174,6 +220,7 @@ def open_break_glass(
         reason=reason,
         minutes=minutes,
         request_id=ctx.audit(action="").request_id,
+        data_key=(key_row.id, platform.keys.unwrap(key_row)) if key_row is not None else None,
     )
     record(
         session,

@@ -26,7 +26,7 @@ from cdp.access.schemas import (
     SplitIn,
     StewardOut,
 )
-from cdp.errors import ValidationError
+from cdp.errors import CdpError, ValidationError
 from cdp.web import current_platform, db_session
 
 bp = Blueprint("access", __name__)
@@ -82,7 +82,15 @@ def find_customers() -> Any:
     ids = service.find_customer_ids(session, platform, q.identifier_type, q.value, q.source)
     # A shared identifier (a family phone) can match several people; a lookup is not a scan.
     service.audit_lookup(session, ctx, q.identifier_type, len(ids))
-    customers = [service.read_customer(session, platform, ctx, cid) for cid in ids[:MAX_MATCHES]]
+    customers = []
+    for cid in ids[:MAX_MATCHES]:
+        try:
+            customers.append(service.read_customer(session, platform, ctx, cid))
+        except CdpError as exc:
+            # Restricted or erased matches are left out of a lookup (each refusal audited):
+            # saying "a restricted customer holds this phone" would itself disclose.
+            if exc.code not in ("customer_restricted", "customer_erased"):
+                raise
     return jsonify({"customers": customers, "truncated": len(ids) > MAX_MATCHES})
 
 
@@ -93,7 +101,8 @@ def break_glass(customer_id: str) -> Any:
     """Plain access to one customer for a limited time, with a written reason (audited)."""
     body = parse(BreakGlassIn, request.get_json(silent=True))
     out = service.open_break_glass(
-        db_session(), current_access(), customer_id, body.reason, body.minutes
+        db_session(), current_access(), customer_id, body.reason, body.minutes,
+        platform=current_platform(),
     )
     return jsonify(out), 201
 
@@ -114,6 +123,8 @@ def merge(customer_id: str) -> Any:
         body.other_customer_id,
         ctx.principal.actor,
         body.reason,
+        audit_context={"role": ctx.role, "purpose": ctx.purpose,
+                       "request_id": ctx.audit(action="").request_id},
     )
     return jsonify({"customer_id": survivor, "action": "merge"})
 
@@ -134,6 +145,8 @@ def split(customer_id: str) -> Any:
         list(body.record_ids),
         ctx.principal.actor,
         body.reason,
+        audit_context={"role": ctx.role, "purpose": ctx.purpose,
+                       "request_id": ctx.audit(action="").request_id},
     )
     return jsonify({"customer_id": new, "action": "split"})
 

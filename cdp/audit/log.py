@@ -52,7 +52,7 @@ _HEAD_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 def canonical_text(
     chain: int,
     seq: int,
-    at: datetime,
+    at: datetime | str,
     actor: str,
     role: str | None,
     purpose: str | None,
@@ -70,13 +70,14 @@ def canonical_text(
     The JSON columns enter as the text stored in the database (``json.dumps``, which is
     what SQLAlchemy writes and what both databases keep verbatim), length-prefixed so no
     content can slide from one field to the next. Verification then hashes stored text
-    without parsing JSON, which keeps a million-entry check fast.
+    without parsing JSON, which keeps a million-entry check fast. ``at`` may be given
+    already as its ``isoformat()`` text (what the verifier reads from PostgreSQL).
     """
     head = _HEAD_ENCODER.encode(
         [
             chain,
             seq,
-            at.isoformat(),
+            at if isinstance(at, str) else at.isoformat(),
             actor,
             role,
             purpose,

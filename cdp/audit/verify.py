@@ -10,7 +10,10 @@ checkpoint, so checkpoints are made on a schedule.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
+import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -45,32 +48,158 @@ _COLUMNS = [
     AuditEvent.prev_hash,
     AuditEvent.entry_hash,
 ]
-_PG_QUERY = (
-    "SELECT id, chain, seq, at, actor, role, purpose, action, customer_id, decision, reason, "
-    "request_id, categories::text, view::text, detail::text, prev_hash, entry_hash "
-    "FROM audit_events ORDER BY chain, seq"
+
+# A checked row as the walk sees it: (id, chain, seq, prev_hash, entry_hash, content_ok),
+# content_ok = the entry's hash matches its stored prev_hash and content. The hashes are
+# bytes (hex) on every backend so the walk compares like with like; id, chain and seq are
+# ints, or their ASCII digits straight from COPY (the walk converts them only when needed).
+Checked = tuple[int | bytes, int | bytes, int | bytes, bytes, bytes, bool]
+
+# PostgreSQL: COPY in text form, each head string already a JSON token when it needs no
+# escaping ('"' || value || '"', NULL printed as null) and ``at`` as its Python isoformat()
+# text, so the common row is hashed with a few byte joins and no Python objects per column.
+# The COPY text escapes (backslash sequences) and anything needing JSON escaping take the
+# slow path below, which decodes the fields and uses log.canonical_text itself.
+_AT_ISO = (
+    "'\"' || replace(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), "
+    "'.000000', '') || '+00:00\"'"
 )
+_HEAD_STRINGS = (
+    "actor",
+    "role",
+    "purpose",
+    "action",
+    "customer_id",
+    "decision",
+    "reason",
+    "request_id",
+)
+_PG_SELECT = (
+    "SELECT id, chain, seq, "
+    + _AT_ISO
+    + ", "
+    + ", ".join(f"'\"' || {c} || '\"'" for c in _HEAD_STRINGS)
+    + ", categories::text, view::text, detail::text, prev_hash, entry_hash FROM audit_events"
+)
+_PG_ORDER = " ORDER BY chain, seq"
+_COPY_OPTIONS = " TO STDOUT (FORMAT text, NULL 'null')"
+_COPY_ESCAPES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+_COPY_ESCAPE_RE = re.compile(rb"\\(.)", re.S)
+_CONTROL_RE = re.compile(rb"[\x00-\x1f]")
 
 
-def _rows(session: Session, batch: int) -> Iterator[tuple[Any, ...]]:
-    """Every entry as a plain tuple (columns as in _COLUMNS), in (chain, seq) order."""
-    if is_postgres(session):
-        # A server-side cursor straight on the driver: no ORM or type-processing cost per row.
-        raw = session.connection().connection.dbapi_connection
-        assert raw is not None
-        with raw.cursor() as cur:
-            cur.execute("SET LOCAL TIME ZONE 'UTC'")
-            # One in-memory sort instead of an external merge; no JIT compile for one scan.
-            cur.execute("SET LOCAL work_mem = '256MB'")
-            cur.execute("SET LOCAL jit = off")
-        with raw.cursor(name="cdp_audit_verify") as cur:
-            cur.itersize = batch
-            cur.execute(_PG_QUERY)
-            yield from cur
-        return
+def _copy_unescape(field: bytes) -> bytes:
+    return _COPY_ESCAPE_RE.sub(lambda m: _COPY_ESCAPES.get(m.group(1), m.group(1)), field)
+
+
+def _slow_row(line: bytes) -> Checked:
+    """One COPY line the fast path would not vouch for: decode it fully and hash it the way
+    the writer did. Malformed lines (NULL chains, wrong column count) count as altered."""
+    fields = [_copy_unescape(f) for f in line.split(b"\t")]
+    try:
+        rid, chain, seq = int(fields[0]), int(fields[1]), int(fields[2])
+    except (ValueError, IndexError):
+        # chain or seq is not a number (their NOT NULL constraint was dropped): altered.
+        return (int(fields[0]) if fields[0].isdigit() else 0, -1, 0, b"", b"", False)
+    if len(fields) != 17:
+        return (rid, chain, seq, b"", b"", False)
+    head: list[str | None] = []
+    for raw in fields[3:12]:
+        if raw == b"null":
+            head.append(None)
+        else:
+            head.append(raw[1:-1].decode())
+    at = head[0]
+    cats, view, detail = (f.decode() for f in fields[12:15])
+    prev, entry = fields[15], fields[16]
+    ok = at is not None and (
+        chain_digest(
+            prev.decode(), canonical_text(chain, seq, at, *head[1:], cats, view, detail)
+        ).encode()
+        == entry
+    )
+    return (rid, chain, seq, prev, entry, ok)
+
+
+def _check_copy_lines(lines: Iterable[Any]) -> Iterator[Checked]:
+    """Hash every COPY line (see _PG_SELECT): the per-row hot loop of a PostgreSQL check.
+
+    The fast path hashes the line's own bytes. It only vouches for a row when the line has
+    no backslash (no COPY or JSON escapes) and each quoted head token holds no quote: then
+    the bytes hashed are exactly ``log.canonical_text`` of the row. Anything else, and any
+    mismatch, is decided by the slow path.
+    """
+    sha = hashlib.sha256
+    for data in lines:
+        line = bytes(data)
+        if b"\\" in line:
+            yield _slow_row(line[:-1])
+            continue
+        f = line.split(b"\t")
+        if len(f) != 17:
+            yield _slow_row(line[:-1])
+            continue
+        head = b",".join(f[1:12])
+        cats, view, detail, prev, entry = f[12], f[13], f[14], f[15], f[16][:-1]
+        if (
+            head.count(b'"') != 2 * (9 - f[3:12].count(b"null"))
+            or sha(
+                b"%s|[%s]|%d:%s|%d:%s|%d:%s"
+                % (
+                    prev,
+                    head,
+                    len(cats) if cats.isascii() else len(cats.decode()),
+                    cats,
+                    len(view) if view.isascii() else len(view.decode()),
+                    view,
+                    len(detail) if detail.isascii() else len(detail.decode()),
+                    detail,
+                )
+            )
+            .hexdigest()
+            .encode()
+            != entry
+        ):
+            # A raw control character needs JSON escaping the fast path did not do; or the
+            # row was altered. The slow path tells which.
+            yield _slow_row(line[:-1])
+            continue
+        yield (f[0], f[1], f[2], prev, entry, True)  # type: ignore[misc]
+
+
+def _pg_setup(cur: Any) -> None:
+    # One in-memory sort instead of an external merge; no JIT compile for one scan.
+    cur.execute("SET LOCAL work_mem = '256MB'")
+    cur.execute("SET LOCAL jit = off")
+
+
+def _pg_check(
+    cur: Any,
+    expected: dict[tuple[int, int], list[tuple[str, str]]],
+    part: tuple[int, int] | None = None,
+) -> _Walk:
+    """Check the chains (all, or those with chain % part[1] == part[0]) over one cursor.
+
+    First in physical order (one sequential scan, no sort); if anything at all looks wrong
+    there, again in (chain, seq) order, which names the first bad entry exactly.
+    """
+    _pg_setup(cur)
+    where = f" WHERE chain % {int(part[1])} = {int(part[0])}" if part else ""
+    with cur.copy("COPY (" + _PG_SELECT + where + ")" + _COPY_OPTIONS) as copy:
+        walk = _walk_unordered(_check_copy_lines(copy), expected)
+    if walk is not None:
+        return walk
+    with cur.copy("COPY (" + _PG_SELECT + where + _PG_ORDER + ")" + _COPY_OPTIONS) as copy:
+        return _walk(_check_copy_lines(copy), expected)
+
+
+def _sqlite_rows(session: Session, batch: int) -> Iterator[Checked]:
+    """Every entry, checked against its own hash, in (chain, seq) order."""
     stmt = select(*_COLUMNS).order_by(AuditEvent.chain, AuditEvent.seq)
     for row in session.execute(stmt.execution_options(yield_per=batch)):
-        yield tuple(row)
+        rid, chain, seq, at, *content, prev, entry = row
+        ok = chain_digest(prev, canonical_text(chain, seq, at, *content)) == entry
+        yield (rid, chain, seq, prev.encode(), entry.encode(), ok)
 
 
 @dataclass
@@ -148,36 +277,24 @@ class _Walk:
 
 
 def _walk(
-    rows: Iterable[tuple[Any, ...]], expected: dict[tuple[int, int], list[tuple[str, str]]]
+    rows: Iterable[Checked], expected: dict[tuple[int, int], list[tuple[str, str]]]
 ) -> _Walk:
-    """Check links, sequence and hashes of rows in (chain, seq) order."""
+    """Check links and sequence of checked rows in (chain, seq) order."""
     w = _Walk()
-    chain, prev, want = -1, GENESIS, 1
+    genesis = GENESIS.encode()
+    chain, prev, want = -1, genesis, 1
     broken = w.broken
-    for (
-        rid,
-        rchain,
-        rseq,
-        at,
-        actor,
-        role,
-        purpose,
-        action,
-        customer_id,
-        decision,
-        reason,
-        request_id,
-        cats,
-        view,
-        detail,
-        prev_hash,
-        entry_hash,
-    ) in rows:
-        w.entries += 1
-        if rchain != chain:
-            chain, prev, want = rchain, GENESIS, 1
+    exp = {k: [(label, h.encode()) for label, h in v] for k, v in expected.items()}
+    n = 0
+    raw_chain: object = None
+    for rid, rchain, rseq, prev_hash, entry_hash, content_ok in rows:
+        n += 1
+        if rchain != raw_chain:
+            # The PostgreSQL rows carry ids, chains and seqs as the digits COPY sent.
+            raw_chain, chain, prev, want = rchain, int(rchain), genesis, 1
         if chain in broken:
             continue
+        rseq = int(rseq)
         problem = None
         if rseq != want:
             problem = (
@@ -188,63 +305,99 @@ def _walk(
             problem = (
                 "prev_hash does not match the entry before it (an entry was removed or reordered)"
             )
-        elif (
-            chain_digest(
-                prev,
-                canonical_text(
-                    rchain,
-                    rseq,
-                    at,
-                    actor,
-                    role,
-                    purpose,
-                    action,
-                    customer_id,
-                    decision,
-                    reason,
-                    request_id,
-                    cats,
-                    view,
-                    detail,
-                ),
-            )
-            != entry_hash
-        ):
+        elif not content_ok:
             problem = "content does not match its hash (the entry was altered)"
         if problem:
-            w.problems.append(Problem(rid, chain, rseq, problem))
+            w.problems.append(Problem(int(rid), chain, rseq, problem))
             broken.add(chain)
             continue
-        for label, h in expected.get((chain, rseq), ()):
-            if h != entry_hash:
-                w.problems.append(
-                    Problem(
-                        rid,
-                        chain,
-                        rseq,
-                        f"differs from the head signed in {label} (chain rewritten)",
+        if exp:
+            for label, h in exp.get((chain, rseq), ()):
+                if h != entry_hash:
+                    w.problems.append(
+                        Problem(
+                            int(rid),
+                            chain,
+                            rseq,
+                            f"differs from the head signed in {label} (chain rewritten)",
+                        )
                     )
-                )
-                broken.add(chain)
+                    broken.add(chain)
         prev, want = entry_hash, want + 1
         w.last_seq[chain] = rseq
+    w.entries = n
+    return w
+
+
+# Rows held back by the physical-order walk while they wait for their predecessor (rows
+# land out of order when inserts reuse space freed by vacuum); past this, sort instead.
+_MAX_PENDING = 200_000
+
+
+def _walk_unordered(
+    rows: Iterable[Checked], expected: dict[tuple[int, int], list[tuple[str, str]]]
+) -> _Walk | None:
+    """The same checks as _walk over rows in any order; None at the first sign of trouble
+    (a bad hash or link, a gap, a checkpoint mismatch), so the caller walks again in order
+    to name the first bad entry."""
+    genesis = GENESIS.encode()
+    exp: dict[int, dict[int, list[bytes]]] = {}
+    for (c, q), labels in expected.items():
+        exp.setdefault(c, {})[q] = [h.encode() for _, h in labels]
+    # chain (raw) -> [next seq wanted, hash of the entry before it, int chain]
+    state: dict[Any, list[Any]] = {}
+    pending: dict[Any, dict[int, tuple[bytes, bytes]]] = {}
+    n_pending = 0
+    n = 0
+    for _rid, rchain, rseq, prev_hash, entry_hash, content_ok in rows:
+        n += 1
+        if not content_ok:
+            return None
+        st = state.get(rchain)
+        if st is None:
+            st = state[rchain] = [1, genesis, int(rchain)]
+        seq = int(rseq)
+        if seq != st[0]:
+            if seq < st[0] or n_pending >= _MAX_PENDING:
+                return None
+            waiting = pending.setdefault(rchain, {})
+            if seq in waiting:
+                return None
+            waiting[seq] = (prev_hash, entry_hash)
+            n_pending += 1
+            continue
+        while True:
+            if prev_hash != st[1]:
+                return None
+            if exp:
+                heads = exp.get(st[2])
+                if heads and seq in heads and any(h != entry_hash for h in heads[seq]):
+                    return None
+            st[0], st[1] = seq + 1, entry_hash
+            waiting = pending.get(rchain)
+            if not waiting or st[0] not in waiting:
+                break
+            seq = st[0]
+            prev_hash, entry_hash = waiting.pop(seq)
+            n_pending -= 1
+    if n_pending:
+        return None
+    w = _Walk(entries=n)
+    w.last_seq = {st[2]: st[0] - 1 for st in state.values()}
     return w
 
 
 def _walk_pg_chains(
-    dsn: str, chains: list[int], expected: dict[tuple[int, int], list[tuple[str, str]]], batch: int
+    dsn: str,
+    part: tuple[int, int],
+    expected: dict[tuple[int, int], list[tuple[str, str]]],
+    batch: int,
 ) -> _Walk:
     """Worker process: verify some chains over its own connection."""
     import psycopg
 
-    with psycopg.connect(dsn) as conn:
-        conn.execute("SET TIME ZONE 'UTC'")
-        conn.execute("SET work_mem = '256MB'")
-        conn.execute("SET jit = off")
-        with conn.cursor(name="cdp_audit_verify_part") as cur:
-            cur.itersize = batch
-            cur.execute(_PG_QUERY.replace("ORDER BY", "WHERE chain = ANY(%s) ORDER BY"), (chains,))
-            return _walk(cur, expected)
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        return _pg_check(cur, expected, part)
 
 
 def verify_log(
@@ -253,14 +406,15 @@ def verify_log(
     extra_checkpoints: Iterable[SignedCheckpoint] = (),
     *,
     batch: int = 20_000,
-    workers: int = 1,
+    workers: int | None = None,
     parallel_above: int = 200_000,
 ) -> VerifyResult:
     """Walk every chain and check every checkpoint. Never raises for tampering: reports it.
 
-    With ``workers`` > 1 on PostgreSQL and more than ``parallel_above`` entries, the chains
-    are split over that many processes, each on its own connection (chains are independent,
-    so it is the same check). Only the CLI asks for workers: a web worker never forks.
+    On PostgreSQL with more than ``parallel_above`` entries, the chains are split over
+    ``workers`` processes (default: the CPU count), each on its own connection (chains are
+    independent, so it is the same check). The web endpoint passes ``workers=1``: a web
+    worker never forks.
     """
     t0 = time.perf_counter()
     result = VerifyResult()
@@ -278,17 +432,20 @@ def verify_log(
             expected.setdefault((chain, seq), []).append((cp.label, h))
 
     walks: list[_Walk] = []
-    n_workers = max(1, workers)
+    n_workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
     parallel = False
     if is_postgres(session) and n_workers > 1:
         approx = session.scalar(select(func.max(AuditEvent.id))) or 0
         parallel = approx > parallel_above
     if parallel:
-        chains = sorted(session.scalars(select(AuditEvent.chain).distinct()))
-        groups = [chains[i::n_workers] for i in range(n_workers) if chains[i::n_workers]]
+        # Worker i takes the chains with chain % n == i (no scan to list the chains first).
+        groups = [(i, n_workers) for i in range(n_workers)]
         url = session.get_bind().url.render_as_string(hide_password=False)
         dsn = url.replace("postgresql+psycopg://", "postgresql://")
-        ctx = multiprocessing.get_context("spawn")
+        # fork starts a worker in milliseconds (spawn re-imports the CLI, seconds); the
+        # workers open their own connections and never touch the parent's pool.
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         with ProcessPoolExecutor(max_workers=len(groups), mp_context=ctx) as pool:
             walks = list(
                 pool.map(
@@ -299,8 +456,14 @@ def verify_log(
                     [batch] * len(groups),
                 )
             )
+    elif is_postgres(session):
+        # COPY straight on the driver: no ORM, no per-column Python objects.
+        raw = session.connection().connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cur:
+            walks = [_pg_check(cur, expected)]
     else:
-        walks = [_walk(_rows(session, batch), expected)]
+        walks = [_walk(_sqlite_rows(session, batch), expected)]
 
     last_seq: dict[int, int] = {}
     broken: set[int] = set()

@@ -24,7 +24,9 @@ from cdp.crypto.keyring import Keyring
 from cdp.identity import normalize as nz
 from cdp.identity.matching import Features, national_id_features
 from cdp.identity.rules import IdentityRules
-from cdp.pii.redact import redact_text
+from cdp.pii.policy import load_policy
+from cdp.pii.redact import apply_operators
+from cdp.pii.scan import scan_texts
 
 DECLARED_PROFILE = ("name", "gender", "birth_date", "address")
 CONTRACT_FIELDS = frozenset(
@@ -309,13 +311,14 @@ def prepare(rec: RecordIn, keyring: Keyring, rules: IdentityRules) -> PreparedRe
     if rec.orders:
         categories.add("health" if has_rx else "purchase")
     interactions = []
-    for i in rec.interactions:
-        if not i.text:
-            continue
-        # Redaction happens here, before the resolution lock is taken: it is the slow part.
-        red = redact_text(i.text, "storage")
-        interactions.append({"kind": i.kind, "at": i.at, "text": i.text, "text_redacted": red.text,
-                             "entity_types": sorted({e.type for e in red.entities})})
+    notes = [i for i in rec.interactions if i.text]
+    # Redaction happens here, before the resolution lock is taken: it is the slow part.
+    # scan_texts answers repeated notes from its memo (same result as scanning each).
+    storage = load_policy("storage") if notes else None
+    for i, found in zip(notes, scan_texts([i.text for i in notes]), strict=True):
+        interactions.append({"kind": i.kind, "at": i.at, "text": i.text,
+                             "text_redacted": apply_operators(i.text, found, storage, None),
+                             "entity_types": sorted({e.type for e in found})})
     if interactions:
         categories.add("free_text")
     consents = [c.model_dump() for c in rec.consents]

@@ -192,32 +192,38 @@ class Resolver:
                 else:
                     self.inactive.add(cid)
         live = sorted(self.features)
-        key_rows: dict[str, DataKey] = {}
+        key_rows: dict[str, Any] = {}
         nid_rows: list[tuple[str, str, str, bytes]] = []
+        seen_keys: dict[str, Any] = {}
+        strength_of = self.rules.strength_of
         for part in _chunks(live):
-            for t, b, c in s.execute(
-                select(Identifier.type, Identifier.bidx, Identifier.customer_id).where(
+            # Filtered on customer_id only, the rest in Python: with a constant ``type`` or
+            # ``kind`` in the WHERE clause SQLite picks the (type, bidx) / (kind, bidx) index and
+            # scans every national ID / masked phone in the table for each batch.
+            for iid, t, b, c, kid, ct in s.execute(
+                select(Identifier.id, Identifier.type, Identifier.bidx, Identifier.customer_id,
+                       Identifier.data_key_id, Identifier.value_ct).where(
                     Identifier.customer_id.in_(part), Identifier.status == nz.VALID
                 )
             ):
-                if b and self.rules.strength_of(t) != "none":
+                if b and strength_of(t) != "none":
                     self.features[c].ids.setdefault(t, set()).add(b)
-            for c, b in s.execute(
-                select(MatchKey.customer_id, MatchKey.bidx).where(
-                    MatchKey.customer_id.in_(part), MatchKey.kind == "phone_ps"
+                if t == "national_id":
+                    nid_rows.append((iid, c, kid, ct))
+            for c, k, b in s.execute(
+                select(MatchKey.customer_id, MatchKey.kind, MatchKey.bidx).where(
+                    MatchKey.customer_id.in_(part)
                 )
             ):
-                self.features[c].phone_ps.add(b)
-            nid_rows.extend(s.execute(
-                select(Identifier.id, Identifier.customer_id, Identifier.data_key_id,
-                       Identifier.value_ct).where(
-                    Identifier.customer_id.in_(part), Identifier.type == "national_id",
-                    Identifier.status == nz.VALID,
-                )
-            ).tuples())
-            for row in s.scalars(
-                select(DataKey).where(DataKey.customer_id.in_(part), DataKey.wrapped.is_not(None))
+                if k == "phone_ps":
+                    self.features[c].phone_ps.add(b)
+            # plain rows, not ORM objects: KeyService.unwrap needs id, kek_version, wrapped
+            for row in s.execute(
+                select(DataKey.id, DataKey.customer_id, DataKey.kek_version, DataKey.wrapped,
+                       DataKey.created_at)
+                .where(DataKey.customer_id.in_(part), DataKey.wrapped.is_not(None))
             ):
+                seen_keys[row.id] = row
                 prev = key_rows.get(row.customer_id)
                 if prev is None or row.created_at > prev.created_at:
                     key_rows[row.customer_id] = row
@@ -233,7 +239,7 @@ class Resolver:
                     ).where(SourceRecord.customer_id.in_(part))
                 ).tuples()
             )
-        deks = self.platform.keys.load(s, {r[2] for r in recs} | {r[2] for r in nid_rows})
+        deks = self._deks({r[2] for r in recs} | {r[2] for r in nid_rows}, seen_keys)
         for iid, cid, kid, ct in nid_rows:
             if kid not in deks:
                 continue
@@ -247,6 +253,19 @@ class Resolver:
             # national-ID-derived birth dates are already implied by the identifiers
         for cid, row in key_rows.items():
             self.keys[cid] = (row.id, self.platform.keys.unwrap(row))
+
+    def _deks(self, key_ids: set[str], known: dict[str, Any]) -> dict[str, bytes]:
+        """Unwrapped data keys by id (destroyed ones left out); rows already read in
+        ``known`` are not read again."""
+        unwrap = self.platform.keys.unwrap
+        out = {k: unwrap(known[k]) for k in key_ids if k in known}
+        for part in _chunks(sorted(key_ids - known.keys())):
+            for row in self.session.execute(
+                select(DataKey.id, DataKey.kek_version, DataKey.wrapped)
+                .where(DataKey.id.in_(part), DataKey.wrapped.is_not(None))
+            ):
+                out[row.id] = unwrap(row)
+        return out
 
     # -- resolution ---------------------------------------------------------------------------
     def resolve(self, p: PreparedRecord, current: str | None) -> tuple[str, str, list[str], float | None]:

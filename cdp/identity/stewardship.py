@@ -6,6 +6,7 @@ in the caller's transaction. They flush, never commit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
@@ -41,10 +42,14 @@ def _active(session: Session, customer_id: str) -> Customer:
 
 
 def _check_reason(reason: str) -> str:
+    """The reason as stored in the lineage: redacted by the PII engine, since a steward's
+    note ("same person, both called from 138...") is free text that may name the customer."""
+    from cdp.pii.redact import redact_text
+
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("a reason is required", code="reason_required")
-    return reason[:MAX_REASON]
+    return redact_text(reason[:MAX_REASON], "storage").text
 
 
 def _national_ids(session: Session, customer_id: str) -> set[str]:
@@ -57,8 +62,18 @@ def _national_ids(session: Session, customer_id: str) -> set[str]:
     ))
 
 
-def merge_customers(session: Session, platform: Any, a: str, b: str, actor: str, reason: str) -> str:
+def _context(audit_context: Mapping[str, Any] | None) -> dict[str, Any]:
+    """role / purpose / request_id of the caller, for the audit entries (nothing else)."""
+    ctx = dict(audit_context or {})
+    return {k: ctx[k] for k in ("role", "purpose", "request_id") if ctx.get(k) is not None}
+
+
+def merge_customers(session: Session, platform: Any, a: str, b: str, actor: str, reason: str,
+                    *, audit_context: Mapping[str, Any] | None = None) -> str:
     """Merge customer ``b`` into ``a``; returns ``a``.
+
+    ``audit_context`` (role, purpose, request_id of the caller) goes into the audit entries
+    with ``actor``, so an API merge names the key's role and the request that made it.
 
     Refused (Conflict) when the two hold different valid national ID numbers. ``b`` keeps
     existing as status "merged" pointing at ``a``; its data keys move to ``a`` so every
@@ -80,18 +95,20 @@ def merge_customers(session: Session, platform: Any, a: str, b: str, actor: str,
                              actor=actor, reason=reason, created_at=now))
     session.flush()
     session.expire(cb)
+    ctx = _context(audit_context)
     record(session,
            AuditEntry(actor=actor, action="identity.merge", customer_id=a,
-                      detail={"merged": b, "records": len(record_ids)}),
+                      detail={"merged": b, "records": len(record_ids)}, **ctx),
            AuditEntry(actor=actor, action="identity.merge", customer_id=b,
-                      detail={"merged_into": a}))
+                      detail={"merged_into": a}, **ctx))
     return a
 
 
 def split_records(session: Session, platform: Any, customer_id: str, record_ids: list[str],
-                  actor: str, reason: str) -> str:
+                  actor: str, reason: str, *, audit_context: Mapping[str, Any] | None = None) -> str:
     """Move the given source records (internal ids or source_record_id values) of
-    ``customer_id`` to a new customer; returns the new customer's id.
+    ``customer_id`` to a new customer; returns the new customer's id. ``audit_context`` as
+    for ``merge_customers``.
 
     The moved values are re-encrypted under the new customer's own data key, so erasing
     either customer later never touches the other's data.
@@ -159,10 +176,11 @@ def split_records(session: Session, platform: Any, customer_id: str, record_ids:
                              reason=reason, created_at=now))
     session.execute(update(Customer).where(Customer.id == customer_id).values(updated_at=now))
     session.flush()
+    ctx = _context(audit_context)
     record(session,
            AuditEntry(actor=actor, action="identity.split", customer_id=customer_id,
-                      detail={"new_customer": new.id, "records": len(ids)}),
+                      detail={"new_customer": new.id, "records": len(ids)}, **ctx),
            AuditEntry(actor=actor, action="identity.split", customer_id=new.id,
-                      detail={"split_from": customer_id, "records": len(ids)}))
+                      detail={"split_from": customer_id, "records": len(ids)}, **ctx))
     _ = DataKey  # keys of the old customer stay with it: it still owns its other records
     return new.id

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from cdp.crypto import fields
+from cdp.crypto.models import DataKey
 from cdp.errors import DecryptionError, NotFound
 from cdp.identity import normalize as nz
 from cdp.identity.golden import golden_profile
@@ -33,13 +35,13 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
 
 
-def _empty(c: Customer) -> dict[str, Any]:
+def _empty(c: Any) -> dict[str, Any]:
     return {
-        "customer_id": c.id,
-        "status": c.status,
-        "merged_into": c.merged_into,
-        "created_at": _iso(c.created_at),
-        "updated_at": _iso(c.updated_at),
+        "customer_id": c.c_id,
+        "status": c.c_status,
+        "merged_into": c.c_merged_into,
+        "created_at": _iso(c.c_created_at),
+        "updated_at": _iso(c.c_updated_at),
         "identities": [],
         "profile": {},
         "extra_fields": [],
@@ -59,39 +61,163 @@ def _display_identifier(id_type: str, status: str, raw: str, source: str) -> str
     return raw
 
 
+class _WrappedKey(NamedTuple):
+    """The columns of a data key row KeyService.unwrap needs (read with its records)."""
+
+    id: str
+    wrapped: bytes | None
+    kek_version: int
+
+
+# Customers per IN list: well under SQLite's bound-parameter limit.
+_CHUNK = 500
+
+
 def assemble_customer(session: Session, platform: Any, customer_id: str) -> dict[str, Any]:
     """VIEW.md's dict for ``customer_id``; NotFound if there is no such customer.
 
     A merged customer returns status "merged" and ``merged_into`` only; values whose data key
     has been destroyed (erasure) are left out.
     """
-    c = session.get(Customer, customer_id)
-    if c is None:
+    view = assemble_customers(session, platform, [customer_id]).get(customer_id)
+    if view is None:
         raise NotFound("no such customer")
-    view = _empty(c)
-    if c.status in ("merged", "erased"):
-        return view
-    records = list(
-        session.scalars(
-            select(SourceRecord)
-            .where(SourceRecord.customer_id == customer_id)
-            .order_by(SourceRecord.observed_at, SourceRecord.source, SourceRecord.source_record_id)
+    return view
+
+
+def assemble_customers(
+    session: Session,
+    platform: Any,
+    ids: Iterable[str],
+    *,
+    withhold_statuses: Iterable[str] = (),
+) -> dict[str, dict[str, Any]]:
+    """customer id -> VIEW.md's dict (exactly what ``assemble_customer`` returns), for every
+    id that exists; unknown ids are left out.
+
+    Batched: four queries per 500 customers whatever their number of records (customers
+    joined with their records, data keys and identifiers; interactions; consents; links).
+    ``withhold_statuses``: customers in these statuses come back as the empty shell (status,
+    no data, nothing read or decrypted), as merged and erased ones always do; the access
+    layer uses it so a restricted customer is not decrypted for a caller who may not see it.
+    """
+    wanted = list(dict.fromkeys(ids))
+    out: dict[str, dict[str, Any]] = {}
+    shell_only = sorted({"merged", "erased", *withhold_statuses})
+    rules = None
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = list(session.execute(_customers_query(chunk, shell_only)))
+        live: list[str] = []
+        records: list[Any] = []
+        idents: list[Any] = []
+        for row in rows:
+            if row.c_id not in out:
+                out[row.c_id] = _empty(row)
+                if row.c_status not in shell_only:
+                    live.append(row.c_id)
+            if row.r_id is None:
+                continue
+            if not records or records[-1].r_id != row.r_id:
+                records.append(row)
+            if row.i_id is not None:
+                idents.append(row)
+        if live:
+            if rules is None:
+                rules = load_rules(platform.config.policy_dir)
+            _fill(session, platform, live, out, rules, records, idents)
+    return {cid: out[cid] for cid in wanted if cid in out}
+
+
+def _customers_query(chunk: list[str], shell_only: list[str]) -> Any:
+    """One row per (customer, record, identifier): the records (with their data key) and
+    identifiers of every customer of ``chunk`` not in ``shell_only``; one row with nulls
+    for a customer without any. Records in VIEW.md order, identifiers by id within them."""
+    return (
+        select(
+            Customer.id.label("c_id"), Customer.status.label("c_status"),
+            Customer.merged_into.label("c_merged_into"),
+            Customer.created_at.label("c_created_at"), Customer.updated_at.label("c_updated_at"),
+            SourceRecord.id.label("r_id"), SourceRecord.source, SourceRecord.source_record_id,
+            SourceRecord.observed_at, SourceRecord.data_key_id.label("r_key"),
+            SourceRecord.profile_ct, SourceRecord.orders_ct, SourceRecord.extra_ct,
+            DataKey.wrapped, DataKey.kek_version,
+            Identifier.id.label("i_id"), Identifier.type.label("i_type"),
+            Identifier.status.label("i_status"), Identifier.value_ct.label("i_value_ct"),
+            Identifier.data_key_id.label("i_key"),
+        )
+        .select_from(Customer)
+        .outerjoin(
+            SourceRecord,
+            and_(SourceRecord.customer_id == Customer.id, Customer.status.not_in(shell_only)),
+        )
+        .outerjoin(DataKey, DataKey.id == SourceRecord.data_key_id)
+        .outerjoin(
+            Identifier,
+            and_(
+                Identifier.record_id == SourceRecord.id,
+                Identifier.customer_id == SourceRecord.customer_id,
+            ),
+        )
+        .where(Customer.id.in_(chunk))
+        .order_by(
+            Customer.id, SourceRecord.observed_at, SourceRecord.source,
+            SourceRecord.source_record_id, Identifier.id,
         )
     )
-    idents = list(session.scalars(
-        select(Identifier).where(Identifier.customer_id == customer_id).order_by(Identifier.id)))
-    inters = list(session.scalars(
-        select(Interaction).where(Interaction.customer_id == customer_id)
-        .order_by(Interaction.at, Interaction.id)))
-    consents = list(session.scalars(
-        select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.at, Consent.id)))
-    links = list(session.scalars(
-        select(IdentityLink)
-        .where(IdentityLink.customer_id == customer_id, IdentityLink.ended_at.is_(None))
-        .order_by(IdentityLink.id)))
-    key_ids = {r.data_key_id for r in records} | {i.data_key_id for i in idents} | {
-        i.data_key_id for i in inters}
-    deks = platform.keys.load(session, key_ids)
+
+
+def _fill(
+    session: Session, platform: Any, live: list[str], out: dict[str, dict[str, Any]],
+    rules: Any, records: list[Any], idents: list[Any],
+) -> None:
+    """Read the rest of the data of the customers ``live`` and decrypt it into ``out``."""
+    inters = list(
+        session.execute(
+            select(
+                Interaction.id, Interaction.customer_id, Interaction.record_id, Interaction.kind,
+                Interaction.at, Interaction.text_ct, Interaction.text_redacted_ct,
+                Interaction.entity_types, Interaction.data_key_id,
+            )
+            .where(Interaction.customer_id.in_(live))
+            .order_by(Interaction.customer_id, Interaction.at, Interaction.id)
+        )
+    )
+    consents = list(
+        session.execute(
+            select(
+                Consent.customer_id, Consent.purpose, Consent.granted, Consent.at,
+                Consent.channel, Consent.version,
+            )
+            .where(Consent.customer_id.in_(live))
+            .order_by(Consent.customer_id, Consent.at, Consent.id)
+        )
+    )
+    links = list(
+        session.execute(
+            select(
+                IdentityLink.customer_id, IdentityLink.record_id, IdentityLink.rule,
+                IdentityLink.evidence, IdentityLink.score, IdentityLink.actor,
+                IdentityLink.created_at,
+            )
+            .where(IdentityLink.customer_id.in_(live), IdentityLink.ended_at.is_(None))
+            .order_by(IdentityLink.customer_id, IdentityLink.id)
+        )
+    )
+
+    # Data keys: those of the records came with them (unwrapped through the KeyService
+    # cache); a key used only by an identifier or interaction costs one more query.
+    deks: dict[str, bytes] = {}
+    seen: set[str] = set()
+    for r in records:
+        if r.r_key in seen:
+            continue
+        seen.add(r.r_key)
+        if r.wrapped is not None:
+            deks[r.r_key] = platform.keys.unwrap(_WrappedKey(r.r_key, r.wrapped, r.kek_version))
+    missing = ({i.i_key for i in idents} | {i.data_key_id for i in inters}) - seen
+    if missing:
+        deks.update(platform.keys.load(session, missing))
 
     def open_json(table: str, column: str, row_id: str, key_id: str, blob: bytes | None) -> Any:
         if blob is None or key_id not in deks:
@@ -109,34 +235,36 @@ def assemble_customer(session: Session, platform: Any, customer_id: str) -> dict
         except DecryptionError:
             return None
 
+    # Keyed by (customer, record) so a batch never lends one customer's record to another.
+    src_of = {(r.c_id, r.r_id): (r.source, r.source_record_id) for r in records}
     by_record: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for i in idents:
-        raw = open_text("identifiers", "value_ct", i.id, i.data_key_id, i.value_ct)
+        raw = open_text("identifiers", "value_ct", i.i_id, i.i_key, i.i_value_ct)
         if raw is None:
             continue
-        rec_source = next((r.source for r in records if r.id == i.record_id), "")
-        by_record[i.record_id].append({
-            "type": i.type, "status": i.status,
-            "value": _display_identifier(i.type, i.status, raw, rec_source),
-            "category": identifier_category(i.type),
+        by_record[i.r_id].append({
+            "type": i.i_type, "status": i.i_status,
+            "value": _display_identifier(i.i_type, i.i_status, raw, i.source),
+            "category": identifier_category(i.i_type),
         })
-    observations = []
-    src_of = {r.id: (r.source, r.source_record_id) for r in records}
+    observations: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
+        view = out[r.c_id]
         view["identities"].append({
             "source": r.source, "source_record_id": r.source_record_id,
-            "observed_at": _iso(r.observed_at), "identifiers": by_record.get(r.id, []),
+            "observed_at": _iso(r.observed_at), "identifiers": by_record.get(r.r_id, []),
         })
-        profile = open_json("source_records", "profile_ct", r.id, r.data_key_id, r.profile_ct)
+        profile = open_json("source_records", "profile_ct", r.r_id, r.r_key, r.profile_ct)
         if profile:
-            observations.append({"source": r.source, "source_record_id": r.source_record_id,
-                                 "observed_at": r.observed_at, "profile": profile})
-        for e in open_json("source_records", "extra_ct", r.id, r.data_key_id, r.extra_ct) or []:
+            observations[r.c_id].append({
+                "source": r.source, "source_record_id": r.source_record_id,
+                "observed_at": r.observed_at, "profile": profile})
+        for e in open_json("source_records", "extra_ct", r.r_id, r.r_key, r.extra_ct) or []:
             view["extra_fields"].append({
                 "source": r.source, "source_record_id": r.source_record_id,
                 "field": e["field"], "value": e["value"], "category": e["category"],
             })
-        for o in open_json("source_records", "orders_ct", r.id, r.data_key_id, r.orders_ct) or []:
+        for o in open_json("source_records", "orders_ct", r.r_id, r.r_key, r.orders_ct) or []:
             items = [
                 {"sku": it.get("sku"), "name": it.get("name"), "rx": bool(it.get("rx")),
                  "qty": it.get("qty"), "unit_price": it.get("unit_price")}
@@ -150,13 +278,14 @@ def assemble_customer(session: Session, platform: Any, customer_id: str) -> dict
                 "category": "health" if rx else "purchase",
             }
             view["prescriptions" if rx else "orders"].append(entry)
-    view["profile"] = golden_profile(observations, load_rules(platform.config.policy_dir))
+    for cid in live:
+        out[cid]["profile"] = golden_profile(observations.get(cid, []), rules)
     for it in inters:
         text = open_text("interactions", "text_ct", it.id, it.data_key_id, it.text_ct)
         if text is None:
             continue
-        src = src_of.get(it.record_id, (None, None))
-        view["interactions"].append({
+        src = src_of.get((it.customer_id, it.record_id), (None, None))
+        out[it.customer_id]["interactions"].append({
             "id": it.id, "kind": it.kind, "at": _iso(it.at), "source": src[0],
             "source_record_id": src[1], "text": text,
             "text_redacted": open_text("interactions", "text_redacted_ct", it.id, it.data_key_id,
@@ -164,15 +293,14 @@ def assemble_customer(session: Session, platform: Any, customer_id: str) -> dict
             "entity_types": list(it.entity_types or []), "category": "free_text",
         })
     for cs in consents:
-        view["consents"].append({
+        out[cs.customer_id]["consents"].append({
             "purpose": cs.purpose, "granted": cs.granted, "at": _iso(cs.at),
             "channel": cs.channel, "version": cs.version, "category": "consent",
         })
     for lk in links:
-        src = src_of.get(lk.record_id, (None, None))
-        view["links"].append({
+        src = src_of.get((lk.customer_id, lk.record_id), (None, None))
+        out[lk.customer_id]["links"].append({
             "source": src[0], "source_record_id": src[1], "rule": lk.rule,
             "evidence": list(lk.evidence or []), "score": lk.score, "actor": lk.actor,
             "created_at": _iso(lk.created_at),
         })
-    return view

@@ -82,6 +82,9 @@ def classify_field(name: str, value: Any) -> str:
     ``unclassified``.
     """
     name_cat = next((cat for cat, rx in _NAME_RULES if rx.search(name or "")), None)
+    if name_cat == "health":
+        # decided by the name whatever the value holds: no need to scan it
+        return "health"
     text = _flatten(value)
     value_cats: list[str] = []
     covered = 0

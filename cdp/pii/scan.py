@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+
 from presidio_analyzer import AnalyzerEngine
 
 from cdp.errors import ValidationError
@@ -45,6 +49,54 @@ def scan_text(text: str, language: str | None = None, *,
                 found.append(Entity(r.entity_type, r.start + offset, r.end + offset,
                                     float(r.score)))
     return resolve_overlaps(found)
+
+
+# Results of recent scans, keyed by (text, language): channel notes repeat a lot ("订单状态已更新。",
+# templated service notes), and a scan is deterministic, so a repeated text is answered from
+# here. Bounded in entries and text length, so memory stays flat however long the stream is.
+MEMO_ENTRIES = 20_000
+MEMO_MAX_CHARS = 1_000
+_memo: OrderedDict[tuple[str, str | None], tuple[Entity, ...]] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def scan_texts(texts: Iterable[str], language: str | None = None) -> list[list[Entity]]:
+    """:func:`scan_text` over many texts: one result list per text, in order, identical to
+    calling :func:`scan_text` on each.
+
+    Texts repeated within the call or seen recently by this process are scanned once
+    (bounded memo of short texts); blank texts are not scanned at all. Raises what
+    :func:`scan_text` raises, for the first text that is invalid.
+    """
+    out: list[list[Entity]] = []
+    local: dict[tuple[str, str | None], tuple[Entity, ...]] = {}
+    for text in texts:
+        if isinstance(text, str) and not text.strip() and len(text) <= MAX_TEXT_CHARS:
+            out.append([])
+            continue
+        key = (text, language)
+        found = local.get(key) if isinstance(text, str) else None
+        if found is None and isinstance(text, str) and len(text) <= MEMO_MAX_CHARS:
+            with _memo_lock:
+                found = _memo.get(key)
+                if found is not None:
+                    _memo.move_to_end(key)
+        if found is None:
+            found = tuple(scan_text(text, language))
+            if len(text) <= MEMO_MAX_CHARS:
+                with _memo_lock:
+                    _memo[key] = found
+                    if len(_memo) > MEMO_ENTRIES:
+                        _memo.popitem(last=False)
+        local[key] = found
+        out.append(list(found))
+    return out
+
+
+def clear_memo() -> None:
+    """Forget remembered scan results (tests; after the recognizers change)."""
+    with _memo_lock:
+        _memo.clear()
 
 
 # Long texts are analysed in overlapping windows: tokenisers and some Presidio steps cost

@@ -108,7 +108,10 @@ def refuse_request(session: Session, req: DsrRequest, *, actor: str, reason: str
     if not reason or not reason.strip():
         raise ValidationError("a refusal needs a reason")
     _move(req, "refused")
-    req.refused_reason = reason.strip()[:2000]
+    from cdp.pii.redact import redact_text
+
+    # Free text about a person (stored in clear, shown in listings): redacted like any note.
+    req.refused_reason = redact_text(reason.strip()[:2000], "storage").text
     req.completed_at = utcnow()
     _audit(session, req, "dsr.refuse", actor, role=role, request_id=request_id)
     return req
@@ -122,7 +125,11 @@ def execute_request(session: Session, platform: Platform, req: DsrRequest, *, ac
     if req.status != "verified":
         raise Conflict("only a verified request can be executed", code="invalid_transition")
     if req.kind == "correction":
+        from cdp.rights.correction import check_correction
+
         changes = _check_changes(changes)
+        # Refused before the request moves on, so a bad correction can be sent again.
+        check_correction(session, platform, req.customer_id, changes)
     _move(req, "in_progress")
     session.flush()
     out: dict[str, Any]
@@ -170,7 +177,9 @@ def execute_request(session: Session, platform: Platform, req: DsrRequest, *, ac
         req.result = {**(req.result or {}), "fields": sorted(changes)}
         out = dict(req.result)
         _audit(session, req, "dsr.correction", actor, role=role, request_id=request_id,
-               categories=("identity", "demographic", "address"), detail={"fields": sorted(changes)})
+               categories=("identity", "demographic", "address")
+               + (("contact", "government_id", "platform_id") if "identifiers" in changes else ()),
+               detail={"fields": sorted(changes)})
     _move(req, "completed")
     req.completed_at = utcnow()
     session.flush()
@@ -180,10 +189,13 @@ def execute_request(session: Session, platform: Platform, req: DsrRequest, *, ac
 def _check_changes(changes: dict[str, Any] | None) -> dict[str, str]:
     if not isinstance(changes, dict) or not changes:
         raise ValidationError(f"a correction needs changes to one of: {', '.join(CORRECTABLE)}")
-    bad = [k for k in changes if k not in CORRECTABLE]
+    bad = [k for k in changes if k not in CORRECTABLE and k != "identifiers"]
     if bad:
-        raise ValidationError(f"only these fields can be corrected: {', '.join(CORRECTABLE)}")
-    if not all(isinstance(v, str) and 0 < len(v) <= 500 for v in changes.values()):
+        raise ValidationError(f"only these fields can be corrected: {', '.join(CORRECTABLE)}, identifiers")
+    from cdp.rights.correction import identifier_fixes
+
+    identifier_fixes(changes)  # validates the identifier corrections
+    if not all(isinstance(v, str) and 0 < len(v) <= 500 for k, v in changes.items() if k != "identifiers"):
         raise ValidationError("corrected values must be non-empty strings")
     if "birth_date" in changes:
         from datetime import date

@@ -21,6 +21,9 @@ bp = Blueprint("rights", __name__)
 def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if data is None:
+        if request.get_data(cache=True):
+            # A body that is not JSON is a mistake, not "no options": never act on it.
+            raise ValidationError("the body must be a JSON object", code="bad_body")
         data = {}
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object")
