@@ -1,7 +1,7 @@
 """Import every capability's models so ``Base.metadata`` is complete (Alembic, tests)."""
 
 from cdp.access.models import ApiKey, BreakGlassGrant  # noqa: F401
-from cdp.audit.models import AuditCheckpoint, AuditEvent  # noqa: F401
+from cdp.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent  # noqa: F401
 from cdp.crypto.models import DataKey  # noqa: F401
 from cdp.db import Base
 from cdp.identity.models import (  # noqa: F401

@@ -10,15 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from cdp.audit.models import AuditEvent
 from cdp.db import is_postgres, utcnow
 
 GENESIS = "0" * 64
-# pg advisory lock keys of the chain heads: CHAIN_LOCK + chain number ("cdpaudit" as int64).
-CHAIN_LOCK = 0x6364706175646974
 # Number of parallel hash chains on PostgreSQL. A writer holds its chain's lock from its
 # append until its transaction ends, so one chain would make every auditing transaction
 # queue behind the one before it; with N chains N such transactions commit side by side.
@@ -123,74 +121,111 @@ def entry_digest(prev_hash: str, row: Any) -> str:
     return chain_digest(prev_hash, canonical(row))
 
 
-_PICK_CHAIN = text(
-    "SELECT (c + :start) % :n FROM generate_series(0, :n - 1) AS c "
-    "WHERE pg_try_advisory_xact_lock(:base + (c + :start) % :n) LIMIT 1"
+# PostgreSQL: lock the first free chain head (row lock held to the end of the transaction)
+# and read it in the same statement. FOR UPDATE returns the newest committed version of
+# the row even when another writer committed after this statement's snapshot, so the head
+# is never stale. Rows are tried from a random start so writers spread over the chains.
+_PICK_HEAD = text(
+    "SELECT chain, seq, entry_hash FROM audit_chain_heads WHERE chain < :n "
+    "ORDER BY (chain + :n - :start) % :n FOR UPDATE SKIP LOCKED LIMIT 1"
+)
+_WAIT_HEAD = text(
+    "SELECT chain, seq, entry_hash FROM audit_chain_heads WHERE chain = :c FOR UPDATE"
+)
+_HELD_HEAD = text("SELECT chain, seq, entry_hash FROM audit_chain_heads WHERE chain = :c")
+_SEED_HEADS = text(
+    "INSERT INTO audit_chain_heads (chain, seq, entry_hash) "
+    "SELECT c, 0, :genesis FROM generate_series(0, :n - 1) AS c ON CONFLICT DO NOTHING"
 )
 
 
-def _chain_for(session: Session) -> int:
-    """The chain this transaction appends to, locked until the transaction ends."""
+def _pg_head(session: Session) -> tuple[int, int, str]:
+    """(chain, seq, entry_hash) of the head this transaction appends to: one statement."""
     tx = session.get_transaction()
     held = session.info.get("cdp_audit_chain")
     if held is not None and held[0] is tx:
-        return held[1]
-    if not is_postgres(session):
-        chain = 0
-    else:
-        start = random.randrange(PG_CHAINS)
-        chain = session.scalar(_PICK_CHAIN, {"start": start, "n": PG_CHAINS, "base": CHAIN_LOCK})
-        if chain is None:  # every chain busy: queue on one
-            chain = start
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK + chain})
-    session.info["cdp_audit_chain"] = (tx, chain)
-    return chain
+        # Already ours (locked): read it again rather than cache it, so a rolled-back
+        # savepoint can never leave a stale head behind.
+        return tuple(session.execute(_HELD_HEAD, {"c": held[1]}).one())  # type: ignore[return-value]
+    start = random.randrange(PG_CHAINS)
+    head = session.execute(_PICK_HEAD, {"n": PG_CHAINS, "start": start}).first()
+    if head is None:
+        # Every chain busy (queue on one), or PG_CHAINS was raised past the seeded heads.
+        session.execute(_SEED_HEADS, {"n": PG_CHAINS, "genesis": GENESIS})
+        head = session.execute(_PICK_HEAD, {"n": PG_CHAINS, "start": start}).first()
+        if head is None:
+            head = session.execute(_WAIT_HEAD, {"c": start}).one()
+    session.info["cdp_audit_chain"] = (tx, head[0])
+    return head[0], head[1], head[2]
 
 
-def _chain_head(session: Session, chain: int) -> tuple[int, str]:
+def _sqlite_head(session: Session) -> tuple[int, int, str]:
+    # SQLite: writers hold the database lock from BEGIN IMMEDIATE; one chain.
     head = session.execute(
         select(AuditEvent.seq, AuditEvent.entry_hash)
-        .where(AuditEvent.chain == chain)
+        .where(AuditEvent.chain == 0)
         .order_by(AuditEvent.seq.desc())
         .limit(1)
     ).first()
-    return (head[0], head[1]) if head else (0, GENESIS)
+    return (0, head[0], head[1]) if head else (0, 0, GENESIS)
+
+
+_INSERT = insert(AuditEvent.__table__)  # type: ignore[arg-type]
 
 
 def record(session: Session, *entries: AuditEntry) -> list[AuditEvent]:
-    """Append ``entries`` to the audit log inside the caller's transaction (flushes).
+    """Append ``entries`` to the audit log inside the caller's transaction.
 
-    The entries become durable only if the caller's transaction commits: the audit row is
-    part of the act it records.
+    Two statements on PostgreSQL whatever the number of entries: one locks and reads a
+    chain head, one inserts every entry (a trigger moves the head). The entries become
+    durable only if the caller's transaction commits: the audit row is part of the act it
+    records. Returns the entries as AuditEvent objects (values only: not attached to the
+    session, ``id`` not loaded).
     """
     if not entries:
         return []
-    chain = _chain_for(session)
-    seq, prev = _chain_head(session, chain)
-    rows: list[AuditEvent] = []
+    chain, seq, prev = _pg_head(session) if is_postgres(session) else _sqlite_head(session)
+    values: list[dict[str, Any]] = []
+    at: datetime = utcnow()
     for e in entries:
         seq += 1
-        at: datetime = utcnow()
-        row = AuditEvent(
-            at=at,
-            actor=e.actor,
-            role=e.role,
-            purpose=e.purpose,
-            action=e.action,
-            customer_id=e.customer_id,
-            categories=sorted(set(e.categories)),
-            view=dict(e.view),
-            decision=e.decision,
-            reason=e.reason,
-            request_id=e.request_id,
-            detail=dict(e.detail),
-            prev_hash=prev,
-            chain=chain,
-            seq=seq,
+        v = {
+            "at": at,
+            "actor": e.actor,
+            "role": e.role,
+            "purpose": e.purpose,
+            "action": e.action,
+            "customer_id": e.customer_id,
+            "categories": sorted(set(e.categories)),
+            "view": dict(e.view),
+            "decision": e.decision,
+            "reason": e.reason,
+            "request_id": e.request_id,
+            "detail": dict(e.detail),
+            "prev_hash": prev,
+            "chain": chain,
+            "seq": seq,
+        }
+        v["entry_hash"] = prev = chain_digest(
+            prev,
+            canonical_text(
+                chain,
+                seq,
+                at,
+                e.actor,
+                e.role,
+                e.purpose,
+                e.action,
+                e.customer_id,
+                e.decision,
+                e.reason,
+                e.request_id,
+                json.dumps(v["categories"]),
+                json.dumps(v["view"]),
+                json.dumps(v["detail"]),
+            ),
         )
-        row.entry_hash = entry_digest(prev, row)
-        prev = row.entry_hash
-        session.add(row)
-        rows.append(row)
-    session.flush()
-    return rows
+        values.append(v)
+    # One multi-row INSERT (not the ORM unit of work: no identity map, no RETURNING).
+    session.execute(_INSERT.values(values))
+    return [AuditEvent(**v) for v in values]

@@ -53,6 +53,23 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(BigId)
 
 
+class AuditChainHead(Base):
+    """The last entry of each chain, so a writer reads and locks its chain head in one
+    statement (``SELECT ... FOR UPDATE SKIP LOCKED``) instead of searching the log.
+
+    Not part of the evidence: the verifier never reads it. On PostgreSQL a trigger on
+    ``audit_events`` keeps it current and refuses an entry that does not extend its chain's
+    head (wrong seq or prev_hash); a tampered head can only make appends fail, never hide
+    anything. SQLite (one writer at a time, one chain) reads the head from the log itself.
+    """
+
+    __tablename__ = "audit_chain_heads"
+
+    chain: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigId)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
 class AuditCheckpoint(Base):
     """A signed statement of every chain's head at one moment (Ed25519, keyring signing key).
 

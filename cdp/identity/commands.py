@@ -37,7 +37,8 @@ def _stream(fh: IO[str], summary: IngestSummary, rejects: IO[str]) -> Iterator[t
 
 @click.command("ingest")
 @click.argument("path")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 10_000),
+              help="records per transaction (a crash loses at most one batch; rerun completes)")
 @click.option("--progress/--no-progress", default=None, help="default: on a terminal")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(0, 16),
               help="processes preparing batches (PII scans) while this one stores; 0 = inline")

@@ -65,6 +65,7 @@ def nfkc(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
+@lru_cache(maxsize=200_000)
 def normalize_phone(value: str, region: str = "CN") -> NormalIdentifier:
     """E.164 for a real number; a masked marketplace number keeps only prefix+suffix."""
     v = nfkc(value)
@@ -90,6 +91,7 @@ def normalize_phone(value: str, region: str = "CN") -> NormalIdentifier:
     return NormalIdentifier("phone", VALID, e164, weak)
 
 
+@lru_cache(maxsize=100_000)
 def normalize_email(value: str) -> NormalIdentifier:
     v = nfkc(value).replace(" ", "").lower()
     if not _EMAIL.match(v):

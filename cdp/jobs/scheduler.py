@@ -47,7 +47,13 @@ def build_scheduler(platform: Platform, retry_seconds: int = RETRY_SECONDS) -> B
                       replace_existing=True)
     scheduler.add_job(tasks.retry_job, "interval", seconds=retry_seconds, id="retry",
                       replace_existing=True)
-    wanted |= {"dsr_overdue", "retention", "retry"}
+    # Signed audit checkpoints, every policies/audit.toml [checkpoints] every_minutes.
+    from cdp.audit.schedule import checkpoint_interval
+
+    scheduler.add_job(tasks.audit_checkpoint_job, "interval",
+                      seconds=checkpoint_interval(platform.config.policy_dir).total_seconds(),
+                      id="audit_checkpoint", replace_existing=True)
+    wanted |= {"dsr_overdue", "retention", "retry", "audit_checkpoint"}
     scheduler._cdp_wanted = wanted  # type: ignore[attr-defined]
     return scheduler
 

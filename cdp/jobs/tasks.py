@@ -64,6 +64,12 @@ def _retention_work(_c: lock.Claim) -> object:
     return run_retention(_p(), actor="scheduler")
 
 
+def _audit_checkpoint_work(_c: lock.Claim) -> object:
+    from cdp.audit.schedule import scheduled_checkpoint
+
+    return scheduled_checkpoint(_p())
+
+
 def work_for(job: str) -> Callable[[lock.Claim], object] | None:
     kind, _, arg = job.partition(":")
     if kind == "export" and arg:
@@ -72,6 +78,8 @@ def work_for(job: str) -> Callable[[lock.Claim], object] | None:
         return _dsr_overdue_work
     if job == "retention":
         return _retention_work
+    if job == "audit_checkpoint":
+        return _audit_checkpoint_work
     return None
 
 
@@ -89,6 +97,14 @@ def dsr_overdue_job() -> None:
 def retention_job() -> None:
     fire = _floor(datetime.now(UTC), timedelta(days=1))
     lock.run_once(_p(), "retention", fire, _retention_work)
+
+
+def audit_checkpoint_job() -> None:
+    from cdp.audit.schedule import checkpoint_interval
+
+    every = checkpoint_interval(_p().config.policy_dir)
+    fire = _floor(datetime.now(UTC), every)
+    lock.run_once(_p(), "audit_checkpoint", fire, _audit_checkpoint_work)
 
 
 def retry_job() -> None:

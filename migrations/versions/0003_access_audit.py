@@ -1,4 +1,4 @@
-"""access & audit: chain stripes, signed checkpoints, break-glass grants, insert-only audit
+"""access & audit: chain stripes and heads, signed checkpoints, break-glass grants, insert-only audit
 
 Revision ID: 0003_access_audit
 Revises: 0001_core
@@ -56,6 +56,45 @@ def _pg_triggers() -> None:
         )
 
 
+# Seeded chain heads (log.PG_CHAINS_DEFAULT); the trigger adds a head for any other chain.
+SEEDED_CHAINS = 8
+GENESIS = "0" * 64
+
+
+def _pg_chain_head_trigger() -> None:
+    # Runs as the inserting role: keeps audit_chain_heads current and refuses an entry that
+    # does not extend its chain (the writer computed its hash from a stale head).
+    op.execute(
+        f"""
+        CREATE OR REPLACE FUNCTION cdp_audit_chain_append() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+          head_seq bigint;
+          head_hash varchar(64);
+        BEGIN
+          SELECT seq, entry_hash INTO head_seq, head_hash
+            FROM audit_chain_heads WHERE chain = NEW.chain FOR UPDATE;
+          IF NOT FOUND THEN
+            INSERT INTO audit_chain_heads (chain, seq, entry_hash)
+              VALUES (NEW.chain, 0, '{GENESIS}') ON CONFLICT DO NOTHING;
+            SELECT seq, entry_hash INTO head_seq, head_hash
+              FROM audit_chain_heads WHERE chain = NEW.chain FOR UPDATE;
+          END IF;
+          IF NEW.seq <> head_seq + 1 OR NEW.prev_hash <> head_hash THEN
+            RAISE EXCEPTION 'audit_events: entry (chain %, seq %) does not extend its chain head (seq %)',
+              NEW.chain, NEW.seq, head_seq USING ERRCODE = 'integrity_constraint_violation';
+          END IF;
+          UPDATE audit_chain_heads SET seq = NEW.seq, entry_hash = NEW.entry_hash
+            WHERE chain = NEW.chain;
+          RETURN NEW;
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER audit_events_chain_head BEFORE INSERT ON audit_events "
+        "FOR EACH ROW EXECUTE FUNCTION cdp_audit_chain_append()"
+    )
+
+
 def _pg_app_role() -> None:
     # Roles are cluster-wide: create once, tolerate a concurrent creator.
     op.execute(
@@ -92,6 +131,16 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("seq", BigId, nullable=False))
         batch_op.create_unique_constraint("uq_audit_events_chain_seq", ["chain", "seq"])
 
+    heads = op.create_table(
+        "audit_chain_heads",
+        sa.Column("chain", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("seq", BigId, nullable=False),
+        sa.Column("entry_hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("chain", name=op.f("pk_audit_chain_heads")),
+    )
+    op.bulk_insert(
+        heads, [{"chain": c, "seq": 0, "entry_hash": GENESIS} for c in range(SEEDED_CHAINS)]
+    )
     op.create_table(
         "audit_checkpoints",
         sa.Column("id", BigId, autoincrement=True, nullable=False),
@@ -133,6 +182,7 @@ def upgrade() -> None:
 
     if op.get_bind().dialect.name == "postgresql":
         _pg_triggers()
+        _pg_chain_head_trigger()
         _pg_app_role()
     else:
         _sqlite_triggers()
@@ -145,6 +195,8 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table}")
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
         op.execute("DROP FUNCTION IF EXISTS cdp_append_only()")
+        op.execute("DROP TRIGGER IF EXISTS audit_events_chain_head ON audit_events")
+        op.execute("DROP FUNCTION IF EXISTS cdp_audit_chain_append()")
     else:
         for table in APPEND_ONLY:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
@@ -155,6 +207,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_break_glass_grants_api_key_id"))
     op.drop_table("break_glass_grants")
     op.drop_table("audit_checkpoints")
+    op.drop_table("audit_chain_heads")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_constraint("uq_audit_events_chain_seq", type_="unique")
         batch_op.drop_column("seq")

@@ -4,7 +4,7 @@ report shows the redacted text."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from cdp.access.breakglass import original_reason
 from cdp.access.models import BreakGlassGrant

@@ -119,7 +119,7 @@ def test_long_free_text_field_is_handled_promptly(client, platform, keys) -> Non
 def test_dsr_and_export_endpoints_refuse_bad_input(client, keys, make_api_key) -> None:  # type: ignore[no-untyped-def]
     [cid] = ingest(client, keys["ingest"], [dict(FULL_RECORD, source_record_id="bad-input-dsr")])
     h = keys["dsr"]
-    for name, (data, ctype) in _bodies().items():
+    for data, ctype in _bodies().values():
         t = time.monotonic()
         _check(client.post("/v1/dsr", data=data, headers={**h, "Content-Type": ctype}), t)
     t = time.monotonic()
@@ -132,7 +132,7 @@ def test_dsr_and_export_endpoints_refuse_bad_input(client, keys, make_api_key) -
     r = client.post("/v1/dsr", json={"customer_id": cid, "kind": "correction"}, headers=h)
     assert r.status_code == 201
     dsr_id = r.get_json()["id"]
-    for name, (data, ctype) in _bodies().items():
+    for data, ctype in _bodies().values():
         t = time.monotonic()
         _check(client.post(f"/v1/dsr/{dsr_id}/verify", data=data, headers={**h, "Content-Type": ctype}), t)
     assert client.post(f"/v1/dsr/{dsr_id}/verify", json={"method": "id_card"}, headers=h).status_code == 200
@@ -141,7 +141,7 @@ def test_dsr_and_export_endpoints_refuse_bad_input(client, keys, make_api_key) -
                     {"identifiers": [{"type": "phone", "old": 1, "value": None}]}, {"secret": "x"}):
         t = time.monotonic()
         _check(client.post(f"/v1/dsr/{dsr_id}/execute", json={"changes": changes}, headers=h), t, status=422)
-    for name, (data, ctype) in _bodies().items():
+    for data, ctype in _bodies().values():
         t = time.monotonic()
         _check(client.post(f"/v1/dsr/{dsr_id}/execute", data=data, headers={**h, "Content-Type": ctype}), t)
     # The request survived all that and still runs with good input.
