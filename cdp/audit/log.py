@@ -226,6 +226,7 @@ def record(session: Session, *entries: AuditEntry) -> list[AuditEvent]:
             ),
         )
         values.append(v)
-    # One multi-row INSERT (not the ORM unit of work: no identity map, no RETURNING).
-    session.execute(_INSERT.values(values))
+    # One INSERT for every entry (SQLAlchemy batches an executemany into multi-row VALUES;
+    # no ORM unit of work, no RETURNING): one round trip per call, not one per entry.
+    session.execute(_INSERT, values)
     return [AuditEvent(**v) for v in values]

@@ -27,7 +27,11 @@ def checkpoint_interval(policy_dir: str | Path) -> timedelta:
     with path.open("rb") as fh:
         data = tomllib.load(fh)
     value = data.get("checkpoints", {}).get("every_minutes", DEFAULT_INTERVAL.total_seconds() / 60)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 7 * 24 * 60:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= 7 * 24 * 60
+    ):
         raise ValidationError(
             f"{path}: [checkpoints] every_minutes must be a number of minutes in (0, 10080]"
         )

@@ -7,8 +7,8 @@ rights and exports use it unrendered. Every personal leaf carries its data categ
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, select

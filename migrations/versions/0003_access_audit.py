@@ -62,36 +62,44 @@ GENESIS = "0" * 64
 
 
 def _pg_chain_head_trigger() -> None:
-    # Runs as the inserting role: keeps audit_chain_heads current and refuses an entry that
-    # does not extend its chain (the writer computed its hash from a stale head).
+    # Runs as the inserting role, once per INSERT statement (a batch of entries costs one
+    # trigger, not one per row): keeps audit_chain_heads current and refuses entries that
+    # do not extend their chain's head (a writer that computed hashes from a stale head).
     op.execute(
         f"""
         CREATE OR REPLACE FUNCTION cdp_audit_chain_append() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE
-          head_seq bigint;
-          head_hash varchar(64);
+          bad record;
         BEGIN
-          SELECT seq, entry_hash INTO head_seq, head_hash
-            FROM audit_chain_heads WHERE chain = NEW.chain FOR UPDATE;
-          IF NOT FOUND THEN
-            INSERT INTO audit_chain_heads (chain, seq, entry_hash)
-              VALUES (NEW.chain, 0, '{GENESIS}') ON CONFLICT DO NOTHING;
-            SELECT seq, entry_hash INTO head_seq, head_hash
-              FROM audit_chain_heads WHERE chain = NEW.chain FOR UPDATE;
-          END IF;
-          IF NEW.seq <> head_seq + 1 OR NEW.prev_hash <> head_hash THEN
+          INSERT INTO audit_chain_heads (chain, seq, entry_hash)
+            SELECT DISTINCT chain, 0, '{GENESIS}' FROM new_rows ON CONFLICT DO NOTHING;
+          PERFORM 1 FROM audit_chain_heads
+            WHERE chain IN (SELECT chain FROM new_rows) ORDER BY chain FOR UPDATE;
+          SELECT n.chain, n.seq, h.seq AS head_seq INTO bad
+            FROM (SELECT chain, seq, prev_hash,
+                         lag(entry_hash) OVER w AS prev_in_batch,
+                         row_number() OVER w AS rn
+                    FROM new_rows WINDOW w AS (PARTITION BY chain ORDER BY seq)) n
+            JOIN audit_chain_heads h ON h.chain = n.chain
+           WHERE n.seq <> h.seq + n.rn
+              OR n.prev_hash <> coalesce(n.prev_in_batch, h.entry_hash)
+           LIMIT 1;
+          IF FOUND THEN
             RAISE EXCEPTION 'audit_events: entry (chain %, seq %) does not extend its chain head (seq %)',
-              NEW.chain, NEW.seq, head_seq USING ERRCODE = 'integrity_constraint_violation';
+              bad.chain, bad.seq, bad.head_seq USING ERRCODE = 'integrity_constraint_violation';
           END IF;
-          UPDATE audit_chain_heads SET seq = NEW.seq, entry_hash = NEW.entry_hash
-            WHERE chain = NEW.chain;
-          RETURN NEW;
+          UPDATE audit_chain_heads h SET seq = l.seq, entry_hash = l.entry_hash
+            FROM (SELECT DISTINCT ON (chain) chain, seq, entry_hash
+                    FROM new_rows ORDER BY chain, seq DESC) l
+           WHERE h.chain = l.chain;
+          RETURN NULL;
         END $$
         """
     )
     op.execute(
-        "CREATE TRIGGER audit_events_chain_head BEFORE INSERT ON audit_events "
-        "FOR EACH ROW EXECUTE FUNCTION cdp_audit_chain_append()"
+        "CREATE TRIGGER audit_events_chain_head AFTER INSERT ON audit_events "
+        "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT "
+        "EXECUTE FUNCTION cdp_audit_chain_append()"
     )
 
 

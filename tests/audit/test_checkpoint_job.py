@@ -55,8 +55,12 @@ def test_interval_comes_from_the_policy_file(platform: Platform, tmp_path: Path)
     (tmp_path / "audit.toml").write_text("[checkpoints]\nevery_minutes = 0\n")
     with pytest.raises(ValidationError, match="every_minutes"):
         checkpoint_interval(tmp_path)
-    with pytest.raises(ValidationError, match="every_minutes"):
-        build_scheduler(Platform(replace(platform.config, policy_dir=str(tmp_path))))
+    other = Platform(replace(platform.config, policy_dir=str(tmp_path)))
+    try:
+        with pytest.raises(ValidationError, match="every_minutes"):
+            build_scheduler(other)
+    finally:
+        other.dispose()
 
 
 def test_checkpoint_skipped_on_an_empty_log(platform: Platform) -> None:

@@ -19,7 +19,7 @@ class _Queries:
         self.n = 0
         self.engine = platform.engine
 
-    def __enter__(self) -> _Queries:
+    def __enter__(self) -> _Queries:  # noqa: PYI034
         event.listen(self.engine, "before_cursor_execute", self._count)
         return self
 
