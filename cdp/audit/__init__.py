@@ -11,9 +11,13 @@ Operating it
   (``ALTER ROLE cdp_app PASSWORD '...'``) and serve with
   ``CDP_DATABASE_URL=postgresql+psycopg://cdp_app:...@host/db``.
 - Entries go to one of several hash chains (``log.PG_CHAINS``) so concurrent requests do not
-  queue on one chain head; ``cdp audit checkpoint`` (or ``POST /v1/audit/checkpoints``)
-  signs every chain's head with the keyring's Ed25519 key: schedule it (e.g. hourly) and
-  keep the printed JSON elsewhere. ``cdp audit verify [--public-key HEX --checkpoint FILE]``
+  queue on one chain head. A writer locks and reads a free head in ``audit_chain_heads``
+  (``FOR UPDATE SKIP LOCKED``) and inserts all its entries in one statement; a trigger moves
+  the head and refuses entries that do not extend it. The heads table is a cache, not
+  evidence: verification never reads it.
+- ``cdp audit checkpoint`` (or ``POST /v1/audit/checkpoints``) signs every chain's head with
+  the keyring's Ed25519 key; the scheduler does it every ``policies/audit.toml``
+  ``[checkpoints] every_minutes`` (job ``audit_checkpoint``). Keep the printed JSON elsewhere. ``cdp audit verify [--public-key HEX --checkpoint FILE]``
   checks chains, hashes and checkpoints; ``cdp audit public-key`` prints the key to hand
   to verifiers.
 """

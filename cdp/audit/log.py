@@ -150,10 +150,10 @@ def _pg_head(session: Session) -> tuple[int, int, str]:
     start = random.randrange(PG_CHAINS)
     head = session.execute(_PICK_HEAD, {"n": PG_CHAINS, "start": start}).first()
     if head is None:
-        # Every chain busy (queue on one), or PG_CHAINS was raised past the seeded heads.
-        session.execute(_SEED_HEADS, {"n": PG_CHAINS, "genesis": GENESIS})
-        head = session.execute(_PICK_HEAD, {"n": PG_CHAINS, "start": start}).first()
-        if head is None:
+        # Every chain busy: queue on one (the only case with a third statement).
+        head = session.execute(_WAIT_HEAD, {"c": start}).first()
+        if head is None:  # PG_CHAINS was raised past the heads seeded by the migration
+            session.execute(_SEED_HEADS, {"n": PG_CHAINS, "genesis": GENESIS})
             head = session.execute(_WAIT_HEAD, {"c": start}).one()
     session.info["cdp_audit_chain"] = (tx, head[0])
     return head[0], head[1], head[2]

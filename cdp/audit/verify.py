@@ -5,7 +5,11 @@ Catches an altered entry (hash mismatch), a deleted or reordered entry (sequence
 the checkpoint's head), a rewritten chain (the checkpoint's head hash differs) and a forged
 checkpoint (bad Ed25519 signature). Entries written after the newest checkpoint are
 protected by the chain alone: cutting that unsigned tail is only detectable by the next
-checkpoint, so checkpoints are made on a schedule.
+checkpoint, so checkpoints are made on a schedule (cdp/audit/schedule.py).
+
+On PostgreSQL the rows come from one COPY in text form and are hashed from their bytes
+(see _check_copy_lines), first in physical order without a sort; any doubt sends the walk
+through the exact (chain, seq)-ordered pass, which names the first bad entry.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 """`GET /v1/customers/{id}` under load, against a bare endpoint reading the same rows.
 
     # data: customers ingested through the real pipeline (cdp init; cdp ingest FILE)
-    python -m scripts.bench.read_api_bench --database-url postgresql+psycopg://postgres@127.0.0.1/cdp_bench_read \
+    python -m scripts.bench.read_api_bench --database-url postgresql+psycopg://postgres@127.0.0.1/cdp_bench_read_p2 \
         --keyring var/bench/read_keyring.json --clients 16 --seconds 20
 
 The service runs under gunicorn (``--workers`` processes x ``--threads`` threads, gthread),
@@ -160,7 +160,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument(
-        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1/cdp_bench_read"
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1/cdp_bench_read_p2"
     )
     ap.add_argument("--keyring", default="var/bench/read_keyring.json")
     ap.add_argument("--workers", type=int, default=4)
@@ -186,6 +186,20 @@ def main() -> None:
 
     cfg = Config(database_url=args.database_url, keyring_path=args.keyring, policy_dir="policies")
     platform = Platform(cfg)
+    # The database is reused across runs (ingesting it takes long): refuse one whose schema is
+    # older than the code instead of serving 500s (e.g. tables added to a migration since).
+    from sqlalchemy import inspect
+
+    import cdp.models  # noqa: F401  (every model on Base.metadata)
+    from cdp.db import Base
+
+    missing = sorted(set(Base.metadata.tables) - set(inspect(platform.engine).get_table_names()))
+    if missing:
+        raise SystemExit(
+            f"{args.database_url.rsplit('/', 1)[-1]} lacks tables {', '.join(missing)}: its schema "
+            "is older than the code; see BENCHMARKS.md (copy the identity tables into a fresh "
+            "database migrated by upgrade_schema)"
+        )
     with platform.transaction() as s:
         total = s.scalar(
             select(func.count()).select_from(Customer).where(Customer.status == "active")

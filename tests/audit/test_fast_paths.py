@@ -259,3 +259,34 @@ def test_an_entry_that_does_not_extend_its_chain_is_refused(platform: Platform) 
         ):
             conn.execute(insert(AuditEvent), [dict(base, seq=seq_, prev_hash=prev)])
     assert _verify(platform).ok
+
+
+def test_a_writer_queues_when_every_chain_is_busy(platform: Platform) -> None:
+    """With every chain head locked by open transactions, a writer waits for one (never
+    appends to a head it does not hold) and goes ahead once that transaction ends."""
+    if not is_postgres(platform.engine):
+        pytest.skip("chain heads are locked rows on PostgreSQL")
+    from cdp.audit import log
+
+    old = log.PG_CHAINS
+    log.PG_CHAINS = 1
+    holder = platform.Session()
+    try:
+        holder.execute(text("SELECT 1 FROM audit_chain_heads WHERE chain = 0 FOR UPDATE"))
+        done = threading.Event()
+
+        def writer() -> None:
+            write_entries(platform, 1)
+            done.set()
+
+        t = threading.Thread(target=writer)
+        t.start()
+        assert not done.wait(1.0)  # queued behind the open transaction
+        holder.commit()
+        t.join(30)
+        assert done.is_set()
+    finally:
+        log.PG_CHAINS = old
+        holder.close()
+    res = _verify(platform)
+    assert res.ok and res.entries == 1
