@@ -110,21 +110,19 @@ def _slow_row(line: bytes) -> Checked:
     rid_b, chain_b, seq_b = fields[0], fields[1], fields[2]
     if len(fields) != 17:
         return (rid_b, chain_b, seq_b, b"", b"", False)
-    head: list[str | None] = []
-    for raw in fields[3:12]:
-        if raw == b"null":
-            head.append(None)
-        else:
-            head.append(raw[1:-1].decode())
-    at = head[0]
-    cats, view, detail = (f.decode() for f in fields[12:15])
     prev, entry = fields[15], fields[16]
-    ok = at is not None and (
-        chain_digest(
-            prev.decode(), canonical_text(chain, seq, at, *head[1:], cats, view, detail)
-        ).encode()
-        == entry
-    )
+    try:
+        head = [None if raw == b"null" else raw[1:-1].decode() for raw in fields[3:12]]
+        cats, view, detail = (f.decode() for f in fields[12:15])
+        at = head[0]
+        ok = at is not None and (
+            chain_digest(
+                prev.decode(), canonical_text(chain, seq, at, *head[1:], cats, view, detail)
+            ).encode()
+            == entry
+        )
+    except UnicodeDecodeError:  # bytes no writer produced (e.g. a SQL_ASCII database)
+        ok = False
     return (rid_b, chain_b, seq_b, prev, entry, ok)
 
 
