@@ -257,7 +257,11 @@ class VerifyResult:
                 f"{self.checkpoints} signed checkpoints verified ({self.seconds:.2f} s)"
             )
         assert self.first_bad is not None
-        return f"audit log TAMPERED: first bad {self.first_bad.describe()} ({len(self.problems)} problems)"
+        line = f"audit log TAMPERED: first bad {self.first_bad.describe()} ({len(self.problems)} problems)"
+        # A checkpoint that fails its signature is named too, whatever else is wrong: it
+        # means someone offers a forged statement about the log's past.
+        forged = [p.message for p in self.problems if p.chain is None and p is not self.first_bad]
+        return line + "".join(f"; {m}" for m in forged)
 
     def as_dict(self) -> dict[str, Any]:
         bad = self.first_bad

@@ -47,6 +47,17 @@ from cdp.identity.rules import IdentityRules, load_rules
 RESOLVE_LOCK = 0x6364706964656E74
 CHUNK = 500
 BLOCKING_KINDS = ("phone_ps", "name", "name_py", "dob", "addr", "tok")
+PG_PAIR_CHUNK = 5000
+_ID_PAIRS_SQL = text(
+    "SELECT i.type, i.bidx, i.customer_id FROM identifiers i"
+    " JOIN unnest(CAST(:kinds AS varchar[]), CAST(:bidxs AS varchar[])) AS v(kind, bidx)"
+    " ON i.type = v.kind AND i.bidx = v.bidx WHERE i.status = 'valid'"
+)
+_MK_PAIRS_SQL = text(
+    "SELECT m.kind, m.bidx, m.customer_id FROM match_keys m"
+    " JOIN unnest(CAST(:kinds AS varchar[]), CAST(:bidxs AS varchar[])) AS v(kind, bidx)"
+    " ON m.kind = v.kind AND m.bidx = v.bidx"
+)
 
 
 @dataclass
@@ -150,6 +161,32 @@ class Resolver:
         id_keys = {(f"id:{i.type}", i.bidx) for p in prepared for i in p.identifiers
                    if i.bidx and i.strength != "none"}
         mk_keys = {(k, b) for p in prepared for k, b in p.match_keys}
+        if is_postgres(s):
+            # Exact (type, bidx) / (kind, bidx) pairs joined to an unnest: one index probe per
+            # pair. With two IN lists PostgreSQL (no statistics yet on fresh tables) probes the
+            # index on the type / kind alone and filters every row of those kinds, which grows
+            # with the table and was most of the server's time during ingest.
+            self._pairs_pg(_ID_PAIRS_SQL, {(k.removeprefix("id:"), b) for k, b in id_keys}, "id:")
+            self._pairs_pg(_MK_PAIRS_SQL, mk_keys, "")
+        else:
+            self._pairs_in_lists(id_keys, mk_keys)
+        cap = self.rules.max_block_size
+        candidates: set[str] = set(forced)
+        for (kind, _), cs in self.index.items():
+            if kind.startswith("id:") or len(cs) <= cap:
+                candidates |= cs
+        self._load_customers(sorted(candidates))
+
+    def _pairs_pg(self, sql: Any, pairs: set[tuple[str, str]], prefix: str) -> None:
+        for part in _chunks(sorted(pairs), PG_PAIR_CHUNK):
+            rows = self.session.execute(
+                sql, {"kinds": [k for k, _ in part], "bidxs": [b for _, b in part]}
+            )
+            for k, b, c in rows:
+                self.index[(prefix + k, b)].add(c)
+
+    def _pairs_in_lists(self, id_keys: set[tuple[str, str]], mk_keys: set[tuple[str, str]]) -> None:
+        s = self.session
         if id_keys:
             # type first: the (type, bidx) index serves both IN lists
             types = sorted({k.removeprefix("id:") for k, _ in id_keys})
@@ -174,12 +211,6 @@ class Resolver:
                 ):
                     if (k, b) in mk_keys:
                         self.index[(k, b)].add(c)
-        cap = self.rules.max_block_size
-        candidates: set[str] = set(forced)
-        for (kind, _), cs in self.index.items():
-            if kind.startswith("id:") or len(cs) <= cap:
-                candidates |= cs
-        self._load_customers(sorted(candidates))
 
     def _load_customers(self, ids: list[str]) -> None:
         s = self.session
