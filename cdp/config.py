@@ -53,4 +53,6 @@ def ensure_parent(path: str) -> None:
         path = path[len("sqlite:///") :]
         if not path or path == ":memory:":
             return
+    elif "://" in path:
+        return  # a server database (postgresql+psycopg://...) has no local file
     Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -111,3 +111,36 @@ def test_evidence_of_stored_customers_is_loaded_in_later_batches(platform) -> No
             select(SourceRecord.source_record_id, SourceRecord.customer_id)).tuples()))
     assert owner["jd-1"] != owner["ali-1"]
     assert owner["pa-1"] == owner["jd-1"]
+
+
+def test_pair_lookup_finds_the_same_holders_as_in_lists(platform) -> None:
+    """PostgreSQL looks holders up by exact (kind, bidx) pairs; it must find exactly what the
+    two IN lists (the SQLite path) find."""
+    from cdp.db import is_postgres
+    from cdp.identity.ingest import prepare
+    from cdp.identity.resolve import _ID_PAIRS_SQL, _MK_PAIRS_SQL, Resolver
+    from cdp.identity.rules import load_rules
+
+    masked = f"{PHONE_A[:3]}****{PHONE_A[-4:]}"
+    records = [
+        rec("jd_health", "jd-1", [("national_id", NID_A), ("phone", masked)], name=NAME_A),
+        rec("ali_health", "ali-1", [("national_id", NID_B), ("phone", PHONE_A)], name=NAME_A,
+            birth_date="2003-09-15"),
+        rec("app", "app-1", [("member_id", "M-77"), ("phone", PHONE_A)], name="李娜娜"),
+    ]
+    ingest(platform, records, batch_size=10)
+    rules = load_rules(platform.config.policy_dir)
+    probe = [prepare(validate_record(r), platform.keyring, rules) for r in records]
+    with platform.transaction() as s:
+        if not is_postgres(s):
+            pytest.skip("the pair lookup is PostgreSQL's")
+        id_keys = {(f"id:{i.type}", i.bidx) for p in probe for i in p.identifiers
+                   if i.bidx and i.strength != "none"}
+        mk_keys = {(k, b) for p in probe for k, b in p.match_keys}
+        a = Resolver(s, platform, rules, "test")
+        a._pairs_in_lists(id_keys, mk_keys)
+        b = Resolver(s, platform, rules, "test")
+        b._pairs_pg(_ID_PAIRS_SQL, {(k.removeprefix("id:"), v) for k, v in id_keys}, "id:")
+        b._pairs_pg(_MK_PAIRS_SQL, mk_keys, "")
+    assert dict(a.index) == dict(b.index)
+    assert len(a.index) >= 5  # national IDs, phones, member id, names, masked-phone keys
