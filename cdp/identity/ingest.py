@@ -212,7 +212,7 @@ def lookup_index(keyring: Keyring, id_type: str, value: str, source: str | None 
     return blind_index(keyring, bidx_kind(id_type), n.norm)
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=20_000)
 def _classify(name: str, value_json: str) -> str:
     from cdp.pii.classify import classify_field
 

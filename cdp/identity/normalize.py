@@ -25,6 +25,11 @@ INVALID = "invalid"
 PLACEHOLDER = "placeholder"
 UNKNOWN_TYPE = "unknown_type"
 
+# Normal forms are memoised for the repeats within and across ingest batches. The caches hold
+# plaintext personal values in process memory, so they stay small: a long-lived worker must
+# not accumulate every value it ever decrypted, and memory must not grow with the rows read.
+NORMALISER_CACHE = 20_000
+
 KNOWN_TYPES = frozenset(
     {
         "phone",
@@ -65,7 +70,7 @@ def nfkc(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=NORMALISER_CACHE)
 def normalize_phone(value: str, region: str = "CN") -> NormalIdentifier:
     """E.164 for a real number; a masked marketplace number keeps only prefix+suffix."""
     v = nfkc(value)
@@ -91,7 +96,7 @@ def normalize_phone(value: str, region: str = "CN") -> NormalIdentifier:
     return NormalIdentifier("phone", VALID, e164, weak)
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=NORMALISER_CACHE)
 def normalize_email(value: str) -> NormalIdentifier:
     v = nfkc(value).replace(" ", "").lower()
     if not _EMAIL.match(v):
@@ -99,7 +104,7 @@ def normalize_email(value: str) -> NormalIdentifier:
     return NormalIdentifier("email", VALID, v)
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=NORMALISER_CACHE)
 def normalize_national_id(value: str) -> NormalIdentifier:
     """PRC resident ID checked with python-stdnum's cn.ric (length, birth date, check
     digit); invalid ones are never matched on."""
@@ -121,7 +126,7 @@ def normalize_national_id(value: str) -> NormalIdentifier:
     return NormalIdentifier("national_id", VALID, v)
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=NORMALISER_CACHE)
 def national_id_birth_date(norm: str) -> str | None:
     try:
         return ric.get_birth_date(norm).isoformat()
@@ -184,12 +189,12 @@ class NameInfo:
         return " ".join(sorted(self.tokens))
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=NORMALISER_CACHE)
 def to_simplified(text: str) -> str:
     return _t2s.convert(text)
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=NORMALISER_CACHE)
 def pinyin_tokens(han: str) -> tuple[str, ...]:
     return tuple(t.lower() for t in lazy_pinyin(han, style=Style.NORMAL) if t.strip())
 
@@ -200,7 +205,7 @@ def split_chinese(name: str) -> tuple[str, str]:
     return name[:1], name[1:]
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=NORMALISER_CACHE)
 def normalize_name(value: str) -> NameInfo | None:
     """Comparable forms of a person's name (None for an empty one)."""
     v = to_simplified(nfkc(value))
@@ -283,7 +288,7 @@ def normalize_birth_date(value: object) -> str | None:
         return None
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=NORMALISER_CACHE)
 def normalize_address(value: str) -> str:
     v = to_simplified(nfkc(value)).lower()
     return re.sub(r"[\s,，.。#\-]+", "", v)
