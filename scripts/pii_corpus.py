@@ -587,14 +587,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", default="-")
     args = parser.parse_args(argv)
-    out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
+    write_samples(generate(args.count, args.seed), args.output)
+    return 0
+
+
+def write_samples(samples: Iterator[Sample], output: str) -> None:
+    """Write samples as JSON Lines to ``output`` (``-`` = stdout)."""
+    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
     try:
-        for s in generate(args.count, args.seed):
+        for s in samples:
             out.write(json.dumps(s.__dict__, ensure_ascii=False) + "\n")
     finally:
         if out is not sys.stdout:
             out.close()
-    return 0
 
 
 if __name__ == "__main__":

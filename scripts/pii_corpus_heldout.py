@@ -21,9 +21,7 @@ main corpus are reused only where the format itself is the point (ID check digit
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import sys
 from collections.abc import Iterator
 
 from scripts.pii_corpus import (
@@ -35,6 +33,7 @@ from scripts.pii_corpus import (
     mobile,
     render_with,
     resident_id,
+    write_samples,
 )
 
 H_SURNAMES = "王李张刘陈杨黄赵吴周徐孙伍聂蒲晏骆温祁甘卢郝龚邵覃莫殷詹"
@@ -267,13 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--output", default="-")
     args = parser.parse_args(argv)
-    out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
-    try:
-        for s in generate_heldout(args.count, args.seed):
-            out.write(json.dumps(s.__dict__, ensure_ascii=False) + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    write_samples(generate_heldout(args.count, args.seed), args.output)
     return 0
 
 

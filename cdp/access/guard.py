@@ -53,6 +53,10 @@ class AccessContext:
             **kw,
         )
 
+    def audit_context(self) -> dict[str, Any]:
+        """Role, purpose and request id, for services that write their own audit entries."""
+        return {"role": self.role, "purpose": self.purpose, "request_id": request_id()}
+
 
 def current_policy() -> PolicySet:
     """The policy in force (reloaded when the policy files change; see PolicyStore)."""

@@ -123,8 +123,7 @@ def merge(customer_id: str) -> Any:
         body.other_customer_id,
         ctx.principal.actor,
         body.reason,
-        audit_context={"role": ctx.role, "purpose": ctx.purpose,
-                       "request_id": ctx.audit(action="").request_id},
+        audit_context=ctx.audit_context(),
     )
     return jsonify({"customer_id": survivor, "action": "merge"})
 
@@ -145,8 +144,7 @@ def split(customer_id: str) -> Any:
         list(body.record_ids),
         ctx.principal.actor,
         body.reason,
-        audit_context={"role": ctx.role, "purpose": ctx.purpose,
-                       "request_id": ctx.audit(action="").request_id},
+        audit_context=ctx.audit_context(),
     )
     return jsonify({"customer_id": new, "action": "split"})
 
