@@ -29,6 +29,12 @@ class Features:
     addresses: set[str] = field(default_factory=set)
     phone_ps: set[str] = field(default_factory=set)  # blind indexes of phone prefix+suffix
 
+    def copy(self) -> Features:
+        """An independent copy (NameInfo values are never mutated, so they are shared)."""
+        return Features({t: set(v) for t, v in self.ids.items()}, list(self.names),
+                        set(self.dobs), set(self.genders), set(self.addresses),
+                        set(self.phone_ps))
+
     def absorb(self, other: Features) -> None:
         for t, vals in other.ids.items():
             self.ids.setdefault(t, set()).update(vals)

@@ -9,9 +9,10 @@ written with bulk inserts. Every link stores its rule and evidence kinds, never 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, text, update
@@ -73,6 +74,54 @@ class RecordResult:
 class BatchStats:
     new_customers: int = 0
     merges: int = 0
+    # Call after the batch's transaction has committed (fills the EvidenceCache).
+    after_commit: Any = None
+
+
+class EvidenceCache:
+    """Evidence (features) and current data key of customers that earlier batches of one
+    ingest loaded or wrote, reused while the customer's row is unchanged.
+
+    Loading a candidate customer means reading its identifiers, match keys, data keys and
+    every source record, and decrypting the profiles: most of a batch's reading, and the same
+    customers (common names, shared birth dates, family phones) are candidates batch after
+    batch. An entry is valid only for the ``updated_at`` it was taken at: every change to a
+    customer's evidence moves ``updated_at`` (ingest stores, merges, steward merge and split,
+    correction, erasure), so a change made by another process is seen and reloaded. Entries
+    are added only after the batch's transaction commits. Bounded (LRU): it holds decrypted
+    normal forms and data keys in this process's memory, as a batch does, for longer.
+    """
+
+    def __init__(self, limit: int = 50_000):
+        self.limit = limit
+        self._entries: OrderedDict[str, tuple[datetime, Features, tuple[str, bytes] | None]] = (
+            OrderedDict()
+        )
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, cid: str, updated_at: datetime) -> tuple[Features, tuple[str, bytes] | None] | None:
+        e = self._entries.get(cid)
+        if e is None or e[0] != updated_at:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(cid)
+        self.hits += 1
+        return e[1], e[2]  # shared: the Resolver copies before it changes it
+
+    def put(self, cid: str, updated_at: datetime, features: Features,
+            key: tuple[str, bytes] | None) -> None:
+        # Not copied: the batch that hands it over is finished with it; ``get`` copies.
+        self._entries[cid] = (updated_at, features, key)
+        self._entries.move_to_end(cid)
+        while len(self._entries) > self.limit:
+            self._entries.popitem(last=False)
+
+    def drop(self, cid: str) -> None:
+        self._entries.pop(cid, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def _chunks(items: list, n: int = CHUNK) -> Iterable[list]:
@@ -123,8 +172,13 @@ def _personal(evidence: list[str]) -> bool:
 class Resolver:
     """In-memory state of one batch: the customers it touches and the rows it will write."""
 
-    def __init__(self, session: Session, platform: Any, rules: IdentityRules, actor: str):
+    def __init__(self, session: Session, platform: Any, rules: IdentityRules, actor: str,
+                 cache: EvidenceCache | None = None):
         self.session = session
+        self.cache = cache
+        self.loaded_at: dict[str, datetime] = {}  # customer -> updated_at as loaded
+        self.merge_targets: set[str] = set()
+        self.shared: set[str] = set()  # features taken from the cache, copied on first change
         self.platform = platform
         self.rules = rules
         self.actor = actor
@@ -151,6 +205,13 @@ class Resolver:
         while cid in self.redirect:
             cid = self.redirect[cid]
         return cid
+
+    def writable(self, cid: str) -> Features:
+        """``cid``'s features, copied first if they are still the cache's."""
+        if cid in self.shared:
+            self.shared.discard(cid)
+            self.features[cid] = self.features[cid].copy()
+        return self.features[cid]
 
     def holders(self, kind: str, bidx: str) -> set[str]:
         return {self.final(c) for c in self.index.get((kind, bidx), ())} - self.inactive
@@ -214,15 +275,25 @@ class Resolver:
 
     def _load_customers(self, ids: list[str]) -> None:
         s = self.session
+        live: list[str] = []
         for part in _chunks(ids):
-            for cid, status in s.execute(
-                select(Customer.id, Customer.status).where(Customer.id.in_(part))
+            for cid, status, updated_at in s.execute(
+                select(Customer.id, Customer.status, Customer.updated_at).where(Customer.id.in_(part))
             ):
-                if status in ("active", "restricted"):
-                    self.features[cid] = Features()
-                else:
+                if status not in ("active", "restricted"):
                     self.inactive.add(cid)
-        live = sorted(self.features)
+                    continue
+                self.loaded_at[cid] = updated_at
+                hit = self.cache.get(cid, updated_at) if self.cache is not None else None
+                if hit is not None:
+                    self.features[cid], key = hit
+                    self.shared.add(cid)
+                    if key is not None:
+                        self.keys[cid] = key
+                else:
+                    self.features[cid] = Features()
+                    live.append(cid)
+        live.sort()
         key_rows: dict[str, Any] = {}
         nid_rows: list[tuple[str, str, str, bytes]] = []
         seen_keys: dict[str, Any] = {}
@@ -454,7 +525,8 @@ class Resolver:
         else:
             self.merged_pending[other] = target
         self.redirect[other] = target
-        self.features[target].absorb(self.features.pop(other))
+        self.merge_targets.add(target)
+        self.writable(target).absorb(self.features.pop(other))
         self.keys.setdefault(target, self.keys.get(other))  # type: ignore[arg-type]
         self.touched[target] |= self.touched.pop(other, set())
         self.touched_records[target] += self.touched_records.pop(other, 0)
@@ -536,7 +608,7 @@ class Resolver:
                 "channel": c.get("channel") or p.source, "version": c.get("version"),
                 "created_at": self.now,
             })
-        self.features[customer_id].absorb(p.features)
+        self.writable(customer_id).absorb(p.features)
         self.touched[customer_id] |= p.categories
         self.touched_records[customer_id] += 1
 
@@ -592,6 +664,26 @@ class Resolver:
         s.flush()
 
 
+    def remember(self) -> None:
+        """After commit: what this batch knows of each customer it loaded or wrote goes into
+        the cache, under the ``updated_at`` the customer row now has."""
+        if self.cache is None:
+            return
+        written = {self.final(c) for c in self.touched} | {
+            self.final(c) for c in self.pending_ids}
+        for cid in self.redirect:
+            self.cache.drop(cid)
+        for cid, feats in self.features.items():
+            if cid in self.redirect or cid in self.inactive:
+                continue
+            if cid in written:
+                self.cache.put(cid, self.now, feats, self.keys.get(cid))
+            elif cid in self.merge_targets or cid not in self.loaded_at:
+                self.cache.drop(cid)
+            else:
+                self.cache.put(cid, self.loaded_at[cid], feats, self.keys.get(cid))
+
+
 def merge_rows(session: Session, platform: Any, other: str, target: str, record_ids: list[str],
                rule: str, evidence: list[str], actor: str, now: Any) -> None:
     """Move every row of customer ``other`` to ``target`` and hand over its data keys."""
@@ -611,15 +703,19 @@ def merge_rows(session: Session, platform: Any, other: str, target: str, record_
     platform.keys.reassign(session, other, target)
     session.execute(update(Customer).where(Customer.id == other).values(
         status="merged", merged_into=target, updated_at=now))
+    # The survivor's evidence changed: its updated_at says so (EvidenceCache validity).
+    session.execute(update(Customer).where(Customer.id == target).values(updated_at=now))
     # Customers merged into ``other`` earlier now point at the survivor directly.
     session.execute(update(Customer).where(Customer.merged_into == other).values(merged_into=target))
 
 
 def ingest_batch(session: Session, platform: Any, prepared: list[PreparedRecord], *, actor: str,
-                 rules: IdentityRules | None = None) -> tuple[list[RecordResult], BatchStats]:
+                 rules: IdentityRules | None = None,
+                 cache: EvidenceCache | None = None) -> tuple[list[RecordResult], BatchStats]:
     """Resolve and store ``prepared`` (keys unique within the batch) in ``session``.
 
-    Flushes, never commits. Unchanged records (same content HMAC) are left alone.
+    Flushes, never commits. Unchanged records (same content HMAC) are left alone. With a
+    ``cache``, call ``stats.after_commit()`` once the caller's transaction has committed.
     """
     rules = rules or load_rules(platform.config.policy_dir)
     lock_resolution(session)
@@ -644,7 +740,7 @@ def ingest_batch(session: Session, platform: Any, prepared: list[PreparedRecord]
             results.append(RecordResult(p.source, p.source_record_id, "unchanged", ex[1]))
         else:
             todo.append(p)
-    r = Resolver(session, platform, rules, actor)
+    r = Resolver(session, platform, rules, actor, cache)
     if not todo:
         return results, r.stats
     updates = [existing[p.key] for p in todo if p.key in existing]
@@ -673,4 +769,5 @@ def ingest_batch(session: Session, platform: Any, prepared: list[PreparedRecord]
     r.flush()
     for res in results:
         res.customer_id = r.final(res.customer_id)
+    r.stats.after_commit = r.remember
     return results, r.stats
