@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
@@ -23,6 +23,7 @@ from cdp.crypto import fields
 from cdp.crypto.models import DataKey
 from cdp.db import is_postgres, new_id, utcnow
 from cdp.identity import normalize as nz
+from cdp.identity.bulk import insert_rows
 from cdp.identity.ingest import PreparedRecord
 from cdp.identity.matching import (
     Features,
@@ -198,6 +199,9 @@ class Resolver:
         self.updated_records: list[dict] = []
         self.lineage: list[dict] = []
         self.merged_pending: dict[str, str] = {}
+        # stored customers merged in this batch: (other, target, rule, evidence, actor,
+        # record ids moved: filled at flush)
+        self.db_merges: list[tuple[str, str, str, list[str], str, list[str]]] = []
         self.pending_ids: set[str] = set()
 
     # -- union-find over merges ---------------------------------------------------------------
@@ -518,10 +522,9 @@ class Resolver:
             # target, and the pending one is simply redirected before insert.
             target, other = other, target
         if other not in self.pending_ids:
-            moved_records = list(
-                s.scalars(select(SourceRecord.id).where(SourceRecord.customer_id == other))
-            )
-            merge_rows(s, self.platform, other, target, moved_records, rule, evidence, actor, self.now)
+            # Written at flush with every other merge of the batch (``_write_merges``);
+            # the lineage event's record ids are filled in there.
+            self.db_merges.append((other, target, rule, list(evidence), actor, moved_records))
         else:
             self.merged_pending[other] = target
         self.redirect[other] = target
@@ -615,13 +618,12 @@ class Resolver:
     def flush(self) -> None:
         s = self.session
         fin = self.final
-        if self.new_customers:
-            s.execute(Customer.__table__.insert(), self.new_customers)
+        insert_rows(s, Customer.__table__, self.new_customers)
         if self.new_keys:
             for k in self.new_keys:
                 k.customer_id = fin(k.customer_id)
-            s.execute(
-                DataKey.__table__.insert(),
+            insert_rows(
+                s, DataKey.__table__,
                 [{"id": k.id, "customer_id": k.customer_id, "kek_version": k.kek_version,
                   "wrapped": k.wrapped, "created_at": k.created_at, "destroyed_at": None}
                  for k in self.new_keys],
@@ -629,14 +631,14 @@ class Resolver:
         for other, target in self.merged_pending.items():
             s.execute(update(Customer).where(Customer.id == other).values(
                 status="merged", merged_into=fin(target), updated_at=self.now))
+        self._write_merges()
         for model in (SourceRecord, Identifier, MatchKey, IdentityLink, Interaction, Consent):
             rows = self.rows.get(model)
             if not rows:
                 continue
             for r in rows:
                 r["customer_id"] = fin(r["customer_id"])
-            for part in _chunks(rows, 1000):
-                s.execute(model.__table__.insert(), part)
+            insert_rows(s, model.__table__, rows)
         for rec in self.updated_records:
             rec["customer_id"] = fin(rec["customer_id"])
             rid = rec.pop("id")
@@ -644,7 +646,7 @@ class Resolver:
         if self.lineage:
             for ev in self.lineage:
                 ev["customer_id"] = fin(ev["customer_id"]) if ev["kind"] != "merged" else ev["customer_id"]
-            s.execute(LineageEvent.__table__.insert(), self.lineage)
+            insert_rows(s, LineageEvent.__table__, self.lineage)
         touched = sorted({fin(c) for c in self.touched})
         if touched:
             existing = [c for c in touched if c not in self.pending_ids]
@@ -663,6 +665,55 @@ class Resolver:
             record(s, *entries)
         s.flush()
 
+
+    def _write_merges(self) -> None:
+        """The batch's merges of stored customers, a statement per table for all of them
+        (``merge_rows`` does one merge): rows and data keys move to the final survivor, the
+        moved records' links end and restart there, merged customers point at it."""
+        if not self.db_merges:
+            return
+        s, fin = self.session, self.final
+        others = list(dict.fromkeys(m[0] for m in self.db_merges))
+        owned: dict[str, list[str]] = defaultdict(list)
+        for part in _chunks(sorted(others)):
+            for rid, cid in s.execute(select(SourceRecord.id, SourceRecord.customer_id)
+                                      .where(SourceRecord.customer_id.in_(part))):
+                owned[cid].append(rid)
+        relink: dict[str, tuple[str, list[str], str]] = {}
+        for other, target, rule, evidence, actor, moved in self.db_merges:
+            recs = owned.pop(other, [])
+            moved.extend(recs)
+            owned[target].extend(recs)
+            for r in recs:
+                relink[r] = (rule, evidence, actor)
+        pairs = [{"o": o, "t": fin(o)} for o in others]
+        for model in (SourceRecord, Identifier, MatchKey, Interaction, Consent, DataKey):
+            t = model.__table__
+            s.execute(update(t).where(t.c.customer_id == bindparam("o"))
+                      .values(customer_id=bindparam("t")), pairs)
+        # Records updated in this batch end their link and get a new one when stored.
+        updated = {r["id"] for r in self.updated_records}
+        relinked = sorted(r for r in relink if r not in updated)
+        links = IdentityLink.__table__
+        for part in _chunks(relinked):
+            s.execute(update(links).where(links.c.record_id.in_(part), links.c.ended_at.is_(None))
+                      .values(ended_at=self.now))
+        new_links = []
+        final_of = {r: fin(owner) for owner, recs in owned.items() for r in recs}
+        for r in relinked:
+            rule, evidence, actor = relink[r]
+            new_links.append({"record_id": r, "customer_id": final_of[r],
+                              "rule": f"merge:{rule}"[:64], "evidence": evidence, "score": None,
+                              "actor": actor, "created_at": self.now, "ended_at": None})
+        insert_rows(s, links, new_links)
+        c = Customer.__table__
+        s.execute(update(c).where(c.c.id == bindparam("o"))
+                  .values(status="merged", merged_into=bindparam("t"), updated_at=self.now), pairs)
+        s.execute(update(c).where(c.c.merged_into == bindparam("o"))
+                  .values(merged_into=bindparam("t")), pairs)
+        survivors = sorted({p["t"] for p in pairs})
+        for part in _chunks(survivors):
+            s.execute(update(c).where(c.c.id.in_(part)).values(updated_at=self.now))
 
     def remember(self) -> None:
         """After commit: what this batch knows of each customer it loaded or wrote goes into
