@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -40,10 +41,14 @@ def _stream(fh: IO[str], summary: IngestSummary, rejects: IO[str]) -> Iterator[t
 @click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 10_000),
               help="records per transaction (a crash loses at most one batch; rerun completes)")
 @click.option("--progress/--no-progress", default=None, help="default: on a terminal")
-@click.option("--workers", default=0, show_default=True, type=click.IntRange(0, 16),
-              help="processes preparing batches (PII scans) while this one stores; 0 = inline")
-def ingest(path: str, batch_size: int, progress: bool | None, workers: int) -> None:
+@click.option("--workers", default=None, type=click.IntRange(0, 16),
+              help="processes preparing batches (validation's PII scans, normalisation, blind "
+                   "indexes) while this one resolves and stores; 0 = inline; default: 1 on a "
+                   "machine with two or more cores, else 0")
+def ingest(path: str, batch_size: int, progress: bool | None, workers: int | None) -> None:
     """Ingest source records from a JSON Lines file (`-` = stdin)."""
+    if workers is None:
+        workers = 1 if (os.cpu_count() or 1) >= 2 else 0
     platform = get_platform()
     summary = IngestSummary()
     if path == "-":

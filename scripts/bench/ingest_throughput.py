@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--database-url", help="PostgreSQL URL of a database to create for the run")
     ap.add_argument("--batch-size", type=int, default=2000, help="as `cdp ingest` (its default)")
-    ap.add_argument("--workers", type=int, default=0, help="`cdp ingest --workers N`")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="`cdp ingest --workers N` (default: as `cdp ingest`, 1 on 2+ cores)")
     args = ap.parse_args(argv)
 
     from scripts.generate_records import generate
@@ -97,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             proc = subprocess.run(
                 [*cdp_command(), "ingest", "--batch-size", str(args.batch_size),
-                 "--workers", str(args.workers), str(records)],
+                 *(["--workers", str(args.workers)] if args.workers is not None else []),
+                 str(records)],
                 env=env, cwd=REPO, capture_output=True, text=True, check=False,
             )
             elapsed = time.perf_counter() - t
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         rate = lines / elapsed
         base_rate = base_n / base_s
         print(f"ingest throughput — {lines:,} lines ({args.people:,} people, seed {args.seed}), {backend}, "
-              f"batch {args.batch_size}, workers {args.workers}")
+              f"batch {args.batch_size}, workers {'default' if args.workers is None else args.workers}")
         print(f"  cdp ingest: {proc.stdout.strip().splitlines()[-1]}")
         print(f"  end to end  {elapsed:8.1f} s  {rate:10,.0f} records/s  (process start included)")
         print(f"  CPU time    {cpu_s:8.1f} s  {lines / cpu_s:10,.0f} records per CPU-second  "
