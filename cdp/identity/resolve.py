@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
@@ -55,10 +55,16 @@ _ID_PAIRS_SQL = text(
     " JOIN unnest(CAST(:kinds AS varchar[]), CAST(:bidxs AS varchar[])) AS v(kind, bidx)"
     " ON i.type = v.kind AND i.bidx = v.bidx WHERE i.status = 'valid'"
 )
+# Match keys are blocking evidence: a value held by more than ``max_block_size`` customers
+# (a common name, a popular birth date) is never used, so at most cap + 1 distinct holders
+# per value are read; that many already says "too many". One row per record holding a
+# value would otherwise come back (hundreds for a common name, every batch).
 _MK_PAIRS_SQL = text(
-    "SELECT m.kind, m.bidx, m.customer_id FROM match_keys m"
+    "SELECT kind, bidx, customer_id FROM (SELECT kind, bidx, customer_id, row_number() OVER"
+    " (PARTITION BY kind, bidx ORDER BY customer_id) AS rn FROM (SELECT DISTINCT m.kind,"
+    " m.bidx, m.customer_id FROM match_keys m"
     " JOIN unnest(CAST(:kinds AS varchar[]), CAST(:bidxs AS varchar[])) AS v(kind, bidx)"
-    " ON m.kind = v.kind AND m.bidx = v.bidx"
+    " ON m.kind = v.kind AND m.bidx = v.bidx) d) w WHERE rn <= :cap"
 )
 
 
@@ -245,7 +251,8 @@ class Resolver:
     def _pairs_pg(self, sql: Any, pairs: set[tuple[str, str]], prefix: str) -> None:
         for part in _chunks(sorted(pairs), PG_PAIR_CHUNK):
             rows = self.session.execute(
-                sql, {"kinds": [k for k, _ in part], "bidxs": [b for _, b in part]}
+                sql, {"kinds": [k for k, _ in part], "bidxs": [b for _, b in part],
+                      "cap": self.rules.max_block_size + 1}
             )
             for k, b, c in rows:
                 self.index[(prefix + k, b)].add(c)
@@ -269,11 +276,14 @@ class Resolver:
             kinds = sorted({k for k, _ in mk_keys})
             bidxs = sorted({b for _, b in mk_keys})
             for part in _chunks(bidxs):
-                for k, b, c in s.execute(
-                    select(MatchKey.kind, MatchKey.bidx, MatchKey.customer_id).where(
-                        MatchKey.kind.in_(kinds), MatchKey.bidx.in_(part)
-                    )
-                ):
+                # at most cap + 1 distinct holders per value (see _MK_PAIRS_SQL)
+                d = select(MatchKey.kind, MatchKey.bidx, MatchKey.customer_id).where(
+                    MatchKey.kind.in_(kinds), MatchKey.bidx.in_(part)).distinct().subquery()
+                w = select(d.c.kind, d.c.bidx, d.c.customer_id, func.row_number().over(
+                    partition_by=(d.c.kind, d.c.bidx), order_by=d.c.customer_id).label("rn")
+                ).subquery()
+                for k, b, c in s.execute(select(w.c.kind, w.c.bidx, w.c.customer_id)
+                                         .where(w.c.rn <= self.rules.max_block_size + 1)):
                     if (k, b) in mk_keys:
                         self.index[(k, b)].add(c)
 
