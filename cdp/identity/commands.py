@@ -7,7 +7,6 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -15,25 +14,8 @@ import click
 from sqlalchemy import select
 
 from cdp.cli import get_platform
-from cdp.identity.ingest import IngestSummary, RecordIn, RecordRejected, ingest_records, parse_line
+from cdp.identity.ingest import IngestSummary, ingest_lines
 from cdp.identity.models import SourceRecord
-
-
-def _stream(fh: IO[str], summary: IngestSummary, rejects: IO[str]) -> Iterator[tuple[int, RecordIn]]:
-    """Validated records with their line numbers; bad lines go to ``rejects`` (streaming:
-    memory does not grow with the file)."""
-    for n, line in enumerate(fh, start=1):
-        if not line.strip():
-            continue
-        summary.read += 1
-        try:
-            rec = parse_line(line)
-        except RecordRejected as e:
-            summary.rejected += 1
-            rejects.write(json.dumps({"line": n, "reason": e.reason}, ensure_ascii=False) + "\n")
-            rejects.flush()
-            continue
-        yield n, rec
 
 
 @click.command("ingest")
@@ -72,10 +54,15 @@ def ingest(path: str, batch_size: int, progress: bool | None, workers: int | Non
     started = time.perf_counter()
     try:
         with open(rejects_path, "w", encoding="utf-8") as rejects:
-            ingest_records(
+            def reject(n: int, reason: str) -> None:
+                rejects.write(json.dumps({"line": n, "reason": reason}, ensure_ascii=False) + "\n")
+                rejects.flush()
+
+            ingest_lines(
                 platform,
-                _stream(fh, summary, rejects),
+                enumerate(fh, start=1),
                 actor="cli:ingest",
+                on_reject=reject,
                 batch_size=batch_size,
                 summary=summary,
                 on_batch=(bar.update if bar else None),

@@ -397,11 +397,9 @@ def ingest_records(
     A crash loses at most the batch in flight (nothing half-written: the transaction rolls
     back); rerunning the same input skips what is already stored (content HMAC).
     """
-    from cdp.identity.resolve import EvidenceCache, ingest_batch
     from cdp.identity.rules import load_rules
 
     summary = summary or IngestSummary()
-    cache = EvidenceCache()
     rules = load_rules(platform.config.policy_dir)
     if workers > 0:
         prepared_batches = _prepared_in_workers(platform, items, batch_size, workers)
@@ -410,6 +408,53 @@ def ingest_records(
             (len(batch), [prepare(rec, platform.keyring, rules) for _, rec in batch])
             for batch in batches(items, batch_size)
         )
+    return _store_batches(platform, prepared_batches, actor=actor, rules=rules, summary=summary,
+                          on_batch=on_batch)
+
+
+def ingest_lines(
+    platform: Any,
+    lines: Iterable[tuple[int, str]],
+    *,
+    actor: str,
+    on_reject: Callable[[int, str], None],
+    batch_size: int = 500,
+    summary: IngestSummary | None = None,
+    on_batch: Callable[[int], None] | None = None,
+    workers: int = 0,
+) -> IngestSummary:
+    """``ingest_records`` for raw JSON lines (numbered): a line that is not a valid record
+    goes to ``on_reject(line_number, reason)`` and the rest goes in. Blank lines are skipped.
+    With workers, parsing and validation happen in the worker processes too."""
+    from cdp.identity.rules import load_rules
+
+    summary = summary or IngestSummary()
+    if workers <= 0:
+        def items() -> Iterator[tuple[int, RecordIn]]:
+            for n, line in lines:
+                if not line.strip():
+                    continue
+                summary.read += 1
+                try:
+                    yield n, parse_line(line)
+                except RecordRejected as e:
+                    summary.rejected += 1
+                    on_reject(n, e.reason)
+
+        return ingest_records(platform, items(), actor=actor, batch_size=batch_size,
+                              summary=summary, on_batch=on_batch)
+    rules = load_rules(platform.config.policy_dir)
+    return _store_batches(
+        platform, _lines_in_workers(platform, lines, batch_size, workers, summary, on_reject),
+        actor=actor, rules=rules, summary=summary, on_batch=on_batch)
+
+
+def _store_batches(platform: Any, prepared_batches: Iterable[tuple[int, list[PreparedRecord]]],
+                   *, actor: str, rules: IdentityRules, summary: IngestSummary,
+                   on_batch: Callable[[int], None] | None) -> IngestSummary:
+    from cdp.identity.resolve import EvidenceCache, ingest_batch
+
+    cache = EvidenceCache()
     for n_batch, prepared in prepared_batches:
         with platform.transaction() as session:
             _bulk_session(session)
@@ -462,6 +507,83 @@ def _worker_prepare(recs: list[RecordIn]) -> list[PreparedRecord]:
     assert _WORKER is not None
     keyring, rules = _WORKER
     return [prepare(r, keyring, rules) for r in recs]
+
+
+def _worker_parse_prepare(
+    lines: list[tuple[int, str]],
+) -> list[tuple[int, PreparedRecord | None, str | None]]:
+    assert _WORKER is not None
+    keyring, rules = _WORKER
+    out: list[tuple[int, PreparedRecord | None, str | None]] = []
+    for n, line in lines:
+        try:
+            out.append((n, prepare(parse_line(line), keyring, rules), None))
+        except RecordRejected as e:
+            out.append((n, None, e.reason))
+    return out
+
+
+def _split_on_repeats(prepared: list[PreparedRecord]) -> Iterator[list[PreparedRecord]]:
+    """As ``batches``: a key repeated inside a batch starts a new one (a re-send is applied
+    after the record it updates)."""
+    batch: list[PreparedRecord] = []
+    keys: set[tuple[str, str]] = set()
+    for p in prepared:
+        if p.key in keys:
+            yield batch
+            batch, keys = [], set()
+        batch.append(p)
+        keys.add(p.key)
+    if batch:
+        yield batch
+
+
+def _lines_in_workers(
+    platform: Any, lines: Iterable[tuple[int, str]], batch_size: int, workers: int,
+    summary: IngestSummary, on_reject: Callable[[int, str], None],
+) -> Iterator[tuple[int, list[PreparedRecord]]]:
+    """Parse, validate and prepare chunks of raw lines in worker processes; rejects are
+    reported in line order before the chunk's records are stored."""
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    def chunks() -> Iterator[list[tuple[int, str]]]:
+        chunk: list[tuple[int, str]] = []
+        for n, line in lines:
+            if not line.strip():
+                continue
+            summary.read += 1
+            chunk.append((n, line))
+            if len(chunk) >= batch_size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def results(fut: Any) -> Iterator[tuple[int, list[PreparedRecord]]]:
+        prepared: list[PreparedRecord] = []
+        for n, p, reason in fut.result():
+            if p is None:
+                summary.rejected += 1
+                on_reject(n, reason or "rejected")
+            else:
+                prepared.append(p)
+        for batch in _split_on_repeats(prepared):
+            yield len(batch), batch
+
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_worker_init,
+        initargs=(platform.config.keyring_path, platform.config.policy_dir),
+    ) as pool:
+        pending: deque = deque()
+        for chunk in chunks():
+            pending.append(pool.submit(_worker_parse_prepare, chunk))
+            if len(pending) > workers + 1:
+                yield from results(pending.popleft())
+        while pending:
+            yield from results(pending.popleft())
 
 
 def _prepared_in_workers(

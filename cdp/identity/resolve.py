@@ -525,7 +525,6 @@ class Resolver:
         target, other = self.final(target), self.final(other)
         if target == other:
             return
-        s = self.session
         moved_records: list[str] = []
         if target in self.pending_ids and other not in self.pending_ids:
             # The stored customer survives: rows already in the database need an existing

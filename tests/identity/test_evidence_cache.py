@@ -12,10 +12,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from cdp.identity.ingest import prepare, validate_record
-from cdp.identity.models import Customer, SourceRecord
+from cdp.identity.models import Customer
 from cdp.identity.resolve import EvidenceCache, ingest_batch
 from cdp.identity.rules import load_rules
 from cdp.identity.stewardship import merge_customers

@@ -49,7 +49,9 @@ def run_cli(cli_env, *args: str):  # type: ignore[no-untyped-def]
     return result
 
 
-def test_cli_ingest_links_rejects_and_idempotent_rerun(cli_env, platform, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["0", "1"])  # parsed inline / in a worker process
+def test_cli_ingest_links_rejects_and_idempotent_rerun(cli_env, platform, tmp_path: Path,
+                                                       workers: str) -> None:
     path = write_jsonl(tmp_path / "day.jsonl", [
         rec("jd_health", "jd-1", [("phone", "138****5678"), ("national_id", NID_A)],
             name=NAME_A, birth_date="1985-04-12", address=ADDR_A),
@@ -60,7 +62,7 @@ def test_cli_ingest_links_rejects_and_idempotent_rerun(cli_env, platform, tmp_pa
                              ("email", f"  {EMAIL_A} ")], name=NAME_A),
         ["an", "array"],
     ])
-    out = run_cli(cli_env, "ingest", str(path)).output
+    out = run_cli(cli_env, "ingest", "--workers", workers, str(path)).output
     assert "read 6, accepted 3, rejected 3, new customers 1, merges 0" in out
     rejects = [json.loads(x) for x in Path(f"{path}.rejects.jsonl").read_text().splitlines()]
     assert [r["line"] for r in rejects] == [2, 4, 6]
@@ -72,7 +74,7 @@ def test_cli_ingest_links_rejects_and_idempotent_rerun(cli_env, platform, tmp_pa
     assert list(rows[0]) == ["source", "source_record_id", "customer_id"]
     assert len(rows) == 3 and len({r["customer_id"] for r in rows}) == 1
 
-    again = run_cli(cli_env, "ingest", str(path)).output
+    again = run_cli(cli_env, "ingest", "--workers", workers, str(path)).output
     assert "new customers 0, merges 0 (created 0, updated 0, unchanged 3)" in again
     with platform.transaction() as s:
         assert s.scalar(select(func.count()).select_from(SourceRecord)) == 3

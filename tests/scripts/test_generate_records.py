@@ -380,10 +380,15 @@ def test_identifiers_shared_across_channels_and_extra_fields(dataset):
     assert extra & {"wechat_nickname", "emergency_contact", "insurance_no"}
 
 
-def test_generation_is_fast_enough(tmp_path):
-    stats = generate(3000, 2, tmp_path / "speed.jsonl")
+def test_generation_reports_its_counts(tmp_path):
+    # Speed is a benchmark figure (BENCHMARKS.md), not a test: a timed assertion fails on a
+    # loaded machine. Here only the reported counts are checked against the file.
+    path = tmp_path / "speed.jsonl"
+    stats = generate(3000, 2, path)
     assert stats.records > 6000
-    assert stats.lines / stats.seconds > 5000  # > 20k/s on a laptop; loose bound for CI noise
+    with open(path, encoding="utf-8") as f:
+        assert sum(1 for _ in f) == stats.lines
+    assert stats.seconds > 0
 
 
 # --- linkage metrics -----------------------------------------------------------------------
