@@ -8,10 +8,12 @@ of prepared records through ``resolve.ingest_batch``, one transaction per batch.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -449,9 +451,45 @@ def ingest_lines(
         actor=actor, rules=rules, summary=summary, on_batch=on_batch)
 
 
+# Collector thresholds while a bulk ingest runs (CPython's default is 700, 10, 10).
+BULK_GC_THRESHOLD = (50_000, 20, 100)
+
+
+@contextmanager
+def bulk_gc() -> Iterator[None]:
+    """Make CPython's cyclic garbage collector rarer for a bulk run.
+
+    Ingest keeps many small long-lived objects (the loaded models and dictionaries of the
+    PII engine and the normalisers, the evidence cache, a batch's rows): with the default
+    thresholds every full collection walks all of them again, and the heap grows, so full
+    collections keep coming; measured, that was a third to half of an ingest's CPU time.
+    What exists at the start is frozen (never scanned again; it lives as long as the process
+    anyway) and collections happen after 50,000 allocations instead of 700. Reference
+    counting still frees every acyclic object at once; cycles are still collected, later.
+    """
+    old = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*BULK_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
 def _store_batches(platform: Any, prepared_batches: Iterable[tuple[int, list[PreparedRecord]]],
                    *, actor: str, rules: IdentityRules, summary: IngestSummary,
                    on_batch: Callable[[int], None] | None) -> IngestSummary:
+    with bulk_gc():
+        return _store_batches_inner(platform, prepared_batches, actor=actor, rules=rules,
+                                    summary=summary, on_batch=on_batch)
+
+
+def _store_batches_inner(platform: Any,
+                         prepared_batches: Iterable[tuple[int, list[PreparedRecord]]], *,
+                         actor: str, rules: IdentityRules, summary: IngestSummary,
+                         on_batch: Callable[[int], None] | None) -> IngestSummary:
     from cdp.identity.resolve import EvidenceCache, ingest_batch
 
     cache = EvidenceCache()
@@ -499,8 +537,13 @@ _WORKER: tuple[Keyring, IdentityRules] | None = None
 def _worker_init(keyring_path: str, policy_dir: str) -> None:
     global _WORKER
     from cdp.identity.rules import load_rules
+    from cdp.pii.analyzer import get_analyzer
 
     _WORKER = (Keyring.load(keyring_path), load_rules(policy_dir))
+    get_analyzer()  # load the PII engine now, so it is frozen with the rest (see bulk_gc)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*BULK_GC_THRESHOLD)
 
 
 def _worker_prepare(recs: list[RecordIn]) -> list[PreparedRecord]:
