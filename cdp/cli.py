@@ -132,9 +132,14 @@ def keys_rotate(batch_size: int) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the HTTP service (use gunicorn wsgi:app in production)."""
+    import gc
+
     from cdp.app import create_app
 
-    create_app().run(host=host, port=port, threaded=True)
+    app = create_app()
+    gc.collect()
+    gc.freeze()  # as wsgi.py: start-up objects are never walked by the cyclic collector again
+    app.run(host=host, port=port, threaded=True)
 
 
 def _register() -> None:
