@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, LargeBinary, Table
 from sqlalchemy.orm import Session
 
 from cdp.db import UTCDateTime, is_postgres
@@ -26,8 +26,30 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     if is_postgres(session):
         _copy(session, table, rows)
         return
+    _executemany(session, table, rows)
+
+
+def _executemany(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """(SQLite) The driver's executemany with each column's own bind conversion (the same values
+    SQLAlchemy would send), without building a parameter set per row through the compiler:
+    that was a third of the time of an ingest batch's inserts on SQLite."""
+    session.flush()
+    conn = session.connection()
+    dialect = conn.dialect
+    names = list(rows[0])
+    plan = []
+    for n in names:
+        col = table.c[n]  # KeyError for a key that is not a column
+        proc = None if isinstance(col.type, LargeBinary) else col.type._cached_bind_processor(dialect)
+        plan.append((n, proc))
+    quote = dialect.identifier_preparer.quote
+    # qmark (the sqlite3 driver's style); exactly these columns: defaults are not applied
+    stmt = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+            f"VALUES ({', '.join('?' for _ in names)})")
     for i in range(0, len(rows), EXECUTEMANY_CHUNK):
-        session.execute(table.insert(), list(rows[i : i + EXECUTEMANY_CHUNK]))
+        params = [tuple(r[n] if p is None else p(r[n]) for n, p in plan)
+                  for r in rows[i : i + EXECUTEMANY_CHUNK]]
+        conn.exec_driver_sql(stmt, params)
 
 
 def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
