@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,6 +21,10 @@ from cdp.errors import DecryptionError
 
 def _wrap_aad(key_id: str) -> bytes:
     return fields.field_aad("data_keys", "wrapped", key_id)
+
+
+# True inside KeyService.uncached(): keys unwrapped there are not added to the cache.
+_UNCACHED: ContextVar[bool] = ContextVar("cdp_keys_uncached", default=False)
 
 
 class KeyService:
@@ -60,8 +66,22 @@ class KeyService:
                 self._cache.move_to_end(row.wrapped)
                 return dek
         dek = fields.decrypt(self.keyring.kek(row.kek_version), row.wrapped, _wrap_aad(row.id))
-        self._remember(row.wrapped, dek)
+        if not _UNCACHED.get():
+            self._remember(row.wrapped, dek)
         return dek
+
+    @staticmethod
+    @contextmanager
+    def uncached() -> Iterator[None]:
+        """Keys unwrapped in this block are not added to the cache (cached ones are still
+        used): for bulk reads that unwrap every customer's key once (exports), which would
+        otherwise fill the cache up to its cap with keys never asked for again (memory growing
+        with the rows read, ingest's and the read API's keys evicted). Do not yield out of it."""
+        token = _UNCACHED.set(True)
+        try:
+            yield
+        finally:
+            _UNCACHED.reset(token)
 
     def load(self, session: Session, key_ids: Iterable[str]) -> dict[str, bytes]:
         """Unwrap several keys with one query; destroyed keys are left out."""

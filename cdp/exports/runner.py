@@ -32,6 +32,7 @@ from cdp.exports.profiles import Profile, load_profile
 from cdp.exports.rows import customer_row
 from cdp.exports.transforms import Context, apply, depth, hierarchy, output_type
 from cdp.exports.writers import open_writer, sha256_file
+from cdp.identity import normalize as nz
 from cdp.identity.models import Consent, Customer, SourceRecord
 from cdp.platform import Platform
 
@@ -124,10 +125,15 @@ def iter_eligible_rows(platform: Platform, profile: Profile, since: datetime | N
                 eligible.append(cid)
             # The whole batch's views in a handful of queries, not ~7 per customer; a
             # customer whose status changed since the page was read is left out of it.
-            views = assemble_customers(
-                session, platform, eligible,
-                withhold_statuses=("restricted",),
-            )
+            # A run reads every customer once: their data keys and normal forms go to
+            # memos of this page, not to the process-wide caches, which it would otherwise
+            # fill up to their caps (memory rising with the rows read for the first ~50,000
+            # customers, decrypted values and keys kept after the run).
+            with platform.keys.uncached(), nz.private_memo():
+                views = assemble_customers(
+                    session, platform, eligible,
+                    withhold_statuses=("restricted",),
+                )
             for cid in eligible:
                 view = views.get(cid)
                 if view is None or view["status"] != "active":
@@ -172,13 +178,15 @@ def run_export(
     mode: str = "full",
     actor: str = "cli",
     on_row: Callable[[int], None] | None = None,
+    on_written: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Run ``profile_name`` now and publish its files; returns where they are.
 
     ``mode="incremental"`` exports customers changed since the last succeeded run (a full
     run when there is none) and lists the pseudonyms of customers who left the export
     (erased, restricted, consent withdrawn) in ``removed.csv``. ``on_row`` is called with the
-    running row count (progress, fault injection in tests).
+    running row count (progress, fault injection in tests); ``on_written`` with the count of
+    candidate rows gone through the second pass, the one that writes the files (progress).
     """
     profile = load_profile(platform.config.policy_dir, profile_name)
     if mode not in ("full", "incremental"):
@@ -203,7 +211,8 @@ def run_export(
     tmp = root / f".tmp-{run_id}"
     tmp.mkdir()
     try:
-        result = _produce(platform, profile, run_id, tmp, root, started, since, mode, on_row)
+        result = _produce(platform, profile, run_id, tmp, root, started, since, mode, on_row,
+                          on_written)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         with platform.transaction() as session:
@@ -222,7 +231,8 @@ def run_export(
 
 def _produce(platform: Platform, profile: Profile, run_id: str, tmp: Path, root: Path,
              started: datetime, since: datetime | None, mode: str,
-             on_row: Callable[[int], None] | None) -> RunResult:
+             on_row: Callable[[int], None] | None,
+             on_written: Callable[[int], None] | None = None) -> RunResult:
     ring = platform.keyring
     ctx = Context(
         pseudonym_key=ring.pseudonym_key(profile.pseudonym_scope),
@@ -275,7 +285,9 @@ def _produce(platform: Platform, profile: Profile, run_id: str, tmp: Path, root:
     writers = [open_writer(fmt, tmp / f"{profile.name}.{EXTENSIONS[fmt]}", columns)
                for fmt in profile.formats]
     with spool.open(encoding="utf-8") as sp:
-        for line in sp:
+        for done, line in enumerate(sp, 1):
+            if on_written is not None:
+                on_written(done)
             row = json.loads(line)
             chain = tuple(tuple(row[f.name]) for f in qis)
             if not solution.keep(chain):

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import lru_cache, wraps
+from typing import Any, TypeVar
 
 import phonenumbers
 from opencc import OpenCC
@@ -29,6 +33,47 @@ UNKNOWN_TYPE = "unknown_type"
 # plaintext personal values in process memory, so they stay small: a long-lived worker must
 # not accumulate every value it ever decrypted, and memory must not grow with the rows read.
 NORMALISER_CACHE = 20_000
+
+# Inside private_memo() the normalisers memoise in a dict of that block instead (see there).
+_PRIVATE_MEMO: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar(
+    "cdp_normaliser_private_memo", default=None)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _memoised(fn: _F) -> _F:
+    """lru_cache(NORMALISER_CACHE), or the memo of the enclosing private_memo() block."""
+    shared = lru_cache(maxsize=NORMALISER_CACHE)(fn)
+
+    @wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        memo = _PRIVATE_MEMO.get()
+        if memo is None:
+            return shared(*args, **kwargs)
+        key = (fn, args, tuple(kwargs.items()))
+        try:
+            return memo[key]
+        except KeyError:
+            memo[key] = value = fn(*args, **kwargs)
+            return value
+
+    call.cache_info = shared.cache_info  # type: ignore[attr-defined]
+    call.cache_clear = shared.cache_clear  # type: ignore[attr-defined]
+    return call  # type: ignore[return-value]
+
+
+@contextmanager
+def private_memo() -> Iterator[None]:
+    """Normal forms computed in this block are memoised for the block only, not in the
+    process-wide caches: for bulk reads that see every customer once (exports), which would
+    otherwise fill those caches with values never asked for again (memory growing with the
+    rows read up to the caps, plaintext kept after the run, ingest's repeats evicted). Keep
+    the block short (one page of customers); do not yield out of it."""
+    token = _PRIVATE_MEMO.set({})
+    try:
+        yield
+    finally:
+        _PRIVATE_MEMO.reset(token)
+
 
 KNOWN_TYPES = frozenset(
     {
@@ -70,7 +115,7 @@ def nfkc(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
-@lru_cache(maxsize=NORMALISER_CACHE)
+@_memoised
 def normalize_phone(value: str, region: str = "CN") -> NormalIdentifier:
     """E.164 for a real number; a masked marketplace number keeps only prefix+suffix."""
     v = nfkc(value)
@@ -96,7 +141,7 @@ def normalize_phone(value: str, region: str = "CN") -> NormalIdentifier:
     return NormalIdentifier("phone", VALID, e164, weak)
 
 
-@lru_cache(maxsize=NORMALISER_CACHE)
+@_memoised
 def normalize_email(value: str) -> NormalIdentifier:
     v = nfkc(value).replace(" ", "").lower()
     if not _EMAIL.match(v):
@@ -104,7 +149,7 @@ def normalize_email(value: str) -> NormalIdentifier:
     return NormalIdentifier("email", VALID, v)
 
 
-@lru_cache(maxsize=NORMALISER_CACHE)
+@_memoised
 def normalize_national_id(value: str) -> NormalIdentifier:
     """PRC resident ID checked with python-stdnum's cn.ric (length, birth date, check
     digit); invalid ones are never matched on."""
@@ -126,7 +171,7 @@ def normalize_national_id(value: str) -> NormalIdentifier:
     return NormalIdentifier("national_id", VALID, v)
 
 
-@lru_cache(maxsize=NORMALISER_CACHE)
+@_memoised
 def national_id_birth_date(norm: str) -> str | None:
     try:
         return ric.get_birth_date(norm).isoformat()
@@ -189,12 +234,12 @@ class NameInfo:
         return " ".join(sorted(self.tokens))
 
 
-@lru_cache(maxsize=NORMALISER_CACHE)
+@_memoised
 def to_simplified(text: str) -> str:
     return _t2s.convert(text)
 
 
-@lru_cache(maxsize=NORMALISER_CACHE)
+@_memoised
 def pinyin_tokens(han: str) -> tuple[str, ...]:
     return tuple(t.lower() for t in lazy_pinyin(han, style=Style.NORMAL) if t.strip())
 
@@ -205,7 +250,7 @@ def split_chinese(name: str) -> tuple[str, str]:
     return name[:1], name[1:]
 
 
-@lru_cache(maxsize=NORMALISER_CACHE)
+@_memoised
 def normalize_name(value: str) -> NameInfo | None:
     """Comparable forms of a person's name (None for an empty one)."""
     v = to_simplified(nfkc(value))
@@ -288,7 +333,7 @@ def normalize_birth_date(value: object) -> str | None:
         return None
 
 
-@lru_cache(maxsize=NORMALISER_CACHE)
+@_memoised
 def normalize_address(value: str) -> str:
     v = to_simplified(nfkc(value)).lower()
     return re.sub(r"[\s,，.。#\-]+", "", v)

@@ -17,7 +17,12 @@ Measured, each phase in a fresh child process so that peak memory is its own:
           age band, gender and city as quasi-identifiers with k = 5, month generalisation),
           CSV + Parquet, spool + k-anonymity + signed manifest + atomic publish.
 For each: wall seconds, rows, peak RSS, and RSS sampled at 10 %, 50 % and 100 % of the rows
-(flat = memory does not grow with the row count). Ratio = export / raw.
+(flat = memory does not grow with the row count): for the export, of its first pass (read,
+transform, spool) and of its second (spool -> files). Ratio = export / raw.
+
+Peak RSS is the child's own high-water mark (VmHWM): getrusage's ru_maxrss is not, it keeps
+the parent's RSS across fork + exec (after an ingest in the same run, the parent's).
+The 1-minute load average is printed at the start and end of each phase.
 """
 
 from __future__ import annotations
@@ -96,6 +101,18 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM, in MB); ru_maxrss where /proc is missing."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+
+
 def _platform(work: Path, db: str):  # type: ignore[no-untyped-def]
     from cdp.config import Config
     from cdp.platform import Platform
@@ -153,6 +170,7 @@ def phase(work: Path, db: str, which: str) -> dict:
 
     platform = _platform(work, db)
     marks: dict[str, float] = {}
+    load = [round(os.getloadavg()[0], 2)]
     t = time.perf_counter()
     if which == "raw":
         total = _count(platform)
@@ -175,15 +193,23 @@ def phase(work: Path, db: str, which: str) -> dict:
         rows, extra = n, {}
     else:
         total = _count(platform)
-        res = run_export(platform, "bench", actor="bench", on_row=lambda n: _mark(marks, n, total))
+        read = [0]
+        written: dict[str, float] = {}
+
+        def on_row(n: int) -> None:
+            read[0] = n
+            _mark(marks, n, total)
+
+        res = run_export(platform, "bench", actor="bench", on_row=on_row,
+                         on_written=lambda n: _mark(written, n, read[0]))
         rows = res.rows
         extra = {"suppressed": res.suppressed, "k_reached": res.k_reached,
-                 "manifest": str(res.manifest_path)}
+                 "manifest": str(res.manifest_path), "rss_mb_at_write": written}
     seconds = time.perf_counter() - t
+    load.append(round(os.getloadavg()[0], 2))
     platform.dispose()
     return {"phase": which, "seconds": round(seconds, 2), "rows": rows,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "rss_mb_at": marks, **extra}
+            "peak_rss_mb": round(_peak_rss_mb(), 1), "rss_mb_at": marks, "load": load, **extra}
 
 
 def _count(platform) -> int:  # type: ignore[no-untyped-def]
@@ -200,6 +226,10 @@ def _mark(marks: dict[str, float], n: int, total: int) -> None:
         key = f"{pct}%"
         if key not in marks and n >= total * pct / 100:
             marks[key] = round(_rss_mb(), 1)
+
+
+def _marks(marks: dict[str, float]) -> str:
+    return " / ".join(f"{marks[k]:.1f}" if k in marks else "-" for k in ("10%", "50%", "100%")) + " MB"
 
 
 def main() -> int:
@@ -233,7 +263,9 @@ def main() -> int:
         r = results[which]
         print(f"{which:6s}: {r['rows']:>7,} rows in {r['seconds']:7.2f} s "
               f"({r['rows'] / max(r['seconds'], 1e-9):,.0f} rows/s), peak RSS {r['peak_rss_mb']} MB, "
-              f"RSS at 10/50/100 % of rows: {r['rss_mb_at']}", flush=True)
+              f"RSS at 10/50/100 % of rows: {_marks(r['rss_mb_at'])}"
+              + (f", of the write pass: {_marks(r['rss_mb_at_write'])}" if "rss_mb_at_write" in r else "")
+              + f"; load average {r['load'][0]} -> {r['load'][1]}", flush=True)
     raw, exp = results["raw"], results["export"]
     print(f"export: suppressed {exp['suppressed']}, k reached {exp['k_reached']}")
     print(f"ratio export/raw: time {exp['seconds'] / raw['seconds']:.2f}x, "

@@ -263,3 +263,65 @@ def test_health_data_goes_only_to_customers_with_the_separate_consent(platform: 
     only_marketing = {keyed_pseudonym(key, f"customer_id|{c}") for c in ids if mk.get(c) and not hm.get(c)}
     got = {r["c"] for r in _rows(res.directory, "health")}
     assert got == both and only_marketing and not got & only_marketing
+
+
+def _shared_cache_sizes(platform: Platform) -> dict[str, int]:
+    from cdp.identity import normalize as nz
+
+    sizes = {name: fn.cache_info().currsize for name, fn in vars(nz).items()
+             if callable(fn) and hasattr(fn, "cache_info")}
+    sizes["data keys"] = len(platform.keys._cache)
+    return sizes
+
+
+def _clear_shared_caches(platform: Platform) -> None:
+    from cdp.identity import normalize as nz
+
+    for fn in vars(nz).values():
+        if callable(fn) and hasattr(fn, "cache_clear"):
+            fn.cache_clear()
+    platform.keys._cache.clear()
+
+
+def test_a_run_reads_without_filling_the_process_wide_caches(
+        platform: Platform, loaded: list[dict]) -> None:
+    """A run reads every customer once, so it memoises their data keys and normal forms per
+    page: the process-wide caches, which it would otherwise fill up to their caps (memory
+    growing with the rows read), stay as they were, and the rows are the same as through them."""
+    from cdp.exports.rows import customer_row
+    from cdp.exports.runner import iter_eligible_rows
+    from cdp.identity.view import assemble_customers
+
+    _clear_shared_caches(platform)
+    before = _shared_cache_sizes(platform)
+    assert set(before.values()) == {0} and len(before) >= 9
+    profile = load_profile(POLICY_DIR, "bi_weekly")
+    rows = list(iter_eligible_rows(platform, profile, batch=25))
+    res = run_export(platform, "bi_weekly")
+    assert rows and res.rows > 0
+    assert _shared_cache_sizes(platform) == before
+    # The same rows as an ordinary read through the shared caches (which it fills).
+    with platform.Session() as s:
+        views = assemble_customers(s, platform, [r["customer_id"] for r in rows])
+    assert [customer_row(views[r["customer_id"]]) for r in rows] == rows
+    after = _shared_cache_sizes(platform)
+    assert after["data keys"] > 0 and after["normalize_name"] > 0
+
+
+def test_private_memo_is_private_to_its_block() -> None:
+    from cdp.identity import normalize as nz
+
+    shared = nz.normalize_phone("138 0013 8000")
+    nz.normalize_phone.cache_clear()
+    nz.normalize_name.cache_clear()
+    with nz.private_memo():
+        assert nz.normalize_phone("138 0013 8000") == shared
+        assert nz.normalize_phone("138 0013 8000") is nz.normalize_phone("138 0013 8000")
+        with pytest.raises(RuntimeError), nz.private_memo():
+            nz.normalize_phone("139 0013 8000")
+            raise RuntimeError("leaves the inner block")
+        assert nz.normalize_name("王小明") == nz.normalize_name.__wrapped__("王小明")
+    assert nz.normalize_phone.cache_info().currsize == 0
+    assert nz.normalize_name.cache_info().currsize == 0
+    assert nz.normalize_phone("138 0013 8000") == shared
+    assert nz.normalize_phone.cache_info().currsize == 1
