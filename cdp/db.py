@@ -6,12 +6,15 @@ command or the scheduled job that owns the unit of work commits (``Platform.tran
 
 from __future__ import annotations
 
+import select
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -82,10 +85,68 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    # Connections are replaced after this long (bounds each backend's memory growth); dead
+    # ones are caught at checkout without a round trip, see _check_liveness_at_checkout.
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _check_liveness_at_checkout(engine)
+    return engine
+
+
+# Instead of pool_pre_ping (a `SELECT 1` round trip on every checkout, i.e. every request),
+# a pooled connection is checked at checkout without a round trip: a server that closed it
+# (restart, failover, pg_terminate_backend, idle timeout) has sent its FATAL notice or EOF,
+# so its socket is readable, while a healthy idle connection has nothing to read. A
+# connection idle in the pool for longer than POOL_PING_IDLE_SECONDS is pinged as before
+# (a peer that vanished without closing). A dead one is discarded and the checkout retried
+# with a new connection, so the request does not fail.
+POOL_RECYCLE_SECONDS = 1800
+POOL_PING_IDLE_SECONDS = 10.0
+_IDLE_SINCE = "cdp_idle_since"
+
+
+def _readable(dbapi_conn: Any, errors: tuple[type[BaseException], ...]) -> bool:
+    """Whether the server sent something to an idle connection (or closed it)."""
+    if getattr(dbapi_conn, "closed", False) or getattr(dbapi_conn, "broken", False):
+        return True
+    try:
+        fd = dbapi_conn.fileno()
+    except errors:  # closed under us: treat as dead
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+def _check_liveness_at_checkout(engine: Engine) -> None:
+    dialect = engine.dialect
+    errors = (OSError, ValueError, dialect.loaded_dbapi.Error)
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None:  # a new connection
+            return
+        if hasattr(select, "poll") and _readable(dbapi_conn, errors):
+            dead = True
+        elif not hasattr(select, "poll") or time.monotonic() - idle_since > POOL_PING_IDLE_SECONDS:
+            try:
+                dead = not dialect.do_ping(dbapi_conn)
+            except errors:
+                dead = True
+        else:
+            dead = False
+        if dead:
+            # The pool invalidates this connection and retries the checkout with a new one.
+            raise DisconnectionError("pooled connection closed by the server")
 
 
 def is_postgres(engine_or_session: Any) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdp.access import masking
+from cdp.access.freetext import render_text
 from cdp.access.policy import CategoryView, PolicySet
 
 PLAIN = "plain"
@@ -180,9 +181,14 @@ class _Renderer:
         if cv.view == PLAIN:
             out["text"] = it.get("text")
         elif cv.pii_policy:
-            from cdp.pii.redact import redact_text
-
-            out["text"] = redact_text(str(it.get("text") or ""), cv.pii_policy).text
+            # Re-redacted under the view's operator set; the spans come from the stored
+            # ingest-time redaction when it determines them (no scan per read).
+            out["text"] = render_text(
+                str(it.get("text") or ""),
+                cv.pii_policy,
+                text_redacted=it.get("text_redacted"),
+                entity_types=it.get("entity_types"),
+            )
         else:
             # The ingest-time redaction; never fall back to the original.
             out["text"] = it.get("text_redacted") or masking.REDACTED

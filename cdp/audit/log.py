@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from cdp.audit.models import AuditEvent
-from cdp.db import is_postgres, utcnow
+from cdp.db import UTCDateTime, is_postgres, utcnow
 
 GENESIS = "0" * 64
 # Number of parallel hash chains on PostgreSQL. A writer holds its chain's lock from its
@@ -172,19 +172,87 @@ def _sqlite_head(session: Session) -> tuple[int, int, str]:
 
 _INSERT = insert(AuditEvent.__table__)  # type: ignore[arg-type]
 
+# One entry on PostgreSQL (every read of a customer): one statement. It locks a chain head
+# (the free one from a random start, or the head this transaction already holds), and
+# inserts the entry extending it, the server computing the hash from the head it locked:
+# sha256(prev_hash "|" canonical_text), where the canonical text starts with the chain and
+# seq ('[chain,seq,') and the rest is computed here. No chain free: no row inserted, and
+# the two-statement path below queues for one. The head trigger checks the entry as ever.
+_COLUMNS = (
+    "at, actor, role, purpose, action, customer_id, categories, view, decision, reason, "
+    "request_id, detail, prev_hash, entry_hash, chain, seq"
+)
+_VALUES_FROM_HEAD = (
+    "SELECT :at, :actor, :role, :purpose, :action, :customer_id, CAST(:categories AS JSON), "
+    "CAST(:view AS JSON), :decision, :reason, :request_id, CAST(:detail AS JSON), "
+    "h.entry_hash, encode(sha256(convert_to(h.entry_hash || '|[' || h.chain || ',' "
+    "|| (h.seq + 1) || ',' || CAST(:rest AS TEXT), 'UTF8')), 'hex'), h.chain, h.seq + 1 FROM h "
+    "RETURNING chain, seq, prev_hash, entry_hash"
+)
+_INSERT_ONE_FREE = text(
+    "WITH h AS (SELECT chain, seq, entry_hash FROM audit_chain_heads WHERE chain < :n "
+    "ORDER BY (chain + :n - :start) % :n FOR UPDATE SKIP LOCKED LIMIT 1) "
+    f"INSERT INTO audit_events ({_COLUMNS}) {_VALUES_FROM_HEAD}"
+).bindparams(bindparam("at", type_=UTCDateTime()))
+_INSERT_ONE_HELD = text(
+    "WITH h AS (SELECT chain, seq, entry_hash FROM audit_chain_heads WHERE chain = :c "
+    "FOR UPDATE) "
+    f"INSERT INTO audit_events ({_COLUMNS}) {_VALUES_FROM_HEAD}"
+).bindparams(bindparam("at", type_=UTCDateTime()))
+_HEAD_PREFIX = len("[0,0,")
+
+
+def _record_one_pg(session: Session, e: AuditEntry) -> AuditEvent | None:
+    """Append one entry in one statement; None when every chain is busy (nothing written)."""
+    at = utcnow()
+    categories, view, detail = sorted(set(e.categories)), dict(e.view), dict(e.detail)
+    cat_json, view_json, detail_json = json.dumps(categories), json.dumps(view), json.dumps(detail)
+    body = canonical_text(
+        0, 0, at, e.actor, e.role, e.purpose, e.action, e.customer_id, e.decision, e.reason,
+        e.request_id, cat_json, view_json, detail_json,
+    )
+    params: dict[str, Any] = {
+        "at": at, "actor": e.actor, "role": e.role, "purpose": e.purpose, "action": e.action,
+        "customer_id": e.customer_id, "categories": cat_json, "view": view_json,
+        "decision": e.decision, "reason": e.reason, "request_id": e.request_id,
+        "detail": detail_json, "rest": body[_HEAD_PREFIX:],
+    }
+    tx = session.get_transaction()
+    held = session.info.get("cdp_audit_chain")
+    if held is not None and held[0] is tx:
+        row = session.execute(_INSERT_ONE_HELD, {**params, "c": held[1]}).one()
+    else:
+        row = session.execute(
+            _INSERT_ONE_FREE, {**params, "n": PG_CHAINS, "start": random.randrange(PG_CHAINS)}
+        ).first()
+        if row is None:
+            return None
+        session.info["cdp_audit_chain"] = (tx, row[0])
+    return AuditEvent(
+        at=at, actor=e.actor, role=e.role, purpose=e.purpose, action=e.action,
+        customer_id=e.customer_id, categories=categories, view=view, decision=e.decision,
+        reason=e.reason, request_id=e.request_id, detail=detail, prev_hash=row[2],
+        entry_hash=row[3], chain=row[0], seq=row[1],
+    )
+
 
 def record(session: Session, *entries: AuditEntry) -> list[AuditEvent]:
     """Append ``entries`` to the audit log inside the caller's transaction.
 
-    Two statements on PostgreSQL whatever the number of entries: one locks and reads a
-    chain head, one inserts every entry (a trigger moves the head). The entries become
-    durable only if the caller's transaction commits: the audit row is part of the act it
-    records. Returns the entries as AuditEvent objects (values only: not attached to the
-    session, ``id`` not loaded).
+    On PostgreSQL one statement for a single entry (the head locked and the entry inserted
+    together), two for several (one locks and reads a chain head, one inserts every entry;
+    a trigger moves the head). The entries become durable only if the caller's transaction
+    commits: the audit row is part of the act it records. Returns the entries as AuditEvent
+    objects (values only: not attached to the session, ``id`` not loaded).
     """
     if not entries:
         return []
-    chain, seq, prev = _pg_head(session) if is_postgres(session) else _sqlite_head(session)
+    pg = is_postgres(session)
+    if pg and len(entries) == 1:
+        one = _record_one_pg(session, entries[0])
+        if one is not None:
+            return [one]
+    chain, seq, prev = _pg_head(session) if pg else _sqlite_head(session)
     values: list[dict[str, Any]] = []
     at: datetime = utcnow()
     for e in entries:

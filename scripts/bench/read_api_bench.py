@@ -1,21 +1,31 @@
 #!/usr/bin/env python
 """`GET /v1/customers/{id}` under load, against a bare endpoint reading the same rows.
 
-    # data: customers ingested through the real pipeline (cdp init; cdp ingest FILE)
-    python -m scripts.bench.read_api_bench --database-url postgresql+psycopg://postgres@127.0.0.1/cdp_bench_read_p2 \
-        --keyring var/bench/read_keyring.json --clients 16 --seconds 20
+    # data: customers ingested through the real pipeline (cdp init; cdp ingest FILE), see
+    # BENCHMARKS.md; load generator: apt-get install wrk
+    python -m scripts.bench.read_api_bench --database-url postgresql+psycopg://postgres@127.0.0.1/cdp_bench_read100k \
+        --keyring var/h4/keyring.json --clients 16 --seconds 15 --warmup 12 [--rounds 2]
 
 The service runs under gunicorn (``--workers`` processes x ``--threads`` threads, gthread),
-rate limits in Redis as in production. This process is the load generator: ``--clients``
-threads, each with its own keep-alive connection, each request for a random customer.
+rate limits in Redis as in production. The load comes from a second process: ``wrk``
+(Debian package ``wrk``; ``--client wrk``, the default when it is installed) with
+``--clients`` keep-alive connections, each request for a random customer (a Lua script picks
+the id), per-request latency in wrk's histogram (p50 / p99). ``--client python`` is the
+fallback: a child Python process with one thread and keep-alive connection per client; it
+spends far more CPU per request, which the service then does not get (2 shared cores).
 
-  bare   GET /bench/bare/<id>: the same customer, source record and identifier rows read
-         with the same session handling, returned without decryption, policy or audit.
-  full   GET /v1/customers/<id> as a pharmacist for pharmacy_care: API key check, casbin,
-         decrypt, render (masking, pharmacy_care re-redaction of free text), audit row in
-         the same transaction, commit.
+  bare   GET /bench/bare/<id>: the same rows (customer, records with their data keys,
+         identifiers, interactions, consents, links) read with the same SQL statements as the
+         unified view, in the same request transaction, returned as sizes: no API key
+         check, policy, decryption, rendering or audit.
+  full   GET /v1/customers/<id> for each --as ROLE:PURPOSE: API key check, casbin,
+         decrypt, render (masking; for pharmacy_care the re-redaction of free text), audit
+         row in the same transaction, commit.
 
-Also prints the policy decision cost (casbin alone, memoised) and the render cost.
+Per run it prints req/s, p50 / p99, non-200 responses, the load average, and the CPU time
+per request of the gunicorn workers, of the PostgreSQL backends serving the database and of
+the load generator (Linux /proc), so the figures can be read on a shared machine. Also prints
+the policy decision cost (casbin alone, memoised) and the render cost.
 """
 
 from __future__ import annotations
@@ -34,49 +44,168 @@ import time
 from typing import Any
 
 from flask import jsonify
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 PORT = 5077
+
+
+def _bare_reader() -> Any:
+    """reader(connection, customer_id) -> rows, with the SQL the unified view reads one
+    customer with: the view's own statements (cdp/identity/view.py: customers joined with
+    records, data keys and identifiers; then interactions, consents and links in one
+    UNION ALL), or, for a tree older than those (a before/after run), the four statements
+    the view then ran."""
+    from cdp.identity import view
+
+    if hasattr(view, "_CUSTOMERS") and hasattr(view, "_REST"):
+
+        def read(conn: Any, cid: str) -> tuple[list[Any], list[Any]]:
+            shell = ["erased", "merged"]
+            rows = conn.execute(view._CUSTOMERS, {"ids": [cid], "shell": shell}).all()
+            rest = conn.execute(view._REST, {"ids": [cid]}).all() if rows else []
+            return rows, rest
+
+        return read
+
+    from sqlalchemy import and_, bindparam
+
+    from cdp.crypto.models import DataKey
+    from cdp.identity.models import (
+        Consent,
+        Customer,
+        Identifier,
+        IdentityLink,
+        Interaction,
+        SourceRecord,
+    )
+
+    c, r, k, i = (m.__table__.c for m in (Customer, SourceRecord, DataKey, Identifier))
+    it, cs, lk = (m.__table__.c for m in (Interaction, Consent, IdentityLink))
+    cid_ = bindparam("cid")
+    customers = (
+        select(
+            c.id.label("c_id"),
+            c.status.label("c_status"),
+            r.id.label("r_id"),
+            r.profile_ct,
+            r.orders_ct,
+            r.extra_ct,
+            k.wrapped,
+            i.id.label("i_id"),
+            i.type.label("i_type"),
+            i.value_ct.label("i_value_ct"),
+        )
+        .select_from(Customer.__table__)
+        .outerjoin(
+            SourceRecord.__table__,
+            and_(r.customer_id == c.id, c.status.not_in(["merged", "erased"])),
+        )
+        .outerjoin(DataKey.__table__, k.id == r.data_key_id)
+        .outerjoin(Identifier.__table__, and_(i.record_id == r.id, i.customer_id == r.customer_id))
+        .where(c.id == cid_)
+        .order_by(c.id, r.observed_at, r.source, r.source_record_id, i.id)
+    )
+    others = (
+        select(it.id, it.text_ct, it.text_redacted_ct, it.entity_types)
+        .where(it.customer_id == cid_)
+        .order_by(it.at, it.id),
+        select(cs.purpose, cs.granted).where(cs.customer_id == cid_).order_by(cs.at, cs.id),
+        select(lk.rule, lk.evidence)
+        .where(lk.customer_id == cid_, lk.ended_at.is_(None))
+        .order_by(lk.id),
+    )
+
+    def read_old(conn: Any, cid: str) -> tuple[list[Any], list[Any]]:
+        rows = conn.execute(customers, {"cid": cid}).all()
+        rest = [x for q in others for x in conn.execute(q, {"cid": cid}).all()] if rows else []
+        return rows, rest
+
+    return read_old
 
 
 def bench_app():  # type: ignore[no-untyped-def]
     """The service plus the bare endpoint (only in this benchmark)."""
     from cdp.app import create_app
-    from cdp.identity.models import Customer, Identifier, SourceRecord
     from cdp.web import db_session
 
     app = create_app()
+    read = _bare_reader()
+    # As wsgi.py does for the service: what was loaded at start is frozen out of the cyclic
+    # collector's full collections.
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
     @app.get("/bench/bare/<customer_id>")
     def bare(customer_id: str):  # type: ignore[no-untyped-def]
-        s = db_session()
-        c = s.get(Customer, customer_id)
-        if c is None:
+        # The same rows as GET /v1/customers/<id>, read with the same statements in the
+        # same request transaction (committed after the view), returned as sizes: no API
+        # key check, policy, decryption, rendering or audit.
+        rows, rest = read(db_session().connection(), customer_id)
+        if not rows:
             return jsonify({"error": "not found"}), 404
-        recs = list(s.scalars(select(SourceRecord).where(SourceRecord.customer_id == customer_id)))
-        idents = list(s.scalars(select(Identifier).where(Identifier.customer_id == customer_id)))
+        records = {x.r_id: x for x in rows if x.r_id is not None}
         return jsonify(
             {
-                "customer_id": c.id,
-                "status": c.status,
+                "customer_id": rows[0].c_id,
+                "status": rows[0].c_status,
                 "records": [
                     {
-                        "id": r.id,
-                        "source": r.source,
-                        "bytes": len(r.profile_ct or b"") + len(r.orders_ct or b""),
+                        "id": rid,
+                        "bytes": sum(
+                            len(b or b"") for b in (x.profile_ct, x.orders_ct, x.extra_ct)
+                        ),
                     }
-                    for r in recs
+                    for rid, x in records.items()
                 ],
-                "identifiers": [{"type": i.type, "bytes": len(i.value_ct)} for i in idents],
+                "identifiers": [
+                    {"type": x.i_type, "bytes": len(x.i_value_ct)}
+                    for x in rows
+                    if x.i_id is not None
+                ],
+                "others": len(rest),
             }
         )
 
     return app
 
 
-def load(
-    path_for: Any, headers: dict[str, str], clients: int, seconds: float, port: int
-) -> dict[str, Any]:
+# A closed-loop client per connection: each sends its next request when the previous answer
+# has been read, so at most --clients requests are in flight (latency = queueing + service).
+_WRK_LUA = """
+local ids = {}
+local prefix = os.getenv("BENCH_PATH")
+for line in io.lines(os.getenv("BENCH_IDS")) do ids[#ids + 1] = line end
+local n = 0
+function setup(thread)
+  n = n + 1
+  thread:set("tid", n)
+end
+function init(args)
+  math.randomseed(tonumber(os.getenv("BENCH_SEED")) * 1000 + (tid or 0))
+end
+function request()
+  return wrk.format("GET", prefix .. ids[math.random(#ids)])
+end
+function done(summary, latency, requests)
+  io.write(string.format(
+    "BENCH_JSON {\\"requests\\": %d, \\"duration_us\\": %d, \\"non2xx\\": %d, \\"socket_errors\\": %d, "
+    .. "\\"p50_us\\": %d, \\"p90_us\\": %d, \\"p99_us\\": %d, \\"mean_us\\": %f, \\"max_us\\": %d}\\n",
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, latency.max))
+end
+"""
+
+
+def _python_client(argv: list[str]) -> None:
+    """The fallback load generator, run as a child process: ``--client python``."""
+    port, path, clients, seconds = int(argv[0]), argv[1], int(argv[2]), float(argv[3])
+    headers = json.loads(argv[4])
+    with open(argv[5]) as f:
+        ids = f.read().split()
+    rng = random.Random(int(argv[6]))
     stop = time.perf_counter() + seconds
     lat: list[float] = []
     errors: dict[int, int] = {}
@@ -87,7 +216,7 @@ def load(
         mine, bad = [], {}
         while time.perf_counter() < stop:
             t0 = time.perf_counter()
-            conn.request("GET", path_for(), headers=headers)
+            conn.request("GET", path + rng.choice(ids), headers=headers)
             resp = conn.getresponse()
             resp.read()
             mine.append(time.perf_counter() - t0)
@@ -107,13 +236,117 @@ def load(
         t.join()
     wall = time.perf_counter() - t0
     lat.sort()
-    return {
+    pct = (lambda q: lat[min(int(len(lat) * q), len(lat) - 1)] * 1e6) if lat else (lambda q: 0)
+    out = {
         "requests": len(lat),
-        "rps": len(lat) / wall,
-        "p50_ms": lat[len(lat) // 2] * 1e3 if lat else 0,
-        "p99_ms": lat[int(len(lat) * 0.99)] * 1e3 if lat else 0,
-        "mean_ms": statistics.fmean(lat) * 1e3 if lat else 0,
-        "errors": errors,
+        "duration_us": int(wall * 1e6),
+        "non2xx": sum(errors.values()),
+        "socket_errors": 0,
+        "p50_us": pct(0.5),
+        "p90_us": pct(0.9),
+        "p99_us": pct(0.99),
+        "mean_us": statistics.fmean(lat) * 1e6 if lat else 0,
+        "max_us": lat[-1] * 1e6 if lat else 0,
+    }
+    print("BENCH_JSON " + json.dumps(out), flush=True)
+
+
+def _cpu_ticks(server_pid: int, database: str) -> dict[str, int]:
+    """CPU ticks (user + system) so far of the gunicorn workers and of the PostgreSQL
+    backends serving ``database`` (Linux /proc; empty elsewhere)."""
+    out = {"service": 0, "postgres": 0}
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return out
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks = int(fields[11]) + int(fields[12])
+            if int(fields[1]) == server_pid:
+                out["service"] += ticks
+            elif stat[stat.index("(") + 1 : stat.rindex(")")] == "postgres":
+                with open(f"/proc/{pid}/cmdline") as f:
+                    if f" {database} " in f.read().replace("\0", " "):
+                        out["postgres"] += ticks
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def load(
+    client: str,
+    path: str,
+    headers: dict[str, str],
+    clients: int,
+    seconds: float,
+    port: int,
+    ids_file: str,
+    seed: int,
+) -> dict[str, Any]:
+    """Run the load generator in a second process; its figures and its CPU time."""
+    import resource
+
+    if client == "wrk":
+        lua = os.path.join(os.path.dirname(ids_file), "read_api_bench.lua")
+        with open(lua, "w") as f:
+            f.write(_WRK_LUA)
+        cmd = [
+            "wrk",
+            "-t",
+            str(min(2, clients)),
+            "-c",
+            str(clients),
+            "-d",
+            f"{seconds:g}s",
+            "--timeout",
+            "30s",
+            "-s",
+            lua,
+        ]
+        for k, v in headers.items():
+            cmd += ["-H", f"{k}: {v}"]
+        cmd.append(f"http://127.0.0.1:{port}")
+    else:
+        cmd = [
+            sys.executable,
+            "-m",
+            "scripts.bench.read_api_bench",
+            "--python-client",
+            str(port),
+            path,
+            str(clients),
+            str(seconds),
+            json.dumps(headers),
+            ids_file,
+            str(seed),
+        ]
+    env = dict(os.environ, BENCH_IDS=ids_file, BENCH_PATH=path, BENCH_SEED=str(seed))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load1 = os.getloadavg()[0]
+    proc = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=seconds + 120, check=False
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if proc.returncode != 0 or line is None:
+        raise SystemExit(f"load generator failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    r = json.loads(line.split(" ", 1)[1])
+    wall = r["duration_us"] / 1e6
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "requests": r["requests"],
+        "rps": r["requests"] / wall if wall else 0.0,
+        "p50_ms": r["p50_us"] / 1e3,
+        "p90_ms": r["p90_us"] / 1e3,
+        "p99_ms": r["p99_us"] / 1e3,
+        "mean_ms": r["mean_us"] / 1e3,
+        "max_ms": r["max_us"] / 1e3,
+        "non200": r["non2xx"] + r["socket_errors"],
+        "client_cpu_us_per_req": cpu / r["requests"] * 1e6 if r["requests"] else 0.0,
+        "load1": load1,
     }
 
 
@@ -156,26 +389,42 @@ def decision_and_render_cost(platform: Any, ids: list[str]) -> None:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--python-client":
+        _python_client(sys.argv[2:])
+        return
+    import shutil
+
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument(
-        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1/cdp_bench_read_p2"
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1/cdp_bench_read100k"
     )
     ap.add_argument("--keyring", default="var/bench/read_keyring.json")
-    ap.add_argument("--workers", type=int, default=4)
-    ap.add_argument("--threads", type=int, default=4)
+    # One worker process per core (2 vCPUs): more processes thrash with PostgreSQL and the
+    # load generator on the same cores.
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--warmup", type=float, default=5, help="seconds of load before each run")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat bare/full alternately")
+    ap.add_argument(
+        "--client",
+        choices=("wrk", "python"),
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator (second process): wrk (apt-get install wrk) or a Python client",
+    )
     ap.add_argument("--port", type=int, default=PORT)
     ap.add_argument("--ratelimit-storage", default="redis://127.0.0.1:6379/14")
+    ap.add_argument("--skip-costs", action="store_true", help="skip the in-process cost lines")
     ap.add_argument(
         "--as",
         dest="as_",
         action="append",
         default=None,
         help="ROLE:PURPOSE for the full run (repeatable); default customer_service:customer_support "
-        "and pharmacist:pharmacy_care (free text re-redacted with Presidio per request)",
+        "and pharmacist:pharmacy_care (free text re-redacted for the pharmacist)",
     )
     args = ap.parse_args()
 
@@ -201,21 +450,26 @@ def main() -> None:
             "database migrated by upgrade_schema)"
         )
     with platform.transaction() as s:
-        total = s.scalar(
-            select(func.count()).select_from(Customer).where(Customer.status == "active")
-        )
         ids = list(s.scalars(select(Customer.id).where(Customer.status == "active")))
+        total = len(ids)
         callers = [
             tuple(a.split(":", 1))
             for a in (args.as_ or ["customer_service:customer_support", "pharmacist:pharmacy_care"])
         ]
         keys = {(role, purpose): create_key(s, role, "read-bench")[1] for role, purpose in callers}
     random.seed(1)
+    workdir = os.path.join("var", "bench")
+    os.makedirs(workdir, exist_ok=True)
+    ids_file = os.path.abspath(os.path.join(workdir, f"read_api_ids_{os.getpid()}.txt"))
+    with open(ids_file, "w") as f:
+        f.write("\n".join(ids) + "\n")
     print(
-        f"{total} active customers; {args.clients} clients; gunicorn {args.workers} workers x {args.threads} threads; "
-        f"{args.seconds:.0f} s per run; 2 shared vCPUs (load generator on the same machine)"
+        f"{total} active customers; {args.clients} clients ({args.client}, second process); "
+        f"gunicorn {args.workers} workers x {args.threads} threads; {args.seconds:.0f} s per run; "
+        f"{os.cpu_count()} CPUs shared by the load generator, gunicorn, PostgreSQL and Redis"
     )
-    decision_and_render_cost(platform, random.sample(ids, min(200, len(ids))))
+    if not args.skip_costs:
+        decision_and_render_cost(platform, random.sample(ids, min(200, len(ids))))
 
     env = dict(
         os.environ,
@@ -245,7 +499,7 @@ def main() -> None:
     )
     try:
         wait_up(args.port)
-        runs = {}
+        runs: dict[str, list[dict[str, Any]]] = {}
         plan = [("bare", "/bench/bare/", {})] + [
             (
                 f"full {role}/{purpose}",
@@ -254,36 +508,72 @@ def main() -> None:
             )
             for (role, purpose), key in keys.items()
         ]
-        for name, path, headers in plan:
-            load(
-                lambda p=path: p + random.choice(ids), headers, args.clients, 3, args.port
-            )  # warm-up
-            runs[name] = r = load(
-                lambda p=path: p + random.choice(ids),
-                headers,
-                args.clients,
-                args.seconds,
-                args.port,
-            )
-            print(
-                f"{name:>40}: {r['requests']} requests, {r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, "
-                f"p99 {r['p99_ms']:.1f} ms, non-200 {r['errors'] or 'none'}"
-            )
-        for name, r in runs.items():
-            if name != "bare":
-                print(
-                    f"{name}: full / bare throughput {r['rps'] / runs['bare']['rps']:.2f} (goal >= 0.33); "
-                    f"p99 {r['p99_ms']:.1f} ms (goal < 50)"
+        seed = 1
+        hz = os.sysconf("SC_CLK_TCK")
+        database = args.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+        for rnd in range(args.rounds):
+            for name, path, headers in plan:
+                seed += 1
+                if args.warmup > 0:
+                    load(
+                        args.client,
+                        path,
+                        headers,
+                        args.clients,
+                        args.warmup,
+                        args.port,
+                        ids_file,
+                        seed,
+                    )
+                cpu0 = _cpu_ticks(server.pid, database)
+                r = load(
+                    args.client,
+                    path,
+                    headers,
+                    args.clients,
+                    args.seconds,
+                    args.port,
+                    ids_file,
+                    seed + 1000,
                 )
+                cpu1 = _cpu_ticks(server.pid, database)
+                for part in ("service", "postgres"):
+                    r[f"{part}_cpu_ms_per_req"] = (
+                        (cpu1[part] - cpu0[part]) / hz * 1e3 / r["requests"]
+                        if r["requests"]
+                        else 0.0
+                    )
+                runs.setdefault(name, []).append(r)
+                print(
+                    f"round {rnd + 1} {name:>38}: {r['requests']} requests, {r['rps']:.0f} req/s, "
+                    f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, non-200 {r['non200']}; "
+                    f"CPU per request: gunicorn {r['service_cpu_ms_per_req']:.2f} ms, PostgreSQL "
+                    f"{r['postgres_cpu_ms_per_req']:.2f} ms, load generator "
+                    f"{r['client_cpu_us_per_req'] / 1e3:.2f} ms; load average {r['load1']:.2f}",
+                    flush=True,
+                )
+        for rnd in range(args.rounds):
+            bare = runs["bare"][rnd]
+            for name, rs in runs.items():
+                if name != "bare":
+                    r = rs[rnd]
+                    print(
+                        f"round {rnd + 1} {name}: full / bare throughput {r['rps'] / bare['rps']:.2f} "
+                        f"(goal >= 0.33); p99 {r['p99_ms']:.1f} ms (goal < 50)"
+                    )
         print(
             json.dumps(
                 {
                     "customers": total,
+                    "client": args.client,
                     **{
-                        k: {
-                            kk: round(vv, 2) if isinstance(vv, float) else vv
-                            for kk, vv in v.items()
-                        }
+                        k: [
+                            {
+                                kk: round(vv, 2) if isinstance(vv, float) else vv
+                                for kk, vv in r.items()
+                            }
+                            for r in v
+                        ]
                         for k, v in runs.items()
                     },
                 }
@@ -293,6 +583,7 @@ def main() -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         platform.dispose()
+        os.unlink(ids_file)
 
 
 if __name__ == "__main__":

@@ -167,7 +167,9 @@ def test_rows_stored_out_of_physical_order_are_not_a_false_alarm(platform: Platf
     assert res.first_bad.entry_id == ids[2] and "deleted" in res.first_bad.message
 
 
-def test_record_is_two_statements_however_many_entries(platform: Platform) -> None:
+def test_record_is_two_statements_however_many_entries_and_one_for_one(
+    platform: Platform,
+) -> None:
     if not is_postgres(platform.engine):
         pytest.skip("the chain-head table is the PostgreSQL writer")
     statements: list[str] = []
@@ -186,18 +188,33 @@ def test_record_is_two_statements_however_many_entries(platform: Platform) -> No
         finally:
             event.remove(platform.engine, "before_cursor_execute", count)
     assert first == 2, statements
-    assert second == 2, statements[first:]
+    # A single entry (a read): the head locked and the entry inserted in one statement,
+    # on the chain this transaction already holds.
+    assert second == 1, statements[first:]
     with platform.transaction() as s:
-        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 26
+        s.connection()
+        event.listen(platform.engine, "before_cursor_execute", count)
+        try:
+            n0 = len(statements)
+            record(s, AuditEntry(actor="apikey:b", action="customers.read", customer_id="c1"))
+            third = len(statements) - n0
+        finally:
+            event.remove(platform.engine, "before_cursor_execute", count)
+    assert third == 1, statements[n0:]
+    with platform.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 27
         # One transaction, one chain: seq 1..26 and the head table agrees with the log.
         chain, top = s.execute(
-            select(AuditEvent.chain, func.max(AuditEvent.seq)).group_by(AuditEvent.chain)
+            select(AuditEvent.chain, func.max(AuditEvent.seq))
+            .where(AuditEvent.action == "ingest.batch")
+            .group_by(AuditEvent.chain)
         ).one()
         head = s.get(AuditChainHead, chain)
         last = s.scalar(
             select(AuditEvent.entry_hash).where(AuditEvent.chain == chain, AuditEvent.seq == top)
         )
     assert top == 26 and head is not None and (head.seq, head.entry_hash) == (26, last)
+    # The server-computed hash of the single entries is the one the verifier recomputes.
     assert _verify(platform).ok
 
 
