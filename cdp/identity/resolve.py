@@ -99,7 +99,7 @@ class EvidenceCache:
     normal forms and data keys in this process's memory, as a batch does, for longer.
     """
 
-    def __init__(self, limit: int = 50_000):
+    def __init__(self, limit: int = 20_000):
         self.limit = limit
         self._entries: OrderedDict[str, tuple[datetime, Features, tuple[str, bytes] | None]] = (
             OrderedDict()

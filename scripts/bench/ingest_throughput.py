@@ -8,8 +8,9 @@ store, audit) through `cdp ingest`, against a plain insert of the same lines in 
 
 Baseline: the same JSONL streamed into one table (source, source_record_id, raw JSON text)
 with executemany in batches of 500 and a commit per batch: no validation, encryption or
-resolution. Reports records/s of both, the ratio, and the peak RSS of the `cdp ingest`
-process (the file is streamed, so it should not grow with the file).
+resolution. Reports records/s of both, the ratio, and the RSS of the `cdp ingest` process
+and its preparing worker sampled through the run (the file is streamed: memory should level
+off, not grow with the file).
 """
 
 from __future__ import annotations
@@ -70,6 +71,58 @@ def plain_insert(path: Path, url: str) -> tuple[int, float]:
     return n, elapsed
 
 
+def _status_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of ``pid`` in MB; zeros once it has gone."""
+    rss = hwm = 0.0
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1]) / 1024
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return rss, hwm
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as f:
+                out.extend(int(x) for x in f.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def run_sampled(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, list]:
+    """Run ``cmd``, sampling every 0.5 s the RSS and high-water mark of the process and of its
+    worker children (their own figures: getrusage's ru_maxrss of a child starts from the
+    parent's at fork, so it cannot tell)."""
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    samples: list[tuple[float, float, float, float, float]] = []
+    start = time.perf_counter()
+    while proc.poll() is None:
+        rss, hwm = _status_mb(proc.pid)
+        kids = [_status_mb(c) for c in _children(proc.pid)]
+        if rss:
+            samples.append((time.perf_counter() - start, rss, sum(k[0] for k in kids), hwm,
+                            sum(k[1] for k in kids)))
+        time.sleep(0.5)
+    out, err = proc.communicate()
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), samples
+
+
+def _at(samples: list, col: int) -> str:
+    if not samples:
+        return "-"
+    pick = [samples[min(len(samples) - 1, int(len(samples) * q))][col] for q in (0.1, 0.25, 0.5, 0.75, 1.0)]
+    return " / ".join(f"{v:,.0f}" for v in pick)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--people", type=int, default=36000)
@@ -96,18 +149,17 @@ def main(argv: list[str] | None = None) -> int:
             base_n, base_s = plain_insert(records, url)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
-            proc = subprocess.run(
+            proc, samples = run_sampled(
                 [*cdp_command(), "ingest", "--batch-size", str(args.batch_size),
                  *(["--workers", str(args.workers)] if args.workers is not None else []),
                  str(records)],
-                env=env, cwd=REPO, capture_output=True, text=True, check=False,
+                env=env,
             )
             elapsed = time.perf_counter() - t
             if proc.returncode != 0:
                 print(proc.stderr[-3000:], file=sys.stderr)
                 return 2
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            rss_mb = after.ru_maxrss / 1024
             # CPU seconds of the ingest process: on a shared machine wall time also counts the
             # other tenants, CPU time does not.
             cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -122,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
               f"(load average {os.getloadavg()[0]:.1f})")
         print(f"  plain insert {base_s:7.1f} s  {base_rate:10,.0f} records/s  (no validation, encryption, resolution)")
         print(f"  ratio platform / plain insert: {rate / base_rate:.3f}  (plain is {base_rate / rate:.1f}x faster)")
-        print(f"  peak RSS of child processes: {rss_mb:,.0f} MB")
+        print(f"  RSS of `cdp ingest` (MB) at 10/25/50/75/100 % of the run: "
+              f"main {_at(samples, 1)}, preparing workers {_at(samples, 2)}")
+        print(f"  peak RSS (VmHWM): main {max((s[3] for s in samples), default=0):,.0f} MB, "
+              f"workers {max((s[4] for s in samples), default=0):,.0f} MB")
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
