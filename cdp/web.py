@@ -11,6 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from cdp.audit.log import COLLECT_KEY, record
 from cdp.errors import CdpError
 from cdp.platform import Platform
 
@@ -24,7 +25,9 @@ def current_platform() -> Platform:
 def db_session() -> Session:
     """The request's session. The request owns the transaction: committed after the view."""
     if "cdp_session" not in g:
-        g.cdp_session = current_platform().Session()
+        session = current_platform().Session()
+        session.info[COLLECT_KEY] = []  # audit entries of this request (see _commit)
+        g.cdp_session = session
     return g.cdp_session
 
 
@@ -74,10 +77,19 @@ def init_app(app: Flask) -> None:
         session: Session | None = g.pop("cdp_session", None)
         if session is not None:
             try:
-                # Denied attempts are audited too, so 4xx responses commit their audit rows;
-                # only an unhandled error (5xx) rolls back.
-                if response.status_code < 500:
+                if response.status_code < 400:
                     session.commit()
+                elif response.status_code < 500:
+                    # A refused request changes nothing: whatever its handler wrote before
+                    # refusing is rolled back. Denied attempts stay on record: the audit
+                    # entries of its refusals (every decision but "allow") are appended again
+                    # on their own and committed.
+                    refused = [e for e in session.info.get(COLLECT_KEY, ())
+                               if e.decision != "allow"]
+                    session.rollback()
+                    if refused:
+                        record(session, *refused)
+                        session.commit()
                 else:
                     session.rollback()
             except Exception as exc:  # commit failed: the act did not happen

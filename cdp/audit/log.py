@@ -236,6 +236,12 @@ def _record_one_pg(session: Session, e: AuditEntry) -> AuditEvent | None:
     )
 
 
+# A session whose ``info`` holds a list under this key collects every entry appended through
+# it (the web request's session: a refused request is rolled back and its refusals written
+# again on their own, see cdp.web).
+COLLECT_KEY = "cdp_audit_collect"
+
+
 def record(session: Session, *entries: AuditEntry) -> list[AuditEvent]:
     """Append ``entries`` to the audit log inside the caller's transaction.
 
@@ -247,6 +253,9 @@ def record(session: Session, *entries: AuditEntry) -> list[AuditEvent]:
     """
     if not entries:
         return []
+    collected = session.info.get(COLLECT_KEY)
+    if collected is not None:
+        collected.extend(entries)
     pg = is_postgres(session)
     if pg and len(entries) == 1:
         one = _record_one_pg(session, entries[0])

@@ -210,10 +210,13 @@ def test_record_is_two_statements_however_many_entries_and_one_for_one(
             .group_by(AuditEvent.chain)
         ).one()
         head = s.get(AuditChainHead, chain)
+        # The read of the third transaction may have landed on the same chain (random start).
+        top_all = s.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.chain == chain))
         last = s.scalar(
-            select(AuditEvent.entry_hash).where(AuditEvent.chain == chain, AuditEvent.seq == top)
+            select(AuditEvent.entry_hash).where(AuditEvent.chain == chain, AuditEvent.seq == top_all)
         )
-    assert top == 26 and head is not None and (head.seq, head.entry_hash) == (26, last)
+    assert top == 26 and top_all in (26, 27)
+    assert head is not None and (head.seq, head.entry_hash) == (top_all, last)
     # The server-computed hash of the single entries is the one the verifier recomputes.
     assert _verify(platform).ok
 
