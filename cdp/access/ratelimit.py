@@ -33,7 +33,12 @@ def init_limiter(app: Flask) -> Limiter:
         app=app,
         default_limits=[cfg.ratelimit_default],
         storage_uri=cfg.ratelimit_storage_uri,
-        strategy="moving-window",
+        # Sliding-window counter: two counters per key and window, O(1) per request in
+        # Redis. The moving window kept one list entry per hit (as many as the limit) and
+        # searched it on every request to fill in the X-RateLimit-* headers; the counter
+        # weights the previous window by its overlap, so a burst at a window's edge cannot
+        # get twice the limit through as with fixed windows.
+        strategy="sliding-window-counter",
         headers_enabled=True,
         key_prefix="cdp-rl",
         # Redis down: keep serving with per-process limits rather than fail every request.
