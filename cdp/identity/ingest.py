@@ -12,6 +12,7 @@ import gc
 import hashlib
 import hmac
 import json
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -587,9 +588,6 @@ def _lines_in_workers(
 ) -> Iterator[tuple[int, list[PreparedRecord]]]:
     """Parse, validate and prepare chunks of raw lines in worker processes; rejects are
     reported in line order before the chunk's records are stored."""
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
 
     def chunks() -> Iterator[list[tuple[int, str]]]:
         chunk: list[tuple[int, str]] = []
@@ -615,27 +613,15 @@ def _lines_in_workers(
         for batch in _split_on_repeats(prepared):
             yield len(batch), batch
 
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_worker_init,
-        initargs=(platform.config.keyring_path, platform.config.policy_dir),
-    ) as pool:
-        pending: deque = deque()
-        for chunk in chunks():
-            pending.append(pool.submit(_worker_parse_prepare, chunk))
-            if len(pending) > workers + 1:
-                yield from results(pending.popleft())
-        while pending:
-            yield from results(pending.popleft())
+    for fut in _in_workers(platform, workers, _worker_parse_prepare, chunks()):
+        yield from results(fut)
 
 
-def _prepared_in_workers(
-    platform: Any, items: Iterable[tuple[int, RecordIn]], batch_size: int, workers: int
-) -> Iterator[tuple[int, list[PreparedRecord]]]:
-    """Prepare batches in worker processes while the caller stores earlier ones (PII scans
-    and classification are CPU-bound and need no database). Order is preserved."""
+def _in_workers(platform: Any, workers: int, fn: Callable[[Any], Any],
+                jobs: Iterable[Any]) -> Iterator[Any]:
+    """Futures of ``fn(job)`` run in ``workers`` forked processes, in the jobs' order, at
+    most ``workers + 1`` ahead of the consumer (memory stays bounded)."""
     import multiprocessing
-    from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("fork")
@@ -644,11 +630,25 @@ def _prepared_in_workers(
         initargs=(platform.config.keyring_path, platform.config.policy_dir),
     ) as pool:
         pending: deque = deque()
-        for batch in batches(items, batch_size):
-            pending.append((len(batch), pool.submit(_worker_prepare, [r for _, r in batch])))
+        for job in jobs:
+            pending.append(pool.submit(fn, job))
             if len(pending) > workers + 1:
-                n, fut = pending.popleft()
-                yield n, fut.result()
+                yield pending.popleft()
         while pending:
-            n, fut = pending.popleft()
-            yield n, fut.result()
+            yield pending.popleft()
+
+
+def _prepared_in_workers(
+    platform: Any, items: Iterable[tuple[int, RecordIn]], batch_size: int, workers: int
+) -> Iterator[tuple[int, list[PreparedRecord]]]:
+    """Prepare batches in worker processes while the caller stores earlier ones (PII scans
+    and classification are CPU-bound and need no database). Order is preserved."""
+    sizes: deque[int] = deque()
+
+    def jobs() -> Iterator[list[RecordIn]]:
+        for batch in batches(items, batch_size):
+            sizes.append(len(batch))
+            yield [r for _, r in batch]
+
+    for fut in _in_workers(platform, workers, _worker_prepare, jobs()):
+        yield sizes.popleft(), fut.result()
