@@ -118,7 +118,8 @@ class EvidenceCache:
 
     def put(self, cid: str, updated_at: datetime, features: Features,
             key: tuple[str, bytes] | None) -> None:
-        # Not copied: the batch that hands it over is finished with it; ``get`` copies.
+        # Not copied: the batch that hands it over is finished with it, and a batch that
+        # takes it from ``get`` copies it before changing it (``Resolver.writable``).
         self._entries[cid] = (updated_at, features, key)
         self._entries.move_to_end(cid)
         while len(self._entries) > self.limit:
