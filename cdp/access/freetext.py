@@ -4,10 +4,9 @@ A view that re-redacts notes (the pharmacist's ``pharmacy_care``: health terms k
 identifiers masked) needs the spans of personal data in the note. Scanning with Presidio
 costs about a millisecond per short note (warm engine), for every note on every read. The
 spans are already known: ingest scanned the same text and stored its storage redaction, in
-which every detected span was replaced by
-its type tag (``<PHONE_NUMBER>``, policies/pii/storage.toml). Given the note and that
-redaction, the spans follow by aligning the two; they are used only when the alignment is
-certain:
+which every detected span was replaced by its type tag (``<PHONE_NUMBER>``,
+policies/pii/storage.toml). Given the note and that redaction, the spans follow by aligning
+the two; they are used only when the alignment is certain:
 
 * every tag of the stored redaction is a value-independent replacement under the storage
   operator set, for an entity type the interaction records (``entity_types``), of the
