@@ -14,7 +14,7 @@ import click
 from sqlalchemy import select
 
 from cdp.cli import get_platform
-from cdp.identity.ingest import IngestSummary, ingest_lines
+from cdp.identity.ingest import IngestSummary, bulk_gc, ingest_lines
 from cdp.identity.models import SourceRecord
 
 
@@ -53,7 +53,7 @@ def ingest(path: str, batch_size: int, progress: bool | None, workers: int | Non
     del total
     started = time.perf_counter()
     try:
-        with open(rejects_path, "w", encoding="utf-8") as rejects:
+        with open(rejects_path, "w", encoding="utf-8") as rejects, bulk_gc():
             def reject(n: int, reason: str) -> None:
                 rejects.write(json.dumps({"line": n, "reason": reason}, ensure_ascii=False) + "\n")
                 rejects.flush()

@@ -458,7 +458,8 @@ BULK_GC_THRESHOLD = (50_000, 20, 100)
 
 @contextmanager
 def bulk_gc() -> Iterator[None]:
-    """Make CPython's cyclic garbage collector rarer for a bulk run.
+    """Make CPython's cyclic garbage collector rarer for a bulk run (``cdp ingest``: a
+    process-wide setting, so the command that owns the process sets it, not the library).
 
     Ingest keeps many small long-lived objects (the loaded models and dictionaries of the
     PII engine and the normalisers, the evidence cache, a batch's rows): with the default
@@ -482,15 +483,6 @@ def bulk_gc() -> Iterator[None]:
 def _store_batches(platform: Any, prepared_batches: Iterable[tuple[int, list[PreparedRecord]]],
                    *, actor: str, rules: IdentityRules, summary: IngestSummary,
                    on_batch: Callable[[int], None] | None) -> IngestSummary:
-    with bulk_gc():
-        return _store_batches_inner(platform, prepared_batches, actor=actor, rules=rules,
-                                    summary=summary, on_batch=on_batch)
-
-
-def _store_batches_inner(platform: Any,
-                         prepared_batches: Iterable[tuple[int, list[PreparedRecord]]], *,
-                         actor: str, rules: IdentityRules, summary: IngestSummary,
-                         on_batch: Callable[[int], None] | None) -> IngestSummary:
     from cdp.identity.resolve import EvidenceCache, ingest_batch
 
     cache = EvidenceCache()

@@ -18,15 +18,21 @@ def _pg_admin_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+def _read_once(client, make_api_key) -> tuple[str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """A customer ingested and read once (the pool now holds a used connection)."""
+    [customer] = ingest(client, make_api_key("ingest_service"), [FULL_RECORD])
+    headers = {**make_api_key("customer_service"), "X-Purpose-Of-Use": "customer_support"}
+    url = f"/v1/customers/{customer}"
+    assert client.get(url, headers=headers).status_code == 200
+    return url, headers
+
+
 def test_a_read_after_the_server_closed_pooled_connections_is_served(  # type: ignore[no-untyped-def]
     app, client, make_api_key, config
 ) -> None:
     if not config.database_url.startswith("postgresql"):
         pytest.skip("server-side connection loss is a PostgreSQL matter")
-    [customer] = ingest(client, make_api_key("ingest_service"), [FULL_RECORD])
-    headers = {**make_api_key("customer_service"), "X-Purpose-Of-Use": "customer_support"}
-    url = f"/v1/customers/{customer}"
-    assert client.get(url, headers=headers).status_code == 200
+    url, headers = _read_once(client, make_api_key)
 
     engine = app.extensions["cdp"].engine
     statements: list[str] = []
@@ -63,10 +69,7 @@ def test_a_read_after_the_server_closed_pooled_connections_is_served(  # type: i
 def test_a_connection_idle_for_long_is_pinged(app, client, make_api_key, config, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     if not config.database_url.startswith("postgresql"):
         pytest.skip("the liveness check is the PostgreSQL engine's")
-    [customer] = ingest(client, make_api_key("ingest_service"), [FULL_RECORD])
-    headers = {**make_api_key("customer_service"), "X-Purpose-Of-Use": "customer_support"}
-    url = f"/v1/customers/{customer}"
-    assert client.get(url, headers=headers).status_code == 200
+    url, headers = _read_once(client, make_api_key)
     engine = app.extensions["cdp"].engine
     pings: list[object] = []
     real = engine.dialect.do_ping
