@@ -8,6 +8,7 @@ a view hides may appear anywhere in the body, the headers or an error message.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,15 @@ def _expected_view(
     return _level(cv.view, cv)
 
 
+# Random identifiers in a response (customer, record and key ids, request ids: 32+ hex
+# characters) can hold a short hidden fragment such as a birth year by chance ("...1985..."):
+# they are taken out before looking for hidden values, never before looking for shown ones.
+_RANDOM_IDS = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32,}(?![0-9A-Za-z])")
+
+
 def _check_view(text: str, category: str, shown_as: str) -> list[str]:
     problems = []
+    scrubbed = _RANDOM_IDS.sub("", text)
     expected = SHOWN[category].get(shown_as, SHOWN[category].get(shown_as.split(":")[0], []))
     for fragment in expected if shown_as != "absent" else []:
         if fragment not in text:
@@ -64,7 +72,7 @@ def _check_view(text: str, category: str, shown_as: str) -> list[str]:
         base = hidden_at if hidden_at in OPENNESS else hidden_at.split(":")[0]
         if OPENNESS.index(hidden_at if hidden_at in OPENNESS else base) > rank:
             for fragment in fragments:
-                if fragment in text:
+                if fragment in scrubbed:
                     problems.append(
                         f"{category} as {shown_as}: leaked {fragment!r} (only for {hidden_at})"
                     )
