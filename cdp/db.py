@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import select
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import uuid_utils
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -32,8 +32,18 @@ class Base(DeclarativeBase):
 
 
 def new_id() -> str:
-    """A random 32-hex-character identifier (used in associated data before insert)."""
-    return uuid.uuid4().hex
+    """A 32-hex-character row identifier (used in associated data before insert): a UUIDv7
+    (RFC 9562), its creation time in milliseconds followed by 74 random bits.
+
+    Time-ordered, so a batch's new keys land together at the right edge of every index on
+    them (primary keys, and the ``customer_id`` indexes of a new customer's rows) instead of
+    on random pages across the whole index: measured on 101,876 records into SQLite, the
+    commit's CPU fell from 19.9 s to 8.7 s and the ingest's from 113 s to 80 s (BENCHMARKS.md).
+    What it reveals is when the row was made, which its ``created_at`` holds anyway; ids never
+    leave the platform in clear (exports may only pseudonymise or drop ``customer_id``).
+    Unguessability is not what an id is for: every read is checked by role and purpose.
+    """
+    return uuid_utils.uuid7().hex
 
 
 def utcnow() -> datetime:

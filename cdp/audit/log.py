@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from cdp.audit.models import AuditEvent
+from cdp.bulk import insert_rows
 from cdp.db import UTCDateTime, is_postgres, utcnow
 
 GENESIS = "0" * 64
@@ -187,7 +188,7 @@ _VALUES_FROM_HEAD = (
     "CAST(:view AS JSON), :decision, :reason, :request_id, CAST(:detail AS JSON), "
     "h.entry_hash, encode(sha256(convert_to(h.entry_hash || '|[' || h.chain || ',' "
     "|| (h.seq + 1) || ',' || CAST(:rest AS TEXT), 'UTF8')), 'hex'), h.chain, h.seq + 1 FROM h "
-    "RETURNING chain, seq, prev_hash, entry_hash"
+    "RETURNING chain"
 )
 _INSERT_ONE_FREE = text(
     "WITH h AS (SELECT chain, seq, entry_hash FROM audit_chain_heads WHERE chain < :n "
@@ -202,8 +203,8 @@ _INSERT_ONE_HELD = text(
 _HEAD_PREFIX = len("[0,0,")
 
 
-def _record_one_pg(session: Session, e: AuditEntry) -> AuditEvent | None:
-    """Append one entry in one statement; None when every chain is busy (nothing written)."""
+def _record_one_pg(session: Session, e: AuditEntry) -> bool:
+    """Append one entry in one statement; False when every chain is busy (nothing written)."""
     at = utcnow()
     categories, view, detail = sorted(set(e.categories)), dict(e.view), dict(e.detail)
     cat_json, view_json, detail_json = json.dumps(categories), json.dumps(view), json.dumps(detail)
@@ -220,20 +221,15 @@ def _record_one_pg(session: Session, e: AuditEntry) -> AuditEvent | None:
     tx = session.get_transaction()
     held = session.info.get("cdp_audit_chain")
     if held is not None and held[0] is tx:
-        row = session.execute(_INSERT_ONE_HELD, {**params, "c": held[1]}).one()
-    else:
-        row = session.execute(
-            _INSERT_ONE_FREE, {**params, "n": PG_CHAINS, "start": random.randrange(PG_CHAINS)}
-        ).first()
-        if row is None:
-            return None
-        session.info["cdp_audit_chain"] = (tx, row[0])
-    return AuditEvent(
-        at=at, actor=e.actor, role=e.role, purpose=e.purpose, action=e.action,
-        customer_id=e.customer_id, categories=categories, view=view, decision=e.decision,
-        reason=e.reason, request_id=e.request_id, detail=detail, prev_hash=row[2],
-        entry_hash=row[3], chain=row[0], seq=row[1],
-    )
+        session.execute(_INSERT_ONE_HELD, {**params, "c": held[1]}).one()
+        return True
+    row = session.execute(
+        _INSERT_ONE_FREE, {**params, "n": PG_CHAINS, "start": random.randrange(PG_CHAINS)}
+    ).first()
+    if row is None:
+        return False
+    session.info["cdp_audit_chain"] = (tx, row[0])
+    return True
 
 
 # A session whose ``info`` holds a list under this key collects every entry appended through
@@ -242,68 +238,55 @@ def _record_one_pg(session: Session, e: AuditEntry) -> AuditEvent | None:
 COLLECT_KEY = "cdp_audit_collect"
 
 
-def record(session: Session, *entries: AuditEntry) -> list[AuditEvent]:
+# From this many entries in one call (an ingest batch's, one per customer written) the rows
+# go in through ``insert_rows`` (COPY on PostgreSQL, the driver's executemany on SQLite)
+# rather than one multi-row INSERT compiled by SQLAlchemy, whose per-row parameter handling
+# was most of the cost of auditing an ingest batch.
+BULK_ENTRIES = 100
+
+
+def record(session: Session, *entries: AuditEntry) -> None:
     """Append ``entries`` to the audit log inside the caller's transaction.
 
     On PostgreSQL one statement for a single entry (the head locked and the entry inserted
     together), two for several (one locks and reads a chain head, one inserts every entry;
     a trigger moves the head). The entries become durable only if the caller's transaction
-    commits: the audit row is part of the act it records. Returns the entries as AuditEvent
-    objects (values only: not attached to the session, ``id`` not loaded).
+    commits: the audit row is part of the act it records.
     """
     if not entries:
-        return []
+        return
     collected = session.info.get(COLLECT_KEY)
     if collected is not None:
         collected.extend(entries)
     pg = is_postgres(session)
-    if pg and len(entries) == 1:
-        one = _record_one_pg(session, entries[0])
-        if one is not None:
-            return [one]
+    if pg and len(entries) == 1 and _record_one_pg(session, entries[0]):
+        return
     chain, seq, prev = _pg_head(session) if pg else _sqlite_head(session)
     values: list[dict[str, Any]] = []
     at: datetime = utcnow()
     for e in entries:
         seq += 1
-        v = {
-            "at": at,
-            "actor": e.actor,
-            "role": e.role,
-            "purpose": e.purpose,
-            "action": e.action,
-            "customer_id": e.customer_id,
-            "categories": sorted(set(e.categories)),
-            "view": dict(e.view),
-            "decision": e.decision,
-            "reason": e.reason,
-            "request_id": e.request_id,
-            "detail": dict(e.detail),
-            "prev_hash": prev,
-            "chain": chain,
-            "seq": seq,
-        }
-        v["entry_hash"] = prev = chain_digest(
-            prev,
+        categories = sorted(set(e.categories))
+        view, detail = dict(e.view), dict(e.detail)
+        prev_hash = prev
+        prev = chain_digest(
+            prev_hash,
             canonical_text(
-                chain,
-                seq,
-                at,
-                e.actor,
-                e.role,
-                e.purpose,
-                e.action,
-                e.customer_id,
-                e.decision,
-                e.reason,
-                e.request_id,
-                json.dumps(v["categories"]),
-                json.dumps(v["view"]),
-                json.dumps(v["detail"]),
+                chain, seq, at, e.actor, e.role, e.purpose, e.action, e.customer_id,
+                e.decision, e.reason, e.request_id,
+                json.dumps(categories), json.dumps(view), json.dumps(detail),
             ),
         )
-        values.append(v)
-    # One INSERT for every entry (SQLAlchemy batches an executemany into multi-row VALUES;
-    # no ORM unit of work, no RETURNING): one round trip per call, not one per entry.
-    session.execute(_INSERT, values)
-    return [AuditEvent(**v) for v in values]
+        values.append({
+            "at": at, "actor": e.actor, "role": e.role, "purpose": e.purpose,
+            "action": e.action, "customer_id": e.customer_id, "categories": categories,
+            "view": view, "decision": e.decision, "reason": e.reason,
+            "request_id": e.request_id, "detail": detail, "prev_hash": prev_hash,
+            "entry_hash": prev, "chain": chain, "seq": seq,
+        })
+    if len(values) >= BULK_ENTRIES:
+        insert_rows(session, AuditEvent.__table__, values)  # type: ignore[arg-type]
+    else:
+        # One INSERT for every entry (SQLAlchemy batches an executemany into multi-row
+        # VALUES; no ORM unit of work, no RETURNING): one round trip per call.
+        session.execute(_INSERT, values)

@@ -39,9 +39,13 @@ def decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes:
         raise DecryptionError("ciphertext failed authentication") from None
 
 
+def json_bytes(value: Any) -> bytes:
+    """The plaintext ``encrypt_json`` encrypts: compact, sorted-key UTF-8 JSON."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
 def encrypt_json(key: bytes, value: Any, aad: bytes) -> bytes:
-    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return encrypt(key, raw.encode("utf-8"), aad)
+    return encrypt(key, json_bytes(value), aad)
 
 
 def decrypt_json(key: bytes, blob: bytes, aad: bytes) -> Any:

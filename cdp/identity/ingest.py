@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from cdp.crypto import fields
 from cdp.crypto.blind_index import blind_index
 from cdp.crypto.keyring import Keyring
 from cdp.identity import normalize as nz
@@ -165,9 +166,13 @@ class PreparedRecord:
     identifiers: list[PreparedIdentifier]
     match_keys: list[tuple[str, str]]  # (kind, blind index): weak evidence and blocking
     features: Features
-    profile: dict[str, Any]  # declared profile fields, as received
-    extra: list[dict[str, Any]]  # {"field", "value", "category"}
-    orders: list[dict[str, Any]]
+    # Plaintexts to encrypt, serialised here (``fields.json_bytes``) so the storing process
+    # only runs AES-GCM on them: the declared profile fields as received; the undeclared
+    # fields ({"field", "value", "category", "in"}) or None; the orders or None.
+    profile_json: bytes
+    extra_json: bytes | None
+    orders_json: bytes | None
+    extra_categories: list[str]
     has_rx: bool
     interactions: list[dict[str, Any]]
     consents: list[dict[str, Any]]
@@ -335,9 +340,10 @@ def prepare(rec: RecordIn, keyring: Keyring, rules: IdentityRules) -> PreparedRe
         identifiers=idents,
         match_keys=sorted(mkeys),
         features=feats,
-        profile=profile,
-        extra=extra,
-        orders=orders,
+        profile_json=fields.json_bytes(profile),
+        extra_json=fields.json_bytes(extra) if extra else None,
+        orders_json=fields.json_bytes(orders) if orders else None,
+        extra_categories=sorted({e["category"] for e in extra}),
         has_rx=has_rx,
         interactions=interactions,
         consents=consents,
@@ -515,13 +521,17 @@ SQLITE_CHECKPOINT_PAGES = 16_384
 
 def _bulk_session(session: Any) -> None:
     """Connection settings for bulk ingest (SQLite only; per connection, idempotent)."""
-    from sqlalchemy import text
-
     from cdp.db import is_postgres
 
-    if not is_postgres(session):
-        session.execute(text(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}"))
-        session.execute(text(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}"))
+    if is_postgres(session):
+        return
+    conn = session.connection()
+    if conn.info.get("cdp_bulk_pragmas"):  # ``info`` lives as long as the driver connection
+        return
+    # setting cache_size again, even to the same value, costs milliseconds per batch
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
+    conn.info["cdp_bulk_pragmas"] = True
 
 
 _WORKER: tuple[Keyring, IdentityRules] | None = None

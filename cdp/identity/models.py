@@ -35,7 +35,7 @@ class Customer(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     # active | merged (absorbed into merged_into) | erased | restricted
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
-    merged_into: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), nullable=True)
+    merged_into: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
 
@@ -89,7 +89,8 @@ class MatchKey(Base):
     """
 
     __tablename__ = "match_keys"
-    __table_args__ = (Index("ix_match_keys_kind_bidx", "kind", "bidx"),)
+    # covering: the blocking lookup reads the distinct holders of a value from the index alone
+    __table_args__ = (Index("ix_match_keys_kind_bidx_customer_id", "kind", "bidx", "customer_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     record_id: Mapped[str] = mapped_column(ForeignKey("source_records.id", ondelete="CASCADE"), index=True)

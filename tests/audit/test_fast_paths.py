@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
-from cdp.audit.log import GENESIS, AuditEntry, entry_digest, record
+from cdp.audit.log import BULK_ENTRIES, GENESIS, AuditEntry, entry_digest, record
 from cdp.audit.models import AuditChainHead, AuditEvent
 from cdp.audit.verify import verify_log
+from cdp.bulk import insert_rows
 from cdp.db import is_postgres
 from cdp.platform import Platform
 from tests.audit.helpers import tamper, triggers_dropped, write_entries
@@ -109,6 +110,53 @@ def test_values_needing_escapes_verify_and_their_tampering_is_named(platform: Pl
     res = _verify(platform)
     assert not res.ok and res.first_bad is not None
     assert res.first_bad.entry_id == victim and "altered" in res.first_bad.message
+
+
+def test_bulk_appends_verify_and_their_tampering_is_named(platform: Platform) -> None:
+    """An ingest batch's entries (``BULK_ENTRIES`` or more: COPY on PostgreSQL, executemany on
+    SQLite) chain exactly as the small path does, with the same escaping, and the database's
+    head check still applies to them."""
+    n = BULK_ENTRIES + 7
+    bulk = [TRICKY[i % len(TRICKY)] for i in range(n)]
+    write_entries(platform, 2)
+    with platform.transaction() as s:
+        record(s, *bulk)
+        record(s, *bulk[:2])  # the small path continues the chain the bulk one left
+    with platform.transaction() as s:
+        record(s, *bulk)
+    res = _verify(platform)
+    assert res.ok, res.summary()
+    assert res.entries == 2 + n + 2 + n
+
+    with platform.transaction() as s:
+        victims = list(s.scalars(select(AuditEvent.id).where(AuditEvent.actor == "apikey:héllo")
+                                 .order_by(AuditEvent.id)))
+    tamper(platform, "UPDATE audit_events SET actor = 'apikey:hello' WHERE id = :i", i=victims[-5])
+    res = _verify(platform)
+    assert not res.ok and res.first_bad is not None
+    assert res.first_bad.entry_id == victims[-5] and "altered" in res.first_bad.message
+
+
+def test_bulk_append_from_a_stale_head_is_refused(platform: Platform) -> None:
+    if not is_postgres(platform.engine):
+        pytest.skip("SQLite writers hold the database lock: no other writer can move the head")
+    write_entries(platform, 1)
+    with platform.transaction() as s:
+        chain, seq, head = s.execute(text(
+            "SELECT chain, seq, entry_hash FROM audit_chain_heads WHERE seq > 0")).one()
+        rows = []
+        prev = GENESIS  # not the head: a writer that computed its hashes from a stale head
+        for i in range(BULK_ENTRIES):
+            row = AuditEvent(at=datetime(2026, 3, 1, tzinfo=UTC), actor="apikey:x", role=None,
+                             purpose=None, action="audit.test", customer_id=None, categories=[],
+                             view={}, decision="allow", reason=None, request_id=None, detail={},
+                             prev_hash=prev, chain=chain, seq=seq + 1 + i)
+            row.entry_hash = prev = entry_digest(prev, row)
+            rows.append({c.name: getattr(row, c.name) for c in AuditEvent.__table__.c
+                         if c.name != "id"})
+        assert head != GENESIS
+        with pytest.raises(DBAPIError, match="does not extend its chain head"):
+            insert_rows(s, AuditEvent.__table__, rows)
 
 
 def test_whole_second_timestamp_tampering_is_caught(platform: Platform) -> None:

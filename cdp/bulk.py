@@ -1,17 +1,19 @@
-"""Bulk inserts of the rows one ingest batch writes.
+"""Bulk inserts of many rows in the session's transaction (an ingest batch, its audit entries).
 
 PostgreSQL: ``COPY ... FROM STDIN`` on the session's own connection, inside its transaction
-(so a failed batch rolls back as a whole, and row triggers still fire). COPY skips statement
+(so a failed batch rolls back as a whole, and triggers still fire, the audit chain's
+statement trigger with its transition table included). COPY skips statement
 parsing and per-row parameter binding on both sides of the socket; on two cores shared with
 the server that is a visible share of an ingest's time. Other backends: executemany in chunks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import LargeBinary, Table
+from sqlalchemy import DateTime, LargeBinary, Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cdp.db import is_postgres
@@ -38,8 +40,28 @@ def _bind_plan(conn: Any, table: Table, names: list[str]) -> list[tuple[str, Any
     for n in names:
         col = table.c[n]  # KeyError for a key that is not a column
         proc = None if isinstance(col.type, LargeBinary) else col.type._cached_bind_processor(conn.dialect)
+        if proc is not None and col.type._type_affinity is DateTime:
+            proc = _repeats_once(proc)
         plan.append((n, proc))
     return plan
+
+
+def _repeats_once(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``proc`` converting a value it was just given only once: a batch's rows share their
+    timestamps (``created_at`` / ``updated_at`` are the batch's own ``now``)."""
+    last_in: Any = _NOTHING
+    last_out: Any = None
+
+    def convert(value: Any) -> Any:
+        nonlocal last_in, last_out
+        if value is not last_in:  # identity: the previous value is held here, never reused
+            last_out, last_in = proc(value), value
+        return last_out
+
+    return convert
+
+
+_NOTHING = object()
 
 
 def _executemany(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -60,6 +82,7 @@ def _executemany(session: Session, table: Table, rows: Sequence[dict[str, Any]])
 
 
 def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    import psycopg
     from psycopg import sql
 
     session.flush()  # ORM objects pending in the session go first (FK order)
@@ -69,6 +92,12 @@ def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> Non
     stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(n) for n in names))
     raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(stmt) as copy:
-        for r in rows:
-            copy.write_row([r[n] if p is None else p(r[n]) for n, p in plan])
+    try:
+        with raw.cursor() as cur, cur.copy(stmt) as copy:
+            for r in rows:
+                copy.write_row([r[n] if p is None else p(r[n]) for n, p in plan])
+    except psycopg.Error as e:
+        # As SQLAlchemy raises for its own statements (IntegrityError, OperationalError, ...):
+        # callers handle one family of errors whichever path wrote the rows.
+        raise DBAPIError.instance(stmt.as_string(raw), None, e, psycopg.Error,
+                                  hide_parameters=True, dialect=conn.dialect) from e
