@@ -21,17 +21,21 @@ from cdp.db import is_postgres
 EXECUTEMANY_CHUNK = 1000
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) into ``table`` in the session's transaction."""
+def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], *,
+                as_is: frozenset[str] = frozenset()) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in the session's transaction.
+    Columns in ``as_is`` hold values already in the form the database takes (JSON text for a
+    JSON column) and are passed on without their type's conversion."""
     if not rows:
         return
     if is_postgres(session):
-        _copy(session, table, rows)
+        _copy(session, table, rows, as_is)
         return
-    _executemany(session, table, rows)
+    _executemany(session, table, rows, as_is)
 
 
-def _bind_plan(conn: Any, table: Table, names: list[str]) -> list[tuple[str, Any]]:
+def _bind_plan(conn: Any, table: Table, names: list[str],
+               as_is: frozenset[str]) -> list[tuple[str, Any]]:
     """(column, conversion) for each key: the column type's own bind conversion for this
     dialect (the values SQLAlchemy would send: JSON serialised, UTC datetimes checked and
     normalised), without building a parameter set per row through the compiler. Bytes go to
@@ -39,7 +43,8 @@ def _bind_plan(conn: Any, table: Table, names: list[str]) -> list[tuple[str, Any
     plan = []
     for n in names:
         col = table.c[n]  # KeyError for a key that is not a column
-        proc = None if isinstance(col.type, LargeBinary) else col.type._cached_bind_processor(conn.dialect)
+        proc = (None if n in as_is or isinstance(col.type, LargeBinary)
+                else col.type._cached_bind_processor(conn.dialect))
         if proc is not None and col.type._type_affinity is DateTime:
             proc = _repeats_once(proc)
         plan.append((n, proc))
@@ -64,13 +69,14 @@ def _repeats_once(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
 _NOTHING = object()
 
 
-def _executemany(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def _executemany(session: Session, table: Table, rows: Sequence[dict[str, Any]],
+                 as_is: frozenset[str]) -> None:
     """(SQLite) The driver's executemany: per-row parameter building through the compiler was
     a third of the time of an ingest batch's inserts on SQLite."""
     session.flush()  # ORM objects pending in the session go first (FK order)
     conn = session.connection()
     names = list(rows[0])
-    plan = _bind_plan(conn, table, names)
+    plan = _bind_plan(conn, table, names, as_is)
     quote = conn.dialect.identifier_preparer.quote
     # qmark (the sqlite3 driver's style); exactly these columns: defaults are not applied
     stmt = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
@@ -81,14 +87,15 @@ def _executemany(session: Session, table: Table, rows: Sequence[dict[str, Any]])
         conn.exec_driver_sql(stmt, params)
 
 
-def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]],
+          as_is: frozenset[str]) -> None:
     import psycopg
     from psycopg import sql
 
     session.flush()  # ORM objects pending in the session go first (FK order)
     conn = session.connection()
     names = list(rows[0])
-    plan = _bind_plan(conn, table, names)
+    plan = _bind_plan(conn, table, names, as_is)
     stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(n) for n in names))
     raw = conn.connection.driver_connection

@@ -243,6 +243,7 @@ COLLECT_KEY = "cdp_audit_collect"
 # rather than one multi-row INSERT compiled by SQLAlchemy, whose per-row parameter handling
 # was most of the cost of auditing an ingest batch.
 BULK_ENTRIES = 100
+_JSON_COLUMNS = frozenset({"categories", "view", "detail"})
 
 
 def record(session: Session, *entries: AuditEntry) -> None:
@@ -264,28 +265,32 @@ def record(session: Session, *entries: AuditEntry) -> None:
     chain, seq, prev = _pg_head(session) if pg else _sqlite_head(session)
     values: list[dict[str, Any]] = []
     at: datetime = utcnow()
+    bulk = len(entries) >= BULK_ENTRIES
     for e in entries:
         seq += 1
         categories = sorted(set(e.categories))
         view, detail = dict(e.view), dict(e.detail)
+        cat_json, view_json, detail_json = json.dumps(categories), json.dumps(view), json.dumps(detail)
         prev_hash = prev
         prev = chain_digest(
             prev_hash,
             canonical_text(
                 chain, seq, at, e.actor, e.role, e.purpose, e.action, e.customer_id,
-                e.decision, e.reason, e.request_id,
-                json.dumps(categories), json.dumps(view), json.dumps(detail),
+                e.decision, e.reason, e.request_id, cat_json, view_json, detail_json,
             ),
         )
         values.append({
             "at": at, "actor": e.actor, "role": e.role, "purpose": e.purpose,
-            "action": e.action, "customer_id": e.customer_id, "categories": categories,
-            "view": view, "decision": e.decision, "reason": e.reason,
-            "request_id": e.request_id, "detail": detail, "prev_hash": prev_hash,
+            "action": e.action, "customer_id": e.customer_id,
+            # the bulk path takes the JSON text the hash covers, as it is
+            "categories": cat_json if bulk else categories, "view": view_json if bulk else view,
+            "decision": e.decision, "reason": e.reason, "request_id": e.request_id,
+            "detail": detail_json if bulk else detail, "prev_hash": prev_hash,
             "entry_hash": prev, "chain": chain, "seq": seq,
         })
-    if len(values) >= BULK_ENTRIES:
-        insert_rows(session, AuditEvent.__table__, values)  # type: ignore[arg-type]
+    if bulk:
+        insert_rows(session, AuditEvent.__table__, values,  # type: ignore[arg-type]
+                    as_is=_JSON_COLUMNS)
     else:
         # One INSERT for every entry (SQLAlchemy batches an executemany into multi-row
         # VALUES; no ORM unit of work, no RETURNING): one round trip per call.
