@@ -97,10 +97,32 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def run_sampled(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, list]:
+def _cpu_s(pid: int) -> float | None:
+    """utime + stime of ``pid`` in seconds (None once it has gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_sampled(cmd: list[str], env: dict[str, str],
+                pg_url: str | None = None) -> tuple[subprocess.CompletedProcess, list, float]:
     """Run ``cmd``, sampling every 0.5 s the RSS and high-water mark of the process and of its
     worker children (their own figures: getrusage's ru_maxrss of a child starts from the
-    parent's at fork, so it cannot tell)."""
+    parent's at fork, so it cannot tell) and, with ``pg_url``, the CPU time of the PostgreSQL
+    server processes serving that database (the server's share of the ingest, on the same
+    cores). Returns (process, samples, server CPU seconds)."""
+    server = None
+    if pg_url:
+        import psycopg
+
+        dbname = pg_url.rsplit("/", 1)[1].split("?")[0]
+        server = psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://"),
+                                 autocommit=True)
+        own = server.info.backend_pid
+    server_cpu: dict[int, float] = {}
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     samples: list[tuple[float, float, float, float, float]] = []
@@ -111,9 +133,19 @@ def run_sampled(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.Complet
         if rss:
             samples.append((time.perf_counter() - start, rss, sum(k[0] for k in kids), hwm,
                             sum(k[1] for k in kids)))
+        if server is not None:
+            for (pid,) in server.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
+                    (dbname, own)).fetchall():
+                cpu = _cpu_s(pid)
+                if cpu is not None:
+                    server_cpu[pid] = cpu
         time.sleep(0.5)
     out, err = proc.communicate()
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), samples
+    if server is not None:
+        server.close()
+    return (subprocess.CompletedProcess(cmd, proc.returncode, out, err), samples,
+            sum(server_cpu.values()))
 
 
 def _at(samples: list, col: int) -> str:
@@ -149,11 +181,11 @@ def main(argv: list[str] | None = None) -> int:
             base_n, base_s = plain_insert(records, url)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
-            proc, samples = run_sampled(
+            proc, samples, server_cpu = run_sampled(
                 [*cdp_command(), "ingest", "--batch-size", str(args.batch_size),
                  *(["--workers", str(args.workers)] if args.workers is not None else []),
                  str(records)],
-                env=env,
+                env=env, pg_url=url if url.startswith("postgresql") else None,
             )
             elapsed = time.perf_counter() - t
             if proc.returncode != 0:
@@ -172,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  end to end  {elapsed:8.1f} s  {rate:10,.0f} records/s  (process start included)")
         print(f"  CPU time    {cpu_s:8.1f} s  {lines / cpu_s:10,.0f} records per CPU-second  "
               f"(load average {os.getloadavg()[0]:.1f})")
+        if backend == "postgresql":
+            # sampled every 0.5 s: a backend's last half second may be missed
+            print(f"  PostgreSQL  {server_cpu:8.1f} s  server CPU of the database's backends "
+                  f"({(cpu_s + server_cpu) * 1000 / lines:.2f} ms of CPU per record with the ingest's)")
         print(f"  plain insert {base_s:7.1f} s  {base_rate:10,.0f} records/s  (no validation, encryption, resolution)")
         print(f"  ratio platform / plain insert: {rate / base_rate:.3f}  (plain is {base_rate / rate:.1f}x faster)")
         print(f"  RSS of `cdp ingest` (MB) at 10/25/50/75/100 % of the run: "
