@@ -138,8 +138,16 @@ def test_rate_limit_per_key_in_memory(config, make_api_key) -> None:  # type: ig
     app = _limited_app(config, "memory://")
     client = app.test_client()
     a, b = make_api_key("pharmacist", "pharmacy_care"), make_api_key("pharmacist", "pharmacy_care")
-    codes = [client.get("/v1/customers/" + "0" * 32, headers=a).status_code for _ in range(4)]
-    assert codes == [404, 404, 404, 429]
+    responses = [client.get("/v1/customers/" + "0" * 32, headers=a) for _ in range(4)]
+    assert [r.status_code for r in responses] == [404, 404, 404, 429]
+    # One storage call per request: no X-RateLimit-* headers on answered requests; a
+    # refusal says which limit and when to retry.
+    assert not [k for k, _ in responses[0].headers.items() if k.lower().startswith("x-ratelimit")]
+    refused = responses[-1]
+    assert refused.headers["X-RateLimit-Limit"] == "3"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 2 * 60
+    assert int(refused.headers["X-RateLimit-Reset"]) > 0
     r = client.get("/v1/customers/" + "0" * 32, headers=a)
     assert r.get_json()["error"]["code"] == "too_many_requests"
     assert client.get("/v1/customers/" + "0" * 32, headers=b).status_code == 404  # per key
@@ -165,5 +173,8 @@ def test_rate_limit_shared_across_workers_through_redis(config, make_api_key) ->
     ]
     # With memory:// each worker would allow 3: together they would allow 6.
     assert codes == [404, 404, 404, 429]
+    refused = worker_a.test_client().get(url, headers=headers)
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 2 * 60
     for app in (worker_a, worker_b):
         app.extensions["cdp"].dispose()
