@@ -132,13 +132,11 @@ def keys_rotate(batch_size: int) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the HTTP service (use gunicorn wsgi:app in production)."""
-    import gc
-
     from cdp.app import create_app
+    from cdp.web import prepare_gc_for_serving
 
     app = create_app()
-    gc.collect()
-    gc.freeze()  # as wsgi.py: start-up objects are never walked by the cyclic collector again
+    prepare_gc_for_serving()  # as wsgi.py
     app.run(host=host, port=port, threaded=True)
 
 

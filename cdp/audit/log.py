@@ -220,10 +220,13 @@ def _record_one_pg(session: Session, e: AuditEntry) -> bool:
     }
     tx = session.get_transaction()
     held = session.info.get("cdp_audit_chain")
+    # On the session's connection (same transaction): a text statement needs none of the
+    # ORM session's execution layer, which this append runs on every customer read.
+    conn = session.connection()
     if held is not None and held[0] is tx:
-        session.execute(_INSERT_ONE_HELD, {**params, "c": held[1]}).one()
+        conn.execute(_INSERT_ONE_HELD, {**params, "c": held[1]}).one()
         return True
-    row = session.execute(
+    row = conn.execute(
         _INSERT_ONE_FREE, {**params, "n": PG_CHAINS, "start": random.randrange(PG_CHAINS)}
     ).first()
     if row is None:
