@@ -88,8 +88,6 @@ class RecordResult:
 class BatchStats:
     new_customers: int = 0
     merges: int = 0
-    # Call after the batch's transaction has committed (fills the EvidenceCache).
-    after_commit: Any = None
 
 
 class EvidenceCache:
@@ -101,9 +99,15 @@ class EvidenceCache:
     customers (common names, shared birth dates, family phones) are candidates batch after
     batch. An entry is valid only for the ``updated_at`` it was taken at: every change to a
     customer's evidence moves ``updated_at`` (ingest stores, merges, steward merge and split,
-    correction, erasure), so a change made by another process is seen and reloaded. Entries
-    are added only after the batch's transaction commits. Bounded (LRU): it holds decrypted
-    normal forms and data keys in this process's memory, as a batch does, for longer.
+    correction, erasure), so a change made by another process is seen and reloaded.
+
+    Entries are added as soon as a batch is flushed, before its transaction commits, so the
+    next resolution round of the same transaction reuses them. That is safe if the
+    transaction rolls back: an entry for a customer the batch wrote is keyed to the batch's
+    own ``updated_at``, which then never reaches the database, so it can never be valid; an
+    entry for a customer the batch only read is keyed to the ``updated_at`` it read, true
+    either way. Bounded (LRU): it holds decrypted normal forms and data keys in this
+    process's memory, as a batch does, for longer.
     """
 
     def __init__(self, limit: int = 20_000):
@@ -738,7 +742,7 @@ class Resolver:
             s.execute(update(c).where(c.c.id.in_(part)).values(updated_at=self.now))
 
     def remember(self) -> None:
-        """After commit: what this batch knows of each customer it loaded or wrote goes into
+        """Once flushed: what this batch knows of each customer it loaded or wrote goes into
         the cache, under the ``updated_at`` the customer row now has."""
         if self.cache is None:
             return
@@ -815,7 +819,8 @@ def ingest_batch(session: Session, platform: Any, prepared: list[PreparedRecord]
     """Resolve and store ``prepared`` (keys unique within the batch) in ``session``.
 
     Flushes, never commits. Unchanged records (same content HMAC) are left alone. With a
-    ``cache``, call ``stats.after_commit()`` once the caller's transaction has committed.
+    ``cache``, what the batch knows of its customers goes into it once flushed (see
+    ``EvidenceCache``).
     """
     rules = rules or load_rules(platform.config.policy_dir)
     lock_resolution(session)
@@ -858,5 +863,5 @@ def ingest_batch(session: Session, platform: Any, prepared: list[PreparedRecord]
     r.flush()
     for res in results:
         res.customer_id = r.final(res.customer_id)
-    r.stats.after_commit = r.remember
+    r.remember()
     return results, r.stats

@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from cdp.identity.ingest import prepare, validate_record
 from cdp.identity.models import Customer
 from cdp.identity.resolve import EvidenceCache, ingest_batch
@@ -26,9 +28,7 @@ def _batch(platform: Any, cache: EvidenceCache | None, records: list[dict[str, A
     rules = load_rules(platform.config.policy_dir)
     prepared = [prepare(validate_record(r), platform.keyring, rules) for r in records]
     with platform.transaction() as s:
-        results, stats = ingest_batch(s, platform, prepared, actor="test", rules=rules, cache=cache)
-    if stats.after_commit is not None:
-        stats.after_commit()
+        results, _ = ingest_batch(s, platform, prepared, actor="test", rules=rules, cache=cache)
     return [r.customer_id for r in results]
 
 
@@ -94,3 +94,28 @@ def test_erasure_by_another_process_is_seen(platform) -> None:
     with platform.transaction() as s:
         assert s.get(Customer, a).status == "erased"
         assert s.get(Customer, b).status == "active"
+
+
+class _Abort(Exception):
+    pass
+
+
+def test_a_rolled_back_batch_leaves_nothing_trusted_in_the_cache(platform) -> None:
+    """The cache is filled when a batch is flushed, before commit. Cached: a holds a phone.
+    A batch adds national ID B to a, fills the cache, and rolls back. A record with a's
+    phone and national ID A must still join a: had the rolled-back evidence been believed,
+    two valid national IDs would have kept it apart."""
+    cache = EvidenceCache()
+    [a] = _batch(platform, cache, [rec("app", "r1", [("phone", PHONE_A)], name=NAME_A)])
+    with pytest.raises(_Abort), platform.transaction() as s:
+        rules = load_rules(platform.config.policy_dir)
+        p = prepare(validate_record(rec("jd_health", "r2", [("phone", PHONE_A), ("national_id", NID_B)],
+                                        name=NAME_A)), platform.keyring, rules)
+        [res], _ = ingest_batch(s, platform, [p], actor="test", rules=rules, cache=cache)
+        assert res.customer_id == a
+        raise _Abort
+    [b] = _batch(platform, cache, [rec("pingan_health", "r3", [("phone", PHONE_A),
+                                                               ("national_id", NID_A)],
+                                       name=NAME_A)])
+    assert b == a
+    assert cache.misses >= 1  # a was reloaded: the rolled-back entry did not match
