@@ -20,7 +20,7 @@ from cdp.identity.models import SourceRecord
 
 @click.command("ingest")
 @click.argument("path")
-@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 10_000),
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 10_000),
               help="records per transaction (a crash loses at most one batch; rerun completes)")
 @click.option("--progress/--no-progress", default=None, help="default: on a terminal")
 @click.option("--workers", default=None, type=click.IntRange(0, 16),

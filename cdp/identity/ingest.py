@@ -592,19 +592,20 @@ def _worker_parse_prepare(
     return out
 
 
-def _split_on_repeats(prepared: list[PreparedRecord]) -> Iterator[list[PreparedRecord]]:
-    """Resolution rounds of one batch: a key repeated inside it starts a new round (a re-send
-    is applied after the record it updates)."""
-    batch: list[PreparedRecord] = []
-    keys: set[tuple[str, str]] = set()
+def _split_on_repeats(prepared: list[PreparedRecord]) -> list[list[PreparedRecord]]:
+    """Resolution rounds of one batch: the first occurrence of each key, then the second
+    ones, and so on, each in input order. A re-send is applied after the record it updates;
+    records between the two are resolved before it, as they would be had the re-send come
+    in the next batch (within a transaction nobody sees the difference)."""
+    rounds: list[list[PreparedRecord]] = []
+    seen: dict[tuple[str, str], int] = {}
     for p in prepared:
-        if p.key in keys:
-            yield batch
-            batch, keys = [], set()
-        batch.append(p)
-        keys.add(p.key)
-    if batch:
-        yield batch
+        n = seen.get(p.key, 0)
+        seen[p.key] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(p)
+    return rounds
 
 
 def _lines_in_workers(

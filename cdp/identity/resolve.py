@@ -283,7 +283,7 @@ class Resolver:
         for (kind, bidx), holder in self._by_kind(
             mk_keys, "SELECT kind, bidx, customer_id FROM (SELECT kind, bidx, customer_id,"
             " row_number() OVER (PARTITION BY bidx ORDER BY customer_id) AS rn FROM (SELECT"
-            " DISTINCT kind, bidx, customer_id FROM match_keys WHERE kind = ? AND bidx IN ({})))"
+            " DISTINCT kind, bidx, customer_id FROM match_keys WHERE kind = ? AND bidx IN ({})) d) w"
             f" WHERE rn <= {int(self.rules.max_block_size) + 1}", conn):
             self.index[(kind, bidx)].add(holder)
 
@@ -293,10 +293,11 @@ class Resolver:
         values: dict[str, list[str]] = defaultdict(list)
         for kind, bidx in pairs:
             values[kind].append(bidx)
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         for kind, bidxs in sorted(values.items()):
             bidxs.sort()
             for part in _chunks(bidxs):
-                stmt = sql.format(", ".join("?" * len(part)))
+                stmt = sql.replace("?", mark).format(", ".join([mark] * len(part)))
                 for _, b, c in conn.exec_driver_sql(stmt, (kind.removeprefix(strip), *part)):
                     yield (kind, b), c
 

@@ -93,6 +93,28 @@ def test_resend_is_update_not_duplicate(platform) -> None:
     assert len(view["identities"]) == 1 and len(view["identities"][0]["identifiers"]) == 1
 
 
+def test_resends_inside_one_batch_apply_in_order(platform) -> None:
+    """A record and two re-sends of it in one batch (one transaction, three resolution
+    rounds): the last content wins, each re-send counts as an update, one active link."""
+    summary = ingest(platform, [
+        rec("jd_health", "jd-7", [("phone", PHONE_A)], name=NAME_A),
+        rec("app", "app-7", [("phone", PHONE_FAMILY)], name="王小明"),
+        rec("jd_health", "jd-7", [("phone", PHONE_A)], name=NAME_A, address="上海市浦东新区1号"),
+        rec("pingan_health", "pa-7", [("phone", PHONE_A)], name=NAME_A),
+        rec("jd_health", "jd-7", [("phone", PHONE_A)], name=NAME_A, address=ADDR_A),
+    ])
+    assert (summary.created, summary.updated, summary.accepted) == (3, 2, 5)
+    got = links(platform)
+    assert len(got) == 3 and got["jd-7"] == got["pa-7"] != got["app-7"]
+    with platform.transaction() as s:
+        view = assemble_customer(s, platform, got["jd-7"])
+        active = s.execute(select(func.count()).select_from(IdentityLink).join(
+            SourceRecord, SourceRecord.id == IdentityLink.record_id).where(
+            SourceRecord.source_record_id == "jd-7", IdentityLink.ended_at.is_(None))).scalar_one()
+    assert view["profile"]["address"]["value"] == ADDR_A
+    assert active == 1
+
+
 def test_two_valid_national_ids_never_merge(platform) -> None:
     ingest(platform, [
         rec("jd_health", "a", [("national_id", NID_A), ("member_id", "M1")], name=NAME_A),
