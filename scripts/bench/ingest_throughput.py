@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--people", type=int, default=36000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--database-url", help="PostgreSQL URL of a database to create for the run")
-    ap.add_argument("--batch-size", type=int, default=2000, help="as `cdp ingest` (its default)")
+    ap.add_argument("--batch-size", type=int, default=5000, help="as `cdp ingest` (its default)")
     ap.add_argument("--workers", type=int, default=None,
                     help="`cdp ingest --workers N` (default: as `cdp ingest`, 1 on 2+ cores)")
     args = ap.parse_args(argv)
