@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import String, any_, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
@@ -143,6 +144,15 @@ class EvidenceCache:
         return len(self._entries)
 
 
+def _in(pg: bool, col: Any, values: list[str]) -> Any:
+    """``col IN values``. On PostgreSQL one array parameter (``= ANY``) instead of a bind
+    per value: a statement with hundreds of binds took longer to send and plan than to run,
+    and a chunk can then be ten times larger."""
+    if pg:
+        return col == any_(bindparam(None, values, type_=ARRAY(String)))
+    return col.in_(values)
+
+
 def _chunks(items: list, n: int = CHUNK) -> Iterable[list]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
@@ -194,6 +204,8 @@ class Resolver:
     def __init__(self, session: Session, platform: Any, rules: IdentityRules, actor: str,
                  cache: EvidenceCache | None = None):
         self.session = session
+        self.pg = is_postgres(session)
+        self.chunk = PG_PAIR_CHUNK if self.pg else CHUNK
         self.cache = cache
         self.loaded_at: dict[str, datetime] = {}  # customer -> updated_at as loaded
         self.merge_targets: set[str] = set()
@@ -304,9 +316,9 @@ class Resolver:
     def _load_customers(self, ids: list[str]) -> None:
         s = self.session
         live: list[str] = []
-        for part in _chunks(ids):
+        for part in _chunks(ids, self.chunk):
             for cid, status, updated_at in s.execute(
-                select(Customer.id, Customer.status, Customer.updated_at).where(Customer.id.in_(part))
+                select(Customer.id, Customer.status, Customer.updated_at).where(_in(self.pg, Customer.id, part))
             ):
                 if status not in ("active", "restricted"):
                     self.inactive.add(cid)
@@ -326,14 +338,14 @@ class Resolver:
         nid_rows: list[tuple[str, str, str, bytes]] = []
         seen_keys: dict[str, Any] = {}
         strength_of = self.rules.strength_of
-        for part in _chunks(live):
+        for part in _chunks(live, self.chunk):
             # Filtered on customer_id only, the rest in Python: with a constant ``type`` or
             # ``kind`` in the WHERE clause SQLite picks the (type, bidx) / (kind, bidx) index and
             # scans every national ID / masked phone in the table for each batch.
             for iid, t, b, c, kid, ct in s.execute(
                 select(Identifier.id, Identifier.type, Identifier.bidx, Identifier.customer_id,
                        Identifier.data_key_id, Identifier.value_ct).where(
-                    Identifier.customer_id.in_(part), Identifier.status == nz.VALID
+                    _in(self.pg, Identifier.customer_id, part), Identifier.status == nz.VALID
                 )
             ):
                 if b and strength_of(t) != "none":
@@ -342,7 +354,7 @@ class Resolver:
                     nid_rows.append((iid, c, kid, ct))
             for c, k, b in s.execute(
                 select(MatchKey.customer_id, MatchKey.kind, MatchKey.bidx).where(
-                    MatchKey.customer_id.in_(part)
+                    _in(self.pg, MatchKey.customer_id, part)
                 )
             ):
                 if k == "phone_ps":
@@ -351,14 +363,14 @@ class Resolver:
             for row in s.execute(
                 select(DataKey.id, DataKey.customer_id, DataKey.kek_version, DataKey.wrapped,
                        DataKey.created_at)
-                .where(DataKey.customer_id.in_(part), DataKey.wrapped.is_not(None))
+                .where(_in(self.pg, DataKey.customer_id, part), DataKey.wrapped.is_not(None))
             ):
                 seen_keys[row.id] = row
                 prev = key_rows.get(row.customer_id)
                 if prev is None or row.created_at > prev.created_at:
                     key_rows[row.customer_id] = row
         recs: list[tuple[str, str, str, bytes | None]] = []
-        for part in _chunks(live):
+        for part in _chunks(live, self.chunk):
             recs.extend(
                 s.execute(
                     select(
@@ -366,7 +378,7 @@ class Resolver:
                         SourceRecord.customer_id,
                         SourceRecord.data_key_id,
                         SourceRecord.profile_ct,
-                    ).where(SourceRecord.customer_id.in_(part))
+                    ).where(_in(self.pg, SourceRecord.customer_id, part))
                 ).tuples()
             )
         deks = self._deks({r[2] for r in recs} | {r[2] for r in nid_rows}, seen_keys)
@@ -389,10 +401,10 @@ class Resolver:
         ``known`` are not read again."""
         unwrap = self.platform.keys.unwrap
         out = {k: unwrap(known[k]) for k in key_ids if k in known}
-        for part in _chunks(sorted(key_ids - known.keys())):
+        for part in _chunks(sorted(key_ids - known.keys()), self.chunk):
             for row in self.session.execute(
                 select(DataKey.id, DataKey.kek_version, DataKey.wrapped)
-                .where(DataKey.id.in_(part), DataKey.wrapped.is_not(None))
+                .where(_in(self.pg, DataKey.id, part), DataKey.wrapped.is_not(None))
             ):
                 out[row.id] = unwrap(row)
         return out
@@ -678,8 +690,8 @@ class Resolver:
         touched = sorted({fin(c) for c in self.touched})
         if touched:
             existing = [c for c in touched if c not in self.pending_ids]
-            for part in _chunks(existing):
-                s.execute(update(Customer).where(Customer.id.in_(part)).values(updated_at=self.now))
+            for part in _chunks(existing, self.chunk):
+                s.execute(update(Customer).where(_in(self.pg, Customer.id, part)).values(updated_at=self.now))
             entries = [
                 AuditEntry(
                     actor=self.actor,
@@ -703,9 +715,9 @@ class Resolver:
         s, fin = self.session, self.final
         others = list(dict.fromkeys(m[0] for m in self.db_merges))
         owned: dict[str, list[str]] = defaultdict(list)
-        for part in _chunks(sorted(others)):
+        for part in _chunks(sorted(others), self.chunk):
             for rid, cid in s.execute(select(SourceRecord.id, SourceRecord.customer_id)
-                                      .where(SourceRecord.customer_id.in_(part))):
+                                      .where(_in(self.pg, SourceRecord.customer_id, part))):
                 owned[cid].append(rid)
         relink: dict[str, tuple[str, list[str], str]] = {}
         for other, target, rule, evidence, actor, moved in self.db_merges:
@@ -723,8 +735,8 @@ class Resolver:
         updated = {r["id"] for r in self.updated_records}
         relinked = sorted(r for r in relink if r not in updated)
         links = IdentityLink.__table__
-        for part in _chunks(relinked):
-            s.execute(update(links).where(links.c.record_id.in_(part), links.c.ended_at.is_(None))
+        for part in _chunks(relinked, self.chunk):
+            s.execute(update(links).where(_in(self.pg, links.c.record_id, part), links.c.ended_at.is_(None))
                       .values(ended_at=self.now))
         new_links = []
         final_of = {r: fin(owner) for owner, recs in owned.items() for r in recs}
@@ -740,8 +752,8 @@ class Resolver:
         s.execute(update(c).where(c.c.merged_into == bindparam("o"))
                   .values(merged_into=bindparam("t")), pairs)
         survivors = sorted({p["t"] for p in pairs})
-        for part in _chunks(survivors):
-            s.execute(update(c).where(c.c.id.in_(part)).values(updated_at=self.now))
+        for part in _chunks(survivors, self.chunk):
+            s.execute(update(c).where(_in(self.pg, c.c.id, part)).values(updated_at=self.now))
 
     def remember(self) -> None:
         """Once flushed: what this batch knows of each customer it loaded or wrote goes into
@@ -841,16 +853,16 @@ def ingest_batch(session: Session, platform: Any, prepared: list[PreparedRecord]
     updates = [existing[p.key] for p in todo if p.key in existing]
     if updates:
         ids = [u[0] for u in updates]
-        for part in _chunks(ids):
+        for part in _chunks(ids, r.chunk):
             for model in (Identifier, MatchKey, Interaction):
-                session.execute(model.__table__.delete().where(model.record_id.in_(part)))
-            session.execute(Consent.__table__.delete().where(Consent.record_id.in_(part)))
+                session.execute(model.__table__.delete().where(_in(r.pg, model.record_id, part)))
+            session.execute(Consent.__table__.delete().where(_in(r.pg, Consent.record_id, part)))
     r.load(todo, [u[1] for u in updates])
     # The updated content is re-resolved: the old link ends, the new one (written at flush)
     # says why the record belongs where it is now (history kept).
     links = IdentityLink.__table__
-    for part in _chunks(sorted(u[0] for u in updates)):
-        session.execute(update(links).where(links.c.record_id.in_(part), links.c.ended_at.is_(None))
+    for part in _chunks(sorted(u[0] for u in updates), r.chunk):
+        session.execute(update(links).where(_in(r.pg, links.c.record_id, part), links.c.ended_at.is_(None))
                         .values(ended_at=r.now))
     for p in todo:
         ex = existing.get(p.key)
