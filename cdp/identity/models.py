@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -44,7 +45,12 @@ class SourceRecord(Base):
     """A channel record as received, encrypted, and the customer it belongs to now."""
 
     __tablename__ = "source_records"
-    __table_args__ = (UniqueConstraint("source", "source_record_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "source_record_id"),
+        # the target of the rows derived from a record (see ``_of_its_record``); an index, not
+        # a constraint, so SQLite adds it without rebuilding the table
+        Index("ux_source_records_id_customer_id", "id", "customer_id", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     source: Mapped[str] = mapped_column(String(64))
@@ -64,15 +70,27 @@ class SourceRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+def _of_its_record() -> ForeignKeyConstraint:
+    """Rows derived from a source record belong to the record's customer: one foreign key
+    on (record_id, customer_id) says so, and a merge or split that moves the record moves
+    them with it (ON UPDATE CASCADE). The customer exists because the record's own
+    customer_id is a foreign key; one check per inserted row instead of two (the foreign-key
+    checks were a third of PostgreSQL's time in a bulk ingest)."""
+    return ForeignKeyConstraint(
+        ["record_id", "customer_id"], ["source_records.id", "source_records.customer_id"],
+        ondelete="CASCADE", onupdate="CASCADE",
+    )
+
+
 class Identifier(Base):
     """One identifier value of a source record: encrypted value plus blind index."""
 
     __tablename__ = "identifiers"
-    __table_args__ = (Index("ix_identifiers_type_bidx", "type", "bidx"),)
+    __table_args__ = (Index("ix_identifiers_type_bidx", "type", "bidx"), _of_its_record())
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    record_id: Mapped[str] = mapped_column(ForeignKey("source_records.id", ondelete="CASCADE"), index=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    record_id: Mapped[str] = mapped_column(String(32), index=True)
+    customer_id: Mapped[str] = mapped_column(String(32), index=True)
     type: Mapped[str] = mapped_column(String(32))
     # valid | masked | invalid | placeholder | unknown_type
     status: Mapped[str] = mapped_column(String(16))
@@ -90,11 +108,12 @@ class MatchKey(Base):
 
     __tablename__ = "match_keys"
     # covering: the blocking lookup reads the distinct holders of a value from the index alone
-    __table_args__ = (Index("ix_match_keys_kind_bidx_customer_id", "kind", "bidx", "customer_id"),)
+    __table_args__ = (Index("ix_match_keys_kind_bidx_customer_id", "kind", "bidx", "customer_id"),
+                      _of_its_record())
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    record_id: Mapped[str] = mapped_column(ForeignKey("source_records.id", ondelete="CASCADE"), index=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    record_id: Mapped[str] = mapped_column(String(32), index=True)
+    customer_id: Mapped[str] = mapped_column(String(32), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     bidx: Mapped[str] = mapped_column(String(64))
 
@@ -140,10 +159,11 @@ class Interaction(Base):
     """A free-text interaction: redacted text for everyday reads, original encrypted."""
 
     __tablename__ = "interactions"
+    __table_args__ = (_of_its_record(),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    record_id: Mapped[str] = mapped_column(ForeignKey("source_records.id", ondelete="CASCADE"), index=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    record_id: Mapped[str] = mapped_column(String(32), index=True)
+    customer_id: Mapped[str] = mapped_column(String(32), index=True)
     data_key_id: Mapped[str] = mapped_column(ForeignKey("data_keys.id"))
     kind: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

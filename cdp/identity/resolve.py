@@ -727,7 +727,8 @@ class Resolver:
             for r in recs:
                 relink[r] = (rule, evidence, actor)
         pairs = [{"o": o, "t": fin(o)} for o in others]
-        for model in (SourceRecord, Identifier, MatchKey, Interaction, Consent, DataKey):
+        # identifiers, match keys and interactions follow their record (ON UPDATE CASCADE)
+        for model in (SourceRecord, Consent, DataKey):
             t = model.__table__
             s.execute(update(t).where(t.c.customer_id == bindparam("o"))
                       .values(customer_id=bindparam("t")), pairs)
@@ -778,7 +779,8 @@ class Resolver:
 def merge_rows(session: Session, platform: Any, other: str, target: str, record_ids: list[str],
                rule: str, evidence: list[str], actor: str, now: Any) -> None:
     """Move every row of customer ``other`` to ``target`` and hand over its data keys."""
-    for model in (SourceRecord, Identifier, MatchKey, Interaction, Consent):
+    # identifiers, match keys and interactions follow their record (ON UPDATE CASCADE)
+    for model in (SourceRecord, Consent):
         session.execute(update(model).where(model.customer_id == other).values(customer_id=target))
     if record_ids:
         session.execute(

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from cdp.identity.ingest import ingest_records, parse_line
 
@@ -42,3 +44,23 @@ def test_generated_file_in_small_batches_leaves_consistent_state(platform, tmp_p
     assert len(merged) == summary.merges
     assert relinked <= len(moved)
     assert len(moved) - relinked <= summary.updated  # a record updated in its batch relinks itself
+
+
+def test_a_derived_row_cannot_leave_its_records_customer(platform, tmp_path: Path) -> None:
+    """Identifiers, match keys and interactions reference (record, customer): pointing one at
+    another customer, even an existing one, is refused by the database itself."""
+    from scripts.generate_records import generate
+
+    path = tmp_path / "records.jsonl"
+    generate(40, 5, path)
+    with open(path, encoding="utf-8") as f:
+        items = [(n, parse_line(line)) for n, line in enumerate(f, 1)]
+    ingest_records(platform, items, actor="test", batch_size=100)
+    for table in ("identifiers", "match_keys", "interactions"):
+        with pytest.raises(IntegrityError), platform.transaction() as s:
+            moved = s.execute(text(
+                f"UPDATE {table} SET customer_id = (SELECT min(c.id) FROM customers c"
+                f" WHERE c.id <> {table}.customer_id)"
+                f" WHERE id = (SELECT min(id) FROM {table})")).rowcount
+            assert moved == 1
+            s.flush()
