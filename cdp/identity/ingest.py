@@ -608,6 +608,9 @@ def _split_on_repeats(prepared: list[PreparedRecord]) -> list[list[PreparedRecor
     return rounds
 
 
+FIRST_CHUNK = 250
+
+
 def _lines_in_workers(
     platform: Any, lines: Iterable[tuple[int, str]], batch_size: int, workers: int,
     summary: IngestSummary, on_reject: Callable[[int, str], None],
@@ -616,15 +619,19 @@ def _lines_in_workers(
     reported in line order before the chunk's records are stored."""
 
     def chunks() -> Iterator[list[tuple[int, str]]]:
+        # The first chunks are small and double up to ``batch_size``: the storing process
+        # starts as soon as a few hundred lines are prepared, not a whole batch.
+        size = min(batch_size, FIRST_CHUNK)
         chunk: list[tuple[int, str]] = []
         for n, line in lines:
             if not line.strip():
                 continue
             summary.read += 1
             chunk.append((n, line))
-            if len(chunk) >= batch_size:
+            if len(chunk) >= size:
                 yield chunk
                 chunk = []
+                size = min(batch_size, size * 2)
         if chunk:
             yield chunk
 
