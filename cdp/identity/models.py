@@ -47,16 +47,15 @@ class SourceRecord(Base):
     __tablename__ = "source_records"
     __table_args__ = (
         UniqueConstraint("source", "source_record_id"),
-        # The target of the rows derived from a record (see ``_of_its_record``), and the
-        # lookup of a customer's records. An index, not a constraint: SQLite adds it without
-        # rebuilding the table.
-        Index("ux_source_records_customer_id_id", "customer_id", "id", unique=True),
+        # the target of the rows derived from a record (see ``_of_its_record``); an index, not
+        # a constraint, so SQLite adds it without rebuilding the table
+        Index("ux_source_records_id_customer_id", "id", "customer_id", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     source: Mapped[str] = mapped_column(String(64))
     source_record_id: Mapped[str] = mapped_column(String(200))
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     data_key_id: Mapped[str] = mapped_column(ForeignKey("data_keys.id"))
     observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Keyed hash of the canonical record: re-ingesting identical content is a no-op.
