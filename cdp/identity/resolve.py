@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, func, insert, select, text, update
+from sqlalchemy import String, any_, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -318,7 +318,8 @@ class Resolver:
         live: list[str] = []
         for part in _chunks(ids, self.chunk):
             for cid, status, updated_at in s.execute(
-                select(Customer.id, Customer.status, Customer.updated_at).where(_in(self.pg, Customer.id, part))
+                select(Customer.id, Customer.status, Customer.updated_at)
+                .where(_in(self.pg, Customer.id, part))
             ):
                 if status not in ("active", "restricted"):
                     self.inactive.add(cid)
@@ -691,7 +692,8 @@ class Resolver:
         if touched:
             existing = [c for c in touched if c not in self.pending_ids]
             for part in _chunks(existing, self.chunk):
-                s.execute(update(Customer).where(_in(self.pg, Customer.id, part)).values(updated_at=self.now))
+                s.execute(update(Customer).where(_in(self.pg, Customer.id, part))
+                          .values(updated_at=self.now))
             entries = [
                 AuditEntry(
                     actor=self.actor,
@@ -737,7 +739,8 @@ class Resolver:
         relinked = sorted(r for r in relink if r not in updated)
         links = IdentityLink.__table__
         for part in _chunks(relinked, self.chunk):
-            s.execute(update(links).where(_in(self.pg, links.c.record_id, part), links.c.ended_at.is_(None))
+            s.execute(update(links)
+                      .where(_in(self.pg, links.c.record_id, part), links.c.ended_at.is_(None))
                       .values(ended_at=self.now))
         new_links = []
         final_of = {r: fin(owner) for owner, recs in owned.items() for r in recs}
@@ -864,7 +867,8 @@ def ingest_batch(session: Session, platform: Any, prepared: list[PreparedRecord]
     # says why the record belongs where it is now (history kept).
     links = IdentityLink.__table__
     for part in _chunks(sorted(u[0] for u in updates), r.chunk):
-        session.execute(update(links).where(_in(r.pg, links.c.record_id, part), links.c.ended_at.is_(None))
+        session.execute(update(links)
+                        .where(_in(r.pg, links.c.record_id, part), links.c.ended_at.is_(None))
                         .values(ended_at=r.now))
     for p in todo:
         ex = existing.get(p.key)
