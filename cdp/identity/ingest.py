@@ -513,13 +513,13 @@ def _store_batches(platform: Any, prepared_batches: Iterable[tuple[int, list[Pre
     cache = EvidenceCache()
     for n_batch, prepared in prepared_batches:
         # One transaction per batch even when a key repeats in it (a re-send close behind the
-        # record it updates): the repeat starts a new resolution round in the same
-        # transaction, so it is applied after the record it updates, and the batch still
+        # record it updates): re-sends go to a later resolution round of the same
+        # transaction, so each is applied after the record it updates, and the batch still
         # commits once (3 % re-sends had split batches of 2,000 into ~400s, and commits and
         # per-round reads were a third of the storing process's time).
         with platform.transaction() as session:
             _bulk_session(session)
-            for part in _split_on_repeats(prepared):
+            for part in _resolution_rounds(prepared):
                 results, stats = ingest_batch(session, platform, part, actor=actor, rules=rules,
                                               cache=cache)
                 summary.accepted += len(results)
@@ -592,7 +592,7 @@ def _worker_parse_prepare(
     return out
 
 
-def _split_on_repeats(prepared: list[PreparedRecord]) -> list[list[PreparedRecord]]:
+def _resolution_rounds(prepared: list[PreparedRecord]) -> list[list[PreparedRecord]]:
     """Resolution rounds of one batch: the first occurrence of each key, then the second
     ones, and so on, each in input order. A re-send is applied after the record it updates;
     records between the two are resolved before it, as they would be had the re-send come
