@@ -31,6 +31,7 @@ from tests.identity.identity_records import (
     rec,
     write_jsonl,
 )
+from tests.logcheck import register_sensitive
 
 
 def ingest(platform, records):  # type: ignore[no-untyped-def]
@@ -93,13 +94,17 @@ def test_resend_is_update_not_duplicate(platform) -> None:
     assert len(view["identities"]) == 1 and len(view["identities"][0]["identifiers"]) == 1
 
 
+ADDR_OLD = "上海市浦东新区1号"
+register_sensitive([ADDR_OLD])
+
+
 def test_resends_inside_one_batch_apply_in_order(platform) -> None:
     """A record and two re-sends of it in one batch (one transaction, three resolution
     rounds): the last content wins, each re-send counts as an update, one active link."""
     summary = ingest(platform, [
         rec("jd_health", "jd-7", [("phone", PHONE_A)], name=NAME_A),
         rec("app", "app-7", [("phone", PHONE_FAMILY)], name="王小明"),
-        rec("jd_health", "jd-7", [("phone", PHONE_A)], name=NAME_A, address="上海市浦东新区1号"),
+        rec("jd_health", "jd-7", [("phone", PHONE_A)], name=NAME_A, address=ADDR_OLD),
         rec("pingan_health", "pa-7", [("phone", PHONE_A)], name=NAME_A),
         rec("jd_health", "jd-7", [("phone", PHONE_A)], name=NAME_A, address=ADDR_A),
     ])
