@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from cdp.audit.models import AuditEvent
 from cdp.bulk import insert_rows
 from cdp.db import UTCDateTime, is_postgres, utcnow
+from cdp.driver_sql import DriverStatement
 
 GENESIS = "0" * 64
 # Number of parallel hash chains on PostgreSQL. A writer holds its chain's lock from its
@@ -190,16 +191,18 @@ _VALUES_FROM_HEAD = (
     "|| (h.seq + 1) || ',' || CAST(:rest AS TEXT), 'UTF8')), 'hex'), h.chain, h.seq + 1 FROM h "
     "RETURNING chain"
 )
-_INSERT_ONE_FREE = text(
+# Both run on the driver's cursor (cdp.driver_sql): SQLAlchemy's execution layer cost more
+# CPU than the statement's own round trip.
+_INSERT_ONE_FREE = DriverStatement(text(
     "WITH h AS (SELECT chain, seq, entry_hash FROM audit_chain_heads WHERE chain < :n "
     "ORDER BY (chain + :n - :start) % :n FOR UPDATE SKIP LOCKED LIMIT 1) "
     f"INSERT INTO audit_events ({_COLUMNS}) {_VALUES_FROM_HEAD}"
-).bindparams(bindparam("at", type_=UTCDateTime()))
-_INSERT_ONE_HELD = text(
+).bindparams(bindparam("at", type_=UTCDateTime())), names=("chain",))
+_INSERT_ONE_HELD = DriverStatement(text(
     "WITH h AS (SELECT chain, seq, entry_hash FROM audit_chain_heads WHERE chain = :c "
     "FOR UPDATE) "
     f"INSERT INTO audit_events ({_COLUMNS}) {_VALUES_FROM_HEAD}"
-).bindparams(bindparam("at", type_=UTCDateTime()))
+).bindparams(bindparam("at", type_=UTCDateTime())), names=("chain",))
 _HEAD_PREFIX = len("[0,0,")
 
 
@@ -224,14 +227,14 @@ def _record_one_pg(session: Session, e: AuditEntry) -> bool:
     # ORM session's execution layer, which this append runs on every customer read.
     conn = session.connection()
     if held is not None and held[0] is tx:
-        conn.execute(_INSERT_ONE_HELD, {**params, "c": held[1]}).one()
+        [_held] = _INSERT_ONE_HELD.rows(conn, {**params, "c": held[1]})
         return True
-    row = conn.execute(
-        _INSERT_ONE_FREE, {**params, "n": PG_CHAINS, "start": random.randrange(PG_CHAINS)}
-    ).first()
-    if row is None:
+    rows = _INSERT_ONE_FREE.rows(
+        conn, {**params, "n": PG_CHAINS, "start": random.randrange(PG_CHAINS)}
+    )
+    if not rows:
         return False
-    session.info["cdp_audit_chain"] = (tx, row[0])
+    session.info["cdp_audit_chain"] = (tx, rows[0].chain)
     return True
 
 

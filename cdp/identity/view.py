@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from cdp.crypto import fields
 from cdp.crypto.models import DataKey
+from cdp.driver_sql import DriverStatement
 from cdp.errors import DecryptionError, NotFound
 from cdp.identity import normalize as nz
 from cdp.identity.golden import golden_profile
@@ -180,9 +181,11 @@ _CUSTOMERS = _customers_query(lambda col: col.in_(_IDS), bindparam("shell", expa
 # The shell statuses as a fixed number of parameters, the last repeated to fill them.
 _ID = bindparam("id")
 _SHELL_SLOTS = 4
-_CUSTOMER_ONE = _customers_query(
+# Run on the driver's cursor (cdp.driver_sql): this and _REST_ONE are most of the SQL a
+# customer read runs.
+_CUSTOMER_ONE = DriverStatement(_customers_query(
     lambda col: col == _ID, [bindparam(f"shell{i}") for i in range(_SHELL_SLOTS)]
-)
+))
 
 
 # Interactions, consents and links of the customers ``ids`` in one statement (one round
@@ -230,7 +233,7 @@ _REST_COLUMNS = (
     ("created_at", _LNK.created_at),
 )
 _REST = _rest_query(lambda col: col.in_(_IDS))
-_REST_ONE = _rest_query(lambda col: col == _ID)
+_REST_ONE = DriverStatement(_rest_query(lambda col: col == _ID))
 
 
 def _read_customers(conn: Any, ids: list[str], shell: list[str]) -> Any:
@@ -239,14 +242,14 @@ def _read_customers(conn: Any, ids: list[str], shell: list[str]) -> Any:
         params: dict[str, Any] = {"id": ids[0]}
         for i in range(_SHELL_SLOTS):
             params[f"shell{i}"] = shell[min(i, len(shell) - 1)]
-        return conn.execute(_CUSTOMER_ONE, params)
+        return _CUSTOMER_ONE.rows(conn, params)
     return conn.execute(_CUSTOMERS, {"ids": ids, "shell": shell})
 
 
 def _read_rest(conn: Any, ids: list[str]) -> Any:
     """Rows of ``_REST`` for ``ids`` (the one-customer statement for a single id)."""
     if len(ids) == 1:
-        return conn.execute(_REST_ONE, {"id": ids[0]})
+        return _REST_ONE.rows(conn, {"id": ids[0]})
     return conn.execute(_REST, {"ids": ids})
 
 

@@ -63,11 +63,17 @@ def _bare_reader() -> Any:
     from cdp.identity import view
 
     if hasattr(view, "_CUSTOMER_ONE") and hasattr(view, "_REST_ONE"):
-        # The statements the view runs for a single customer (no expanding IN lists).
+        # The statements the view runs for a single customer (no expanding IN lists), run
+        # as the view runs them: on the driver's cursor where the view does (DriverStatement).
+        def run(conn: Any, stmt: Any, params: dict[str, Any]) -> list[Any]:
+            if hasattr(stmt, "rows"):
+                return stmt.rows(conn, params)
+            return conn.execute(stmt, params).all()
+
         def read_one(conn: Any, cid: str) -> tuple[list[Any], list[Any]]:
             shell = {f"shell{i}": ("erased", "merged")[min(i, 1)] for i in range(view._SHELL_SLOTS)}
-            rows = conn.execute(view._CUSTOMER_ONE, {"id": cid, **shell}).all()
-            rest = conn.execute(view._REST_ONE, {"id": cid}).all() if rows else []
+            rows = run(conn, view._CUSTOMER_ONE, {"id": cid, **shell})
+            rest = run(conn, view._REST_ONE, {"id": cid}) if rows else []
             return rows, rest
 
         return read_one
