@@ -143,6 +143,7 @@ _SEED_HEADS = text(
 
 def _pg_head(session: Session) -> tuple[int, int, str]:
     """(chain, seq, entry_hash) of the head this transaction appends to: one statement."""
+    session.connection()  # begun first: a transaction not yet begun has no object to match
     tx = session.get_transaction()
     held = session.info.get("cdp_audit_chain")
     if held is not None and held[0] is tx:
@@ -221,11 +222,13 @@ def _record_one_pg(session: Session, e: AuditEntry) -> bool:
         "decision": e.decision, "reason": e.reason, "request_id": e.request_id,
         "detail": detail_json, "rest": body[_HEAD_PREFIX:],
     }
+    # On the session's connection (same transaction): a text statement needs none of the
+    # ORM session's execution layer, which this append runs on every customer read. Begun
+    # before the transaction is looked up: a session that has not begun one has none (None),
+    # which would match the None kept by an append made the same way in an earlier one.
+    conn = session.connection()
     tx = session.get_transaction()
     held = session.info.get("cdp_audit_chain")
-    # On the session's connection (same transaction): a text statement needs none of the
-    # ORM session's execution layer, which this append runs on every customer read.
-    conn = session.connection()
     if held is not None and held[0] is tx:
         [_held] = _INSERT_ONE_HELD.rows(conn, {**params, "c": held[1]})
         return True

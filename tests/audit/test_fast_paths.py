@@ -358,3 +358,32 @@ def test_a_writer_queues_when_every_chain_is_busy(platform: Platform) -> None:
         holder.close()
     res = _verify(platform)
     assert res.ok and res.entries == 1
+
+
+def test_one_transaction_appends_to_one_chain_when_its_first_statement_is_an_append(
+    platform: Platform,
+) -> None:
+    """A session reused across transactions, each opening with an append (no read before
+    it): every transaction's entries stay on one chain. Before the fix the append looked
+    its transaction up before beginning it, so a new transaction took the earlier one's
+    chain for its own and its second append could lock a second chain: two writers doing
+    so can deadlock, each holding one chain and waiting for the other's."""
+    if not is_postgres(platform.engine):
+        pytest.skip("several chains are PostgreSQL's")
+    s = platform.Session()
+    try:
+        for _ in range(12):
+            for i in range(3):
+                record(s, AuditEntry(actor="apikey:t", action="customers.read", customer_id=f"c{i}"))
+            s.commit()
+    finally:
+        s.close()
+    with platform.transaction() as s:
+        per_request = s.execute(
+            select(AuditEvent.chain, AuditEvent.seq).order_by(AuditEvent.id)
+        ).all()
+    assert len(per_request) == 36
+    for t in range(12):
+        chains = {c for c, _ in per_request[3 * t : 3 * t + 3]}
+        assert len(chains) == 1, (t, per_request[3 * t : 3 * t + 3])
+    assert _verify(platform).ok
