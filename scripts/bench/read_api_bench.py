@@ -6,7 +6,8 @@
     python -m scripts.bench.read_api_bench --database-url postgresql+psycopg://postgres@127.0.0.1/cdp_bench_read100k \
         --keyring var/h4/keyring.json --clients 16 --seconds 15 --warmup 12 [--rounds 2]
 
-The service runs under gunicorn (``--workers`` processes x ``--threads`` threads, gthread),
+The service runs under gunicorn with its own settings (gunicorn.conf.py; ``--workers``
+processes x ``--threads`` threads, gthread, 2 x 4 by default as that file gives on 2 cores),
 rate limits in Redis as in production. The load comes from a second process: ``wrk``
 (Debian package ``wrk``; ``--client wrk``, the default when it is installed) with
 ``--clients`` keep-alive connections, each request for a random customer (a Lua script picks
@@ -52,6 +53,7 @@ from flask import jsonify
 from sqlalchemy import select
 
 PORT = 5077
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _bare_reader() -> Any:
@@ -447,8 +449,9 @@ def main() -> None:
     ap.add_argument("--keyring", default="var/bench/read_keyring.json")
     # One worker process per core (2 vCPUs): more processes thrash with PostgreSQL and the
     # load generator on the same cores.
+    # The service's own layout (gunicorn.conf.py) on this 2-core machine: 2 workers x 4 threads.
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--warmup", type=float, default=5, help="seconds of load before each run")
@@ -535,6 +538,9 @@ def main() -> None:
     server = subprocess.Popen(
         [
             os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+            # the service's settings (access log off, ...); layout and address as given here
+            "-c",
+            os.path.join(ROOT, "gunicorn.conf.py"),
             "-w",
             str(args.workers),
             "-k",

@@ -34,3 +34,55 @@ def test_refuses_missing_keyring(config, tmp_path) -> None:  # type: ignore[no-u
 
     with pytest.raises(KeyringError, match="cdp init"):
         create_app(replace(config, keyring_path=str(tmp_path / "absent.json")))
+
+
+def test_response_bodies_say_what_flasks_encoder_says(app) -> None:  # type: ignore[no-untyped-def]
+    """Bodies are encoded by orjson (cdp.web); what it cannot encode the way Flask does
+    (datetimes as HTTP dates, Decimal, integers past 64 bits, str subclasses) goes to Flask's
+    own encoder, so every body parses to what Flask's encoder alone would have written."""
+    import dataclasses
+    import enum
+    import json
+    import uuid
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from flask.json.provider import DefaultJSONProvider
+
+    class Kind(str, enum.Enum):
+        A = "a"
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+        label: str
+
+    flask_json = DefaultJSONProvider(app)
+    flask_json.ensure_ascii = False
+    flask_json.sort_keys = False
+    cases = [
+        {"name": "张三", "nested": [1, 2.5, None, True, {"k": "v"}], "t": (1, 2)},
+        {"at": datetime(2026, 11, 27, 8, 30, tzinfo=UTC), "day": date(2026, 1, 2)},
+        {"amount": Decimal("12.30"), "big": 2**70, "id": uuid.UUID(int=7)},
+        {"kind": Kind.A, "point": Point(1, "p"), 3: "int key"},
+        ["a list", {"b": 1}],
+    ]
+    with app.app_context():
+        for obj in cases:
+            ours = app.json.response(obj)
+            theirs = flask_json.response(obj)
+            assert ours.mimetype == theirs.mimetype == "application/json"
+            assert json.loads(ours.get_data()) == json.loads(theirs.get_data()), obj
+            assert ours.get_data().endswith(b"\n")
+        assert "张三".encode() in app.json.response(cases[0]).get_data()  # UTF-8, not \u escapes
+
+
+def test_the_shipped_gunicorn_settings_keep_the_access_log_off() -> None:
+    """A request line can carry a looked-up identifier (GET /v1/customers?value=...)."""
+    import runpy
+    from pathlib import Path
+
+    conf = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    assert conf["accesslog"] is None
+    assert conf["worker_class"] == "gthread" and conf["threads"] >= 1
+    assert conf["wsgi_app"] == "wsgi:app"

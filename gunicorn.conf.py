@@ -1,0 +1,24 @@
+"""gunicorn settings of the service: ``gunicorn wsgi:app`` run from this directory reads them.
+
+Any of them can be overridden on the command line or in ``GUNICORN_CMD_ARGS``; the worker
+layout also through ``CDP_WORKERS`` / ``CDP_THREADS``.
+"""
+
+import os
+
+wsgi_app = "wsgi:app"
+bind = os.environ.get("CDP_BIND", "127.0.0.1:8000")
+
+# One process per core, each with a few threads (gthread). A worker runs Python on one core
+# at a time (the GIL); its threads overlap the waits on PostgreSQL and Redis. Four threads
+# are enough to keep a core busy with customer reads; more only add contention: on the read
+# bench (2 cores, 16 clients, scripts/bench/read_api_bench.py, BENCHMARKS.md) 2 x 4 cost
+# less CPU per read than 2 x 8 and had the lower p99 in every interleaved pair of runs.
+# Connections beyond the threads wait inside their worker, not in the kernel's backlog.
+workers = int(os.environ.get("CDP_WORKERS", os.cpu_count() or 2))
+worker_class = "gthread"
+threads = int(os.environ.get("CDP_THREADS", "4"))
+
+# No access log: a request line can carry a looked-up identifier in its query string
+# (GET /v1/customers?identifier_type=phone&value=...), and logs hold no personal data.
+accesslog = None
