@@ -19,8 +19,8 @@ _NAME_QUALITY = {"full": 3, "latin": 2, "other": 1, "honorific": 0, "nickname": 
 
 def _quality(field: str, value: Any) -> int:
     if field == "name" and isinstance(value, str):
-        info = nz.normalize_name(value)
-        return _NAME_QUALITY.get(info.kind, 1) if info else 0
+        kind = nz.name_kind(value)
+        return _NAME_QUALITY.get(kind, 1) if kind else 0
     return 1
 
 

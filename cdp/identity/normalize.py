@@ -250,20 +250,40 @@ def split_chinese(name: str) -> tuple[str, str]:
     return name[:1], name[1:]
 
 
+_NAME_SEPARATORS = re.compile(r"[\s·•.]+")
+
+
+def _name_text(value: str) -> tuple[str, str]:
+    """(NFKC simplified form, the same without spaces and name dots)."""
+    v = to_simplified(nfkc(value))
+    return v, _NAME_SEPARATORS.sub("", v)
+
+
+def _honorific(han: str) -> tuple[str, str] | None:
+    """(surname, gender) of a Chinese honorific form (王先生), else None."""
+    for suffix, gender in HONORIFICS.items():
+        if han.endswith(suffix) and 1 <= len(han) - len(suffix) <= 2:
+            return han[: -len(suffix)], gender
+    return None
+
+
+def _is_nickname(han: str) -> bool:
+    return len(han) == 2 and (han[0] in NICK_PREFIXES or han[0] == han[1])
+
+
 @_memoised
 def normalize_name(value: str) -> NameInfo | None:
     """Comparable forms of a person's name (None for an empty one)."""
-    v = to_simplified(nfkc(value))
-    han = re.sub(r"[\s·•.]+", "", v)
+    v, han = _name_text(value)
     if not han:
         return None
     if _HAN.match(han):
-        for suffix, gender in HONORIFICS.items():
-            if han.endswith(suffix) and 1 <= len(han) - len(suffix) <= 2:
-                surname = han[: -len(suffix)]
-                tokens = ("".join(pinyin_tokens(surname)),)
-                return NameInfo(han, "honorific", surname, None, gender, tokens)
-        if len(han) == 2 and (han[0] in NICK_PREFIXES or han[0] == han[1]):
+        honorific = _honorific(han)
+        if honorific is not None:
+            surname, gender = honorific
+            tokens = ("".join(pinyin_tokens(surname)),)
+            return NameInfo(han, "honorific", surname, None, gender, tokens)
+        if _is_nickname(han):
             return NameInfo(han, "nickname", None, None, None, pinyin_tokens(han))
         surname, given = split_chinese(han)
         # Surname and given name as one token each: "Zhang Xiaoming" writes the given name
@@ -274,6 +294,20 @@ def normalize_name(value: str) -> NameInfo | None:
     if not tokens:
         return NameInfo(han.lower(), "other", tokens=())
     return NameInfo(" ".join(tokens), "latin", tokens=tokens)
+
+
+@_memoised
+def name_kind(value: str) -> str | None:
+    """``normalize_name(value).kind`` (None for an empty name) without the pinyin: what the
+    golden record ranks names by, on every read of a customer."""
+    v, han = _name_text(value)
+    if not han:
+        return None
+    if _HAN.match(han):
+        if _honorific(han) is not None:
+            return "honorific"
+        return "nickname" if _is_nickname(han) else "full"
+    return "latin" if _LATIN_TOKENS.search(unicodedata.normalize("NFKD", v).lower()) else "other"
 
 
 def names_relation(a: NameInfo, b: NameInfo) -> str:

@@ -103,3 +103,22 @@ def test_unknown_identifier_type_kept_not_matched() -> None:
 def test_birth_dates() -> None:
     assert nz.normalize_birth_date("1985/04/12") == "1985-04-12"
     assert nz.normalize_birth_date("19560231") is None
+
+
+def test_name_kind_is_the_kind_normalize_name_gives() -> None:
+    """The golden record ranks names by ``name_kind`` (no pinyin); it must say exactly what
+    ``normalize_name(...).kind`` says, on the generator's names and on each kind's edges."""
+    from tests.exports.data import generated_records
+
+    names = {r["profile"]["name"] for r in generated_records(400, 11)
+             if isinstance((r.get("profile") or {}).get("name"), str)}
+    names |= {"王先生", "欧阳女士", "李小姐", "小王", "阿强", "丽丽", "張偉", "张 伟", "司马相如",
+              "Zhang Wei", "ZHANG  wei", "José Núñez", "123", "·", "", "  ", "先生", "王老师傅"}
+    assert len(names) > 300
+    kinds = set()
+    for name in names:
+        info = nz.normalize_name.__wrapped__(name)
+        expected = info.kind if info else None
+        assert nz.name_kind.__wrapped__(name) == expected, name
+        kinds.add(expected)
+    assert {"full", "honorific", "nickname", "latin", "other", None} <= kinds
