@@ -46,7 +46,7 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
-    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    entry_hash: Mapped[str] = mapped_column(String(64))  # not indexed: see migration 0009
     # Writers append to one of several chains (cdp/audit/log.py) so they do not all queue
     # behind a single chain head; each chain is verified on its own.
     chain: Mapped[int] = mapped_column(SmallInteger)
