@@ -12,6 +12,15 @@ platform's striped chains (``PG_CHAINS``), and with the previous writer on 8 cha
 batches of ``--batch`` entries per ``record()`` call (what an ingest batch writes), new
 writer vs legacy. Ratios: striped / single, and new / legacy.
 
+cost: on an existing database (``--database-url``, e.g. the read bench's, whose log holds
+every read it served), one writer appends ``--entries`` single entries, each in its own
+transaction (what one audited read adds to its transaction), and prints per append the wall
+time, the client's CPU and the CPU of the PostgreSQL backend serving it (Linux /proc); the
+baseline in the same run is the same transaction without the entry (BEGIN, SELECT 1, COMMIT).
+
+    python -m scripts.bench.audit_bench cost --database-url postgresql+psycopg://postgres@127.0.0.1:5432/cdp_bench_read100k \
+        --keyring var/h4/keyring.json --entries 4000
+
 verify: loads N valid chained entries with COPY (spread over the chains like real
 traffic, plus a signed checkpoint), then times ``verify_log`` (the code behind
 ``cdp audit verify``) over all of them, in one process and with the default workers, and
@@ -31,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Any
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -412,6 +422,68 @@ def measure_verify(url: str, platform: Platform, args: argparse.Namespace) -> No
     platform.dispose()
 
 
+def cmd_cost(args: argparse.Namespace) -> None:
+    from sqlalchemy import text
+
+    from cdp.audit.log import AuditEntry, record
+    from cdp.config import Config
+    from cdp.platform import Platform
+
+    platform = Platform(
+        Config(database_url=args.database_url, keyring_path=args.keyring, policy_dir="policies")
+    )
+    hz = os.sysconf("SC_CLK_TCK")
+    rng = random.Random(7)
+
+    def entry() -> AuditEntry:
+        # The shape of a customer_service read's entry (ids random, no personal values).
+        return AuditEntry(
+            actor="apikey:bench", role="customer_service", purpose="customer_support",
+            action="customers.read", customer_id=f"{rng.getrandbits(128):032x}",
+            categories=["address", "consent", "contact", "identity", "purchase"],
+            view={"address": "plain", "consent": "plain", "contact": "masked",
+                  "identity": "plain", "purchase": "plain"},
+            request_id=f"{rng.getrandbits(128):032x}", detail={"withheld": ["health"]},
+        )
+
+    def measure(label: str, step: Any, n: int) -> tuple[float, float, float]:
+        s = platform.Session()
+        s.execute(text("SELECT 1"))
+        pid = s.connection().connection.dbapi_connection.info.backend_pid
+        s.commit()
+
+        def backend_cpu() -> float:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / hz
+
+        for _ in range(min(300, n)):  # warm: prepared statements, caches
+            step(s)
+            s.commit()
+        w0, c0, b0 = time.perf_counter(), time.thread_time(), backend_cpu()
+        for _ in range(n):
+            step(s)
+            s.commit()
+        wall = (time.perf_counter() - w0) / n * 1e3
+        client = (time.thread_time() - c0) / n * 1e3
+        server = (backend_cpu() - b0) / n * 1e3
+        s.close()
+        print(f"{label}: {wall:.3f} ms wall, client CPU {client:.3f} ms, PostgreSQL backend CPU "
+              f"{server:.3f} ms per transaction ({n} transactions)")
+        return wall, client, server
+
+    with platform.transaction() as s:
+        entries = s.execute(text("SELECT count(*) FROM audit_events")).scalar_one()
+    print(f"{entries} entries in the log; load average {os.getloadavg()[0]:.2f}")
+    base = measure("baseline (BEGIN, SELECT 1, COMMIT)", lambda s: s.execute(text("SELECT 1")),
+                   args.entries)
+    one = measure("one audit entry and its commit", lambda s: record(s, entry()), args.entries)
+    print(f"append / baseline: wall {one[0] / base[0]:.2f}x, PostgreSQL CPU "
+          f"{one[2] / max(base[2], 1e-9):.2f}x; the entry adds {one[2] - base[2]:.3f} ms of "
+          f"PostgreSQL CPU and {one[0] - base[0]:.3f} ms of wall time")
+    platform.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -421,12 +493,16 @@ def main() -> None:
     a.add_argument("--writers", default="1,4,16")
     a.add_argument("--seconds", type=float, default=10)
     a.add_argument("--batch", type=int, default=50, help="entries per record() call, last cells")
+    c = sub.add_parser("cost")
+    c.add_argument("--database-url", required=True)
+    c.add_argument("--keyring", required=True)
+    c.add_argument("--entries", type=int, default=4000)
     v = sub.add_parser("verify")
     v.add_argument("--entries", type=int, default=1_000_000)
     v.add_argument("--repeat", type=int, default=2)
     v.add_argument("--reuse", action="store_true", help="keep a loaded database of this size")
     args = ap.parse_args()
-    {"append": cmd_append, "verify": cmd_verify}[args.cmd](args)
+    {"append": cmd_append, "verify": cmd_verify, "cost": cmd_cost}[args.cmd](args)
 
 
 if __name__ == "__main__":
