@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+
 class _Compiled:
     """One statement's SQL for one dialect, with its parameter and result conversions."""
 
@@ -135,9 +136,11 @@ class DriverStatement:
     @staticmethod
     def _raise(conn: Connection, c: _Compiled, cursor: Any, exc: Exception) -> None:
         dialect = conn.dialect
-        if dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor):
+        lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+        if lost:
             # As SQLAlchemy does for its own statements: never hand this connection out again.
             conn.invalidate(exc)
         raise DBAPIError.instance(
-            c.sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
+            c.sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
+            connection_invalidated=lost, dialect=dialect,
         ) from exc
