@@ -44,14 +44,11 @@ class _Compiled:
             tuple(compiled.positiontup) if compiled.positional else None  # type: ignore[arg-type]
         )
         self.binds: dict[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
+        # A SELECT declares its columns (names and types); a text() statement does not.
+        columns = getattr(statement, "selected_columns", None)
         if names is None:
-            names = tuple(statement.selected_columns.keys()) if hasattr(
-                statement, "selected_columns"
-            ) else ()
-        self.names = names
-        self.types = [c.type for c in statement.selected_columns] if names and hasattr(
-            statement, "selected_columns"
-        ) else []
+            names = tuple(columns.keys()) if columns is not None else ()
+        self.types = [c.type for c in columns] if columns is not None else []
         self.row = namedtuple("Row", names) if names else None  # type: ignore[misc]
         self.dialect = dialect
         self._processors: list[tuple[int, Callable[[Any], Any]]] | None = None
@@ -92,13 +89,15 @@ class DriverStatement:
     def __init__(self, statement: Any, names: tuple[str, ...] | None = None) -> None:
         self.statement = statement
         self.names = names
-        self._by_dialect: dict[str, _Compiled] = {}
+        self._by_dialect: dict[tuple[str, str, str], _Compiled] = {}
 
     def _compiled(self, dialect: Any) -> _Compiled:
-        compiled = self._by_dialect.get(dialect.name)
+        # By driver and parameter style too: two drivers of one database take different SQL.
+        key = (dialect.name, dialect.driver, dialect.paramstyle)
+        compiled = self._by_dialect.get(key)
         if compiled is None:
             compiled = self._by_dialect.setdefault(
-                dialect.name, _Compiled(self.statement, dialect, self.names)
+                key, _Compiled(self.statement, dialect, self.names)
             )
         return compiled
 

@@ -73,7 +73,9 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 # orjson for response bodies: what it cannot encode the way Flask does (datetime as an HTTP
 # date, Decimal, integers past 64 bits, subclasses of str or dict) goes to Flask's encoder.
-_ORJSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+_ORJSON_OPTS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 
 
 class _JSONProvider(DefaultJSONProvider):

@@ -18,7 +18,8 @@ transaction (what one audited read adds to its transaction), and prints per appe
 time, the client's CPU and the CPU of the PostgreSQL backend serving it (Linux /proc); the
 baseline in the same run is the same transaction without the entry (BEGIN, SELECT 1, COMMIT).
 
-    python -m scripts.bench.audit_bench cost --database-url postgresql+psycopg://postgres@127.0.0.1:5432/cdp_bench_read100k \
+    python -m scripts.bench.audit_bench cost \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/cdp_bench_read100k \
         --keyring var/h4/keyring.json --entries 4000
 
 verify: loads N valid chained entries with COPY (spread over the chains like real
