@@ -15,6 +15,9 @@ bind = os.environ.get("CDP_BIND", "127.0.0.1:8000")
 # bench (2 cores, 16 clients, scripts/bench/read_api_bench.py, BENCHMARKS.md) 2 x 4 cost
 # less CPU per read than 2 x 8 and had the lower p99 in every interleaved pair of runs.
 # Connections beyond the threads wait inside their worker, not in the kernel's backlog.
+# Each thread holds at most one PostgreSQL connection while it serves a request, so the
+# service needs about workers x threads connections (plus the scheduler's): keep that under
+# the server's max_connections (100 by default) when raising either on a larger machine.
 workers = int(os.environ.get("CDP_WORKERS", os.cpu_count() or 2))
 worker_class = "gthread"
 threads = int(os.environ.get("CDP_THREADS", "4"))
