@@ -12,8 +12,9 @@ bind = os.environ.get("CDP_BIND", "127.0.0.1:8000")
 # One process per core, each with a few threads (gthread). A worker runs Python on one core
 # at a time (the GIL); its threads overlap the waits on PostgreSQL and Redis. Four threads
 # are enough to keep a core busy with customer reads; more only add contention: on the read
-# bench (2 cores, 16 clients, scripts/bench/read_api_bench.py, BENCHMARKS.md) 2 x 4 cost
-# less CPU per read than 2 x 8 and had the lower p99 in every interleaved pair of runs.
+# bench (2 cores, 16 clients, scripts/bench/read_api_bench.py, BENCHMARKS.md) 2 x 4 had a
+# lower p99 than 2 x 8 in each of four alternated pairs of runs (31.8-44.6 ms against
+# 41.5-50.1 ms), mostly at less CPU per read.
 # Connections beyond the threads wait inside their worker, not in the kernel's backlog.
 # Each thread holds at most one PostgreSQL connection while it serves a request, so the
 # service needs about workers x threads connections (plus the scheduler's): keep that under
