@@ -48,8 +48,10 @@ class _Compiled:
         columns = getattr(statement, "selected_columns", None)
         if names is None:
             names = tuple(columns.keys()) if columns is not None else ()
+        if not names:
+            raise ValueError("a DriverStatement returns rows: give the names of its columns")
         self.types = [c.type for c in columns] if columns is not None else []
-        self.row = namedtuple("Row", names) if names else None  # type: ignore[misc]
+        self.row = namedtuple("Row", names)  # type: ignore[misc]
         self.dialect = dialect
         self._processors: list[tuple[int, Callable[[Any], Any]]] | None = None
         self._lock = threading.Lock()
@@ -116,8 +118,6 @@ class DriverStatement:
             except conn.dialect.loaded_dbapi.Error as exc:
                 self._raise(conn, c, cursor, exc)
             conn.dispatch.after_cursor_execute(conn, cursor, c.sql, args, None, False)
-            if c.row is None:
-                return raw
             procs = c.processors(cursor) if raw else []
         finally:
             cursor.close()
