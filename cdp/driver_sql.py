@@ -17,7 +17,9 @@ What stays as with ``Connection.execute``:
 - a driver error is raised as SQLAlchemy's (``IntegrityError``, ``OperationalError``, ...),
   parameters hidden, and a lost connection is invalidated so the pool does not reuse it.
 
-Only for statements without expanding (IN-list) parameters, whose SQL text is fixed.
+Only for statements without expanding (IN-list) parameters, whose SQL text is fixed. Values
+the statement carries itself (a comparison with a constant, ``literal()``) are sent with
+every run.
 """
 
 from __future__ import annotations
@@ -44,6 +46,13 @@ class _Compiled:
             tuple(compiled.positiontup) if compiled.positional else None  # type: ignore[arg-type]
         )
         self.binds: dict[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
+        # Values the statement carries itself (``col == "x"``, ``literal(1)``): sent with
+        # every run, under what the caller gives. Required parameters have none.
+        self.defaults: dict[str, Any] = {
+            name: value
+            for name, value in compiled.construct_params(_check=False).items()
+            if not compiled.binds[name].required
+        }
         # A SELECT declares its columns (names and types); a text() statement does not.
         columns = getattr(statement, "selected_columns", None)
         if names is None:
@@ -57,6 +66,8 @@ class _Compiled:
         self._lock = threading.Lock()
 
     def parameters(self, params: Mapping[str, Any]) -> Any:
+        if self.defaults:
+            params = {**self.defaults, **params}
         if self.binds:
             params = {k: (self.binds[k](v) if k in self.binds else v) for k, v in params.items()}
         if self.positions is not None:

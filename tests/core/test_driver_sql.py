@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, event, select, text
+from sqlalchemy import bindparam, event, literal, select, text
 from sqlalchemy.exc import DBAPIError
 
 from cdp.audit.log import AuditEntry, record
@@ -61,6 +61,23 @@ def test_rows_are_what_connection_execute_returns(platform: Platform) -> None:
     assert first.at.utcoffset() is not None and first.at.utcoffset().total_seconds() == 0
     assert first.categories == ["contact", "identity"] and first.detail == {"n": 0, "zh": "处方"}
     assert first.reason == "核对" and got[1].reason is None
+
+
+def test_values_the_statement_carries_are_sent_with_it(platform: Platform) -> None:
+    """A comparison with a constant and a literal compile to bound parameters the caller
+    does not give; they are sent all the same (the rows are Connection.execute's)."""
+    _write(platform)
+    stmt = (
+        select(AuditEvent.customer_id, literal("x").label("tag"))
+        .where(AuditEvent.actor == "apikey:drv", AuditEvent.customer_id != bindparam("skip"))
+        .order_by(AuditEvent.id)
+    )
+    with platform.transaction() as s:
+        conn = s.connection()
+        expected = conn.execute(stmt, {"skip": "c1"}).all()
+        got = DriverStatement(stmt).rows(conn, {"skip": "c1"})
+    assert [tuple(r) for r in got] == [tuple(r) for r in expected]
+    assert [r.customer_id for r in got] == ["c0", "c2", "c3", "c4"] and got[0].tag == "x"
 
 
 def test_an_error_is_sqlalchemys_and_does_not_carry_the_parameters(platform: Platform) -> None:
