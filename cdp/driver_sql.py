@@ -40,6 +40,9 @@ class _Compiled:
         compiled = statement.compile(dialect=dialect)
         if any(b.expanding for b in compiled.binds.values()):
             raise ValueError("a DriverStatement takes no expanding (IN-list) parameters")
+        if any(b.callable is not None for b in compiled.binds.values()):
+            # Its value would be read once here, not at each run as SQLAlchemy reads it.
+            raise ValueError("a DriverStatement takes no parameters computed at run time")
         self.sql: str = compiled.string
         # qmark / numeric dialects (sqlite3) take a tuple in this order; pyformat a dict.
         self.positions: tuple[str, ...] | None = (

@@ -415,8 +415,9 @@ def machine_speed(n: int = 20_000) -> dict[str, float]:
     (``sum(range(10**7))``, best of 3) and a loopback round trip between two processes (one
     byte each way over a socket pair, as every SQL statement and Redis call makes)."""
     import socket
+    import timeit
 
-    loop = min(_timed(lambda: sum(range(10**7))) for _ in range(3))
+    loop = min(timeit.repeat("sum(range(10**7))", number=1, repeat=3))
     a, b = socket.socketpair()
     pid = os.fork()
     if pid == 0:  # the echoing process
@@ -435,12 +436,6 @@ def machine_speed(n: int = 20_000) -> dict[str, float]:
     os.waitpid(pid, 0)
     a.close()
     return {"python_loop_ms": loop * 1e3, "process_round_trip_us": rtt * 1e6}
-
-
-def _timed(fn: Any) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def decision_and_render_cost(platform: Any, ids: list[str]) -> None:

@@ -78,6 +78,11 @@ def test_values_the_statement_carries_are_sent_with_it(platform: Platform) -> No
         got = DriverStatement(stmt).rows(conn, {"skip": "c1"})
     assert [tuple(r) for r in got] == [tuple(r) for r in expected]
     assert [r.customer_id for r in got] == ["c0", "c2", "c3", "c4"] and got[0].tag == "x"
+    # A value computed at each run (callable_) would be frozen at the first: refused.
+    with pytest.raises(ValueError, match="computed at run time"), platform.transaction() as s:
+        DriverStatement(select(bindparam("now", callable_=lambda: 1).label("n"))).rows(
+            s.connection(), {}
+        )
 
 
 def test_an_error_is_sqlalchemys_and_does_not_carry_the_parameters(platform: Platform) -> None:
