@@ -4,10 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+import importlib
 
+from flask import Flask, jsonify
+
+from cdp import audit, http
 from cdp.config import Config
 from cdp.platform import Platform
+
+# Each capability's blueprint module; every blueprint is mounted under /v1.
+BLUEPRINT_MODULES: list[str] = [
+    "cdp.exports.views",
+    "cdp.rights.views",
+    "cdp.identity.views",
+    "cdp.access.views",
+    "cdp.audit.views",
+]
+
+
+def _register_blueprints(app: Flask) -> None:
+    for module in BLUEPRINT_MODULES:
+        app.register_blueprint(importlib.import_module(module).bp, url_prefix="/v1")
+
+    @app.get("/healthz")
+    def healthz():  # type: ignore[no-untyped-def]
+        return jsonify({"status": "ok"})
 
 
 def create_app(config: dict[str, Any] | Config | None = None) -> Flask:
@@ -22,13 +43,9 @@ def create_app(config: dict[str, Any] | Config | None = None) -> Flask:
     platform.keyring  # noqa: B018
     app.extensions["cdp"] = platform
 
-    from cdp import web
-
-    web.init_app(app)
-
-    from cdp.api import register_blueprints
-
-    register_blueprints(app)
+    http.init_app(app)
+    audit.init_app(app)
+    _register_blueprints(app)
 
     if cfg.scheduler_enabled:
         # Every service process may run one: each firing runs once (cdp.jobs.lock).

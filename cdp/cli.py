@@ -133,7 +133,7 @@ def keys_rotate(batch_size: int) -> None:
 def serve(host: str, port: int) -> None:
     """Run the HTTP service (use gunicorn wsgi:app in production)."""
     from cdp.app import create_app
-    from cdp.web import prepare_gc_for_serving
+    from cdp.http.serving import prepare_gc_for_serving
 
     app = create_app()
     prepare_gc_for_serving()  # as wsgi.py

@@ -14,7 +14,7 @@ from cdp.access.apikeys import KEY_PREFIX, authenticate
 from cdp.access.policy import PolicySet, policy_store
 from cdp.audit.log import AuditEntry, record
 from cdp.errors import CdpError, Forbidden, Unauthorized, ValidationError
-from cdp.web import current_platform, db_session, request_id
+from cdp.http import current_platform, db_session, request_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 PURPOSE_HEADER = "X-Purpose-Of-Use"

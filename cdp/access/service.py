@@ -201,7 +201,7 @@ def open_break_glass(
         raise NotFound("no such customer")
     categories = sorted(ctx.policy.break_glass.get(ctx.role, frozenset()))
     if platform is None:
-        from cdp.web import current_platform
+        from cdp.http import current_platform
 
         platform = current_platform()
     key_row = session.scalar(

@@ -21,3 +21,30 @@ Operating it
   checks chains, hashes and checkpoints; ``cdp audit public-key`` prints the key to hand
   to verifiers.
 """
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from cdp.audit.log import COLLECT_KEY, record
+from cdp.http.lifecycle import add_refusal_keeper, add_session_hook
+
+
+def _collect(session: Session) -> None:
+    session.info[COLLECT_KEY] = []
+
+
+def _keep_refusals(session: Session):  # type: ignore[no-untyped-def]
+    """Denied attempts stay on record when a refused request is rolled back: the audit
+    entries of its refusals (every decision but "allow") are appended again on their own."""
+    refused = [e for e in session.info.get(COLLECT_KEY, ()) if e.decision != "allow"]
+    if not refused:
+        return None
+    return lambda s: record(s, *refused)
+
+
+def init_app(app: Flask) -> None:
+    """Collect each request's audit entries, and keep a refused request's denials."""
+    add_session_hook(app, _collect)
+    add_refusal_keeper(app, _keep_refusals)

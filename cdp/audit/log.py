@@ -14,9 +14,9 @@ from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from cdp.audit.models import AuditEvent
-from cdp.bulk import insert_rows
+from cdp.db.bulk import insert_rows
 from cdp.db import UTCDateTime, is_postgres, utcnow
-from cdp.driver_sql import DriverStatement
+from cdp.db.driver_sql import DriverStatement
 
 GENESIS = "0" * 64
 # Number of parallel hash chains on PostgreSQL. A writer holds its chain's lock from its
@@ -192,7 +192,7 @@ _VALUES_FROM_HEAD = (
     "|| (h.seq + 1) || ',' || CAST(:rest AS TEXT), 'UTF8')), 'hex'), h.chain, h.seq + 1 FROM h "
     "RETURNING chain"
 )
-# Both run on the driver's cursor (cdp.driver_sql): SQLAlchemy's execution layer cost more
+# Both run on the driver's cursor (cdp.db.driver_sql): SQLAlchemy's execution layer cost more
 # CPU than the statement's own round trip.
 _INSERT_ONE_FREE = DriverStatement(text(
     "WITH h AS (SELECT chain, seq, entry_hash FROM audit_chain_heads WHERE chain < :n "
@@ -243,7 +243,7 @@ def _record_one_pg(session: Session, e: AuditEntry) -> bool:
 
 # A session whose ``info`` holds a list under this key collects every entry appended through
 # it (the web request's session: a refused request is rolled back and its refusals written
-# again on their own, see cdp.web).
+# again on their own, see cdp.http.lifecycle).
 COLLECT_KEY = "cdp_audit_collect"
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
-from cdp.bulk import insert_rows
+from cdp.db.bulk import insert_rows
 from cdp.crypto import fields
 from cdp.crypto.models import DataKey
 from cdp.db import is_postgres, new_id, utcnow

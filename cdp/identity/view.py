@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from cdp.crypto import fields
 from cdp.crypto.models import DataKey
-from cdp.driver_sql import DriverStatement
+from cdp.db.driver_sql import DriverStatement
 from cdp.errors import DecryptionError, NotFound
 from cdp.identity import normalize as nz
 from cdp.identity.golden import golden_profile
@@ -181,7 +181,7 @@ _CUSTOMERS = _customers_query(lambda col: col.in_(_IDS), bindparam("shell", expa
 # The shell statuses as a fixed number of parameters, the last repeated to fill them.
 _ID = bindparam("id")
 _SHELL_SLOTS = 4
-# Run on the driver's cursor (cdp.driver_sql): this and _REST_ONE are most of the SQL a
+# Run on the driver's cursor (cdp.db.driver_sql): this and _REST_ONE are most of the SQL a
 # customer read runs.
 _CUSTOMER_ONE = DriverStatement(_customers_query(
     lambda col: col == _ID, [bindparam(f"shell{i}") for i in range(_SHELL_SLOTS)]

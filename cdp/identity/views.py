@@ -11,7 +11,7 @@ from cdp.errors import ValidationError
 from cdp.identity.ingest import RecordRejected, batches, prepare, validate_record
 from cdp.identity.resolve import ingest_batch
 from cdp.identity.rules import load_rules
-from cdp.web import current_platform, db_session
+from cdp.http import current_platform, db_session
 
 bp = Blueprint("identity", __name__)
 

@@ -149,7 +149,7 @@ def _bare_reader() -> Any:
 def bench_app():  # type: ignore[no-untyped-def]
     """The service plus the bare endpoint (only in this benchmark)."""
     from cdp.app import create_app
-    from cdp.web import db_session
+    from cdp.http import db_session
 
     app = create_app()
     read = _bare_reader()
@@ -157,7 +157,7 @@ def bench_app():  # type: ignore[no-untyped-def]
     # collector's full collections, young collections made rarer (a tree older than that
     # helper: the freeze alone, as its wsgi.py did).
     try:
-        from cdp.web import prepare_gc_for_serving
+        from cdp.http.serving import prepare_gc_for_serving
     except ImportError:
         import gc
 

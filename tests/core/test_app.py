@@ -37,7 +37,7 @@ def test_refuses_missing_keyring(config, tmp_path) -> None:  # type: ignore[no-u
 
 
 def test_response_bodies_say_what_flasks_encoder_says(app) -> None:  # type: ignore[no-untyped-def]
-    """Bodies are encoded by orjson (cdp.web); what it cannot encode the way Flask does
+    """Bodies are encoded by orjson (cdp.http.jsonio); what it cannot encode the way Flask does
     (datetimes as HTTP dates, Decimal, integers past 64 bits, str subclasses) goes to Flask's
     own encoder, so every body parses to what Flask's encoder alone would have written."""
     import dataclasses

@@ -1,4 +1,4 @@
-"""DriverStatement (cdp/driver_sql.py): the same rows as SQLAlchemy's own execution, seen by
+"""DriverStatement (cdp/db/driver_sql.py): the same rows as SQLAlchemy's own execution, seen by
 the engine's cursor events, errors raised as SQLAlchemy's without the parameters, and a
 connection lost under it never handed out again."""
 
@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from cdp.audit.log import AuditEntry, record
 from cdp.audit.models import AuditEvent
 from cdp.db import is_postgres
-from cdp.driver_sql import DriverStatement
+from cdp.db.driver_sql import DriverStatement
 from cdp.platform import Platform
 
 _BY_ACTOR = (

@@ -16,7 +16,7 @@ from cdp.audit.verify import verify_log
 from cdp.db import utcnow
 from cdp.errors import Conflict
 from cdp.identity.models import Customer
-from cdp.web import db_session
+from cdp.http import db_session
 
 
 def _route(app, path: str, refuse: bool) -> None:  # type: ignore[no-untyped-def]

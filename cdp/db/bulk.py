@@ -16,7 +16,7 @@ from sqlalchemy import DateTime, LargeBinary, Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from cdp.db import is_postgres
+from cdp.db.engine import is_postgres
 
 EXECUTEMANY_CHUNK = 1000
 
