@@ -130,14 +130,19 @@ def keys_rotate(batch_size: int) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Run the HTTP service (use gunicorn wsgi:app in production)."""
-    from cdp.app import create_app
-    from cdp.http.serving import prepare_gc_for_serving
+@click.option("--workers", default=None, type=click.IntRange(min=1),
+              help="gunicorn worker processes [default: one per core]")
+@click.option("--threads", default=None, type=click.IntRange(min=1),
+              help="threads per worker [default: 4]")
+@click.option("--dev", is_flag=True, help="Flask's development server with its reloader")
+def serve(host: str, port: int, workers: int | None, threads: int | None, dev: bool) -> None:
+    """Run the HTTP service under gunicorn (Ctrl-C or SIGTERM stops it cleanly)."""
+    from cdp import server
 
-    app = create_app()
-    prepare_gc_for_serving()  # as wsgi.py
-    app.run(host=host, port=port, threaded=True)
+    if dev:
+        server.serve_dev(host, port)
+    else:
+        server.serve(host, port, workers=workers, threads=threads)
 
 
 def _register() -> None:

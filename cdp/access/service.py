@@ -138,7 +138,7 @@ def find_customer_ids(
     source: str | None,
 ) -> list[str]:
     """Customers holding ``identifier_type`` = ``value`` (exact after normalisation)."""
-    from cdp.identity.ingest import lookup_index
+    from cdp.identity.identifiers import lookup_index
     from cdp.identity.models import Identifier
     from cdp.identity.normalize import KNOWN_TYPES
 

@@ -14,7 +14,7 @@ import click
 from sqlalchemy import select
 
 from cdp.cli import get_platform
-from cdp.identity.ingest import IngestSummary, bulk_gc, ingest_lines
+from cdp.identity.pipeline import bulk_gc, ingest_lines, IngestSummary
 from cdp.identity.models import SourceRecord
 
 

@@ -22,6 +22,8 @@ from pypinyin import Style, lazy_pinyin
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 
+from cdp.identity.vocabulary import IDENTIFIER_TYPES
+
 # Identifier statuses (also the values of Identifier.status).
 VALID = "valid"
 MASKED = "masked"
@@ -75,19 +77,7 @@ def private_memo() -> Iterator[None]:
         _PRIVATE_MEMO.reset(token)
 
 
-KNOWN_TYPES = frozenset(
-    {
-        "phone",
-        "email",
-        "national_id",
-        "passport",
-        "wechat_unionid",
-        "wechat_openid",
-        "member_id",
-        "platform_user_id",
-        "device_id",
-    }
-)
+KNOWN_TYPES = frozenset(IDENTIFIER_TYPES)
 
 _MASK_CHARS = "*＊xX●•"
 _MASKED_PHONE = re.compile(r"^\+?(?:86)?(1\d{2})[*＊xX●•]{3,6}(\d{4})$")

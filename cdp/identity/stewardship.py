@@ -27,7 +27,7 @@ from cdp.identity.models import (
     MatchKey,
     SourceRecord,
 )
-from cdp.identity.resolve import merge_rows
+from cdp.identity.writer import merge_rows
 
 MAX_REASON = 2000
 
@@ -87,8 +87,7 @@ def merge_customers(session: Session, platform: Any, a: str, b: str, actor: str,
     if na and nb and na != nb:
         raise Conflict("the customers hold different national ID numbers", code="national_id_conflict")
     now = utcnow()
-    record_ids = list(session.scalars(select(SourceRecord.id).where(SourceRecord.customer_id == b)))
-    merge_rows(session, platform, b, a, record_ids, "steward", ["steward"], actor, now)
+    record_ids = merge_rows(session, b, a, "steward", ["steward"], actor, now)
     ca.updated_at = now
     session.add(LineageEvent(kind="merged", customer_id=a, other_customer_id=b,
                              record_ids=record_ids, rule="steward", evidence=["steward"],

@@ -29,7 +29,7 @@ from cdp.db.driver_sql import DriverStatement
 from cdp.errors import DecryptionError, NotFound
 from cdp.identity import normalize as nz
 from cdp.identity.golden import golden_profile
-from cdp.identity.ingest import identifier_category
+from cdp.identity.vocabulary import identifier_category
 from cdp.identity.models import (
     Consent,
     Customer,

@@ -1,4 +1,4 @@
-"""`POST /v1/records`: ingest a batch of source records over HTTP (CONTRACT §3, §4)."""
+"""`POST /v1/records`: ingest a batch of source records over HTTP (docs/api.md, docs/records.md)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from flask import Blueprint, jsonify, request
 
 from cdp.access.guard import current_principal, protected
 from cdp.errors import ValidationError
-from cdp.identity.ingest import RecordRejected, batches, prepare, validate_record
-from cdp.identity.resolve import ingest_batch
+from cdp.identity.pipeline import store_prepared
+from cdp.identity.prepare import prepare
+from cdp.identity.records import RecordRejected, validate_record
 from cdp.identity.rules import load_rules
 from cdp.http import current_platform, db_session
 
@@ -44,18 +45,13 @@ def post_records() -> Any:
             results[i] = {"index": i, "status": "rejected", "reason": e.reason}
     session = db_session()
     actor = current_principal().actor
-    new_customers = merges = 0
-    for batch in batches(valid, MAX_RECORDS):
-        prepared = [prepare(rec, platform.keyring, rules) for _, rec in batch]
-        out, stats = ingest_batch(session, platform, prepared, actor=actor, rules=rules)
-        new_customers += stats.new_customers
-        merges += stats.merges
-        by_key = {(r.source, r.source_record_id): r for r in out}
-        for i, rec in batch:
-            r = by_key[(rec.source, rec.source_record_id)]
-            results[i] = {"index": i, "source": r.source, "source_record_id": r.source_record_id,
-                          "status": r.status, "customer_id": r.customer_id}
-    for res in results:  # earlier sub-batches may have been merged by later ones
+    prepared = [prepare(rec, platform.keyring, rules) for _, rec in valid]
+    out, stats = store_prepared(session, platform, prepared, actor=actor, rules=rules)
+    new_customers, merges = stats.new_customers, stats.merges
+    for (i, _), r in zip(valid, out, strict=True):
+        results[i] = {"index": i, "source": r.source, "source_record_id": r.source_record_id,
+                      "status": r.status, "customer_id": r.customer_id}
+    for res in results:  # earlier resolution rounds may have been merged by later ones
         if res and res.get("customer_id"):
             res["customer_id"] = _current(session, res["customer_id"])
     accepted = sum(1 for r in results if r and r["status"] != "rejected")

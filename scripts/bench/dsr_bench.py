@@ -69,7 +69,8 @@ def main() -> int:
 
     from cdp.config import Config
     from cdp.crypto.keyring import Keyring
-    from cdp.identity.ingest import ingest_records, parse_line, validate_record
+    from cdp.identity.pipeline import ingest_records
+    from cdp.identity.records import parse_line, validate_record
     from cdp.identity.models import SourceRecord
     from cdp.identity.view import assemble_customer
     from cdp.platform import Platform, upgrade_schema

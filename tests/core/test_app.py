@@ -85,4 +85,10 @@ def test_the_shipped_gunicorn_settings_keep_the_access_log_off() -> None:
     conf = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
     assert conf["accesslog"] is None
     assert conf["worker_class"] == "gthread" and conf["threads"] >= 1
-    assert conf["wsgi_app"] == "wsgi:app"
+    assert conf["wsgi_app"] == "cdp.wsgi:app"
+    # `cdp serve` runs with the very same settings
+    from cdp.server import settings
+
+    served = settings(bind="127.0.0.1:1")
+    for key in ("accesslog", "worker_class", "threads", "workers", "wsgi_app"):
+        assert served[key] == conf[key], key

@@ -10,7 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from cdp.identity.ingest import ingest_records, validate_record
+from cdp.identity.pipeline import ingest_records
+from cdp.identity.records import validate_record
 from cdp.platform import Platform
 from tests.logcheck import register_sensitive  # noqa: F401  (re-exported for tests)
 

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from cdp.identity.ingest import ingest_records, parse_line
+from cdp.identity.pipeline import ingest_records
+from cdp.identity.records import parse_line
 
 
 def test_generated_file_in_small_batches_leaves_consistent_state(platform, tmp_path: Path) -> None:

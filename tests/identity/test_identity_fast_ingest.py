@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from cdp.crypto import fields
 from cdp.errors import ValidationError
-from cdp.identity.ingest import ingest_records, validate_record
+from cdp.identity.pipeline import ingest_records
+from cdp.identity.records import validate_record
 from cdp.identity.models import Interaction, SourceRecord
 from cdp.pii.classify import classify_field
 from cdp.pii.scan import MAX_TEXT_CHARS, clear_memo, scan_text, scan_texts
@@ -117,8 +118,8 @@ def test_pair_lookup_finds_the_same_holders_as_in_lists(platform) -> None:
     """PostgreSQL looks holders up by exact (kind, bidx) pairs; it must find exactly what the
     two IN lists (the SQLite path) find."""
     from cdp.db import is_postgres
-    from cdp.identity.ingest import prepare
-    from cdp.identity.resolve import _ID_PAIRS_SQL, _MK_PAIRS_SQL, Resolver
+    from cdp.identity.prepare import prepare
+    from cdp.identity.evidence import _ID_PAIRS_SQL, _MK_PAIRS_SQL, Evidence
     from cdp.identity.rules import load_rules
 
     masked = f"{PHONE_A[:3]}****{PHONE_A[-4:]}"
@@ -137,9 +138,9 @@ def test_pair_lookup_finds_the_same_holders_as_in_lists(platform) -> None:
         id_keys = {(f"id:{i.type}", i.bidx) for p in probe for i in p.identifiers
                    if i.bidx and i.strength != "none"}
         mk_keys = {(k, b) for p in probe for k, b in p.match_keys}
-        a = Resolver(s, platform, rules, "test")
+        a = Evidence(s, platform, rules)
         a._pairs_in_lists(id_keys, mk_keys)
-        b = Resolver(s, platform, rules, "test")
+        b = Evidence(s, platform, rules)
         b._pairs_pg(_ID_PAIRS_SQL, {(k.removeprefix("id:"), v) for k, v in id_keys}, "id:")
         b._pairs_pg(_MK_PAIRS_SQL, mk_keys, "")
     assert dict(a.index) == dict(b.index)

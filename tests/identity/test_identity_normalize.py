@@ -6,7 +6,8 @@ import pytest
 
 from cdp.crypto.keyring import Keyring
 from cdp.identity import normalize as nz
-from cdp.identity.ingest import prepare, validate_record
+from cdp.identity.prepare import prepare
+from cdp.identity.records import validate_record
 from cdp.identity.rules import load_rules
 from tests.conftest import POLICY_DIR
 from tests.identity.identity_records import NID_A, NID_BAD, rec

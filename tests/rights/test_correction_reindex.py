@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from cdp.crypto.blind_index import blind_index
-from cdp.identity.ingest import match_kind
+from cdp.identity.identifiers import match_kind
 from cdp.identity.models import Identifier, MatchKey, SourceRecord
 from cdp.identity.normalize import normalize_address
 from cdp.platform import Platform
