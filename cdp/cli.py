@@ -1,4 +1,5 @@
-"""The `cdp` command line (CONTRACT §2). Each command owns its transaction."""
+"""The `cdp` command line (docs/cli.md): the root group, `init`, `keys` and `serve`, and each
+capability's commands. Each command owns its transaction."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from pathlib import Path
 
 import click
 
+from cdp.commandline import get_platform
 from cdp.config import Config, ensure_parent
 from cdp.crypto.keyring import Keyring, load_or_create
 from cdp.errors import CdpError
 from cdp.log_config import configure_logging
-from cdp.platform import Platform, upgrade_schema
+from cdp.platform import upgrade_schema
 
 # (module, attribute) of each capability's click command or group.
 COMMAND_MODULES: list[tuple[str, str]] = [
@@ -27,19 +29,6 @@ COMMAND_MODULES: list[tuple[str, str]] = [
     ("cdp.audit.commands", "audit"),
     ("cdp.access.commands", "access"),
 ]
-
-
-def get_platform() -> Platform:
-    """The platform for this CLI invocation (one per process)."""
-    ctx = click.get_current_context()
-    root = ctx.find_root()
-    root.ensure_object(dict)
-    platform = root.obj.get("platform")
-    if platform is None:
-        platform = Platform(Config.from_env())
-        root.obj["platform"] = platform
-        root.call_on_close(platform.dispose)
-    return platform
 
 
 class CdpGroup(click.Group):

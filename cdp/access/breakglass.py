@@ -7,11 +7,16 @@ with the customer's other data when they are erased."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cdp.access.models import BreakGlassGrant
+from cdp.audit.models import AuditEvent
+from cdp.audit.queries import READ_ACTIONS
 from cdp.crypto import fields
 from cdp.db import new_id, utcnow
 from cdp.errors import Forbidden, ValidationError
@@ -95,3 +100,45 @@ def original_reason(row: BreakGlassGrant, dek: bytes) -> str:
     if row.reason_ct is None:
         return row.reason
     return fields.decrypt(dek, row.reason_ct, fields.field_aad("break_glass_grants", "reason_ct", row.id)).decode()
+
+
+def break_glass_report(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Every break-glass grant in the period, with its reason and the reads made under it."""
+    q = select(BreakGlassGrant)
+    if since:
+        q = q.where(BreakGlassGrant.created_at >= since)
+    if until:
+        q = q.where(BreakGlassGrant.created_at < until)
+    grants = list(session.scalars(q.order_by(BreakGlassGrant.created_at)))
+    uses: dict[str, int] = defaultdict(int)
+    if grants:
+        first = grants[0].created_at
+        for (detail,) in session.execute(
+            select(AuditEvent.detail).where(
+                AuditEvent.action.in_(READ_ACTIONS),
+                AuditEvent.decision == "allow",
+                AuditEvent.at >= first,
+            )
+        ):
+            gid = (detail or {}).get("break_glass")
+            if gid:
+                uses[gid] += 1
+    return [
+        {
+            "grant_id": g.id,
+            "actor": g.actor,
+            "role": g.role,
+            "purpose": g.purpose,
+            "customer_id": g.customer_id,
+            "reason": g.reason,
+            "created_at": g.created_at.isoformat(),
+            "expires_at": g.expires_at.isoformat(),
+            "reads": uses.get(g.id, 0),
+        }
+        for g in grants
+    ]

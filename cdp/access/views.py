@@ -9,12 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticError
 
 from cdp.access import service
 from cdp.access.guard import current_access, current_policy, protected
-from cdp.http.openapi import api_doc, build_document
 from cdp.access.ratelimit import init_limiter
 from cdp.access.schemas import (
     BreakGlassIn,
@@ -26,8 +23,10 @@ from cdp.access.schemas import (
     SplitIn,
     StewardOut,
 )
-from cdp.errors import CdpError, ValidationError
+from cdp.errors import CdpError
 from cdp.http import current_platform, db_session
+from cdp.http.openapi import api_doc, build_document
+from cdp.http.parsing import parse
 
 bp = Blueprint("access", __name__)
 BREAK_GLASS_HEADER = "X-Break-Glass"
@@ -41,15 +40,6 @@ def _setup(state: Any) -> None:
     from cdp.access.policy import policy_store
 
     policy_store(state.app.extensions["cdp"].config.policy_dir)
-
-
-def parse(model: type[BaseModel], data: Any) -> Any:
-    """Validate ``data`` into ``model``; a 422 naming the fields (never their values)."""
-    try:
-        return model.model_validate(data)
-    except PydanticError as exc:
-        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()})
-        raise ValidationError(f"invalid fields: {', '.join(fields)}", code="invalid") from None
 
 
 @bp.get("/customers/<customer_id>")

@@ -47,7 +47,7 @@ def audit() -> None:
 )
 def verify_cmd(public_key: str | None, checkpoint_files: tuple[str, ...], workers: int) -> None:
     """Exit 0 and a one-line summary when intact; exit 1 naming the first bad entry when not."""
-    from cdp.cli import get_platform
+    from cdp.commandline import get_platform
 
     platform = get_platform()
     if public_key:
@@ -79,7 +79,7 @@ def verify_cmd(public_key: str | None, checkpoint_files: tuple[str, ...], worker
 @audit.command("checkpoint")
 def checkpoint_cmd() -> None:
     """Sign the current chain heads; prints the checkpoint JSON to keep outside the database."""
-    from cdp.cli import get_platform
+    from cdp.commandline import get_platform
 
     platform = get_platform()
     with platform.transaction() as session:
@@ -93,6 +93,6 @@ def checkpoint_cmd() -> None:
 @audit.command("public-key")
 def public_key_cmd() -> None:
     """The hex Ed25519 public key that verifies checkpoints."""
-    from cdp.cli import get_platform
+    from cdp.commandline import get_platform
 
     click.echo(public_key_hex(get_platform().keyring.verify_key))

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cdp.access.models import BreakGlassGrant
 from cdp.audit.models import AuditEvent
 
 READ_ACTIONS = ("customers.read",)
@@ -63,47 +62,6 @@ def find_events(
         q = q.where(AuditEvent.id > after_id)
     return list(session.scalars(q.order_by(AuditEvent.id).limit(limit)))
 
-
-def break_glass_report(
-    session: Session,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[dict[str, Any]]:
-    """Every break-glass grant in the period, with its reason and the reads made under it."""
-    q = select(BreakGlassGrant)
-    if since:
-        q = q.where(BreakGlassGrant.created_at >= since)
-    if until:
-        q = q.where(BreakGlassGrant.created_at < until)
-    grants = list(session.scalars(q.order_by(BreakGlassGrant.created_at)))
-    uses: dict[str, int] = defaultdict(int)
-    if grants:
-        first = grants[0].created_at
-        for (detail,) in session.execute(
-            select(AuditEvent.detail).where(
-                AuditEvent.action.in_(READ_ACTIONS),
-                AuditEvent.decision == "allow",
-                AuditEvent.at >= first,
-            )
-        ):
-            gid = (detail or {}).get("break_glass")
-            if gid:
-                uses[gid] += 1
-    return [
-        {
-            "grant_id": g.id,
-            "actor": g.actor,
-            "role": g.role,
-            "purpose": g.purpose,
-            "customer_id": g.customer_id,
-            "reason": g.reason,
-            "created_at": g.created_at.isoformat(),
-            "expires_at": g.expires_at.isoformat(),
-            "reads": uses.get(g.id, 0),
-        }
-        for g in grants
-    ]
 
 
 def heavy_readers(

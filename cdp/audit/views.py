@@ -8,15 +8,16 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from cdp.access import breakglass
 from cdp.access.guard import current_access, protected
-from cdp.http.openapi import api_doc
-from cdp.access.views import parse
 from cdp.audit import queries
 from cdp.audit.checkpoints import SignedCheckpoint, create_checkpoint
 from cdp.audit.log import record
 from cdp.audit.verify import verify_log
 from cdp.db import utcnow
 from cdp.http import current_platform, db_session
+from cdp.http.openapi import api_doc
+from cdp.http.parsing import parse
 
 bp = Blueprint("audit", __name__)
 
@@ -120,7 +121,7 @@ def break_glass_report() -> Any:
     """Every break-glass grant in the period with its written reason and reads under it."""
     q = parse(ReportQuery, request.args.to_dict())
     session, ctx = db_session(), current_access()
-    out = queries.break_glass_report(session, since=_utc(q.since), until=_utc(q.until))
+    out = breakglass.break_glass_report(session, since=_utc(q.since), until=_utc(q.until))
     record(
         session,
         ctx.audit(action="audit.report", detail={"report": "break_glass", "rows": len(out)}),

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 def get_platform():  # type: ignore[no-untyped-def]
     # Imported late: cdp.cli imports this module while registering commands.
-    from cdp.cli import get_platform as _get
+    from cdp.commandline import get_platform as _get
 
     return _get()
 

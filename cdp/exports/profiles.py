@@ -157,7 +157,7 @@ def parse_profile(name: str, data: dict[str, Any]) -> Profile:
         raise _fail(name, "max_suppression must be within [0, 1]")
     schedule = data.get("schedule")
     if schedule is not None:
-        from cdp.jobs.cron import parse_cron
+        from cdp.cron import parse_cron
 
         try:
             parse_cron(schedule)

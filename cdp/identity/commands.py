@@ -13,7 +13,7 @@ from typing import IO
 import click
 from sqlalchemy import select
 
-from cdp.cli import get_platform
+from cdp.commandline import get_platform
 from cdp.identity.pipeline import bulk_gc, ingest_lines, IngestSummary
 from cdp.identity.models import SourceRecord
 

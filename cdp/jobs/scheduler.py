@@ -15,7 +15,7 @@ from sqlalchemy import MetaData
 
 from cdp.exports.profiles import load_profiles
 from cdp.jobs import tasks
-from cdp.jobs.cron import parse_cron
+from cdp.cron import parse_cron
 from cdp.platform import Platform
 
 log = logging.getLogger("cdp.jobs")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from cdp.jobs import lock
-from cdp.jobs.cron import latest_fire_time, parse_cron
+from cdp.cron import latest_fire_time, parse_cron
 from cdp.platform import Platform
 
 log = logging.getLogger("cdp.jobs")

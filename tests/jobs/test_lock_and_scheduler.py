@@ -194,7 +194,7 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 def test_crontab_weekdays_mean_what_crontab_means() -> None:
-    from cdp.jobs.cron import latest_fire_time, parse_cron
+    from cdp.cron import latest_fire_time, parse_cron
 
     start = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # a Friday
     for expr, weekday in (("0 2 * * 1", "Mon"), ("0 0 * * 0", "Sun"), ("0 0 * * 7", "Sun"),
