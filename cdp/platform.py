@@ -6,6 +6,7 @@ Flask apps, CLI commands and scheduled jobs each hold one ``Platform``; the unit
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,18 @@ from cdp.crypto.keys import KeyService
 from cdp.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
-MIGRATIONS_DIR = ROOT / "migrations"
+
+
+def _migrations_dir() -> Path:
+    """The Alembic scripts: the repository's ``migrations/`` in a checkout, else the copy an
+    installed package carries under ``<prefix>/share/cdp``."""
+    checkout = ROOT / "migrations"
+    if (checkout / "env.py").is_file():
+        return checkout
+    return Path(sys.prefix) / "share" / "cdp" / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 
 class Platform:
