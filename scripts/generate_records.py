@@ -88,17 +88,6 @@ SOURCES = (
 )
 SOURCE_WEIGHTS = (20, 15, 10, 20, 15, 12, 8)
 MARKETPLACES = frozenset({"jd_health", "ali_health", "pingan_health"})
-IDENTIFIER_TYPES = (
-    "phone",
-    "email",
-    "national_id",
-    "passport",
-    "wechat_unionid",
-    "wechat_openid",
-    "member_id",
-    "platform_user_id",
-    "device_id",
-)
 
 DEFAULT_RATES: dict[str, float] = {
     "family": 0.08,  # share of households that are families of 2-3 people

@@ -14,6 +14,7 @@ import phonenumbers
 import pytest
 from stdnum.cn import ric
 
+from cdp.identity.vocabulary import IDENTIFIER_TYPES
 from scripts.bench.linkage_metrics import (
     clusters_from_pairs,
     mixed_clusters,
@@ -24,7 +25,6 @@ from scripts.bench.linkage_metrics import (
 )
 from scripts.datagen.names import S2T, traditional
 from scripts.generate_records import (
-    IDENTIFIER_TYPES,
     SOURCES,
     generate,
     main,
