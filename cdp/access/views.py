@@ -79,7 +79,12 @@ def find_customers() -> Any:
     """Customers holding an identifier (exact match after normalisation, via the blind index)."""
     q = parse(LookupQuery, request.args.to_dict())
     session, platform, ctx = db_session(), current_platform(), current_access()
-    ids = service.find_customer_ids(session, platform, q.identifier_type, q.value, q.source)
+    try:
+        ids = service.find_customer_ids(session, platform, q.identifier_type, q.value, q.source)
+    except CdpError as exc:
+        if exc.code == "blocked_identifier":
+            service.audit_lookup(session, ctx, q.identifier_type, 0, refused=exc.code)
+        raise
     # A shared identifier (a family phone) can match several people; a lookup is not a scan.
     service.audit_lookup(session, ctx, q.identifier_type, len(ids))
     customers = []

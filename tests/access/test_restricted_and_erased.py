@@ -67,13 +67,18 @@ def test_restricted_customer_served_only_for_compliance_purposes(client, platfor
                    headers=support)
     assert r.status_code == 200 and r.get_json()["customers"] == []
 
-    # The purposes views.toml marks serves_restricted = true still read it, audited as allowed.
+    # The purposes views.toml marks serves_restricted = true read it, audited as allowed,
+    # for a role that handles data subject requests while one is open and verified for it.
+    r = client.post("/v1/dsr", json={"customer_id": cid, "kind": "access"}, headers=dsr)
+    access_request = r.get_json()["id"]
+    assert client.post(f"/v1/dsr/{access_request}/verify", headers=dsr).status_code == 200
     for purpose in ("compliance_audit", "data_subject_request"):
         r = client.get(url, headers=make_api_key("compliance_officer", purpose))
         assert r.status_code == 200, r.get_json()
         assert r.get_json()["status"] == "restricted" and r.get_json()["identities"]
         assert _audits(platform, cid)[-1].decision == "allow"
 
+    client.post(f"/v1/dsr/{access_request}/refuse", json={"reason": "withdrawn"}, headers=dsr)
     # Lifting the restriction serves everyday purposes again.
     _dsr(client, dsr, cid, "lift_restriction")
     assert client.get(url, headers=support).status_code == 200
