@@ -17,7 +17,7 @@ from collections.abc import Callable
 from flask import Flask, Response, g
 from sqlalchemy.orm import Session
 
-from cdp.http.context import request_id
+from cdp.http.context import CORRELATION_HEADER, correlation_id, request_id
 from cdp.http.errors import error_response
 
 log = logging.getLogger("cdp.http")
@@ -72,6 +72,9 @@ def init_app(app: Flask) -> None:
             finally:
                 session.close()
         response.headers["X-Request-Id"] = request_id()
+        correlation = correlation_id()
+        if correlation is not None:
+            response.headers[CORRELATION_HEADER] = correlation
         return response
 
     @app.teardown_request
