@@ -110,7 +110,7 @@ def execute(dsr_id: str) -> Any:
         if request.args.get("format") == "csv":
             from cdp.rights.package import package_csv
 
-            return Response(package_csv(package), mimetype="text/csv; charset=utf-8",
+            return Response(package_csv(package), content_type="text/csv; charset=utf-8",
                             headers={"Content-Disposition": f'attachment; filename="dsr-{req.id}.csv"'})
         return jsonify({"request": service.request_json(req), "package": package})
     return jsonify({"request": service.request_json(req), "result": out})
