@@ -125,6 +125,9 @@ def retained(customer_id: str) -> Any:
 
     if len(customer_id) > 32:
         raise NotFound("no retained records")
+    from cdp.access.ratelimit import current_limiter
+
+    current_limiter().spend_customer_data(current_access().principal.key_prefix, 1)
     session = db_session()
     rows = read_retained(session, current_platform(), customer_id)
     record(session, current_access().audit(action="retained.read", customer_id=customer_id,
