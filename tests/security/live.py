@@ -29,9 +29,11 @@ def free_port() -> int:
 def live_gunicorn(
     config: Config, workdir: Path, env: dict[str, str] | None = None, workers: int = 1
 ) -> Iterator[tuple[str, Path]]:
-    """(base URL, error log path) of a gunicorn started for ``config``; stopped on exit."""
+    """(base URL, error log path) of a gunicorn started for ``config``; stopped on exit.
+    The application's own log (stderr) goes to ``app-PORT.log`` beside the error log."""
     port = free_port()
     errorlog = workdir / f"gunicorn-{port}.log"
+    applog = workdir / f"app-{port}.log"
     run_env = {
         **os.environ,
         "CDP_DATABASE_URL": config.database_url,
@@ -47,7 +49,7 @@ def live_gunicorn(
     proc = subprocess.Popen(
         [str(gunicorn), "-c", str(REPO / "gunicorn.conf.py"), "--error-logfile", str(errorlog),
          "--log-level", "info", "--graceful-timeout", "2"],
-        cwd=REPO, env=run_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO, env=run_env, stdout=subprocess.DEVNULL, stderr=applog.open("wb"),
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
