@@ -142,7 +142,9 @@ def authenticate_request(audit_action: str | None = None) -> Principal:
                 ),
             )
         raise
-    limiter.count_key_request(key.prefix)
+    if not g.get("cdp_key_counted"):  # a read retried after a lost connection counts once
+        limiter.count_key_request(key.prefix)
+        g.cdp_key_counted = True
     principal = Principal(key_id=key.id, key_prefix=key.prefix, role=key.role)
     g.principal = principal
     return principal
