@@ -13,6 +13,7 @@ import click
 from cdp.commandline import get_platform
 from cdp.config import Config, ensure_parent
 from cdp.crypto.keyring import Keyring, load_or_create
+from cdp.db.engine import secure_sqlite_files
 from cdp.errors import CdpError
 from cdp.log_config import configure_logging
 from cdp.platform import upgrade_schema
@@ -54,6 +55,8 @@ def init() -> None:
     cfg = Config.from_env()
     ensure_parent(cfg.database_url)
     upgrade_schema(cfg.database_url)
+    # A database made by an older version (or copied in) is tightened too.
+    secure_sqlite_files(cfg.database_url)
     _, created = load_or_create(cfg.keyring_path)
     click.echo(
         f"schema at head; keyring {'created' if created else 'present'} at {cfg.keyring_path}"

@@ -15,7 +15,14 @@ class Config:
     policy_dir: str = "policies"
     # Flask-Limiter storage; memory:// is per process, production uses redis://.
     ratelimit_storage_uri: str = "memory://"
+    # Requests per authenticated key, all endpoints together.
     ratelimit_default: str = "600/minute"
+    # Customer records served per key (a lookup costs one per customer it returns).
+    ratelimit_customer_data: str = "600/minute"
+    # Unauthenticated requests (no key, a failed key, public documents): per client
+    # address, and all addresses together.
+    ratelimit_anonymous: str = "60/minute"
+    ratelimit_anonymous_global: str = "600/minute"
     export_dir: str = "var/exports"
     scheduler_enabled: bool = False
     testing: bool = False
@@ -32,6 +39,13 @@ class Config:
             policy_dir=env.get("CDP_POLICY_DIR", base.policy_dir),
             ratelimit_storage_uri=env.get("CDP_RATELIMIT_STORAGE", base.ratelimit_storage_uri),
             ratelimit_default=env.get("CDP_RATELIMIT", base.ratelimit_default),
+            ratelimit_customer_data=env.get(
+                "CDP_RATELIMIT_CUSTOMER_DATA", base.ratelimit_customer_data
+            ),
+            ratelimit_anonymous=env.get("CDP_RATELIMIT_ANONYMOUS", base.ratelimit_anonymous),
+            ratelimit_anonymous_global=env.get(
+                "CDP_RATELIMIT_ANONYMOUS_GLOBAL", base.ratelimit_anonymous_global
+            ),
             export_dir=env.get("CDP_EXPORT_DIR", base.export_dir),
             scheduler_enabled=env.get("CDP_SCHEDULER", "0") in ("1", "true", "yes"),
         )

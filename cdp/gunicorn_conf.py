@@ -26,3 +26,15 @@ accesslog = None
 # A worker that is stopped (SIGTERM to the master, or Ctrl-C) finishes the requests it holds
 # for up to this long; their transactions either commit or roll back, never half.
 graceful_timeout = 20
+
+# gunicorn's own error log and parser errors (a request it cannot parse never reaches the
+# app): the log keeps the kind of error without any of the request line (which may hold a
+# looked-up phone number), and the client gets the API's JSON error body instead of an
+# HTML page quoting its request. See cdp/http/gunicorn_support.py.
+logger_class = "cdp.http.gunicorn_support.RedactingLogger"
+
+
+def post_fork(server, worker):  # type: ignore[no-untyped-def]
+    from cdp.http.gunicorn_support import install_json_parser_errors
+
+    install_json_parser_errors()

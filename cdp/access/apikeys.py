@@ -46,10 +46,11 @@ class KeyIdentity:
     role: str
 
 
-# Successful authentications are remembered per process for this long, so a read does not
-# pay a query for its key. Revocation by another process (`cdp keys revoke`, another worker)
-# takes effect within this many seconds; in the revoking process at once (revoke_key).
-AUTH_CACHE_SECONDS = 5.0
+# Successful authentications (the secret matched its hash) are remembered per process for
+# this long. Revocation does not wait for it: every request of a remembered key still reads
+# the key's revocation time (one indexed single-column read), so a key revoked by any
+# process (`cdp keys revoke`, another worker, another host) is refused on its next request.
+AUTH_CACHE_SECONDS = 600.0
 _AUTH_CACHE_MAX = 10_000
 # (prefix, hash of the presented secret, database) -> (monotonic expiry, identity). Only
 # successes are cached: an unknown or revoked key is checked against the database every time.
@@ -65,10 +66,21 @@ def forget_cached(prefix: str | None = None) -> None:
         _auth_cache.pop(k, None)
 
 
+def recently_valid(presented: str, database: str) -> bool:
+    """Whether this process authenticated ``presented`` within ``AUTH_CACHE_SECONDS``
+    (no database read; says nothing about revocation since)."""
+    parts = presented.split("_", 2) if presented else []
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return False
+    hit = _auth_cache.get((parts[1], _hash(parts[2]), database))
+    return hit is not None and hit[0] > time.monotonic()
+
+
 def authenticate(session: Session, presented: str) -> KeyIdentity:
     """The live key matching ``presented``; Unauthorized for unknown, malformed or revoked.
 
-    A key seen valid within the last ``AUTH_CACHE_SECONDS`` is not read again.
+    A key seen valid within the last ``AUTH_CACHE_SECONDS`` is not hashed against its row
+    again, but its revocation is checked on every call: revoking is immediate everywhere.
     """
     parts = presented.split("_", 2) if presented else []
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
@@ -78,6 +90,12 @@ def authenticate(session: Session, presented: str) -> KeyIdentity:
     hit = _auth_cache.get(cache_key)
     now_mono = time.monotonic()
     if hit is not None and hit[0] > now_mono:
+        live = session.execute(
+            select(ApiKey.id, ApiKey.revoked_at).where(ApiKey.id == hit[1].id)
+        ).first()
+        if live is None or live.revoked_at is not None:
+            _auth_cache.pop(cache_key, None)
+            raise Unauthorized("API key has been revoked", code="revoked_api_key")
         return hit[1]
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
     if row is None or not hmac.compare_digest(row.key_hash, digest):
@@ -96,13 +114,13 @@ def authenticate(session: Session, presented: str) -> KeyIdentity:
 
 
 def revoke_key(session: Session, prefix: str) -> ApiKey:
-    """Revoke the key ``prefix`` (flushes); refused everywhere within AUTH_CACHE_SECONDS."""
+    """Revoke the key ``prefix`` (flushes); refused everywhere from the commit on."""
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if row is None:
         raise NotFound("no API key with that prefix")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
     session.flush()
-    # This process stops honouring it at once; other processes within AUTH_CACHE_SECONDS.
+    # Every process checks revocation per request; this one also forgets the key at once.
     forget_cached(prefix)
     return row

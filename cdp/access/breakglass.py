@@ -79,12 +79,21 @@ def grant(
     return row
 
 
-def check(session: Session, grant_id: str, *, api_key_id: int, customer_id: str) -> BreakGlassGrant:
-    """The live grant ``grant_id`` of this key for this customer; Forbidden otherwise."""
+def check(
+    session: Session, grant_id: str, *, api_key_id: int, customer_id: str, purpose: str | None
+) -> BreakGlassGrant:
+    """The live grant ``grant_id`` of this key for this customer and the purpose it was
+    opened for; Forbidden otherwise (a grant given for customer support does not serve a
+    data subject request or any other purpose)."""
     row = session.get(BreakGlassGrant, grant_id) if grant_id and len(grant_id) <= 32 else None
-    if row is None or row.api_key_id != api_key_id or row.customer_id != customer_id:
+    if (
+        row is None
+        or row.api_key_id != api_key_id
+        or row.customer_id != customer_id
+        or row.purpose != (purpose or "")
+    ):
         raise Forbidden(
-            "no break-glass grant with that id for this key and customer",
+            "no break-glass grant with that id for this key, customer and purpose",
             code="break_glass_invalid",
         )
     if row.expires_at <= utcnow():

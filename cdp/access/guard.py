@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import casbin
 from flask import g, request
 
-from cdp.access.apikeys import KEY_PREFIX, authenticate
+from cdp.access.apikeys import authenticate
 from cdp.access.policy import PolicySet, policy_store
 from cdp.audit.log import AuditEntry, record
 from cdp.errors import CdpError, Forbidden, Unauthorized, ValidationError
@@ -82,37 +82,69 @@ def current_access() -> AccessContext:
     return ctx
 
 
-def _presented_prefix(token: str) -> str | None:
-    parts = token.split("_", 2)
-    if len(parts) == 3 and parts[0] == KEY_PREFIX and parts[1].isalnum() and len(parts[1]) <= 24:
-        return parts[1]
-    return None
-
-
 def authenticate_request(audit_action: str | None = None) -> Principal:
-    """The principal of the Bearer key; refusals are audited (actor = the presented prefix)."""
+    """The principal of the Bearer key, counted against that key's rate limit.
+
+    Before the key is checked, a client address over its limit of unauthenticated requests
+    (or all of them over the global one) is refused with 429, without a database read,
+    unless its key is one this process recently found valid. A failed authentication counts
+    against the address, never against the key it names, and is audited in aggregate (see
+    ``cdp.access.ratelimit``): actor ``anonymous``, the address and the count.
+    """
+    from cdp.access.apikeys import recently_valid
+    from cdp.access.ratelimit import client_address, current_limiter, worth_auditing
+
+    limiter = current_limiter()
+    address = client_address()
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
+    session = db_session()
+    if not recently_valid(token, str(session.get_bind().url)):
+        limiter.check_anonymous(address)
     try:
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("send `Authorization: Bearer <api key>`", code="missing_api_key")
-        key = authenticate(db_session(), token)
+        key = authenticate(session, token)
     except Unauthorized as exc:
-        if audit_action:
-            prefix = _presented_prefix(token) if token else None
+        limiter.count_anonymous(address)
+        if exc.code == "revoked_api_key" and audit_action:
+            # The secret matched: whoever sent it holds that key. Its use after revocation
+            # is on record under the key, once per attempt (the address limit bounds them).
             record(
-                db_session(),
+                session,
                 AuditEntry(
-                    actor=f"apikey:{prefix}" if prefix else "anonymous",
+                    actor=f"apikey:{token.split('_', 2)[1]}",
                     action=audit_action,
                     decision="deny",
                     request_id=request_id(),
                     customer_id=_customer_arg(),
-                    detail={"reason": exc.code},
+                    detail={"reason": exc.code, "client": address},
+                ),
+            )
+            raise
+        denied, window = limiter.count_denial(address)
+        if audit_action and worth_auditing(denied):
+            record(
+                session,
+                AuditEntry(
+                    actor="anonymous",
+                    action="auth.denied",
+                    decision="deny",
+                    request_id=request_id(),
+                    detail={
+                        "reason": exc.code,
+                        "client": address,
+                        "denied_in_window": denied,
+                        "window_start": window,
+                        "endpoint": audit_action,
+                    },
                 ),
             )
         raise
+    if not g.get("cdp_key_counted"):  # a read retried after a lost connection counts once
+        limiter.count_key_request(key.prefix)
+        g.cdp_key_counted = True
     principal = Principal(key_id=key.id, key_prefix=key.prefix, role=key.role)
     g.principal = principal
     return principal
@@ -170,17 +202,13 @@ def protected(resource: str, action: str, *, purpose: str = "optional") -> Calla
                     ),
                 )
             if stated is None and purpose == "required":
-                allowed = [
-                    p for p in policy.purposes_for(principal.role, resource, action) if p != "*"
-                ]
                 raise _deny(
                     principal,
                     None,
                     audit_action,
                     "purpose_required",
                     ValidationError(
-                        f"personal data is served only for a stated purpose: send {PURPOSE_HEADER}"
-                        + (f" (your role may use: {', '.join(allowed)})" if allowed else ""),
+                        f"personal data is served only for a stated purpose: send {PURPOSE_HEADER}",
                         code="purpose_required",
                         status=400,
                     ),
@@ -193,9 +221,11 @@ def protected(resource: str, action: str, *, purpose: str = "optional") -> Calla
                         stated,
                         audit_action,
                         "purpose_not_permitted",
+                        # The purposes that would work are not listed: a refusal is no
+                        # menu of ways in (issue 18); the role's holder has the policy.
                         Forbidden(
-                            f"role {principal.role!r} may not {action} {resource} for purpose {stated!r}; "
-                            f"permitted: {', '.join(allowed)}",
+                            f"role {principal.role!r} may not {action} {resource} "
+                            f"for purpose {stated!r}",
                             code="purpose_not_permitted",
                         ),
                     )

@@ -43,6 +43,40 @@ def serves_restricted(policy: Any, purpose: str | None) -> bool:
     return (policy.purposes.get(purpose) or {}).get("serves_restricted") is True
 
 
+# DSR states in which a request is open and its requester's identity has been checked.
+_OPEN_VERIFIED = ("verified", "in_progress")
+DSR_PURPOSE = "data_subject_request"
+
+
+def restriction_lifted(session: Session, ctx: AccessContext, customer_id: str) -> bool:
+    """Whether ``ctx`` may read ``customer_id`` although its processing is restricted.
+
+    Stating a purpose marked ``serves_restricted`` is not enough (anyone whose role may
+    state it could lift any restriction): the purpose must be bound to an open, verified
+    data subject request for this very customer, and the caller's role must be one that
+    handles such requests (policy: ``dsr, write, data_subject_request``).
+    """
+    if not serves_restricted(ctx.policy, ctx.purpose):
+        return False
+    if not ctx.policy.allows(ctx.role, "dsr", "write", DSR_PURPOSE):
+        return False
+    from cdp.rights.models import DsrRequest
+
+    open_request = session.scalar(
+        select(DsrRequest.id)
+        .where(DsrRequest.customer_id == customer_id, DsrRequest.status.in_(_OPEN_VERIFIED))
+        .limit(1)
+    )
+    return open_request is not None
+
+
+def _is_restricted(session: Session, customer_id: str) -> bool:
+    from cdp.identity.models import Customer
+
+    status = session.scalar(select(Customer.status).where(Customer.id == customer_id))
+    return status == "restricted"
+
+
 def read_customer(
     session: Session,
     platform: Platform,
@@ -74,12 +108,20 @@ def read_customer(
         # Checked before anything is decrypted.
         try:
             grant = breakglass.check(
-                session, break_glass_id, api_key_id=ctx.principal.key_id, customer_id=customer_id
+                session,
+                break_glass_id,
+                api_key_id=ctx.principal.key_id,
+                customer_id=customer_id,
+                purpose=ctx.purpose,
             )
         except Forbidden as exc:
             raise deny(exc.code, exc, break_glass=break_glass_id[:32]) from None
         plain = ctx.policy.break_glass.get(ctx.role, frozenset())
-    restricted_ok = serves_restricted(ctx.policy, ctx.purpose)
+    # Only a purpose that may serve a restricted customer pays for the extra lookups.
+    restricted_ok = serves_restricted(ctx.policy, ctx.purpose) and (
+        not _is_restricted(session, customer_id)
+        or restriction_lifted(session, ctx, customer_id)
+    )
     # A restricted customer is not even decrypted for a purpose that may not see it.
     view = _assemble(session, platform, customer_id, withhold=() if restricted_ok else ("restricted",))
     if view is None:
@@ -90,12 +132,11 @@ def read_customer(
             CdpError("this customer's data has been erased", code="customer_erased", status=410),
         )
     if view.get("status") == "restricted" and not restricted_ok:
-        allowed = sorted(p for p in ctx.policy.purposes if serves_restricted(ctx.policy, p))
+        # No hint of which purpose or request would open it: that was the way in.
         raise deny(
             "customer_restricted",
             Forbidden(
-                "processing of this customer's data is restricted; it is served only for "
-                f"the purposes: {', '.join(allowed) or 'none'}",
+                "processing of this customer's data is restricted",
                 code="customer_restricted",
             ),
         )
@@ -137,15 +178,30 @@ def find_customer_ids(
     value: str,
     source: str | None,
 ) -> list[str]:
-    """Customers holding ``identifier_type`` = ``value`` (exact after normalisation)."""
+    """Customers holding ``identifier_type`` = ``value`` (exact after normalisation).
+
+    A blocked value (a placeholder typed at a till, ``policies/identity.toml [blocked]``) is
+    refused with 422 ``blocked_identifier``: it links unrelated people, so a search on it
+    would hand out strangers' records.
+    """
+    from cdp.identity import normalize as nz
     from cdp.identity.identifiers import lookup_index
     from cdp.identity.models import Identifier
-    from cdp.identity.normalize import KNOWN_TYPES
+    from cdp.identity.rules import load_rules
 
-    if identifier_type not in KNOWN_TYPES:
+    if identifier_type not in nz.KNOWN_TYPES:
         raise ValidationError(
-            f"identifier_type must be one of: {', '.join(sorted(KNOWN_TYPES))}",
+            f"identifier_type must be one of: {', '.join(sorted(nz.KNOWN_TYPES))}",
             code="invalid_identifier_type",
+        )
+    normal = nz.normalize_identifier(identifier_type, value, source or "")
+    if normal.status == nz.PLACEHOLDER or (
+        normal.norm is not None
+        and load_rules(platform.config.policy_dir).is_blocked(identifier_type, normal.norm)
+    ):
+        raise ValidationError(
+            "this value is a known placeholder, not a person's identifier; it cannot be searched",
+            code="blocked_identifier",
         )
     index = lookup_index(platform.keyring, identifier_type, value, source)
     if index is None:
@@ -161,13 +217,25 @@ def find_customer_ids(
     return sorted(set(rows))
 
 
-def audit_lookup(session: Session, ctx: AccessContext, identifier_type: str, matches: int) -> None:
-    """Audit a search itself (never the value searched): misses matter for enumeration."""
+def audit_lookup(
+    session: Session,
+    ctx: AccessContext,
+    identifier_type: str,
+    matches: int,
+    *,
+    refused: str | None = None,
+) -> None:
+    """Audit a search itself (never the value searched): misses matter for enumeration;
+    a refused search (``refused`` = the error code) is audited as a denial."""
+    detail: dict[str, Any] = {"identifier_type": identifier_type[:32], "matches": matches}
+    if refused is not None:
+        detail["reason"] = refused
     record(
         session,
         ctx.audit(
             action="customers.lookup",
-            detail={"identifier_type": identifier_type, "matches": matches},
+            decision="deny" if refused is not None else "allow",
+            detail=detail,
         ),
     )
 

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from cdp.access import service
 from cdp.access.guard import current_access, current_policy, protected
-from cdp.access.ratelimit import init_limiter
+from cdp.access.ratelimit import client_address, current_limiter, init_limiter
 from cdp.access.schemas import (
     BreakGlassIn,
     BreakGlassOut,
@@ -52,10 +52,12 @@ def _setup(state: Any) -> None:
 @protected("customers", "read", purpose="required")
 def get_customer(customer_id: str) -> Any:
     """The unified customer view, rendered for the caller's role and purpose."""
+    ctx = current_access()
+    current_limiter().spend_customer_data(ctx.principal.key_prefix, 1)
     out = service.read_customer(
         db_session(),
         current_platform(),
-        current_access(),
+        ctx,
         customer_id,
         break_glass_id=request.headers.get(BREAK_GLASS_HEADER) or None,
     )
@@ -69,9 +71,17 @@ def find_customers() -> Any:
     """Customers holding an identifier (exact match after normalisation, via the blind index)."""
     q = parse(LookupQuery, request.args.to_dict())
     session, platform, ctx = db_session(), current_platform(), current_access()
-    ids = service.find_customer_ids(session, platform, q.identifier_type, q.value, q.source)
+    try:
+        ids = service.find_customer_ids(session, platform, q.identifier_type, q.value, q.source)
+    except CdpError as exc:
+        if exc.code == "blocked_identifier":
+            service.audit_lookup(session, ctx, q.identifier_type, 0, refused=exc.code)
+        raise
     # A shared identifier (a family phone) can match several people; a lookup is not a scan.
     service.audit_lookup(session, ctx, q.identifier_type, len(ids))
+    # The key's budget of customer records: one for the search, one per customer returned
+    # (refused as a whole, before anything is decrypted, when it does not fit).
+    current_limiter().spend_customer_data(ctx.principal.key_prefix, 1 + len(ids[:MAX_MATCHES]))
     customers = []
     for cid in ids[:MAX_MATCHES]:
         try:
@@ -142,4 +152,7 @@ def split(customer_id: str) -> Any:
 @bp.get("/openapi.json")
 def openapi() -> Any:
     """The OpenAPI document of this service, generated from its routes and models."""
+    limiter, address = current_limiter(), client_address()
+    limiter.check_anonymous(address)  # public: counted as unauthenticated traffic
+    limiter.count_anonymous(address)
     return jsonify(build_document(current_app, sorted(current_policy().purposes)))

@@ -27,12 +27,16 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from cdp.audit.log import COLLECT_KEY, record
+from cdp.audit.log import COLLECT_KEY, CORRELATION_KEY, record
+from cdp.http.context import correlation_id
 from cdp.http.lifecycle import add_refusal_keeper, add_session_hook
 
 
 def _collect(session: Session) -> None:
     session.info[COLLECT_KEY] = []
+    correlation = correlation_id()
+    if correlation is not None:
+        session.info[CORRELATION_KEY] = correlation
 
 
 def _keep_refusals(session: Session):  # type: ignore[no-untyped-def]

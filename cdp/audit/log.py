@@ -6,7 +6,7 @@ import hashlib
 import json
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -245,6 +245,9 @@ def _record_one_pg(session: Session, e: AuditEntry) -> bool:
 # it (the web request's session: a refused request is rolled back and its refusals written
 # again on their own, see cdp.http.lifecycle).
 COLLECT_KEY = "cdp_audit_collect"
+# A session whose ``info`` holds a string under this key (the web request's: the client's
+# correlation id, cdp.http.context) adds it to every entry's ``detail.correlation_id``.
+CORRELATION_KEY = "cdp_correlation_id"
 
 
 # From this many entries in one call (an ingest batch's, one per customer written) the rows
@@ -265,6 +268,13 @@ def record(session: Session, *entries: AuditEntry) -> None:
     """
     if not entries:
         return
+    correlation = session.info.get(CORRELATION_KEY)
+    if correlation:
+        entries = tuple(
+            e if "correlation_id" in e.detail
+            else replace(e, detail={**e.detail, "correlation_id": correlation})
+            for e in entries
+        )
     collected = session.info.get(COLLECT_KEY)
     if collected is not None:
         collected.extend(entries)

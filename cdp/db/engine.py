@@ -3,17 +3,67 @@ liveness check of pooled connections."""
 
 from __future__ import annotations
 
+import os
 import select
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
+# A SQLite database holds the platform's (encrypted) personal data, blind indexes and the
+# audit log: only its owner may read it, like the keyring.
+SQLITE_FILE_MODE = 0o600
+_SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL; None for an in-memory database or another backend."""
+    if not url.startswith("sqlite"):
+        return None
+    _, sep, rest = url.partition(":///")
+    path = rest.split("?", 1)[0]
+    if not sep or not path or path == ":memory:" or path.startswith("file::memory:"):
+        return None
+    return Path(path)
+
+
+def secure_sqlite_files(url: str) -> None:
+    """Create the database file of ``url`` owner-only (0600) if it does not exist yet, and
+    take group and world access away from it and its ``-wal`` / ``-shm`` / ``-journal``.
+
+    SQLite creates its companion files with the main file's permissions, so a main file
+    made 0600 before SQLite first opens it keeps them all private whatever the umask.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: another process creating it at the same moment wins; its file is then
+        # tightened below like any existing one. SQLite treats an empty file as a new database.
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
+        except FileExistsError:
+            pass
+    for suffix in _SQLITE_COMPANIONS:
+        companion = Path(f"{path}{suffix}")
+        try:
+            if companion.stat().st_mode & 0o077:
+                companion.chmod(SQLITE_FILE_MODE)
+        except FileNotFoundError:
+            continue
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with the settings each backend needs for concurrent use."""
+    """Create an engine with the settings each backend needs for concurrent use.
+
+    A SQLite file is created (or tightened) owner-only first: see ``secure_sqlite_files``.
+    """
     if url.startswith("sqlite"):
+        secure_sqlite_files(url)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 60}, **kwargs
         )

@@ -105,7 +105,7 @@ def download(run_id: str, name: str) -> Any:
     record(db_session(), current_access().audit(
         action="export.download",
         detail={"profile": run.profile, "run_id": run.id, "file": name, "bytes": entry["bytes"]}))
-    resp = Response(_stream(path), mimetype=MEDIA.get(entry["format"], "application/octet-stream"))
+    resp = Response(_stream(path), content_type=MEDIA.get(entry["format"], "application/octet-stream"))
     resp.headers["Content-Length"] = str(path.stat().st_size)
     resp.headers["Content-Disposition"] = f'attachment; filename="{entry["name"]}"'
     resp.headers["X-Content-SHA256"] = entry["sha256"]

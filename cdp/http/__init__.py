@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from cdp.http import errors, lifecycle
+from cdp.http import errors, hygiene, lifecycle
 from cdp.http.context import current_platform, db_session, request_id
 from cdp.http.errors import error_response
 from cdp.http.jsonio import JSONProvider
@@ -38,4 +38,5 @@ def init_app(app: Flask) -> None:
     provider.sort_keys = app.json.sort_keys  # type: ignore[attr-defined]
     app.json = provider
     lifecycle.init_app(app)
+    hygiene.init_app(app)
     errors.init_app(app)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from cdp.http.context import request_id
-from cdp.http.errors import error_response
+from cdp.http.context import CORRELATION_HEADER, correlation_id, request_id
+from cdp.http.errors import RETRY_AFTER_SECONDS, connection_lost, error_response
 
 log = logging.getLogger("cdp.http")
 
@@ -51,7 +52,58 @@ def _finish(app: Flask, session: Session, status: int) -> None:
         session.commit()
 
 
+# Methods whose handlers change nothing: safe to run again after a lost connection.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _discard_session() -> None:
+    """Drop the request's session after its connection died (nothing of it was committed)."""
+    session: Session | None = g.pop("cdp_session", None)
+    if session is None:
+        return
+    try:
+        session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone; the pool already dropped it
+        pass
+    finally:
+        session.close()
+
+
+def _retry_reads_on_lost_connection(app: Flask) -> None:
+    """A read whose database connection is lost (server restart, failover,
+    ``pg_terminate_backend``, an idle timeout) runs once more on a new connection; a second
+    loss, or a loss during a write, answers 503 with Retry-After (cdp.http.errors), never 500.
+    Only the whole handler is retried, from a new session: its audit entries and decisions
+    are made again, nothing of the lost attempt survives (it was never committed)."""
+    dispatch = app.dispatch_request
+
+    def dispatch_with_one_retry():  # type: ignore[no-untyped-def]
+        try:
+            return dispatch()
+        except DBAPIError as exc:
+            if (
+                not connection_lost(exc)
+                or request.method not in IDEMPOTENT_METHODS
+                or g.get("cdp_retried")
+            ):
+                raise
+            log.warning(
+                "database connection lost during %s %s; retrying once on a new connection",
+                request.method,
+                request.url_rule,
+            )
+            _discard_session()
+            g.cdp_retried = True
+            for name in ("access", "principal"):
+                g.pop(name, None)
+            return dispatch()
+
+    app.dispatch_request = dispatch_with_one_retry  # type: ignore[method-assign]
+
+
 def init_app(app: Flask) -> None:
+    _retry_reads_on_lost_connection(app)
+
     @app.before_request
     def _assign_request_id() -> None:
         request_id()
@@ -69,9 +121,13 @@ def init_app(app: Flask) -> None:
                     503, "commit_failed", "the change could not be saved; retry"
                 )
                 response.status_code = status
+                response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
             finally:
                 session.close()
         response.headers["X-Request-Id"] = request_id()
+        correlation = correlation_id()
+        if correlation is not None:
+            response.headers[CORRELATION_HEADER] = correlation
         return response
 
     @app.teardown_request

@@ -110,7 +110,7 @@ def execute(dsr_id: str) -> Any:
         if request.args.get("format") == "csv":
             from cdp.rights.package import package_csv
 
-            return Response(package_csv(package), mimetype="text/csv; charset=utf-8",
+            return Response(package_csv(package), content_type="text/csv; charset=utf-8",
                             headers={"Content-Disposition": f'attachment; filename="dsr-{req.id}.csv"'})
         return jsonify({"request": service.request_json(req), "package": package})
     return jsonify({"request": service.request_json(req), "result": out})
@@ -125,6 +125,9 @@ def retained(customer_id: str) -> Any:
 
     if len(customer_id) > 32:
         raise NotFound("no retained records")
+    from cdp.access.ratelimit import current_limiter
+
+    current_limiter().spend_customer_data(current_access().principal.key_prefix, 1)
     session = db_session()
     rows = read_retained(session, current_platform(), customer_id)
     record(session, current_access().audit(action="retained.read", customer_id=customer_id,

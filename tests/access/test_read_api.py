@@ -42,7 +42,7 @@ def test_lookup_normalises_like_ingest(client, make_api_key, platform) -> None: 
     assert r.get_json()["customers"] == []
     r = client.get(
         "/v1/customers",
-        query_string={"identifier_type": "phone", "value": "13900000000"},
+        query_string={"identifier_type": "phone", "value": "13900001111"},
         headers=headers,
     )
     assert r.status_code == 200 and r.get_json() == {"customers": [], "truncated": False}

@@ -4,8 +4,6 @@ authentication cache's window."""
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import select, update
 
 from cdp.access import apikeys
@@ -67,13 +65,18 @@ def test_restricted_customer_served_only_for_compliance_purposes(client, platfor
                    headers=support)
     assert r.status_code == 200 and r.get_json()["customers"] == []
 
-    # The purposes views.toml marks serves_restricted = true still read it, audited as allowed.
+    # The purposes views.toml marks serves_restricted = true read it, audited as allowed,
+    # for a role that handles data subject requests while one is open and verified for it.
+    r = client.post("/v1/dsr", json={"customer_id": cid, "kind": "access"}, headers=dsr)
+    access_request = r.get_json()["id"]
+    assert client.post(f"/v1/dsr/{access_request}/verify", headers=dsr).status_code == 200
     for purpose in ("compliance_audit", "data_subject_request"):
         r = client.get(url, headers=make_api_key("compliance_officer", purpose))
         assert r.status_code == 200, r.get_json()
         assert r.get_json()["status"] == "restricted" and r.get_json()["identities"]
         assert _audits(platform, cid)[-1].decision == "allow"
 
+    client.post(f"/v1/dsr/{access_request}/refuse", json={"reason": "withdrawn"}, headers=dsr)
     # Lifting the restriction serves everyday purposes again.
     _dsr(client, dsr, cid, "lift_restriction")
     assert client.get(url, headers=support).status_code == 200
@@ -121,27 +124,17 @@ def test_erased_customer_is_gone_for_every_caller(client, platform, make_api_key
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
 
 
-def test_key_revoked_elsewhere_stops_working_within_the_cache_window(client, platform, make_api_key, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_key_revoked_elsewhere_stops_working_at_once(client, platform, make_api_key) -> None:  # type: ignore[no-untyped-def]
     """Another process revokes (a plain UPDATE, as `cdp keys revoke` in another process does,
-    without touching this process's cache): refused within AUTH_CACHE_SECONDS."""
-    monkeypatch.setattr(apikeys, "AUTH_CACHE_SECONDS", 1.0)
+    without touching this process's cache): the very next request is refused."""
     headers = make_api_key("customer_service", "customer_support")
     url = "/v1/customers/" + "0" * 32
     assert client.get(url, headers=headers).status_code == 404  # authenticated, then cached
     prefix = headers["Authorization"].split("_")[1]
     with platform.transaction() as s:
         s.execute(update(ApiKey).where(ApiKey.prefix == prefix).values(revoked_at=utcnow()))
-    revoked_at = time.monotonic()
-    codes = []
-    while time.monotonic() - revoked_at < 3.0:
-        r = client.get(url, headers=headers)
-        codes.append((time.monotonic() - revoked_at, r.status_code))
-        if r.status_code == 401:
-            assert r.get_json()["error"]["code"] == "revoked_api_key"
-            break
-        time.sleep(0.1)
-    elapsed, last = codes[-1]
-    assert last == 401 and elapsed <= 1.0 + 0.5, codes
+    r = client.get(url, headers=headers)
+    assert r.status_code == 401 and r.get_json()["error"]["code"] == "revoked_api_key"
     # And it stays refused (a refusal is never cached as a success).
     assert client.get(url, headers=headers).status_code == 401
 

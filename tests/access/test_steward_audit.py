@@ -31,7 +31,10 @@ def test_merge_and_split_audit_carry_the_api_caller(client, platform, make_api_k
     merges = _entries(platform, "identity.merge")
     assert {e.customer_id for e in merges} == {a, b}
     for e in merges:
-        assert (e.actor, e.role, e.request_id) == (f"apikey:{prefix}", "data_steward", "req-merge-0001")
+        # The request id is the server's; the client's id is kept beside it.
+        assert (e.actor, e.role, e.request_id) == (f"apikey:{prefix}", "data_steward",
+                                                   r.headers["X-Request-Id"])
+        assert e.detail["correlation_id"] == "req-merge-0001"
 
     r = client.post(f"/v1/customers/{a}/split", json={"record_ids": ["sta-2"], "reason": "different people"},
                     headers={**steward, "X-Request-Id": "req-split-0002"})
@@ -40,7 +43,9 @@ def test_merge_and_split_audit_carry_the_api_caller(client, platform, make_api_k
     splits = _entries(platform, "identity.split")
     assert {e.customer_id for e in splits} == {a, new}
     for e in splits:
-        assert (e.actor, e.role, e.request_id) == (f"apikey:{prefix}", "data_steward", "req-split-0002")
+        assert (e.actor, e.role, e.request_id) == (f"apikey:{prefix}", "data_steward",
+                                                   r.headers["X-Request-Id"])
+        assert e.detail["correlation_id"] == "req-split-0002"
 
     # The steward's free-text reason is kept in the lineage redacted.
     from cdp.identity.models import LineageEvent
