@@ -134,6 +134,8 @@ def _pg_upgrade() -> None:
     if newest is None:
         op.execute("DROP TABLE audit_events_legacy")
     else:
+        # The parent's key (id, at) replaces the table's own (id) on attach.
+        op.execute("ALTER TABLE audit_events_legacy DROP CONSTRAINT pk_audit_events_legacy")
         op.execute(
             "ALTER TABLE audit_events ATTACH PARTITION audit_events_legacy FOR VALUES FROM "
             "(MINVALUE) TO (date_trunc('month', "
