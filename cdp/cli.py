@@ -26,6 +26,7 @@ COMMAND_MODULES: list[tuple[str, str]] = [
     ("cdp.pii.commands", "pii"),
     ("cdp.audit.commands", "audit"),
     ("cdp.access.commands", "access"),
+    ("cdp.ops.commands", "restore_check"),
 ]
 
 
@@ -50,13 +51,14 @@ class CdpGroup(click.Group):
     """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | {attr for _, attr in COMMAND_MODULES})
+        names = {attr.replace("_", "-") for _, attr in COMMAND_MODULES}
+        return sorted(set(super().list_commands(ctx)) | names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands:
             for module, attr in COMMAND_MODULES:
-                if attr == cmd_name:
-                    self.add_command(getattr(importlib.import_module(module), attr), attr)
+                if attr.replace("_", "-") == cmd_name:
+                    self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
