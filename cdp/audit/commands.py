@@ -4,7 +4,6 @@ old months as signed segment files and verify those files."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from cdp.audit.checkpoints import (
 )
 from cdp.audit.log import AuditEntry, record
 from cdp.audit.models import AuditEvent
-from cdp.audit.verify import verify_log
+from cdp.audit.verify import default_workers, verify_log
 
 
 @click.group("audit")
@@ -47,8 +46,8 @@ def audit() -> None:
 @click.option(
     "--workers",
     type=int,
-    default=lambda: os.cpu_count() or 1,
-    show_default="CPU count",
+    default=lambda: default_workers(),
+    show_default="half the CPU count",
     help="processes for logs over 200,000 entries on PostgreSQL",
 )
 @click.option(

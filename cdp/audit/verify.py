@@ -454,6 +454,14 @@ def _walk_unordered(
     return w
 
 
+def default_workers() -> int:
+    """Processes for a large PostgreSQL check: one per two CPUs. Each worker is a Python
+    process hashing plus a PostgreSQL backend scanning, so one worker keeps two cores busy;
+    on a 2-core host a second worker only makes four processes fight over two cores (1M
+    entries on a loaded 2-core VM: 17.5 s with one, 44 s with two; BENCHMARKS.md)."""
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
 _WORKER_COUNTER: Any = None
 
 
@@ -495,7 +503,7 @@ def verify_log(
     """Walk every chain and check every checkpoint. Never raises for tampering: reports it.
 
     On PostgreSQL with more than ``parallel_above`` entries, the chains are split over
-    ``workers`` processes (default: the CPU count), each on its own connection (chains are
+    ``workers`` processes (default: half the CPU count, see default_workers), each on its own connection (chains are
     independent, so it is the same check). The web endpoint passes ``workers=1``: a web
     worker never forks.
 
@@ -526,7 +534,7 @@ def verify_log(
                 expected.setdefault((chain, seq), []).append((cp.label, h))
 
     walks: list[_Walk] = []
-    n_workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+    n_workers = max(1, workers if workers is not None else default_workers())
     parallel = False
     if is_postgres(session) and n_workers > 1:
         approx = session.scalar(select(func.max(AuditEvent.id))) or 0
