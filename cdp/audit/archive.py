@@ -282,7 +282,10 @@ def archive_before(
     copy_sql = (
         f"COPY ({_PG_SELECT} WHERE {_ranges_sql(ranges)} ORDER BY chain, seq){_COPY_OPTIONS}"
     )
-    with gzip.open(partial, "wb", compresslevel=GZIP_LEVEL) as fh, raw.cursor() as cur:
+    with (
+        gzip.open(partial, "wb", compresslevel=GZIP_LEVEL) as fh,
+        raw.cursor() as cur,  # type: ignore[attr-defined]  # psycopg's cursor is a context manager
+    ):
         _pg_setup(cur)
 
         def written(copy: Iterator[Any]) -> Iterator[bytes]:
@@ -330,8 +333,8 @@ def archive_before(
             ).encode()
             + b"\n"
         )
-    with partial.open("rb") as raw:
-        os.fsync(raw.fileno())
+    with partial.open("rb") as written_file:
+        os.fsync(written_file.fileno())
     os.replace(partial, final)
     check = verify_segment_file(final, signing_key.public_key())
     if not check.ok:  # the file just written must stand on its own before anything is detached

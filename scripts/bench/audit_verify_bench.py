@@ -70,9 +70,9 @@ def machine_figure() -> float:
 
 def load(entries: int, months: int) -> list[bytes]:
     """Fill the database; returns the canonical bytes hashed per entry (for the baseline)."""
-    with psycopg.connect(ADMIN, autocommit=True) as c:
-        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(NAME)))
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(NAME)))
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(NAME)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(NAME)))
     upgrade_schema(URL)
     now = datetime.now(UTC)
     first = month(now, -months)
@@ -81,16 +81,16 @@ def load(entries: int, months: int) -> list[bytes]:
     heads = {c: (0, GENESIS) for c in range(chains)}
     hashed: list[bytes] = []
     t0 = time.perf_counter()
-    with psycopg.connect(DSN) as conn:
+    with psycopg.connect(DSN) as db:
         for k in range(months):
             lo, hi = month(first, k), month(first, k + 1)
-            conn.execute(
+            db.execute(
                 sql.SQL("CREATE TABLE {} PARTITION OF audit_events FOR VALUES FROM ({}) TO ({})")
                 .format(sql.Identifier(f"audit_events_{lo:%Y_%m}"), lo.isoformat(), hi.isoformat())
             )
-        conn.execute("SET session_replication_role = replica")  # no per-row head trigger
+        db.execute("SET session_replication_role = replica")  # no per-row head trigger
         cols = sql.SQL(",").join(map(sql.Identifier, COLS))
-        with conn.cursor().copy(sql.SQL("COPY audit_events ({}) FROM STDIN").format(cols)) as copy:
+        with db.cursor().copy(sql.SQL("COPY audit_events ({}) FROM STDIN").format(cols)) as copy:
             for i in range(entries):
                 c = i % chains
                 seq, prev = heads[c]
@@ -113,12 +113,12 @@ def load(entries: int, months: int) -> list[bytes]:
                                 f"{i:032x}", dj, prev, h, c, seq])
                 heads[c] = (seq, h)
         for c, (seq, h) in heads.items():
-            conn.execute(
+            db.execute(
                 "INSERT INTO audit_chain_heads (chain, seq, entry_hash) VALUES (%s, %s, %s) "
                 "ON CONFLICT (chain) DO UPDATE SET seq = EXCLUDED.seq, entry_hash = EXCLUDED.entry_hash",
                 (c, seq, h),
             )
-        conn.commit()
+        db.commit()
     with psycopg.connect(DSN, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE audit_events")
     print(f"loaded {entries:,} chained entries over {months} month partitions in "

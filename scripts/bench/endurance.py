@@ -295,7 +295,7 @@ def main() -> None:
                 **{f"worker{k}": rss_mb(p) for k, p in enumerate(sorted(workers))},
                 "postgres_sum": sum(rss_mb(p) for p in backends),
                 "postgres_max": max((rss_mb(p) for p in backends), default=0.0),
-                "redis": int(r.info("memory")["used_memory_rss"]) / 2**20,
+                "redis": int(r.info("memory")["used_memory_rss"]) / 2**20,  # type: ignore[index]
             }
             samples.append(sample)
             time.sleep(min(10.0, max(0.0, until - time.perf_counter())))
@@ -338,10 +338,10 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    t = time.perf_counter()
+    started = time.perf_counter()
     out = subprocess.run([cdp, "audit", "verify"], env=env, cwd=ROOT, capture_output=True,
                          text=True, check=False)
-    print(f"`cdp audit verify`: exit {out.returncode} in {time.perf_counter() - t:.1f} s: "
+    print(f"`cdp audit verify`: exit {out.returncode} in {time.perf_counter() - started:.1f} s: "
           f"{out.stdout.strip()}", flush=True)
     report["verify"] = {"exit": out.returncode, "summary": out.stdout.strip()}
     if args.json_out:

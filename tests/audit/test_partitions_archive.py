@@ -31,8 +31,8 @@ def _pg_only(platform: Platform) -> None:
 
 
 def _make_partition(platform: Platform, start: datetime) -> str:
-    """As the owner, what the ensure function does for a month it is asked for (a past month
-    here, so the test can write entries into a month that is already over)."""
+    """As the owner, a partition for a past month (the ensure function makes only the current
+    month and those ahead), so the test can write entries into a month that is already over."""
     name = f"audit_events_{start:%Y_%m}"
     with platform.engine.begin() as conn:
         conn.execute(text(
