@@ -236,3 +236,18 @@ def test_verify_reports_progress_when_asked(platform: Platform, cli_env: dict[st
     assert res.stdout.startswith("audit log intact: 23 entries")
     quiet = CliRunner().invoke(cli, ["audit", "verify"], env=cli_env)  # not a terminal
     assert "verifying" not in quiet.stderr
+
+
+def test_partitions_command_keeps_months_ahead_and_lists_them(cli_env: dict[str, str], platform: Platform) -> None:
+    res = CliRunner().invoke(cli, ["audit", "partitions", "--ahead", "6"], env=cli_env)
+    assert res.exit_code == 0, res.output
+    if not is_postgres(platform.engine):
+        assert "not partitioned" in res.stdout
+        return
+    now = datetime.now(UTC)
+    listed = [line.split("\t")[0] for line in res.stdout.splitlines()]
+    assert listed[-1] == f"audit_events_{_month(now, 6):%Y_%m}"
+    assert f"audit_events_{now:%Y_%m}" in listed
+    assert "3 partitions made" in res.stderr  # months 4, 5 and 6 ahead; the rest existed
+    again = CliRunner().invoke(cli, ["audit", "partitions", "--ahead", "6"], env=cli_env)
+    assert "0 partitions made" in again.stderr
