@@ -242,7 +242,12 @@ def archive_before(
     previous = session.scalars(
         select(AuditSegment).order_by(AuditSegment.id.desc()).limit(1)
     ).first()
-    ends_before: Heads = _heads_of(previous.ends) if previous else {}
+    ends_before: Heads = {}
+    if previous is not None:
+        # From the signed statement, not the row's unsigned ``ends`` column.
+        if not _signature_ok(signing_key.public_key(), previous.statement, previous.signature):
+            raise ArchiveError(f"segment {previous.id}'s signature does not verify: run `cdp audit verify`")
+        ends_before = _heads_of(json.loads(previous.statement)["ends"])
     union = " UNION ALL ".join(
         f'SELECT chain, max(seq) AS seq FROM "{p.name}" GROUP BY chain' for p in parts
     )
@@ -259,7 +264,7 @@ def archive_before(
     for cp in stored_checkpoints(session):
         if cp.valid_under(signing_key.public_key()):
             for c, (seq, h) in cp.heads().items():
-                if seq > starts[c][0] if c in starts else True:
+                if seq > starts.get(c, (0, GENESIS))[0]:  # else in an earlier segment
                     expected_labels.setdefault((c, seq), []).append((cp.label, h))
 
     from cdp.audit.verify import (

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from cdp.audit import log as audit_log
 from cdp.audit.archive import ArchiveError, archive_before, partitions, verify_segment_file
@@ -251,3 +251,45 @@ def test_partitions_command_keeps_months_ahead_and_lists_them(cli_env: dict[str,
     assert "3 partitions made" in res.stderr  # months 4, 5 and 6 ahead; the rest existed
     again = CliRunner().invoke(cli, ["audit", "partitions", "--ahead", "6"], env=cli_env)
     assert "0 partitions made" in again.stderr
+
+
+def test_two_archives_in_a_row_chain_together_and_a_forged_one_is_named(
+    platform: Platform, cli_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pg_only(platform)
+    now = datetime.now(UTC)
+    first, second = _month(now, -3), _month(now, -2)
+    _make_partition(platform, first)
+    _make_partition(platform, second)
+    _write_at(platform, monkeypatch, first + timedelta(days=1), 9)
+    _write_at(platform, monkeypatch, second + timedelta(days=1), 7)
+    write_entries(platform, 3)
+    files = []
+    for before in (second, _month(now, -1)):
+        res = CliRunner().invoke(
+            cli, ["audit", "archive", "--before", f"{before:%Y-%m}", "--out", str(tmp_path)],
+            env=cli_env,
+        )
+        assert res.exit_code == 0, res.output
+        files.append(res.stdout.strip())
+    code, out = run_verify(cli_env)
+    assert code == 0 and "continuing from 2 archived segments (16 entries)" in out, out
+    res = CliRunner().invoke(cli, ["audit", "verify-segment", *files])
+    assert res.exit_code == 0 and res.output.count("intact") == 2, res.output
+    # Out of order, they do not follow each other.
+    res = CliRunner().invoke(cli, ["audit", "verify-segment", files[1], files[0]])
+    assert res.exit_code == 1 and "does not follow" in res.output
+
+    # A segment row forged by someone without the signing key (it would move every chain's
+    # start past entries they want hidden) is named, and verify fails.
+    from cdp.audit.models import AuditSegment
+    from cdp.crypto.keyring import Keyring
+
+    with platform.transaction() as s:
+        last = s.scalars(select(AuditSegment).order_by(AuditSegment.id.desc()).limit(1)).first()
+        assert last is not None
+        s.add(AuditSegment(before=last.before, file_name="forged.jsonl.gz", entry_count=1,
+                           ends=last.ends, statement=last.statement,
+                           signature=Keyring.generate().signing_key.sign(last.statement.encode())))
+    code, out = run_verify(cli_env)
+    assert code == 1 and "forged.jsonl.gz" in out and "signature does not verify" in out
