@@ -103,10 +103,10 @@ class Recorder:
         self.t0, self.window = t0, window
         self.lat: dict[tuple[str, int], list[float]] = defaultdict(list)
         self.err: dict[tuple[str, int], int] = defaultdict(int)
-        self.codes: dict[str, set[int]] = defaultdict(set)
+        self.codes: dict[str, set[int | str]] = defaultdict(set)
         self.lock = threading.Lock()
 
-    def add(self, kind: str, due: float, done: float, ok: bool, code: int) -> None:
+    def add(self, kind: str, due: float, done: float, ok: bool, code: int | str) -> None:
         w = int((due - self.t0) // self.window)
         with self.lock:
             self.lat[(kind, w)].append((done - due) * 1000)
@@ -131,7 +131,7 @@ def paced(rec: Recorder, kind: str, rate: float, until: float, senders: int,
     t0 = time.perf_counter() + 0.1
 
     def run() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
         while True:
             i = next(due)
             at = t0 + i / rate
@@ -142,10 +142,10 @@ def paced(rec: Recorder, kind: str, rate: float, until: float, senders: int,
                 time.sleep(delay)
             try:
                 code, ok = work(conn, i)
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
-                code, ok = 0, False
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
+                code, ok = type(exc).__name__, False
             rec.add(kind, at, time.perf_counter(), ok, code)
         conn.close()
 
@@ -187,10 +187,17 @@ def main() -> None:
                 for role in ("customer_service", "ingest_service", "compliance_officer")}
     platform.dispose()
     lines = Path(args.records).read_text(encoding="utf-8").splitlines()
+    from cdp.crypto.keyring import Keyring
+    from cdp.identity.ingest import lookup_index
+
+    ring = Keyring.load(args.keyring)
     lookups: list[tuple[str, str]] = []
     for line in lines[:5000]:
         for ident in json.loads(line).get("identifiers", []):
-            if ident["type"] in ("member_id", "phone") and "*" not in ident["value"]:
+            # searchable values only: placeholders and masked phones are refused (422) by design
+            if ident["type"] in ("member_id", "phone") and lookup_index(
+                ring, ident["type"], ident["value"], None
+            ):
                 lookups.append((ident["type"], ident["value"]))
     random.seed(5)
     env = dict(os.environ, CDP_DATABASE_URL=args.database_url, CDP_KEYRING=args.keyring,
@@ -293,6 +300,7 @@ def main() -> None:
                 "t": round(time.perf_counter() - t0),
                 "master": rss_mb(server.pid),
                 **{f"worker{k}": rss_mb(p) for k, p in enumerate(sorted(workers))},
+                "postgres_backends": len(backends),
                 "postgres_sum": sum(rss_mb(p) for p in backends),
                 "postgres_max": max((rss_mb(p) for p in backends), default=0.0),
                 "redis": int(r.info("memory")["used_memory_rss"]) / 2**20,  # type: ignore[index]
