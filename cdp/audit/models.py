@@ -24,6 +24,10 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class AuditEvent(Base):
+    """One audit entry. On PostgreSQL the table is partitioned by month on ``at`` (migration
+    0012): there its key is (id, at) and (chain, seq) a plain index, as a partitioned table's
+    unique constraints must hold the partition key; SQLite keeps the definition below."""
+
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_customer_at", "customer_id", "at"),
