@@ -140,6 +140,11 @@ def paced(rec: Recorder, kind: str, rate: float, until: float, senders: int,
             delay = at - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
+            if rate * senders < 1:
+                # Idle longer than gunicorn's keep-alive (2 s): the server has closed the
+                # connection; a request written to it would fail with a broken pipe.
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
             try:
                 code, ok = work(conn, i)
             except (OSError, http.client.HTTPException) as exc:
