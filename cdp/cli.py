@@ -29,11 +29,27 @@ COMMAND_MODULES: list[tuple[str, str]] = [
     ("cdp.pii.commands", "pii"),
     ("cdp.audit.commands", "audit"),
     ("cdp.access.commands", "access"),
+    ("cdp.ops.commands", "restore_check"),
 ]
 
 
 class CdpGroup(click.Group):
-    """Turns platform errors into a one-line message and exit code 2, never a traceback."""
+    """Turns platform errors into a one-line message and exit code 2, never a traceback.
+
+    The commands of COMMAND_MODULES (named as their attribute) are imported when first used:
+    `cdp audit verify` should not pay seconds of start-up importing Presidio for `cdp ingest`.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = {attr.replace("_", "-") for _, attr in COMMAND_MODULES}
+        return sorted(set(super().list_commands(ctx)) | names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            for module, attr in COMMAND_MODULES:
+                if attr.replace("_", "-") == cmd_name:
+                    self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         try:
@@ -137,12 +153,6 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, dev: b
         server.serve(host, port, workers=workers, threads=threads)
 
 
-def _register() -> None:
-    for module, attr in COMMAND_MODULES:
-        cli.add_command(getattr(importlib.import_module(module), attr))
-
-
-_register()
 
 
 def main() -> None:

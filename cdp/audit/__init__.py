@@ -20,6 +20,11 @@ Operating it
   ``[checkpoints] every_minutes`` (job ``audit_checkpoint``). Keep the printed JSON elsewhere. ``cdp audit verify [--public-key HEX --checkpoint FILE]``
   checks chains, hashes and checkpoints; ``cdp audit public-key`` prints the key to hand
   to verifiers.
+- On PostgreSQL the log is partitioned by month (migration 0012, ``cdp audit partitions``);
+  ``cdp audit archive --before YYYY-MM --out DIR`` writes old months to signed segment files
+  (``cdp/audit/archive.py``) and detaches them; verify then continues from the newest
+  segment's signed end, and ``cdp audit verify-segment FILE`` checks a file on its own.
+  See docs/operations-audit.md.
 """
 
 from __future__ import annotations

@@ -24,6 +24,10 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class AuditEvent(Base):
+    """One audit entry. On PostgreSQL the table is partitioned by month on ``at`` (migration
+    0012): there its key is (id, at) and (chain, seq) a plain index, as a partitioned table's
+    unique constraints must hold the partition key; SQLite keeps the definition below."""
+
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_customer_at", "customer_id", "at"),
@@ -88,3 +92,25 @@ class AuditCheckpoint(Base):
     statement: Mapped[str] = mapped_column(Text)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     public_key: Mapped[str] = mapped_column(String(64))
+
+
+class AuditSegment(Base):
+    """An archived stretch of the log (``cdp audit archive``): the signed statement of a
+    segment file whose entries left the database.
+
+    ``ends`` is every chain's last archived (seq, entry_hash), cumulative over all segments
+    so far: the live log's chains must continue from there. Inserts only, like the log.
+    """
+
+    __tablename__ = "audit_segments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Entries with ``at`` before this moment were archived (a month's first instant, UTC).
+    before: Mapped[datetime] = mapped_column(UTCDateTime)
+    file_name: Mapped[str] = mapped_column(String(255))
+    entry_count: Mapped[int] = mapped_column(BigInteger)
+    # {"<chain>": [seq, entry_hash]}
+    ends: Mapped[dict[str, Any]] = mapped_column(JSON)
+    statement: Mapped[str] = mapped_column(Text)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)

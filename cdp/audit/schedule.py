@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from cdp.audit.archive import ensure_partitions
 from cdp.audit.checkpoints import create_checkpoint, current_heads
 from cdp.audit.models import AuditCheckpoint
 from cdp.errors import ValidationError
@@ -40,7 +41,12 @@ def checkpoint_interval(policy_dir: str | Path) -> timedelta:
 
 def scheduled_checkpoint(platform: Platform) -> AuditCheckpoint | None:
     """Sign and store every chain's head, unless nothing was appended since the newest
-    checkpoint (then None). Commits; reads no personal data, so writes no audit entry."""
+    checkpoint (then None). Commits; reads no personal data, so writes no audit entry.
+
+    On PostgreSQL it first keeps the audit log's month partitions made three months ahead
+    (an insert into a month with no partition would fail, and with it the audited act)."""
+    with platform.transaction() as session:
+        ensure_partitions(session)
     with platform.transaction() as session:
         latest = session.scalars(
             select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)

@@ -19,8 +19,8 @@ import multiprocessing
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
+from cdp.audit.archive import check_segment_rows, stored_segments
 from cdp.audit.checkpoints import SignedCheckpoint, stored_checkpoints
 from cdp.audit.log import GENESIS, canonical_text, chain_digest
 from cdp.audit.models import AuditEvent
@@ -58,6 +59,27 @@ _COLUMNS = [
 # bytes (hex) on every backend so the walk compares like with like; id, chain and seq are
 # ints, or their ASCII digits straight from COPY (the walk converts them only when needed).
 Checked = tuple[int | bytes, int | bytes, int | bytes, bytes, bytes, bool]
+# Where each chain starts: (seq, hash) of its last archived entry (cdp/audit/archive.py).
+# A chain not named starts at (0, GENESIS). Entries at or below the start are in a segment
+# file and are skipped here.
+Starts = dict[int, tuple[int, str]]
+# Called now and then with the number of entries checked so far.
+Progress = Callable[[int], None]
+_TICK = 65_536
+
+
+def _counted(rows: Iterable[Any], tick: Callable[[int], None] | None) -> Iterator[Any]:
+    if tick is None:
+        yield from rows
+        return
+    n = 0
+    for row in rows:
+        n += 1
+        if n == _TICK:
+            tick(n)
+            n = 0
+        yield row
+    tick(n)
 
 # PostgreSQL: COPY in text form, each head string already a JSON token when it needs no
 # escaping ('"' || value || '"', NULL printed as null) and ``at`` as its Python isoformat()
@@ -185,6 +207,8 @@ def _pg_check(
     cur: Any,
     expected: dict[tuple[int, int], list[tuple[str, str]]],
     part: tuple[int, int] | None = None,
+    starts: Starts | None = None,
+    tick: Callable[[int], None] | None = None,
 ) -> _Walk:
     """Check the chains (all, or those with chain % part[1] == part[0]) over one cursor.
 
@@ -194,14 +218,14 @@ def _pg_check(
     _pg_setup(cur)
     where = f" WHERE chain % {int(part[1])} = {int(part[0])}" if part else ""
     with cur.copy("COPY (" + _PG_SELECT + where + ")" + _COPY_OPTIONS) as copy:
-        walk = _walk_unordered(_check_copy_lines(copy), expected)
+        walk = _walk_unordered(_check_copy_lines(_counted(copy, tick)), expected, starts)
         if walk is None:
             for _ in copy:  # the connection is free again only after the COPY ends
                 pass
     if walk is not None:
         return walk
     with cur.copy("COPY (" + _PG_SELECT + where + _PG_ORDER + ")" + _COPY_OPTIONS) as copy:
-        return _walk(_check_copy_lines(copy), expected)
+        return _walk(_check_copy_lines(copy), expected, starts)
 
 
 def _sqlite_rows(session: Session, batch: int) -> Iterator[Checked]:
@@ -238,6 +262,8 @@ class VerifyResult:
     checkpoints: int = 0
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
+    archived: int = 0  # entries in archived segments (verified from their signed end)
+    segments: int = 0
 
     @property
     def ok(self) -> bool:
@@ -254,7 +280,14 @@ class VerifyResult:
         if self.ok:
             return (
                 f"audit log intact: {self.entries} entries in {self.chains} chains, "
-                f"{self.checkpoints} signed checkpoints verified ({self.seconds:.2f} s)"
+                f"{self.checkpoints} signed checkpoints verified"
+                + (
+                    f", continuing from {self.segments} archived segments "
+                    f"({self.archived} entries)"
+                    if self.segments
+                    else ""
+                )
+                + f" ({self.seconds:.2f} s)"
             )
         assert self.first_bad is not None
         line = f"audit log TAMPERED: first bad {self.first_bad.describe()} ({len(self.problems)} problems)"
@@ -270,6 +303,8 @@ class VerifyResult:
             "entries": self.entries,
             "chains": self.chains,
             "checkpoints": self.checkpoints,
+            "archived_entries": self.archived,
+            "archived_segments": self.segments,
             "seconds": round(self.seconds, 3),
             "summary": self.summary(),
             "first_bad": None
@@ -291,11 +326,20 @@ class _Walk:
     broken: set[int] = field(default_factory=set)
 
 
-def _walk(rows: Iterable[Checked], expected: dict[tuple[int, int], list[tuple[str, str]]]) -> _Walk:
+def _start_of(starts: Starts | None, chain: int) -> tuple[int, bytes]:
+    seq, h = (starts or {}).get(chain, (0, GENESIS))
+    return seq, h.encode()
+
+
+def _walk(
+    rows: Iterable[Checked],
+    expected: dict[tuple[int, int], list[tuple[str, str]]],
+    starts: Starts | None = None,
+) -> _Walk:
     """Check links and sequence of checked rows in (chain, seq) order."""
     w = _Walk()
-    genesis = GENESIS.encode()
-    chain, prev, want = -1, genesis, 1
+    base = 0
+    chain, prev, want = -1, GENESIS.encode(), 1
     broken = w.broken
     exp = {k: [(label, h.encode()) for label, h in v] for k, v in expected.items()}
     n = 0
@@ -304,10 +348,15 @@ def _walk(rows: Iterable[Checked], expected: dict[tuple[int, int], list[tuple[st
         n += 1
         if rchain != raw_chain:
             # The PostgreSQL rows carry ids, chains and seqs as the digits COPY sent.
-            raw_chain, chain, prev, want = rchain, int(rchain), genesis, 1
+            raw_chain, chain = rchain, int(rchain)
+            base, prev = _start_of(starts, chain)
+            want = base + 1
         if chain in broken:
             continue
         rseq = int(rseq)
+        if rseq <= base:  # archived: the segment file holds and vouches for it
+            n -= 1
+            continue
         problem = None
         if rseq != want:
             problem = (
@@ -348,12 +397,13 @@ _MAX_PENDING = 200_000
 
 
 def _walk_unordered(
-    rows: Iterable[Checked], expected: dict[tuple[int, int], list[tuple[str, str]]]
+    rows: Iterable[Checked],
+    expected: dict[tuple[int, int], list[tuple[str, str]]],
+    starts: Starts | None = None,
 ) -> _Walk | None:
     """The same checks as _walk over rows in any order; None at the first sign of trouble
     (a bad hash or link, a gap, a checkpoint mismatch), so the caller walks again in order
     to name the first bad entry."""
-    genesis = GENESIS.encode()
     exp: dict[int, dict[int, list[bytes]]] = {}
     for (c, q), labels in expected.items():
         exp.setdefault(c, {})[q] = [h.encode() for _, h in labels]
@@ -368,8 +418,12 @@ def _walk_unordered(
             return None
         st = state.get(rchain)
         if st is None:
-            st = state[rchain] = [1, genesis, int(rchain)]
+            base, h = _start_of(starts, int(rchain))
+            st = state[rchain] = [base + 1, h, int(rchain), base]
         seq = int(rseq)
+        if seq <= st[3]:  # archived: the segment file holds and vouches for it
+            n -= 1
+            continue
         if seq != st[0]:
             if seq < st[0] or n_pending >= _MAX_PENDING:
                 return None
@@ -400,17 +454,40 @@ def _walk_unordered(
     return w
 
 
+def default_workers() -> int:
+    """Processes for a large PostgreSQL check: one per two CPUs. Each worker is a Python
+    process hashing plus a PostgreSQL backend scanning, so one worker keeps two cores busy;
+    on a 2-core host a second worker only makes four processes fight over two cores (1M
+    entries on a loaded 2-core VM: 17.5 s with one, 44 s with two; BENCHMARKS.md)."""
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+_WORKER_COUNTER: Any = None
+
+
+def _worker_init(counter: Any) -> None:
+    global _WORKER_COUNTER
+    _WORKER_COUNTER = counter
+
+
+def _worker_tick(n: int) -> None:
+    with _WORKER_COUNTER.get_lock():
+        _WORKER_COUNTER.value += n
+
+
 def _walk_pg_chains(
     dsn: str,
     part: tuple[int, int],
     expected: dict[tuple[int, int], list[tuple[str, str]]],
     batch: int,
+    starts: Starts | None = None,
 ) -> _Walk:
     """Worker process: verify some chains over its own connection."""
     import psycopg
 
+    tick = _worker_tick if _WORKER_COUNTER is not None else None
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        return _pg_check(cur, expected, part)
+        return _pg_check(cur, expected, part, starts, tick)
 
 
 def verify_log(
@@ -421,16 +498,27 @@ def verify_log(
     batch: int = 20_000,
     workers: int | None = None,
     parallel_above: int = 200_000,
+    progress: Progress | None = None,
 ) -> VerifyResult:
     """Walk every chain and check every checkpoint. Never raises for tampering: reports it.
 
     On PostgreSQL with more than ``parallel_above`` entries, the chains are split over
-    ``workers`` processes (default: the CPU count), each on its own connection (chains are
+    ``workers`` processes (default: half the CPU count, see default_workers), each on its own connection (chains are
     independent, so it is the same check). The web endpoint passes ``workers=1``: a web
     worker never forks.
+
+    Archived months (``cdp audit archive``): each chain starts from the newest stored
+    segment's signed end; the segment statements' signatures and their succession are
+    checked, the entries they cover are not (``cdp audit verify-segment`` checks the files).
+    ``progress`` is called now and then with the number of entries checked so far.
     """
     t0 = time.perf_counter()
     result = VerifyResult()
+    segments = stored_segments(session)
+    starts, result.archived, segment_problems = check_segment_rows(segments, public_key)
+    result.segments = len(segments)
+    for message in segment_problems:
+        result.problems.append(Problem(None, None, None, message))
     checkpoints = stored_checkpoints(session) + list(extra_checkpoints)
     # (chain, seq) -> [(checkpoint label, expected hash)]
     expected: dict[tuple[int, int], list[tuple[str, str]]] = {}
@@ -442,10 +530,11 @@ def verify_log(
             continue
         result.checkpoints += 1
         for chain, (seq, h) in cp.heads().items():
-            expected.setdefault((chain, seq), []).append((cp.label, h))
+            if seq > starts.get(chain, (0, ""))[0]:  # else archived, checked when archived
+                expected.setdefault((chain, seq), []).append((cp.label, h))
 
     walks: list[_Walk] = []
-    n_workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+    n_workers = max(1, workers if workers is not None else default_workers())
     parallel = False
     if is_postgres(session) and n_workers > 1:
         approx = session.scalar(select(func.max(AuditEvent.id))) or 0
@@ -459,24 +548,43 @@ def verify_log(
         # workers open their own connections and never touch the parent's pool.
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        with ProcessPoolExecutor(max_workers=len(groups), mp_context=ctx) as pool:
-            walks = list(
-                pool.map(
-                    _walk_pg_chains,
-                    [dsn] * len(groups),
-                    groups,
-                    [expected] * len(groups),
-                    [batch] * len(groups),
-                )
-            )
+        counter = ctx.Value("q", 0) if progress is not None else None
+        with ProcessPoolExecutor(
+            max_workers=len(groups), mp_context=ctx, initializer=_worker_init,
+            initargs=(counter,),
+        ) as pool:
+            futures = [
+                pool.submit(_walk_pg_chains, dsn, g, expected, batch, starts) for g in groups
+            ]
+            while progress is not None and counter is not None:
+                done, pending = wait(futures, timeout=0.5, return_when=FIRST_EXCEPTION)
+                progress(counter.value)
+                if not pending or any(f.exception() for f in done):
+                    break
+            walks = [f.result() for f in futures]
     elif is_postgres(session):
         # COPY straight on the driver: no ORM, no per-column Python objects.
         raw = session.connection().connection.dbapi_connection
         assert raw is not None
+        checked = [0]
+
+        def tick(n: int) -> None:
+            checked[0] += n
+            if progress is not None:
+                progress(checked[0])
+
         with raw.cursor() as cur:
-            walks = [_pg_check(cur, expected)]
+            walks = [_pg_check(cur, expected, None, starts, tick if progress else None)]
     else:
-        walks = [_walk(_sqlite_rows(session, batch), expected)]
+        sq_checked = [0]
+
+        def sq_tick(n: int) -> None:
+            sq_checked[0] += n
+            if progress is not None:
+                progress(sq_checked[0])
+
+        rows = _counted(_sqlite_rows(session, batch), sq_tick if progress else None)
+        walks = [_walk(rows, expected, starts)]
 
     last_seq: dict[int, int] = {}
     broken: set[int] = set()
@@ -487,7 +595,7 @@ def verify_log(
         broken |= w.broken
 
     for (c, seq), labels in sorted(expected.items()):
-        if c not in broken and last_seq.get(c, 0) < seq:
+        if c not in broken and last_seq.get(c, starts.get(c, (0, ""))[0]) < seq:
             result.problems.append(
                 Problem(
                     None,
@@ -495,10 +603,11 @@ def verify_log(
                     seq,
                     (
                         f"{labels[0][0]} signed entries up to seq {seq} but the chain ends at seq "
-                        f"{last_seq.get(c, 0)}: entries were removed from the tail"
+                        f"{last_seq.get(c, starts.get(c, (0, ''))[0])}: entries were removed "
+                        "from the tail"
                     ),
                 )
             )
-    result.chains = len(last_seq | {c: 0 for c in broken})
+    result.chains = len(last_seq | {c: 0 for c in broken} | dict.fromkeys(starts, 0))
     result.seconds = time.perf_counter() - t0
     return result

@@ -1,0 +1,1 @@
+"""Operating the platform: checks an operator runs after a restore or a key change."""

@@ -1,0 +1,195 @@
+#!/usr/bin/env python
+"""Ingest at scale on PostgreSQL: does the rate hold as the database grows, what does a
+customer cost on disk, does memory stay flat?
+
+    # the issue's run (about 2.8 million records; hours on 2 shared cores):
+    python -m scripts.bench.ingest_scale --people 1000000
+    # reduced, as run in the session that wrote it:
+    python -m scripts.bench.ingest_scale --people 20000 --keep
+
+Generates ``--people`` people with scripts/generate_records.py (deterministic, seed 7;
+kept in var/bench/ for the next run), ingests them into a fresh database
+``cdp_bench_scale_<people>`` through the same ``ingest_lines`` as ``cdp ingest`` (batches of
+5,000, the preparing worker process as on 2+ cores), and records after every batch the
+time, the records done and the RSS of this process and of its worker.
+
+Reports
+- records/s over the first window (the first 100,000 records, or the first 10% when the
+  file is smaller) and over the last 10%; their ratio (goal >= 0.70);
+- the whole run's records/s beside the machine figure (``sum(range(10**7))``) and a
+  same-run baseline: a plain insert of the same lines (executemany of the JSON text);
+- database size per customer and per source record (``pg_database_size``, after VACUUM);
+- RSS of the ingesting process and its worker: the highest in the first and in the last
+  quarter of the run (flat = the last no more than 10% above the first).
+
+``--keep`` keeps the database (the open-loop bench reads it: scripts/bench/openloop_bench.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import timeit
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from cdp.config import Config
+from cdp.crypto.keyring import Keyring
+from cdp.platform import Platform, upgrade_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as f:
+                out.extend(int(x) for x in f.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def generate(people: int) -> Path:
+    out = ROOT / "var" / "bench" / f"scale_{people}.jsonl"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "generate_records.py"),
+                        "--people", str(people), "--seed", "7", "--out", str(out)], check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"generated {out} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return out
+
+
+def fresh(name: str) -> str:
+    with psycopg.connect(ADMIN, autocommit=True) as c:
+        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    upgrade_schema(BASE + name)
+    return BASE + name
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--people", type=int, default=1_000_000)
+    ap.add_argument("--batch-size", type=int, default=5000)
+    ap.add_argument("--workers", type=int, default=1 if (os.cpu_count() or 1) >= 2 else 0)
+    ap.add_argument("--keep", action="store_true", help="keep the database for openloop_bench")
+    ap.add_argument("--skip-baseline", action="store_true")
+    args = ap.parse_args()
+
+    machine_ms = min(timeit.repeat("sum(range(10**7))", number=1, repeat=3)) * 1000
+    print(f"machine: sum(range(10**7)) {machine_ms:.0f} ms, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    path = generate(args.people)
+    total_lines = sum(1 for _ in path.open(encoding="utf-8"))
+    name = f"cdp_bench_scale_{args.people}"
+    url = fresh(name)
+    keyring = ROOT / "var" / "bench" / f"{name}_keyring.json"
+    Keyring.generate().save(keyring)
+    platform = Platform(Config(database_url=url, keyring_path=str(keyring),
+                               policy_dir=str(ROOT / "policies")))
+
+    from cdp.identity.ingest import IngestSummary, bulk_gc, ingest_lines
+
+    samples: list[tuple[float, int, float, float]] = []  # (t, done, rss self, rss workers)
+    done = 0
+    me = os.getpid()
+    t0 = time.perf_counter()
+
+    def on_batch(n: int) -> None:
+        nonlocal done
+        done += n
+        samples.append((time.perf_counter() - t0, done, rss_mb(me),
+                        sum(rss_mb(c) for c in children(me))))
+        if len(samples) % 20 == 0:
+            print(f"  {done:,} records, {done / samples[-1][0]:,.0f}/s, rss "
+                  f"{samples[-1][2]:.0f}+{samples[-1][3]:.0f} MB", flush=True)
+
+    summary = IngestSummary()
+    with path.open(encoding="utf-8") as fh, bulk_gc():
+        ingest_lines(platform, enumerate(fh, start=1), actor="bench:ingest_scale",
+                     on_reject=lambda n, reason: None, batch_size=args.batch_size,
+                     summary=summary, on_batch=on_batch, workers=args.workers)
+    elapsed = time.perf_counter() - t0
+    platform.dispose()
+    print(f"ingested: {summary.line()} in {elapsed:.0f} s = {summary.read / elapsed:,.0f} records/s",
+          flush=True)
+
+    def rate_between(lo: int, hi: int) -> float:
+        # the batch samples bracketing records lo..hi
+        start = max((s for s in samples if s[1] <= lo), key=lambda s: s[1], default=(0.0, 0, 0, 0))
+        end = min((s for s in samples if s[1] >= hi), key=lambda s: s[1], default=samples[-1])
+        return (end[1] - start[1]) / max(end[0] - start[0], 1e-9)
+
+    first_n = min(100_000, max(args.batch_size, done // 10))
+    first = rate_between(0, first_n)
+    last = rate_between(done - done // 10, done)
+    print(f"rate: first {first_n:,} records {first:,.0f}/s, last 10% ({done // 10:,}) "
+          f"{last:,.0f}/s, last/first {last / first:.2f} (goal >= 0.70)", flush=True)
+
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
+        customers = conn.execute("SELECT count(*) FROM customers").fetchone()[0]  # type: ignore[index]
+        records = conn.execute("SELECT count(*) FROM source_records").fetchone()[0]  # type: ignore[index]
+        audit = conn.execute("SELECT count(*) FROM audit_events").fetchone()[0]  # type: ignore[index]
+        biggest = conn.execute(
+            "SELECT relname, pg_total_relation_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
+            "AND c.relkind IN ('r', 'p') ORDER BY 2 DESC LIMIT 6"
+        ).fetchall()
+    print(f"database: {size / 1e6:,.0f} MB for {customers:,} customers / {records:,} records "
+          f"({audit:,} audit entries): {size / max(customers, 1):,.0f} B/customer, "
+          f"{size / max(records, 1):,.0f} B/record", flush=True)
+    print("largest tables: " + ", ".join(f"{n} {b / 1e6:,.0f} MB" for n, b in biggest), flush=True)
+    q = max(1, len(samples) // 4)
+    head, tail = samples[:q], samples[-q:]
+    print(f"memory (RSS, MB): ingesting process first quarter max {max(s[2] for s in head):.0f}, "
+          f"last quarter max {max(s[2] for s in tail):.0f}; worker {max(s[3] for s in head):.0f} -> "
+          f"{max(s[3] for s in tail):.0f}", flush=True)
+
+    base_s = None
+    if not args.skip_baseline:
+        from scripts.bench.ingest_throughput import plain_insert
+
+        n, base_s = plain_insert(path, url)
+        print(f"baseline: plain insert of the same {n:,} lines {base_s:.1f} s = {n / base_s:,.0f}/s; "
+              f"ingest / plain: {elapsed / base_s:.1f}x the time", flush=True)
+    print("RESULT " + json.dumps({
+        "people": args.people, "lines": total_lines, "records_per_s": round(summary.read / elapsed),
+        "first_window": first_n, "first_rate": round(first), "last10_rate": round(last),
+        "last_over_first": round(last / first, 2), "bytes_per_customer": round(size / max(customers, 1)),
+        "bytes_per_record": round(size / max(records, 1)), "machine_ms": round(machine_ms),
+        "plain_insert_s": round(base_s, 1) if base_s else None, "ingest_s": round(elapsed),
+    }), flush=True)
+    if args.keep:
+        print(f"kept: --database-url {url} --keyring {keyring}")
+    else:
+        with psycopg.connect(ADMIN, autocommit=True) as c:
+            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+if __name__ == "__main__":
+    main()
