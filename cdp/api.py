@@ -14,6 +14,7 @@ BLUEPRINT_MODULES: list[str] = [
     "cdp.identity.views",
     "cdp.access.views",
     "cdp.audit.views",
+    "cdp.crm.views",
 ]
 
 

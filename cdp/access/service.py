@@ -113,6 +113,13 @@ def read_customer(
     rendered, summary = render_with_summary(
         view, ctx.role, ctx.purpose, consents, policy=ctx.policy, plain_categories=plain
     )
+    if view.get("status") != "merged":
+        from cdp.crm.view import crm_section
+
+        crm = crm_section(session, platform, customer_id, policy=ctx.policy, role=ctx.role,
+                          purpose=ctx.purpose, consents=consents, summary=summary, plain=plain)
+        if crm:
+            rendered["crm"] = crm
     detail: dict[str, Any] = {"withheld": sorted(summary.withheld)}
     if grant is not None:
         detail["break_glass"] = grant.id
