@@ -78,7 +78,7 @@ def _bgnbd_neg_ll_and_grad(
     ll = a1 + a2 + mix
     # weights of the two terms inside the log-sum
     p3 = np.exp(a3 - mix)
-    p4 = np.where(has, np.exp(np.where(has, a4, 0.0) - mix), 0.0)
+    p4 = np.where(has, np.exp(np.where(has, a4, mix) - mix), 0.0)
     la_T = np.log(alpha + T)
     la_tx = np.log(alpha + tx)
     d_r = digamma(r + x) - digamma(r) + np.log(alpha) - p3 * la_T - p4 * la_tx
@@ -121,9 +121,12 @@ def fit_bgnbd(
 def _bgnbd_denominator(p: BgNbdParams, x: Array, tx: Array, T: Array) -> Array:
     has = x > 0
     bx1 = np.where(has, p.b + x - 1.0, 1.0)
-    ratio = np.where(
-        has, (p.a / bx1) * np.exp((p.r + x) * (np.log(p.alpha + T) - np.log(p.alpha + tx))), 0.0
-    )
+    # a ratio past the float range means "certainly inactive": 1 / inf = 0, no warning
+    with np.errstate(over="ignore"):
+        ratio = np.where(
+            has, (p.a / bx1) * np.exp((p.r + x) * (np.log(p.alpha + T) - np.log(p.alpha + tx))),
+            0.0,
+        )
     return 1.0 + ratio
 
 
