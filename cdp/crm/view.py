@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from cdp.access.policy import CategoryView, PolicySet
 from cdp.access.render import RenderSummary
 from cdp.crm import complaints as complaints_svc
-from cdp.crm import loyalty
+from cdp.crm import gates, loyalty
 from cdp.crm.models import Complaint, LoyaltyAccount, LoyaltyEntry
 from cdp.crm.reads import load_traits
 from cdp.crm.segments import load_segments
@@ -67,12 +67,16 @@ def crm_section(
         return None
     view = _viewer(policy, role, purpose, consents, plain, summary)
     out: dict[str, Any] = {}
-    if traits is not None:
+    # An objection to profiling (PIPL art. 24) leaves the customer without scores for anyone
+    # and without any profile for a marketing purpose; care data stays for care.
+    objects = gates.objects_to_profiling(consents)
+    marketing = policy.required_consent(purpose) == gates.MARKETING
+    if traits is not None and not (objects and marketing):
         segments = load_segments(platform.config.policy_dir)
         health_segs = [s for s in traits.get("segments", []) if s in segments and segments[s].health]
         other_segs = [s for s in traits.get("segments", []) if s not in health_segs]
         out["as_of"] = traits.get("as_of")
-        v = view("crm_scores")
+        v = view("crm_scores") if not objects else "absent"
         if v != "absent":
             part: dict[str, Any] = {"category": "crm_scores", "view": v}
             if v == "plain":
