@@ -189,12 +189,12 @@ def transition(
 
 
 def from_interactions(session: Session, platform: Any, settings: CrmSettings, now: datetime) -> int:
-    """A ticket for every `complaint` interaction without one (category from its redacted
-    text). Returns the number opened."""
+    """A ticket for every `complaint` interaction without one (category by the policy's
+    keywords in its text; the text itself goes nowhere). Returns the number opened."""
     have = select(Complaint.interaction_id).where(Complaint.interaction_id.is_not(None))
     rows = session.execute(
         select(Interaction.id, Interaction.customer_id, Interaction.at, Interaction.data_key_id,
-               Interaction.text_redacted_ct, SourceRecord.source)
+               Interaction.text_ct, SourceRecord.source)
         .join(SourceRecord, SourceRecord.id == Interaction.record_id)
         .where(Interaction.kind == "complaint", Interaction.id.not_in(have))
         .order_by(Interaction.at, Interaction.id)
@@ -205,10 +205,12 @@ def from_interactions(session: Session, platform: Any, settings: CrmSettings, no
     n = 0
     for r in rows:
         text = ""
-        if r.data_key_id in keys and r.text_redacted_ct is not None:
+        # the original text, in memory only: the stored redaction replaces health terms
+        # (皮疹 -> <HEALTH_TERM>), which are what tells an adverse reaction apart
+        if r.data_key_id in keys and r.text_ct is not None:
             try:
-                text = fields.decrypt(keys[r.data_key_id], r.text_redacted_ct,
-                                      fields.field_aad("interactions", "text_redacted_ct", r.id)).decode()
+                text = fields.decrypt(keys[r.data_key_id], r.text_ct,
+                                      fields.field_aad("interactions", "text_ct", r.id)).decode()
             except Exception:  # noqa: BLE001 - an unreadable text still becomes a ticket
                 text = ""
         category = classify(text, settings)
