@@ -50,45 +50,66 @@ def merge_rows(*columns: Array) -> tuple[list[Array], Array]:
     return [uniq[:, i] for i in range(uniq.shape[1])], counts.astype(np.float64)
 
 
-def _bgnbd_terms(
-    log_params: Array, x: Array, tx: Array, T: Array
-) -> tuple[Array, Array, Array, Array, Array, Array, Array]:
+@dataclass(frozen=True)
+class _Rows:
+    """Merged rows with their distinct x, T and t_x values factored out: the special
+    functions of x are computed once per distinct x, the logarithms of alpha + T and
+    alpha + t_x once per distinct T and t_x; per row only a few products remain."""
+
+    w: Array
+    ux: Array
+    xi: NDArray[np.intp]
+    uT: Array
+    Ti: NDArray[np.intp]
+    utx: Array
+    txi: NDArray[np.intp]
+    wx: Array  # weight per distinct x
+    has: NDArray[np.bool_]  # per row: x > 0
+
+    @classmethod
+    def of(cls, x: Array, tx: Array, T: Array, w: Array) -> _Rows:
+        ux, xi = np.unique(x, return_inverse=True)
+        uT, Ti = np.unique(T, return_inverse=True)
+        utx, txi = np.unique(tx, return_inverse=True)
+        return cls(w, ux, xi, uT, Ti, utx, txi, np.bincount(xi, weights=w, minlength=ux.size),
+                   x > 0)
+
+
+def _neg_ll_and_grad(log_params: Array, d: _Rows, want_grad: bool = True) -> tuple[float, Array]:
+    """Minus the BG/NBD log-likelihood (Fader, Hardie & Lee 2005, eq. 6) and its gradient
+    with respect to the log-parameters."""
     r, alpha, a, b = np.exp(log_params)
-    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-    a3 = -(r + x) * np.log(alpha + T)
-    has = x > 0
-    # a4 only for repeat buyers; -inf elsewhere so logaddexp drops it
-    bx1 = np.where(has, b + x - 1.0, 1.0)
-    a4 = np.where(has, np.log(a) - np.log(bx1) - (r + x) * np.log(alpha + tx), -np.inf)
+    X = d.ux
+    hx = X > 0
+    bx1 = np.where(hx, b + X - 1.0, 1.0)
+    per_x = (gammaln(r + X) - gammaln(r) + r * np.log(alpha)
+             + gammaln(a + b) + gammaln(b + X) - gammaln(b) - gammaln(a + b + X))
+    la_T = np.log(alpha + d.uT)[d.Ti]
+    la_tx = np.log(alpha + d.utx)[d.txi]
+    rx = (r + X)[d.xi]
+    a3 = -rx * la_T
+    a4 = np.where(d.has, (np.log(a) - np.log(bx1))[d.xi] - rx * la_tx, -np.inf)
     mix = np.logaddexp(a3, a4)
-    return a1, a2, a3, a4, mix, bx1, has
+    ll = float(np.dot(d.wx, per_x) + np.dot(d.w, mix))
+    if not want_grad:
+        return -ll, np.zeros(4)
+    p3 = np.exp(a3 - mix)
+    p4 = np.exp(a4 - mix)  # 0 where x = 0 (a4 = -inf)
+    wp3, wp4 = d.w * p3, d.w * p4
+    inv_T = (1.0 / (alpha + d.uT))[d.Ti]
+    inv_tx = (1.0 / (alpha + d.utx))[d.txi]
+    dg_ab = digamma(a + b) - digamma(a + b + X)
+    d_r = (np.dot(d.wx, digamma(r + X) - digamma(r) + np.log(alpha))
+           - np.dot(wp3, la_T) - np.dot(wp4, la_tx))
+    d_alpha = np.dot(d.wx, np.full_like(X, r / alpha)) - np.dot(wp3 * rx, inv_T) - np.dot(wp4 * rx, inv_tx)
+    d_a = np.dot(d.wx, dg_ab) + wp4.sum() / a
+    d_b = np.dot(d.wx, dg_ab + digamma(b + X) - digamma(b)) - np.dot(wp4, (1.0 / bx1)[d.xi])
+    grad = np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
+    return -ll, -grad
 
 
 def bgnbd_log_likelihood(log_params: Array, x: Array, tx: Array, T: Array, w: Array) -> float:
-    a1, a2, _, _, mix, _, _ = _bgnbd_terms(log_params, x, tx, T)
-    return float(np.dot(w, a1 + a2 + mix))
-
-
-def _bgnbd_neg_ll_and_grad(
-    log_params: Array, x: Array, tx: Array, T: Array, w: Array
-) -> tuple[float, Array]:
-    r, alpha, a, b = np.exp(log_params)
-    a1, a2, a3, a4, mix, bx1, has = _bgnbd_terms(log_params, x, tx, T)
-    ll = a1 + a2 + mix
-    # weights of the two terms inside the log-sum
-    p3 = np.exp(a3 - mix)
-    p4 = np.where(has, np.exp(np.where(has, a4, mix) - mix), 0.0)
-    la_T = np.log(alpha + T)
-    la_tx = np.log(alpha + tx)
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - p3 * la_T - p4 * la_tx
-    d_alpha = r / alpha - p3 * (r + x) / (alpha + T) - p4 * (r + x) / (alpha + tx)
-    d_a = digamma(a + b) - digamma(a + b + x) + p4 / a
-    d_b = (digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x)
-           - np.where(has, p4 / bx1, 0.0))
-    grad = np.array([np.dot(w, d_r) * r, np.dot(w, d_alpha) * alpha,
-                     np.dot(w, d_a) * a, np.dot(w, d_b) * b])
-    return -float(np.dot(w, ll)), -grad
+    return -_neg_ll_and_grad(log_params, _Rows.of(x, tx, T, w), want_grad=False)[0]
 
 
 def fit_bgnbd(
@@ -105,17 +126,23 @@ def fit_bgnbd(
         (x, tx, T), w = merge_rows(x, tx, T)
     else:
         w = np.ones_like(x)
+    d = _Rows.of(x, tx, T, w)
     scale = float(np.sum(w))
+
+    def objective(lp: Array) -> tuple[float, Array]:
+        v, g = _neg_ll_and_grad(lp, d)
+        return v / scale, g / scale
+
     res = minimize(
-        lambda p: tuple(v / scale for v in _bgnbd_neg_ll_and_grad(p, x, tx, T, w)),  # type: ignore[arg-type]
+        objective,
         np.log(np.asarray(start, dtype=np.float64)),
         jac=True,
         method="L-BFGS-B",
-        bounds=[(-12.0, 9.0)] * 4,
-        options={"maxiter": 500, "gtol": 1e-9, "ftol": 1e-13},
+        bounds=[(-12.0, 12.0)] * 4,
+        options={"maxiter": 500, "gtol": 1e-8, "ftol": 1e-12},
     )
     r, alpha, a, b = (float(v) for v in np.exp(res.x))
-    return BgNbdParams(r, alpha, a, b, bgnbd_log_likelihood(res.x, x, tx, T, w))
+    return BgNbdParams(r, alpha, a, b, -_neg_ll_and_grad(res.x, d, want_grad=False)[0])
 
 
 def _bgnbd_denominator(p: BgNbdParams, x: Array, tx: Array, T: Array) -> Array:
@@ -212,6 +239,44 @@ def lifetime_value(
         total += (cur - prev) * spend / (1.0 + monthly) ** i
         prev = cur
     return total
+
+
+@dataclass(frozen=True)
+class Scores:
+    p_alive: Array
+    expected: Array  # purchases expected in the horizon
+    discounted_purchases: Array  # sum over months of purchases that month, discounted
+
+    def value(self, spend: Array) -> Array:
+        """The discounted value of the months scored, at ``spend`` per purchase."""
+        return self.discounted_purchases * spend
+
+
+def score(p: BgNbdParams, x: Array, tx: Array, T: Array, *, horizon: float, months: int,
+          days_per_unit: float, annual_discount: float) -> Scores:
+    """Probability alive, expected purchases in ``horizon`` (time units) and the discounted
+    expected purchases of the next ``months`` months, per customer.
+
+    Computed once per distinct (x, t_x, T) row and spread back: customers counted in whole
+    days share rows, and the hypergeometric function is most of the cost. The value of a
+    month's purchases is linear in spend, so the value is ``discounted_purchases x spend``.
+    """
+    x, tx, T = (np.asarray(v, dtype=np.float64) for v in (x, tx, T))
+    stacked = np.column_stack((x, tx, T))
+    uniq, inv = np.unique(stacked, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    ux, utx, uT = uniq[:, 0], uniq[:, 1], uniq[:, 2]
+    alive = probability_alive(p, ux, utx, uT)
+    exp_h = expected_purchases(p, horizon, ux, utx, uT)
+    monthly = (1.0 + annual_discount) ** (1.0 / 12.0) - 1.0
+    unit_month = (365.25 / 12.0) / days_per_unit
+    det = np.zeros_like(ux)
+    prev = np.zeros_like(ux)
+    for i in range(1, months + 1):
+        cur = expected_purchases(p, unit_month * i, ux, utx, uT)
+        det += (cur - prev) / (1.0 + monthly) ** i
+        prev = cur
+    return Scores(alive[inv], exp_h[inv], det[inv])
 
 
 def simulate_bgnbd(

@@ -98,8 +98,9 @@ def _score(report: RefreshReport, settings: CrmSettings, rfms: list[Rfm], as_of:
                      "log_likelihood": params.log_likelihood}
     session.add(ModelFit(model="bg_nbd", as_of=as_of, customers=len(rfms),
                          params={**report.bg_nbd, "time_unit": settings.time_unit}))
-    p_alive = clv.probability_alive(params, x, tx, T)
-    exp90 = clv.expected_purchases(params, settings.horizon_days / unit, x, tx, T)
+    sc = clv.score(params, x, tx, T, horizon=settings.horizon_days / unit,
+                   months=settings.value_months, days_per_unit=unit,
+                   annual_discount=settings.discount_rate)
     try:
         gg = clv.fit_gamma_gamma(freq, mean_rep)
         spend = clv.expected_spend(gg, freq, mean_rep)
@@ -109,9 +110,8 @@ def _score(report: RefreshReport, settings: CrmSettings, rfms: list[Rfm], as_of:
     except ValueError:
         # too few repeat buyers: each customer's own mean spend per purchase day
         spend = np.array([sum(r.day_amounts) / len(r.days) for r in rfms])
-    value = clv.lifetime_value(params, spend, x, tx, T, months=settings.value_months,
-                               days_per_unit=unit, annual_discount=settings.discount_rate)
-    return {"p_alive": p_alive, "expected_90d": exp90, "clv_12m": value,
+    value = sc.value(spend)
+    return {"p_alive": sc.p_alive, "expected_90d": sc.expected, "clv_12m": value,
             "value_score": quintile_scores(value)}
 
 

@@ -103,3 +103,15 @@ def test_clv_fit_command_prints_one_json_line(client, make_api_key, cli_env) -> 
     assert out["model"] == "bg_nbd" and out["time_unit"] == "weeks"
     assert out["customers"] == 12 and set(out["holdout"]) == {"actual", "predicted"}
     assert isinstance(out["holdout"]["actual"], int) and out["holdout"]["predicted"] >= 0
+
+
+def test_scoring_distinct_rows_equals_scoring_each() -> None:
+    p = clv.BgNbdParams(0.243, 4.414, 0.793, 2.426, 0.0)
+    x, tx, T = clv.simulate_bgnbd(2000, 0.243, 4.414, 0.793, 2.426, T=39.0, seed=5)
+    tx = np.round(tx)
+    sc = clv.score(p, x, tx, T, horizon=13.0, months=12, days_per_unit=7, annual_discount=0.1)
+    assert np.allclose(sc.p_alive, clv.probability_alive(p, x, tx, T))
+    assert np.allclose(sc.expected, clv.expected_purchases(p, 13.0, x, tx, T))
+    spend = np.linspace(10, 100, x.size)
+    assert np.allclose(sc.value(spend), clv.lifetime_value(
+        p, spend, x, tx, T, months=12, days_per_unit=7, annual_discount=0.1))
