@@ -71,7 +71,8 @@ class _Rows:
         ux, xi = np.unique(x, return_inverse=True)
         uT, Ti = np.unique(T, return_inverse=True)
         utx, txi = np.unique(tx, return_inverse=True)
-        return cls(w, ux, xi, uT, Ti, utx, txi, np.bincount(xi, weights=w, minlength=ux.size),
+        return cls(w, ux, xi, uT, Ti, utx, txi,
+                   np.bincount(xi, weights=w, minlength=ux.size).astype(np.float64),
                    x > 0)
 
 

@@ -243,7 +243,7 @@ def monthly_report(session: Session, settings: CrmSettings, month: str, now: dat
     cells: dict[tuple[str, str], list[Complaint]] = defaultdict(list)
     for c in rows:
         cells[(c.category, c.channel)].append(c)
-    out = []
+    out: list[dict[str, Any]] = []
     for (cat, channel), cs in sorted(cells.items()):
         n = len(cs)
         if min_count is not None and n < min_count:

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cdp.crm.settings import CrmSettings
@@ -79,7 +79,7 @@ def _parse_at(v: Any) -> datetime | None:
     if not isinstance(v, str):
         return None
     try:
-        at = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        at = datetime.fromisoformat(v)
     except ValueError:
         return None
     return at if at.tzinfo is not None else None
@@ -111,7 +111,7 @@ def build_order(raw: dict[str, Any], source: str, index_key: bytes, tz: ZoneInfo
 
 
 _C, _R, _K = Customer.__table__.c, SourceRecord.__table__.c, DataKey.__table__.c
-_IDS = bindparam("ids", expanding=True)
+_IDS: Any = bindparam("ids", expanding=True)
 _RECORDS = (
     select(_R.customer_id, _R.id, _R.source, _R.source_record_id, _R.observed_at, _R.data_key_id,
            _R.profile_ct, _R.orders_ct, _K.wrapped, _K.kek_version)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from cdp.bulk import insert_rows
 from cdp.crm.facts import Order
 from cdp.crm.models import LoyaltyAccount, LoyaltyEntry
+from cdp.crm.models import table as _table
 from cdp.crm.settings import CrmSettings
 from cdp.errors import Conflict, ValidationError
 
@@ -109,7 +110,7 @@ def expire_due(session: Session, customer_ids: Iterable[str] | None, now: dateti
             LoyaltyEntry.id, LoyaltyEntry.customer_id, LoyaltyEntry.kind, LoyaltyEntry.points,
             LoyaltyEntry.at, LoyaltyEntry.expires_at, LoyaltyEntry.lot_id)):
         per[e.customer_id].append(e)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for cid, entries in per.items():
         _, pending = _simulate(entries, now)
         for lot, at, left in pending:
@@ -117,7 +118,7 @@ def expire_due(session: Session, customer_ids: Iterable[str] | None, now: dateti
                          "at": at, "expires_at": None, "ref": f"expiry:{lot.id}", "order_ref": None,
                          "lot_id": lot.id, "actor": "system", "created_at": now})
     rows = [r for r in rows if r["points"] < 0]
-    insert_rows(session, LoyaltyEntry.__table__, rows)
+    insert_rows(session, _table(LoyaltyEntry), rows)
     return len(rows)
 
 
@@ -171,7 +172,7 @@ def accrue(session: Session, settings: CrmSettings, customer_orders: Iterable[tu
             n_entries[o.ref] += 1
             have[o.ref] += delta
             counts["adjusted"] += 1
-    insert_rows(session, LoyaltyEntry.__table__, rows)
+    insert_rows(session, _table(LoyaltyEntry), rows)
     return counts
 
 
@@ -236,7 +237,7 @@ def update_tiers(session: Session, settings: CrmSettings, customer_ids: Iterable
                 acc.tier, acc.tier_since = want, as_of
             acc.tier_until = as_of + period
         out[cid] = acc.tier
-    insert_rows(session, LoyaltyAccount.__table__, new_rows)
+    insert_rows(session, _table(LoyaltyAccount), new_rows)
     session.flush()
     return out
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -179,3 +180,10 @@ class CareTask(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of a mapped class (typed: ``__table__`` is a FromClause to mypy)."""
+    t = model.__table__
+    assert isinstance(t, Table)
+    return t

@@ -142,8 +142,8 @@ def retention_counts(session: Session, settings: CrmSettings) -> dict[int, dict[
         select(CrmProfile.value_score, func.count()).where(
             CrmProfile.value_score.is_not(None), CrmProfile.p_alive < settings.alive_threshold)
         .group_by(CrmProfile.value_score)).tuples().all())
-    return {int(v): {"customers": int(n), "lapsing": int(lapsing.get(v, 0))}
-            for v, n in sorted(total.items())}
+    return {int(v or 0): {"customers": int(n), "lapsing": int(lapsing.get(v, 0))}
+            for v, n in sorted(total.items(), key=lambda kv: kv[0] or 0)}
 
 
 def birthdays(session: Session, platform: Any, today: date, days: int) -> list[dict[str, Any]]:

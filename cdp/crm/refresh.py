@@ -25,6 +25,7 @@ from cdp.bulk import insert_rows
 from cdp.crm import clv, complaints, gates, loyalty
 from cdp.crm.facts import iter_facts
 from cdp.crm.models import CareTask, CrmProfile, ModelFit, SegmentMember
+from cdp.crm.models import table as _table
 from cdp.crm.segments import load_segments
 from cdp.crm.settings import CrmSettings, load_settings
 from cdp.crm.traits import Rfm, base_traits, quintile_scores
@@ -169,15 +170,15 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
         freq = np.array([traits[i]["frequency"] for i in scored_idx], dtype=np.float64)
         mon = np.array([traits[i]["monetary"] for i in scored_idx], dtype=np.float64)
         for name, vals in (("r_score", rec), ("f_score", freq), ("m_score", mon)):
-            for i, s in zip(scored_idx, quintile_scores(vals), strict=True):
-                traits[i][name] = int(s)
+            for k, q in zip(scored_idx, quintile_scores(vals), strict=True):
+                traits[int(k)][name] = int(q)
         lap("rfm")
         scores = _score(report, settings, [rfms[i] for i in scored_idx], as_of, session)
         lap("fit_score")
         if scores is not None:
-            for j, i in enumerate(scored_idx):
+            for j, k in enumerate(scored_idx):
                 pa = float(scores["p_alive"][j])
-                traits[i].update(p_alive=round(pa, 4), churn_score=round(1.0 - pa, 4),
+                traits[int(k)].update(p_alive=round(pa, 4), churn_score=round(1.0 - pa, 4),
                                  expected_90d=round(float(scores["expected_90d"][j]), 4),
                                  clv_12m=round(float(scores["clv_12m"][j]), 2),
                                  value_score=int(scores["value_score"][j]))
@@ -212,7 +213,7 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
                         .values(left_at=stamp))
     entering = [{"segment": name, "customer_id": cid, "entered_at": stamp, "left_at": None}
                 for name, cids in members.items() for cid in sorted(cids - current.get(name, set()))]
-    insert_rows(session, SegmentMember.__table__, entering)
+    insert_rows(session, _table(SegmentMember), entering)
     report.segments_entered, report.segments_left = len(entering), len(leaving)
     for i, cid in enumerate(ids):
         traits[i]["segments"] = sorted(n for n, cids in members.items() if cid in cids)
@@ -236,7 +237,7 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
             "next_refill_due": date.fromisoformat(min(due)) if due else None,
         })
     for start in range(0, len(rows), 5000):
-        insert_rows(session, CrmProfile.__table__, rows[start:start + 5000])
+        insert_rows(session, _table(CrmProfile), rows[start:start + 5000])
     report.profiles = len(rows)
     lap("profiles")
 
@@ -293,5 +294,5 @@ def _care_tasks(session: Session, platform: Any, settings: CrmSettings, ids: lis
                                                       fields.field_aad("crm_care_tasks", "detail_ct", tid)),
                      "outcome": None, "completed_at": None, "completed_by": None,
                      "created_at": datetime.now(UTC)})
-    insert_rows(session, CareTask.__table__, rows)
+    insert_rows(session, _table(CareTask), rows)
     return len(rows)

@@ -160,7 +160,7 @@ def parse_segments(doc: dict[str, Any], file: str) -> list[Segment]:
     entries = doc.get("segment")
     unknown = set(doc) - {"segment"}
     if unknown:
-        raise SegmentError(f"{file}: unknown key {sorted(unknown)[0]!r}; segments are [[segment]] tables")
+        raise SegmentError(f"{file}: unknown key {min(unknown)!r}; segments are [[segment]] tables")
     if not isinstance(entries, list):
         raise SegmentError(f"{file}: no [[segment]] tables")
     for i, spec in enumerate(entries):
@@ -169,7 +169,7 @@ def parse_segments(doc: dict[str, Any], file: str) -> list[Segment]:
             raise SegmentError(f"{file}: segment {i + 1} needs a name of lower-case letters, digits, _")
         extra = set(spec) - {"name", "description", "when"}
         if extra:
-            raise SegmentError(f"{file}: segment {name}: unknown key {sorted(extra)[0]!r}")
+            raise SegmentError(f"{file}: segment {name}: unknown key {min(extra)!r}")
         if "when" not in spec:
             raise SegmentError(f"{file}: segment {name}: missing 'when'")
         used: set[str] = set()

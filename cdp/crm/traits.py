@@ -57,7 +57,7 @@ def fills_of(orders: Iterable[Order], settings: CrmSettings, as_of: date) -> lis
                 cat_atc, per_unit = settings.catalog[it.sku]
                 atc = atc or cat_atc
                 if days is None:
-                    days = int(round(per_unit * it.qty))
+                    days = round(per_unit * it.qty)
             if atc and days:
                 out.append(Fill(o.day, atc, int(days)))
     return out
@@ -139,7 +139,7 @@ def quintile_scores(values: np.ndarray) -> np.ndarray:
     ranks = np.empty(n, dtype=np.float64)
     ranks[order] = np.arange(n, dtype=np.float64)
     # average rank over ties, so equal values always get the same score
-    uniq, inv = np.unique(values, return_inverse=True)
+    _, inv = np.unique(values, return_inverse=True)
     sums = np.bincount(inv, weights=ranks)
     counts = np.bincount(inv)
     avg = (sums / counts)[inv]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0010_crm"
 down_revision = "0009_audit_hash_unindexed"
 branch_labels = None

@@ -149,7 +149,7 @@ def _env(url: str, work: Path) -> dict[str, str]:
 
 def _cdp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     cdp = str(Path(sys.executable).with_name("cdp"))
-    res = subprocess.run([cdp, *args], env=env, capture_output=True, text=True, timeout=3600)
+    res = subprocess.run([cdp, *args], check=False, env=env, capture_output=True, text=True, timeout=3600)
     if res.returncode != 0:
         sys.exit(f"cdp {' '.join(args)} failed: {res.stderr[-2000:]}")
     return res

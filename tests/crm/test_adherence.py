@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 from datetime import date, timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
