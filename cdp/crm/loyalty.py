@@ -60,7 +60,7 @@ def _simulate(entries: Sequence[Any], until: datetime) -> tuple[list[_Lot], list
 
     def expire_through(t: datetime) -> None:
         for lot in list(lots):
-            if (lot.expires_at is not None and lot.expires_at <= t and lot.remaining > 0
+            if (lot.expires_at is not None and lot.expires_at <= t
                     and lot.id not in expired_lots):
                 pending.append((lot, lot.expires_at, lot.remaining))
                 expired_lots.add(lot.id)
@@ -96,14 +96,20 @@ def balance(session: Session, customer_id: str) -> int:
 
 
 def expire_due(session: Session, customer_ids: Iterable[str] | None, now: datetime) -> int:
-    """Append an expiry entry for each lot past its expiry with points left (oldest first).
+    """Append an expiry entry for each lot past its expiry: minus the points left in it
+    (0 when they were spent; spending takes the oldest first).
     All customers with an expired lot when ``customer_ids`` is None. Returns entries added."""
     q = select(LoyaltyEntry).order_by(LoyaltyEntry.customer_id, LoyaltyEntry.at, LoyaltyEntry.id)
     if customer_ids is not None:
         q = q.where(LoyaltyEntry.customer_id.in_(list(customer_ids)))
     else:
+        # lots past their expiry without an expiry entry: every expired lot gets one (of
+        # 0 points when it was spent), so a lot is looked at once, not every night
+        handled = select(LoyaltyEntry.lot_id).where(LoyaltyEntry.kind == "expiry",
+                                                    LoyaltyEntry.lot_id.is_not(None))
         due = select(LoyaltyEntry.customer_id).where(
-            LoyaltyEntry.expires_at <= now, LoyaltyEntry.points > 0).distinct()
+            LoyaltyEntry.expires_at <= now, LoyaltyEntry.points > 0,
+            LoyaltyEntry.id.not_in(handled)).distinct()
         q = q.where(LoyaltyEntry.customer_id.in_(due))
     per: dict[str, list[Any]] = defaultdict(list)
     for e in session.execute(q.with_only_columns(
@@ -117,7 +123,6 @@ def expire_due(session: Session, customer_ids: Iterable[str] | None, now: dateti
             rows.append({"customer_id": cid, "kind": "expiry", "points": -left,
                          "at": at, "expires_at": None, "ref": f"expiry:{lot.id}", "order_ref": None,
                          "lot_id": lot.id, "actor": "system", "created_at": now})
-    rows = [r for r in rows if r["points"] < 0]
     insert_rows(session, _table(LoyaltyEntry), rows)
     return len(rows)
 

@@ -99,7 +99,7 @@ class LoyaltyEntry(Base):
     # keyed hash of the order (accrual, adjustment) or "expiry:<lot id>"; unique when set
     ref: Mapped[str | None] = mapped_column(String(80), nullable=True, unique=True)
     order_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    lot_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lot_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     actor: Mapped[str] = mapped_column(String(128), default="system")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

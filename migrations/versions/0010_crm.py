@@ -54,6 +54,7 @@ def upgrade() -> None:
     with op.batch_alter_table("crm_loyalty_entries", schema=None) as batch_op:
         batch_op.create_index("ix_crm_loyalty_entries_customer_at", ["customer_id", "at"], unique=False)
         batch_op.create_index(batch_op.f("ix_crm_loyalty_entries_order_ref"), ["order_ref"], unique=False)
+        batch_op.create_index(batch_op.f("ix_crm_loyalty_entries_lot_id"), ["lot_id"], unique=False)
 
     op.create_table("crm_segment_members",
     sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -193,6 +194,7 @@ def downgrade() -> None:
     op.drop_table("crm_segment_members")
     with op.batch_alter_table("crm_loyalty_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_crm_loyalty_entries_order_ref"))
+        batch_op.drop_index(batch_op.f("ix_crm_loyalty_entries_lot_id"))
         batch_op.drop_index("ix_crm_loyalty_entries_customer_at")
 
     op.drop_table("crm_loyalty_entries")

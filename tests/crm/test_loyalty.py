@@ -99,8 +99,13 @@ def test_expiry_and_spending_take_the_oldest_points(client, make_api_key, cli_en
         assert loyalty.expire_due(s, [cid], NOW + timedelta(days=66)) == 0
     assert _entries(platform, cid)[-1] == ("expiry", -70)
     assert _balance(platform, cid) == 50
+    with platform.transaction() as s:  # a lot spent in full expires with 0 points
+        loyalty.redeem(s, cid, 50, actor="test", now=NOW + timedelta(days=67))
+        assert loyalty.balance(s, cid) == 0
     with platform.transaction() as s:
-        assert loyalty.expire_due(s, [cid], NOW + timedelta(days=300)) == 1
+        assert loyalty.expire_due(s, None, NOW + timedelta(days=300)) == 1
+        assert loyalty.expire_due(s, None, NOW + timedelta(days=300)) == 0
+    assert _entries(platform, cid)[-2:] == [("redemption", -50), ("expiry", 0)]
     assert _balance(platform, cid) == 0
     with platform.transaction() as s:
         n = s.scalar(select(func.count()).select_from(LoyaltyEntry).where(
