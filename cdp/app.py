@@ -19,7 +19,16 @@ BLUEPRINT_MODULES: list[str] = [
     "cdp.identity.views",
     "cdp.access.views",
     "cdp.audit.views",
+    "cdp.crm.views",
 ]
+
+
+def _add_view_sections() -> None:
+    """Sections capabilities add to the customer view (rendered under the same read)."""
+    from cdp.access.service import add_view_section
+    from cdp.crm.view import crm_section
+
+    add_view_section("crm", crm_section)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -46,6 +55,7 @@ def create_app(config: dict[str, Any] | Config | None = None) -> Flask:
     http.init_app(app)
     audit.init_app(app)
     _register_blueprints(app)
+    _add_view_sections()
 
     if cfg.scheduler_enabled:
         # Every service process may run one: each firing runs once (cdp.jobs.lock).

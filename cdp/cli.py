@@ -30,6 +30,7 @@ COMMAND_MODULES: list[tuple[str, str]] = [
     ("cdp.audit.commands", "audit"),
     ("cdp.access.commands", "access"),
     ("cdp.ops.commands", "restore_check"),
+    ("cdp.crm.commands", "crm"),
 ]
 
 

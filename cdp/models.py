@@ -2,6 +2,16 @@
 
 from cdp.access.models import ApiKey, BreakGlassGrant  # noqa: F401
 from cdp.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent  # noqa: F401
+from cdp.crm.models import (  # noqa: F401
+    CareTask,
+    Complaint,
+    ComplaintEvent,
+    CrmProfile,
+    LoyaltyAccount,
+    LoyaltyEntry,
+    ModelFit,
+    SegmentMember,
+)
 from cdp.crypto.models import DataKey  # noqa: F401
 from cdp.db import Base
 from cdp.identity.models import (  # noqa: F401

@@ -7,17 +7,40 @@ audit entry per customer read (allow or deny) in the caller's transaction.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cdp.access import breakglass
 from cdp.access.guard import AccessContext
-from cdp.access.render import effective_consents, render_with_summary
+from cdp.access.policy import PolicySet
+from cdp.access.render import RenderSummary, effective_consents, render_with_summary
 from cdp.audit.log import record
 from cdp.errors import CdpError, Forbidden, NotFound, ValidationError
 from cdp.platform import Platform
+
+
+class ViewSection(Protocol):
+    """A section another capability adds to the customer view (the CRM's ``crm``): what the
+    caller may see of it under the read's decision, or None; the categories it shows are
+    noted in ``summary`` for the read's audit entry."""
+
+    def __call__(self, session: Session, platform: Platform, customer_id: str, *,
+                 policy: PolicySet, role: str, purpose: str | None,
+                 consents: Mapping[str, bool], summary: RenderSummary,
+                 plain: Iterable[str] = ()) -> dict[str, Any] | None: ...
+
+
+# Sections by name, added by the assembly (cdp.app) through ``add_view_section``: a
+# capability built on this one extends the view without this package importing it.
+VIEW_SECTIONS: dict[str, ViewSection] = {}
+
+
+def add_view_section(name: str, section: ViewSection) -> None:
+    """Add (or replace) the view section ``name``."""
+    VIEW_SECTIONS[name] = section
 
 READ_ACTION = "customers.read"
 BREAK_GLASS_ACTION = "customers.break_glass"
@@ -154,6 +177,12 @@ def read_customer(
     rendered, summary = render_with_summary(
         view, ctx.role, ctx.purpose, consents, policy=ctx.policy, plain_categories=plain
     )
+    if view.get("status") != "merged":
+        for name, section in VIEW_SECTIONS.items():
+            part = section(session, platform, customer_id, policy=ctx.policy, role=ctx.role,
+                           purpose=ctx.purpose, consents=consents, summary=summary, plain=plain)
+            if part:
+                rendered[name] = part
     detail: dict[str, Any] = {"withheld": sorted(summary.withheld)}
     if grant is not None:
         detail["break_glass"] = grant.id

@@ -152,7 +152,7 @@ def partitions_cmd(ahead: int) -> None:
 
     The scheduled checkpoint job does the same every time it runs."""
     from cdp.audit.archive import ensure_partitions, partitions
-    from cdp.cli import get_platform
+    from cdp.commandline import get_platform
 
     platform = get_platform()
     with platform.transaction() as session:
@@ -181,7 +181,7 @@ def archive_cmd(before: str, out_dir: str, drop: bool) -> None:
     do. Prints the segment file's path. `cdp audit verify` then starts each chain at the
     segment's signed end; `cdp audit verify-segment FILE` checks the file on its own."""
     from cdp.audit.archive import ArchiveError, archive_before, month_start
-    from cdp.cli import get_platform
+    from cdp.commandline import get_platform
 
     platform = get_platform()
     when = month_start(before)

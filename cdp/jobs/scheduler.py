@@ -45,6 +45,9 @@ def build_scheduler(platform: Platform, retry_seconds: int = RETRY_SECONDS) -> B
                       replace_existing=True)
     scheduler.add_job(tasks.retention_job, "cron", hour=1, minute=15, id="retention",
                       replace_existing=True)
+    # CRM outputs nightly (after retention, so erased customers' data is gone first).
+    scheduler.add_job(tasks.crm_refresh_job, "cron", hour=2, minute=30, id="crm_refresh",
+                      replace_existing=True)
     scheduler.add_job(tasks.retry_job, "interval", seconds=retry_seconds, id="retry",
                       replace_existing=True)
     # Signed audit checkpoints, every policies/audit.toml [checkpoints] every_minutes.
@@ -53,7 +56,7 @@ def build_scheduler(platform: Platform, retry_seconds: int = RETRY_SECONDS) -> B
     scheduler.add_job(tasks.audit_checkpoint_job, "interval",
                       seconds=checkpoint_interval(platform.config.policy_dir).total_seconds(),
                       id="audit_checkpoint", replace_existing=True)
-    wanted |= {"dsr_overdue", "retention", "retry", "audit_checkpoint"}
+    wanted |= {"dsr_overdue", "retention", "retry", "audit_checkpoint", "crm_refresh"}
     scheduler._cdp_wanted = wanted  # type: ignore[attr-defined]
     return scheduler
 

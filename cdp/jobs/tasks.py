@@ -70,6 +70,14 @@ def _audit_checkpoint_work(_c: lock.Claim) -> object:
     return scheduled_checkpoint(_p())
 
 
+def _crm_refresh_work(_c: lock.Claim) -> object:
+    from cdp.crm.refresh import refresh
+
+    platform = _p()
+    with platform.transaction() as session:
+        return refresh(session, platform, actor="scheduler").customers
+
+
 def work_for(job: str) -> Callable[[lock.Claim], object] | None:
     kind, _, arg = job.partition(":")
     if kind == "export" and arg:
@@ -80,6 +88,8 @@ def work_for(job: str) -> Callable[[lock.Claim], object] | None:
         return _retention_work
     if job == "audit_checkpoint":
         return _audit_checkpoint_work
+    if job == "crm_refresh":
+        return _crm_refresh_work
     return None
 
 
@@ -105,6 +115,11 @@ def audit_checkpoint_job() -> None:
     every = checkpoint_interval(_p().config.policy_dir)
     fire = _floor(datetime.now(UTC), every)
     lock.run_once(_p(), "audit_checkpoint", fire, _audit_checkpoint_work)
+
+
+def crm_refresh_job() -> None:
+    fire = _floor(datetime.now(UTC), timedelta(days=1))
+    lock.run_once(_p(), "crm_refresh", fire, _crm_refresh_work)
 
 
 def retry_job() -> None:

@@ -13,7 +13,7 @@ def restore_check() -> None:
 
     Run after a restore (with `cdp audit verify`): a database restored without its keyring,
     or with another one, fails here on every value."""
-    from cdp.cli import get_platform
+    from cdp.commandline import get_platform
     from cdp.ops.restore_check import check_every_value
 
     platform = get_platform()

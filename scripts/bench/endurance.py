@@ -193,7 +193,7 @@ def main() -> None:
     platform.dispose()
     lines = Path(args.records).read_text(encoding="utf-8").splitlines()
     from cdp.crypto.keyring import Keyring
-    from cdp.identity.ingest import lookup_index
+    from cdp.identity.identifiers import lookup_index
 
     ring = Keyring.load(args.keyring)
     lookups: list[tuple[str, str]] = []

@@ -111,7 +111,7 @@ def main() -> None:
     platform = Platform(Config(database_url=url, keyring_path=str(keyring),
                                policy_dir=str(ROOT / "policies")))
 
-    from cdp.identity.ingest import IngestSummary, bulk_gc, ingest_lines
+    from cdp.identity.pipeline import IngestSummary, bulk_gc, ingest_lines
 
     samples: list[tuple[float, int, float, float]] = []  # (t, done, rss self, rss workers)
     done = 0
