@@ -26,6 +26,7 @@ COMMAND_MODULES: list[tuple[str, str]] = [
     ("cdp.pii.commands", "pii"),
     ("cdp.audit.commands", "audit"),
     ("cdp.access.commands", "access"),
+    ("cdp.console.commands", "users"),
 ]
 
 

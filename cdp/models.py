@@ -2,6 +2,7 @@
 
 from cdp.access.models import ApiKey, BreakGlassGrant  # noqa: F401
 from cdp.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent  # noqa: F401
+from cdp.console.models import ConsoleSession, ConsoleUser  # noqa: F401
 from cdp.crypto.models import DataKey  # noqa: F401
 from cdp.db import Base
 from cdp.identity.models import (  # noqa: F401

@@ -74,7 +74,11 @@ def read_customer(
         # Checked before anything is decrypted.
         try:
             grant = breakglass.check(
-                session, break_glass_id, api_key_id=ctx.principal.key_id, customer_id=customer_id
+                session,
+                break_glass_id,
+                api_key_id=ctx.principal.key_id,
+                console_user_id=ctx.principal.user_id,
+                customer_id=customer_id,
             )
         except Forbidden as exc:
             raise deny(exc.code, exc, break_glass=break_glass_id[:32]) from None
@@ -213,6 +217,7 @@ def open_break_glass(
     row = breakglass.grant(
         session,
         api_key_id=ctx.principal.key_id,
+        console_user_id=ctx.principal.user_id,
         actor=ctx.principal.actor,
         role=ctx.role,
         purpose=ctx.purpose or "",
