@@ -24,7 +24,9 @@ from sqlalchemy import select
 
 from cdp.console.models import ConsoleUser
 from cdp.console.settings import ConsolePolicy
+from cdp.console.web import audit, bp, cpolicy
 from cdp.errors import Forbidden
+from cdp.web import db_session
 
 
 @dataclass(frozen=True)
@@ -90,38 +92,36 @@ def _client() -> Any:
     return oauth.cdp
 
 
-def register_routes() -> None:
+@bp.get("/oidc/login")
+def oidc_login() -> Any:
+    return _client().authorize_redirect(url_for("console.oidc_callback", _external=True))
+
+
+@bp.get("/oidc/callback")
+def oidc_callback() -> Any:
     from cdp.console.pages.auth import begin_session
-    from cdp.console.web import audit, bp, cpolicy
-    from cdp.web import db_session
 
-    @bp.get("/oidc/login")
-    def oidc_login() -> Any:
-        return _client().authorize_redirect(url_for("console.oidc_callback", _external=True))
+    token = _client().authorize_access_token()
+    claims = token.get("userinfo") or {}
+    issuer, subject = str(claims.get("iss", "")), str(claims.get("sub", ""))
+    if not subject:
+        raise Forbidden("the identity provider sent no subject", code="oidc_subject")
+    role = role_from_claims(claims, cpolicy())
+    session = db_session()
+    key = f"{issuer}|{subject}"[:255]
+    user = session.scalar(select(ConsoleUser).where(ConsoleUser.oidc_subject == key))
+    if user is None:
+        from cdp.console.accounts import create_user
 
-    @bp.get("/oidc/callback")
-    def oidc_callback() -> Any:
-        token = _client().authorize_access_token()
-        claims = token.get("userinfo") or {}
-        issuer, subject = str(claims.get("iss", "")), str(claims.get("sub", ""))
-        if not subject:
-            raise Forbidden("the identity provider sent no subject", code="oidc_subject")
-        role = role_from_claims(claims, cpolicy())
-        session = db_session()
-        key = f"{issuer}|{subject}"[:255]
-        user = session.scalar(select(ConsoleUser).where(ConsoleUser.oidc_subject == key))
-        if user is None:
-            from cdp.console.accounts import create_user
-
-            name, n = account_name(claims), 1
-            while session.scalar(select(ConsoleUser.id).where(ConsoleUser.name == name)):
-                n += 1
-                name = f"{account_name(claims)[:60]}-{n}"
-            user = create_user(session, name, role, None)
-            user.oidc_subject = key
-        elif user.disabled_at is not None:
-            audit("console.sign_in", decision="deny", actor=user.actor,
-                  detail={"reason": "disabled", "method": "oidc"})
-            raise Forbidden("this account is disabled", code="disabled")
-        user.role = role  # the provider's groups are the source of truth for these accounts
-        return begin_session(user, method="oidc")
+        name, n = account_name(claims), 1
+        while session.scalar(select(ConsoleUser.id).where(ConsoleUser.name == name)):
+            n += 1
+            name = f"{account_name(claims)[:60]}-{n}"
+        user = create_user(session, name, role, None)
+        user.oidc_subject = key
+    elif user.disabled_at is not None:
+        audit("console.sign_in", decision="deny", actor=user.actor,
+              detail={"reason": "disabled", "method": "oidc"})
+        raise Forbidden("this account is disabled", code="disabled")
+    user.role = role  # the provider's groups are the source of truth for these accounts
+    return begin_session(user, method="oidc")

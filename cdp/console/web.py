@@ -230,10 +230,9 @@ def _template_globals() -> dict[str, Any]:
 def init_app(app: Flask) -> None:
     """Mount the console at /console/ (pages import their routes onto ``bp``)."""
     from cdp.console import i18n
-    from cdp.console.oidc import init_oidc, register_routes
+    from cdp.console.oidc import init_oidc  # also adds the OIDC routes
     from cdp.console.pages import admin, analytics, auth, compliance, customers, steward  # noqa: F401
 
-    register_routes()
     i18n.init_app(app)
     init_oidc(app)
     app.jinja_env.globals["now_utc"] = utcnow

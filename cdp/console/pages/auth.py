@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from cdp.console import accounts, sessions
 from cdp.console.i18n import LANG_COOKIE, LANGUAGES
@@ -26,11 +27,11 @@ from cdp.db import utcnow
 from cdp.web import current_platform, db_session
 
 END_MESSAGES = {
-    "idle": "You were signed out after a period of inactivity.",
-    "expired": "Your session reached its maximum length. Sign in again.",
-    "revoked": "Your session was ended. Sign in again.",
-    "disabled": "Your session was ended. Sign in again.",
-    "signed_out": "You are signed out.",
+    "idle": _l("You were signed out after a period of inactivity."),
+    "expired": _l("Your session reached its maximum length. Sign in again."),
+    "revoked": _l("Your session was ended. Sign in again."),
+    "disabled": _l("Your session was ended. Sign in again."),
+    "signed_out": _l("You are signed out."),
 }
 
 
@@ -48,7 +49,7 @@ def _login_page(status: int = 200, error: str | None = None) -> Any:
         "console/login.html",
         pre_csrf=token,
         error=error,
-        notice=_(END_MESSAGES[why]) if why in END_MESSAGES else None,
+        notice=END_MESSAGES[why] if why in END_MESSAGES else None,
         oidc_enabled=_oidc_enabled(),
     )
     resp = make_response(body, status)
