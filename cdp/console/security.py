@@ -42,7 +42,10 @@ def apply_headers(response: Response, *, secure: bool) -> Response:
     h["Content-Security-Policy"] = content_security_policy(nonce())
     h["X-Content-Type-Options"] = "nosniff"
     h["X-Frame-Options"] = "DENY"
-    h["Referrer-Policy"] = "no-referrer"
+    # Not "no-referrer": under it Chromium sends "Origin: null" with form posts, and the
+    # console checks Origin on every unsafe request. "same-origin" still tells no other site
+    # anything (customer ids are in console URLs).
+    h["Referrer-Policy"] = "same-origin"
     h["Cross-Origin-Opener-Policy"] = "same-origin"
     h["Cross-Origin-Resource-Policy"] = "same-origin"
     h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"

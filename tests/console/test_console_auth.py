@@ -94,7 +94,7 @@ def test_security_headers_and_csp_nonce_match_the_page(console_app, staff) -> No
     assert "style=" not in html and "<script>" not in html
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
-    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
     assert resp.headers["Cache-Control"] == "no-store"
     assert client.get("/console/login").headers["Content-Security-Policy"] != csp  # fresh nonce
     assert "Content-Security-Policy" not in client.get("/healthz").headers
