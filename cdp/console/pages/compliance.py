@@ -3,6 +3,7 @@ subject request queue with its timelines, retention."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -89,7 +90,9 @@ def chain_status() -> Any:
 
 def _days_left(req: DsrRequest) -> tuple[int, str]:
     left = (req.due_at - utcnow()).total_seconds() / 86400
-    days = int(left // 1) if left >= 0 else -int((-left) // 1) - 1
+    # Whole days, rounded up: a request due in 14.9 days has 15 days left; one 0.5 days late
+    # is 1 day overdue (shown negative).
+    days = math.ceil(left) if left >= 0 else -math.ceil(-left)
     if req.status not in rights.OPEN:
         return days, "done"
     if left < 0 or req.overdue_at is not None:

@@ -68,3 +68,144 @@ def test_journey1_search_open_masked_graph_sign_out_back(page, live, staff, cust
     reads = _events(live.app, action="customers.read", actor="user:customer-service", decision="allow")
     assert {e.customer_id for e in reads} == {customers["consenting"]}
     assert {e.purpose for e in reads} == {"customer_support"}
+
+
+def test_journey2_pharmacist_sees_prescriptions_marketing_refused_without_consent(  # type: ignore[no-untyped-def]
+    page, browser, live, staff, customers, watch: Watch
+) -> None:
+    sign_in(page, live.url, staff["pharmacist"], PASSWORD, "pharmacy_care")
+    page.goto(f"{live.url}/console/customers/{customers['consenting']}")
+    expect(page.get_by_role("heading", name="Prescriptions")).to_be_visible()
+    expect(page.get_by_role("heading", name="Adherence and refills")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("二甲双胍缓释片")
+    html = page.content()
+    assert "138****5678" in html and not [v for v in PLAIN_VALUES if v in html]
+    assert watch.problems() == []
+
+    marketing = browser.new_page()
+    mwatch = Watch()
+    mwatch.attach(marketing)
+    sign_in(marketing, live.url, staff["marketing"], PASSWORD, "marketing")
+    marketing.get_by_label("Search customers").fill(NO_CONSENT_PHONE)
+    marketing.get_by_role("button", name="Search").click()
+    expect(marketing.locator("#results")).to_contain_text("consent")
+    response = marketing.goto(f"{live.url}/console/customers/{customers['no_consent']}")
+    assert response is not None and response.status == 403
+    expect(marketing.get_by_role("alert")).to_contain_text("marketing")
+    assert "李四" not in marketing.content() and "0000" not in marketing.content()
+    denied = _events(live.app, action="customers.read", actor="user:marketing", decision="deny")
+    assert {(e.customer_id, e.purpose, e.detail["reason"]) for e in denied} == {
+        (customers["no_consent"], "marketing", "consent_missing")}
+    marketing.close()
+
+
+def test_journey3_break_glass_needs_reason_and_password_and_reaches_review(  # type: ignore[no-untyped-def]
+    page, browser, live, staff, customers, watch: Watch
+) -> None:
+    cid = customers["consenting"]
+    sign_in(page, live.url, staff["customer_service"], PASSWORD, "customer_support")
+    page.goto(f"{live.url}/console/customers/{cid}")
+    page.get_by_role("link", name="Break-glass access").click()
+    page.get_by_label("Duration").select_option("15")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Open break-glass access").click()
+    expect(page.locator("#reason-err")).to_be_visible()  # no reason: refused
+    page.get_by_label("Reason").fill("Customer called about a parcel sent to the wrong address")
+    page.get_by_label("Password").fill("not my password at all")
+    page.get_by_role("button", name="Open break-glass access").click()
+    expect(page.locator("#password-err")).to_be_visible()  # wrong password: refused
+    assert _events(live.app, action="customers.break_glass") == []
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Open break-glass access").click()
+    page.wait_for_url(re.compile(rf".*/console/customers/{cid}$"))
+    banner = page.locator("#break-glass-banner")
+    expect(banner).to_be_visible()
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^1[45]:\d\d$"))
+    expect(page.locator("main")).to_contain_text("+8613812345678")  # the plain view
+    assert watch.problems() == []
+
+    officer = browser.new_page()
+    sign_in(officer, live.url, staff["compliance_officer"], PASSWORD, "compliance_audit")
+    officer.goto(f"{live.url}/console/compliance/audit")
+    review = officer.locator("#break-glass-review")
+    expect(review).to_contain_text("user:customer-service")
+    expect(review).to_contain_text(cid)
+    expect(review).to_contain_text("parcel sent to the wrong address")
+    assert "+8613812345678" not in officer.content()
+    officer.close()
+
+
+def test_journey4_steward_merges_then_splits(page, live, staff, customers, watch: Watch) -> None:  # type: ignore[no-untyped-def]
+    a, b = customers["consenting"], customers["no_consent"]
+    sign_in(page, live.url, staff["data_steward"], PASSWORD, "customer_support")
+    page.goto(f"{live.url}/console/steward?customer={a}")
+    page.get_by_label("Customer to merge into it").fill(b)
+    page.locator("#merge-reason").fill("same person: confirmed by phone with the customer")
+    page.get_by_role("button", name="Preview merge").click()
+    preview = page.locator("#merge-preview")
+    expect(preview).to_contain_text("3 source records")
+    page.get_by_role("button", name="Confirm merge").click()
+    expect(page.get_by_role("status")).to_contain_text("Merged")
+    page.goto(f"{live.url}/console/customers/{a}")
+    assert page.locator("svg.identity-graph circle.graph-record").count() == 3
+    expect(page.locator("main")).to_contain_text("steward")
+    page.goto(f"{live.url}/console/steward?customer={a}")
+    page.get_by_label(re.compile(r"app · app-7")).check()
+    page.locator("#split-reason").fill("different people after all: separate accounts")
+    page.get_by_role("button", name="Preview split").click()
+    expect(page.locator("#split-preview")).to_contain_text("1 records move to a new customer")
+    page.get_by_role("button", name="Confirm split").click()
+    expect(page.get_by_role("status")).to_contain_text("Split")
+    lineage = page.locator("table", has=page.locator("th", has_text="Other customer"))
+    expect(lineage).to_contain_text("merged")
+    expect(lineage).to_contain_text("split")
+    page.goto(f"{live.url}/console/customers/{a}")
+    assert page.locator("svg.identity-graph circle.graph-record").count() == 2
+    actions = [e.action for e in _events(live.app, customer_id=a) if e.action.startswith("identity.")]
+    assert actions == ["identity.merge", "identity.split"]
+    assert watch.problems() == []
+
+
+def test_journey5_dsr_moves_through_states_refusal_needs_reason_overdue_marked(  # type: ignore[no-untyped-def]
+    page, live, staff, customers, watch: Watch
+) -> None:
+    from cdp.rights.models import DsrRequest
+
+    sign_in(page, live.url, staff["compliance_officer"], PASSWORD, "data_subject_request")
+    page.goto(f"{live.url}/console/compliance/dsr")
+    page.get_by_label("Customer id").fill(customers["consenting"])
+    page.get_by_label("Kind").select_option("access")
+    page.get_by_role("button", name="Record request").click()
+    expect(page.locator("#dsr-state")).to_have_text("received")
+    expect(page.locator("#dsr-due")).to_contain_text("15 days left")
+    page.get_by_role("button", name="Mark verified").click()
+    expect(page.locator("#dsr-state")).to_have_text("verified")
+    page.get_by_role("button", name="Refuse the request").click()  # no reason
+    expect(page.get_by_role("alert")).to_contain_text("reason")
+    page.go_back()
+    page.reload()
+    expect(page.locator("#dsr-state")).to_have_text("verified")
+    page.get_by_role("button", name="Carry out the request").click()
+    expect(page.locator("#dsr-state")).to_have_text("completed")
+    timeline = page.locator("#timeline li")
+    expect(timeline).to_have_count(3)
+    expect(timeline.nth(0)).to_contain_text("dsr.receive")
+    expect(timeline.nth(1)).to_contain_text("dsr.verify")
+    expect(timeline.nth(2)).to_contain_text("dsr.access_package")
+    # A second request, refused with a reason.
+    page.goto(f"{live.url}/console/compliance/dsr")
+    page.get_by_label("Customer id").fill(customers["no_consent"])
+    page.get_by_label("Kind").select_option("deletion")
+    page.get_by_role("button", name="Record request").click()
+    page.get_by_label("Reason for refusing").fill("requester could not prove their identity")
+    page.get_by_role("button", name="Refuse the request").click()
+    expect(page.locator("#dsr-state")).to_have_text("refused")
+    # An overdue request is marked in the queue.
+    with live.app.extensions["cdp"].transaction() as s:
+        s.execute(update(DsrRequest).where(DsrRequest.status == "refused")
+                  .values(status="received", due_at=utcnow() - timedelta(days=2)))
+    page.goto(f"{live.url}/console/compliance/dsr")
+    overdue = page.locator("#dsr-queue td.days-overdue")
+    expect(overdue).to_have_count(1)
+    expect(overdue).to_contain_text("Overdue")
+    assert watch.problems() == []
