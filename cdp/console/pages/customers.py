@@ -40,9 +40,13 @@ def home() -> Any:
     return render_template("console/search.html", q="", kind=None, results=None)
 
 
-@bp.get("/search")
+@bp.route("/search", methods=["GET", "POST"])
 def search() -> Any:
-    q = request.args.get("q", "")
+    """Search by POST: the typed value stays out of URLs, so out of access logs, browser
+    history and Referer headers; it is not echoed back into the page either."""
+    if request.method == "GET":
+        return redirect(url_for("console.home"))
+    q = request.form.get("q", "")
     kind = detect(q)
     results: list[dict[str, Any]] = []
     truncated = False
@@ -72,7 +76,7 @@ def search() -> Any:
                     continue
                 results.append({"customer_id": cid, "refused": exc.message})
     template = "console/_results.html" if request.headers.get("HX-Request") else "console/search.html"
-    return render_template(template, q=q, kind=kind, results=results if q else None,
+    return render_template(template, q="", kind=kind, results=results if q else None,
                            truncated=truncated, error=error)
 
 

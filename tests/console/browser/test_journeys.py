@@ -209,3 +209,149 @@ def test_journey5_dsr_moves_through_states_refusal_needs_reason_overdue_marked( 
     expect(overdue).to_have_count(1)
     expect(overdue).to_contain_text("Overdue")
     assert watch.problems() == []
+
+
+def _copy_database(url: str) -> str:
+    """A copy of the test database (the live server's connections are closed for it)."""
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        src_path = url[len("sqlite:///"):]
+        dst_path = src_path.replace(".db", "-copy.db")
+        src, dst = sqlite3.connect(src_path), sqlite3.connect(dst_path)
+        with dst:
+            src.backup(dst)
+        src.close()
+        dst.close()
+        return f"sqlite:///{dst_path}"
+    import psycopg
+    from psycopg import sql
+
+    from tests.conftest import PG_ADMIN
+
+    base, name = url.rsplit("/", 1)
+    copy = f"{name}_copy"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(copy)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(copy), sql.Identifier(name)))
+    return f"{base}/{copy}"
+
+
+def _drop_copy(url: str) -> None:
+    if url.startswith("postgresql"):
+        import psycopg
+        from psycopg import sql
+
+        from tests.conftest import PG_ADMIN
+
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(url.rsplit("/", 1)[1])))
+
+
+def test_journey6_compliance_finds_the_view_and_sees_chain_status(  # type: ignore[no-untyped-def]
+    page, browser, live, staff, customers, console_config, watch: Watch
+) -> None:
+    import dataclasses
+
+    from cdp.app import create_app
+    from cdp.platform import Platform
+    from tests.audit.helpers import tamper
+    from tests.console.browser.conftest import LiveServer
+
+    cid = customers["consenting"]
+    agent = browser.new_page()
+    sign_in(agent, live.url, staff["customer_service"], PASSWORD, "customer_support")
+    agent.goto(f"{live.url}/console/customers/{cid}")
+    expect(agent.locator("svg.identity-graph")).to_be_visible()
+    agent.close()
+
+    sign_in(page, live.url, staff["compliance_officer"], PASSWORD, "compliance_audit")
+    page.goto(f"{live.url}/console/compliance/audit")
+    expect(page.locator("#chain-result")).to_have_attribute("data-ok", "1")
+    expect(page.locator("#chain-result")).to_have_class("status-green")
+    page.get_by_label("Customer").fill(cid)
+    page.get_by_label("Actor").fill("user:customer-service")
+    page.get_by_label("Action").fill("customers.read")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("#events tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("customer_support")
+    expect(rows.first).to_contain_text("contact=masked")
+    viewers = page.locator("table", has=page.locator("caption, th", has_text="Views"))
+    expect(viewers).to_contain_text("user:customer-service")
+    # Purpose is a filter of its own.
+    page.goto(f"{live.url}/console/compliance/audit?purpose=customer_support&action=customers.read")
+    expect(page.locator("#events tbody tr")).to_have_count(1)
+    assert watch.problems() == []
+
+    # The same page over a tampered copy of the database: red.
+    copy_url = _copy_database(console_config.database_url)
+    copy_cfg = dataclasses.replace(console_config, database_url=copy_url)
+    copy_platform = Platform(copy_cfg)
+    try:
+        with copy_platform.transaction() as s:
+            victim = s.scalar(select(AuditEvent.id).where(AuditEvent.action == "customers.read")
+                              .order_by(AuditEvent.id).limit(1))
+        tamper(copy_platform, "UPDATE audit_events SET purpose = 'marketing' WHERE id = :i", i=victim)
+        copy_app = create_app(copy_cfg)
+        with LiveServer(copy_app) as other:
+            tampered = browser.new_page()
+            sign_in(tampered, other.url, staff["compliance_officer"], PASSWORD, "compliance_audit")
+            tampered.goto(f"{other.url}/console/compliance/audit")
+            result = tampered.locator("#chain-result")
+            expect(result).to_have_attribute("data-ok", "0")
+            expect(result).to_have_class("status-red")
+            expect(result).to_contain_text(f"id={victim}")
+            tampered.close()
+        copy_app.extensions["cdp"].dispose()
+    finally:
+        copy_platform.dispose()
+        _drop_copy(copy_url)
+
+
+def _admin_sign_in(page: Any, base: str, name: str) -> None:
+    page.goto(f"{base}/console/login")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/console/mfa$"))
+    secret = page.locator("#totp-secret").inner_text()
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(re.compile(r".*/console/admin/users$"))
+
+
+def test_journey7_idle_timeout_and_revocation_sign_out(page, browser, live, staff, watch: Watch) -> None:  # type: ignore[no-untyped-def]
+    platform = live.app.extensions["cdp"]
+    sign_in(page, live.url, staff["customer_service"], PASSWORD, "customer_support")
+    expect(page.get_by_label("Search customers")).to_be_visible()
+    with platform.transaction() as s:
+        s.execute(update(ConsoleSession).where(ConsoleSession.revoked_at.is_(None))
+                  .values(last_seen_at=utcnow() - timedelta(minutes=16)))
+    page.reload()
+    page.wait_for_url(re.compile(r".*/console/login\?why=idle$"))
+    expect(page.get_by_role("status")).to_contain_text("inactivity")
+
+    sign_in(page, live.url, staff["customer_service"], PASSWORD, "customer_support")
+    admin = browser.new_page()
+    _admin_sign_in(admin, live.url, staff["admin"])
+    admin.get_by_role("link", name="Sessions").click()
+    row = admin.locator("tr[data-user='customer-service']")
+    expect(row).to_have_count(1)
+    row.get_by_role("button", name=re.compile("Revoke")).click()
+    expect(row).to_contain_text("Revoked")
+    page.get_by_label("Search customers").fill("138 1234 5678")
+    page.get_by_role("button", name="Search").click()  # htmx request: sent to sign in
+    page.wait_for_url(re.compile(r".*/console/login\?why=revoked$"))
+    expect(page.get_by_label("Username")).to_be_visible()
+    with platform.transaction() as s:
+        user = s.scalar(select(ConsoleUser).where(ConsoleUser.name == staff["customer_service"]))
+        reasons = sorted(r for (r,) in s.execute(select(ConsoleSession.revoked_reason)
+                                                 .where(ConsoleSession.user_id == user.id)))
+    assert reasons == ["idle", "revoked_by_admin"]
+    assert watch.problems() == []
+    admin.close()
