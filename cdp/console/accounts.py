@@ -22,7 +22,8 @@ from cdp.db import utcnow
 from cdp.errors import Conflict, NotFound, ValidationError
 
 # argon2-cffi's defaults are RFC 9106's second recommended option (argon2id, 64 MiB, t=3).
-_hasher = PasswordHasher()
+PRODUCTION_HASHER = PasswordHasher()
+_hasher = PRODUCTION_HASHER
 # Checked against when the name is unknown, so a miss costs what a hit costs (no timing
 # oracle for which staff names exist).
 _DUMMY_HASH = _hasher.hash("not a password: equalises the time of unknown names")

@@ -23,6 +23,19 @@ def user_name(role: str) -> str:
     return role.replace("_", "-")
 
 
+@pytest.fixture(autouse=True)
+def light_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with a small cost for tests: the same code paths and hash format, but a
+    sign-in costs milliseconds instead of the production second (RFC 9106 parameters)."""
+    from argon2 import PasswordHasher
+
+    from cdp.console import accounts
+
+    light = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", light)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", light.hash("dummy for unknown names"))
+
+
 @pytest.fixture
 def console_config(config: Config) -> Config:
     return dataclasses.replace(config, extra={**config.extra, "console_cookie_secure": False})

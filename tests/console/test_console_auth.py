@@ -267,3 +267,12 @@ def test_break_glass_needs_reason_and_password_then_shows_plain(console_app, sta
     assert "+8613812345678" in plain and 'id="break-glass-banner"' in plain
     assert [e.decision for e in _events(console_app, "customers.break_glass")] == ["allow"]
     assert session_csrf(client) != token
+
+
+def test_production_hasher_is_argon2id_with_rfc_9106_cost() -> None:
+    """The tests run a light hasher (conftest); production keeps argon2-cffi's defaults."""
+    from argon2 import Type
+
+    from cdp.console.accounts import PRODUCTION_HASHER as params
+
+    assert params.type is Type.ID and params.memory_cost >= 64 * 1024 and params.time_cost >= 2
