@@ -57,6 +57,10 @@ def create_app(config: dict[str, Any] | Config | None = None) -> Flask:
     _register_blueprints(app)
     _add_view_sections()
 
+    from cdp.console.web import init_app as init_console
+
+    init_console(app)
+
     if cfg.scheduler_enabled:
         # Every service process may run one: each firing runs once (cdp.jobs.lock).
         import atexit

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import importlib
 import sys
-import tomllib
-from pathlib import Path
 
 import click
 
-from cdp.commandline import get_platform
+from cdp.commandline import get_platform, known_roles
 from cdp.config import Config, ensure_parent
 from cdp.crypto.keyring import Keyring, load_or_create
 from cdp.db.engine import secure_sqlite_files
@@ -31,6 +29,7 @@ COMMAND_MODULES: list[tuple[str, str]] = [
     ("cdp.access.commands", "access"),
     ("cdp.ops.commands", "restore_check"),
     ("cdp.crm.commands", "crm"),
+    ("cdp.console.commands", "users"),
 ]
 
 
@@ -78,11 +77,6 @@ def init() -> None:
     click.echo(
         f"schema at head; keyring {'created' if created else 'present'} at {cfg.keyring_path}"
     )
-
-
-def known_roles(policy_dir: str) -> set[str]:
-    data = tomllib.loads(Path(policy_dir, "roles.toml").read_text())
-    return set(data.get("roles", {}))
 
 
 @cli.group()

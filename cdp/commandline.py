@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import click
 
 from cdp.config import Config
@@ -19,3 +22,8 @@ def get_platform() -> Platform:
         root.obj["platform"] = platform
         root.call_on_close(platform.dispose)
     return platform
+
+
+def known_roles(policy_dir: str) -> set[str]:
+    data = tomllib.loads(Path(policy_dir, "roles.toml").read_text())
+    return set(data.get("roles", {}))

@@ -12,6 +12,7 @@ from cdp.crm.models import (  # noqa: F401
     ModelFit,
     SegmentMember,
 )
+from cdp.console.models import ConsoleSession, ConsoleUser  # noqa: F401
 from cdp.crypto.models import DataKey  # noqa: F401
 from cdp.db import Base
 from cdp.identity.models import (  # noqa: F401

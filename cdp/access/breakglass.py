@@ -29,7 +29,7 @@ MAX_MINUTES = 240
 def grant(
     session: Session,
     *,
-    api_key_id: int,
+    api_key_id: int | None,
     actor: str,
     role: str,
     purpose: str,
@@ -38,6 +38,7 @@ def grant(
     minutes: int,
     request_id: str | None,
     data_key: tuple[str, bytes] | None = None,
+    console_user_id: int | None = None,
 ) -> BreakGlassGrant:
     """Record a grant (flushes) with its reason redacted; the reason as written is kept only
     encrypted under ``data_key`` (the customer's (key id, key)), or not at all without one.
@@ -63,6 +64,7 @@ def grant(
     row = BreakGlassGrant(
         id=gid,
         api_key_id=api_key_id,
+        console_user_id=console_user_id,
         actor=actor,
         role=role,
         purpose=purpose,
@@ -80,15 +82,22 @@ def grant(
 
 
 def check(
-    session: Session, grant_id: str, *, api_key_id: int, customer_id: str, purpose: str | None
+    session: Session,
+    grant_id: str,
+    *,
+    api_key_id: int | None,
+    customer_id: str,
+    purpose: str | None,
+    console_user_id: int | None = None,
 ) -> BreakGlassGrant:
-    """The live grant ``grant_id`` of this key for this customer and the purpose it was
-    opened for; Forbidden otherwise (a grant given for customer support does not serve a
-    data subject request or any other purpose)."""
+    """The live grant ``grant_id`` of this key (or console user) for this customer and the
+    purpose it was opened for; Forbidden otherwise (a grant given for customer support does
+    not serve a data subject request or any other purpose)."""
     row = session.get(BreakGlassGrant, grant_id) if grant_id and len(grant_id) <= 32 else None
     if (
         row is None
         or row.api_key_id != api_key_id
+        or row.console_user_id != console_user_id
         or row.customer_id != customer_id
         or row.purpose != (purpose or "")
     ):

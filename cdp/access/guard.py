@@ -22,12 +22,18 @@ PURPOSE_HEADER = "X-Purpose-Of-Use"
 
 @dataclass(frozen=True)
 class Principal:
-    key_id: int
+    """Who is asking: an API key, or a person signed in to the console (``user_id``)."""
+
+    key_id: int | None
     key_prefix: str
     role: str
+    user_id: int | None = None
+    user_name: str | None = None
 
     @property
     def actor(self) -> str:
+        if self.user_name is not None:
+            return f"user:{self.user_name}"
         return f"apikey:{self.key_prefix}"
 
 
@@ -174,6 +180,64 @@ def _deny(
     return exc
 
 
+def authorize(
+    principal: Principal, stated: str | None, resource: str, action: str, *, purpose: str = "optional"
+) -> AccessContext:
+    """Decide (role, resource, action, stated purpose) for ``principal``; the access context
+    when allowed. Every refusal is audited and raised. The API (``protected``) and the
+    console both decide through here: one rule set, one audit trail."""
+    audit_action = f"{resource}.{action}"
+    policy = current_policy()
+    if stated is not None and stated not in policy.purposes:
+        raise _deny(
+            principal,
+            None,
+            audit_action,
+            "unknown_purpose",
+            ValidationError(
+                f"{PURPOSE_HEADER} must be one of: {', '.join(sorted(policy.purposes))}",
+                code="unknown_purpose",
+                status=400,
+            ),
+        )
+    if stated is None and purpose == "required":
+        raise _deny(
+            principal,
+            None,
+            audit_action,
+            "purpose_required",
+            ValidationError(
+                f"personal data is served only for a stated purpose: send {PURPOSE_HEADER}",
+                code="purpose_required",
+                status=400,
+            ),
+        )
+    if not policy.allows(principal.role, resource, action, stated):
+        allowed = policy.purposes_for(principal.role, resource, action)
+        if allowed and stated is not None:
+            raise _deny(
+                principal,
+                stated,
+                audit_action,
+                "purpose_not_permitted",
+                # The purposes that would work are not listed: a refusal is no
+                # menu of ways in (issue 18); the role's holder has the policy.
+                Forbidden(
+                    f"role {principal.role!r} may not {action} {resource} "
+                    f"for purpose {stated!r}",
+                    code="purpose_not_permitted",
+                ),
+            )
+        raise _deny(
+            principal,
+            stated,
+            audit_action,
+            "role_not_permitted",
+            Forbidden(f"role {principal.role!r} may not {action} {resource}"),
+        )
+    return AccessContext(principal=principal, purpose=stated, policy=policy)
+
+
 def protected(resource: str, action: str, *, purpose: str = "optional") -> Callable[[F], F]:
     """Authenticate, then decide (role, resource, action, purpose) before the handler runs.
 
@@ -187,56 +251,8 @@ def protected(resource: str, action: str, *, purpose: str = "optional") -> Calla
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = authenticate_request(audit_action)
-            policy = current_policy()
             stated = request.headers.get(PURPOSE_HEADER, "").strip() or None
-            if stated is not None and stated not in policy.purposes:
-                raise _deny(
-                    principal,
-                    None,
-                    audit_action,
-                    "unknown_purpose",
-                    ValidationError(
-                        f"{PURPOSE_HEADER} must be one of: {', '.join(sorted(policy.purposes))}",
-                        code="unknown_purpose",
-                        status=400,
-                    ),
-                )
-            if stated is None and purpose == "required":
-                raise _deny(
-                    principal,
-                    None,
-                    audit_action,
-                    "purpose_required",
-                    ValidationError(
-                        f"personal data is served only for a stated purpose: send {PURPOSE_HEADER}",
-                        code="purpose_required",
-                        status=400,
-                    ),
-                )
-            if not policy.allows(principal.role, resource, action, stated):
-                allowed = policy.purposes_for(principal.role, resource, action)
-                if allowed and stated is not None:
-                    raise _deny(
-                        principal,
-                        stated,
-                        audit_action,
-                        "purpose_not_permitted",
-                        # The purposes that would work are not listed: a refusal is no
-                        # menu of ways in (issue 18); the role's holder has the policy.
-                        Forbidden(
-                            f"role {principal.role!r} may not {action} {resource} "
-                            f"for purpose {stated!r}",
-                            code="purpose_not_permitted",
-                        ),
-                    )
-                raise _deny(
-                    principal,
-                    stated,
-                    audit_action,
-                    "role_not_permitted",
-                    Forbidden(f"role {principal.role!r} may not {action} {resource}"),
-                )
-            g.access = AccessContext(principal=principal, purpose=stated, policy=policy)
+            g.access = authorize(principal, stated, resource, action, purpose=purpose)
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

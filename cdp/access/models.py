@@ -34,7 +34,13 @@ class BreakGlassGrant(Base):
     __tablename__ = "break_glass_grants"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    # The API key that asked, or the console user (exactly one of the two).
+    api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id"), index=True, nullable=True
+    )
+    console_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("console_users.id"), index=True, nullable=True
+    )
     actor: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(32))
     purpose: Mapped[str] = mapped_column(String(32))

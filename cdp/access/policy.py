@@ -344,6 +344,8 @@ class PolicyStore:
         self._policy = load_policy_set(self.policy_dir)
         self.last_error: str | None = None
         self.reloads = 0
+        self.loaded_at = time.time()  # when the policy in force was loaded
+        self.refused_at: float | None = None  # when a changed policy was last refused
 
     def current(self) -> PolicySet:
         stamp = fingerprint(self.policy_dir)
@@ -358,6 +360,7 @@ class PolicyStore:
             fresh = load_policy_set(self.policy_dir)
         except PolicyError as exc:
             self.last_error = exc.message
+            self.refused_at = time.time()
             log.error(
                 "policy change refused, keeping version %s: %s",
                 self._policy.fingerprint,
@@ -369,6 +372,7 @@ class PolicyStore:
             self._policy = fresh
             self.last_error = None
             self.reloads += 1
+            self.loaded_at = time.time()
         self._stamp = stamp
 
 

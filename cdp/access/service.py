@@ -134,6 +134,7 @@ def read_customer(
                 session,
                 break_glass_id,
                 api_key_id=ctx.principal.key_id,
+                console_user_id=ctx.principal.user_id,
                 customer_id=customer_id,
                 purpose=ctx.purpose,
             )
@@ -310,6 +311,7 @@ def open_break_glass(
     row = breakglass.grant(
         session,
         api_key_id=ctx.principal.key_id,
+        console_user_id=ctx.principal.user_id,
         actor=ctx.principal.actor,
         role=ctx.role,
         purpose=ctx.purpose or "",

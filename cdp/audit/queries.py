@@ -45,6 +45,7 @@ def find_events(
     until: datetime | None = None,
     after_id: int | None = None,
     limit: int = 100,
+    purpose: str | None = None,
 ) -> list[AuditEvent]:
     """Entries matching every given filter, oldest first, ``limit`` at most after ``after_id``."""
     q = select(AuditEvent)
@@ -54,6 +55,8 @@ def find_events(
         q = q.where(AuditEvent.actor == actor)
     if action:
         q = q.where(AuditEvent.action == action)
+    if purpose:
+        q = q.where(AuditEvent.purpose == purpose)
     if since:
         q = q.where(AuditEvent.at >= since)
     if until:

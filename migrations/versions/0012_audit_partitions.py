@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_audit_partitions"
-down_revision = "0010_crm"
+down_revision = "0011_console"
 branch_labels = None
 depends_on = None
 

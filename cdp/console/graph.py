@@ -1,0 +1,106 @@
+"""The identity graph of one customer as a server-rendered SVG picture.
+
+The customer sits in the middle; each source record is a node on a ring around it, grouped by
+channel; each edge is labelled with the rule that linked the record and the kinds of evidence
+(never values). Drawn with presentation attributes and CSS classes only: the console's
+Content Security Policy allows no inline style. The same facts go into a table beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT = 720, 520
+CX, CY = WIDTH / 2, HEIGHT / 2
+RING = 190
+# Colour-blind-safe hues (Okabe-Ito), dark enough for text on white.
+PALETTE = ["#0060a8", "#a34d00", "#007a5a", "#a8326e", "#5b4a9e", "#6b6b00", "#00708a"]
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    source_record_id: str
+    rule: str
+    evidence: tuple[str, ...]
+    identifiers: int
+
+
+def edges_of(view: Mapping[str, Any]) -> list[Edge]:
+    """One edge per source record: its current link's rule and evidence kinds."""
+    links = {(lk.get("source"), lk.get("source_record_id")): lk for lk in view.get("links") or []}
+    out = []
+    for ident in view.get("identities") or []:
+        key = (ident.get("source"), ident.get("source_record_id"))
+        link = links.get(key, {})
+        out.append(
+            Edge(
+                source=str(key[0] or "?"),
+                source_record_id=str(key[1] or "?"),
+                rule=str(link.get("rule") or "?"),
+                evidence=tuple(str(e) for e in link.get("evidence") or ()),
+                identifiers=len(ident.get("identifiers") or ()),
+            )
+        )
+    out.sort(key=lambda e: (e.source, e.source_record_id))
+    return out
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def render_svg(customer_label: str, edges: Sequence[Edge], *, title_id: str = "graph-title") -> Markup:
+    """The picture as an inline <svg> element (already escaped)."""
+    channels = sorted({e.source for e in edges})
+    colour = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(channels)}
+    n = max(len(edges), 1)
+    parts: list[str] = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'class="identity-graph" role="img" aria-labelledby="{title_id}">',
+        f'<title id="{title_id}">{escape(customer_label)}: {len(edges)} source records '
+        f"in {len(channels)} channels</title>",
+    ]
+    # Edges first so nodes are drawn over them.
+    positions = []
+    for i, e in enumerate(edges):
+        angle = -math.pi / 2 + 2 * math.pi * i / n
+        x, y = CX + RING * math.cos(angle), CY + RING * math.sin(angle)
+        positions.append((x, y, angle))
+        parts.append(
+            f'<line x1="{CX:.1f}" y1="{CY:.1f}" x2="{x:.1f}" y2="{y:.1f}" '
+            f'stroke="{colour[e.source]}" stroke-width="2" class="graph-edge"/>'
+        )
+        mx, my = CX + (x - CX) * 0.5, CY + (y - CY) * 0.5
+        label = e.rule + (f" [{', '.join(e.evidence)}]" if e.evidence else "")
+        parts.append(
+            f'<text x="{mx:.1f}" y="{my - 4:.1f}" text-anchor="middle" class="graph-edge-label" '
+            f'fill="#222222" font-size="11">{escape(_short(label, 34))}</text>'
+        )
+    parts.append(
+        f'<circle cx="{CX:.1f}" cy="{CY:.1f}" r="44" fill="#ffffff" stroke="#1a1a1a" '
+        f'stroke-width="3" class="graph-customer"/>'
+        f'<text x="{CX:.1f}" y="{CY + 5:.1f}" text-anchor="middle" font-size="14" '
+        f'font-weight="bold" fill="#1a1a1a">{escape(_short(customer_label, 14))}</text>'
+    )
+    for (x, y, angle), e in zip(positions, edges, strict=True):
+        anchor = "start" if math.cos(angle) > 0.2 else "end" if math.cos(angle) < -0.2 else "middle"
+        dx = 30 if anchor == "start" else -30 if anchor == "end" else 0
+        dy = 38 if math.sin(angle) > 0.5 and anchor == "middle" else -30 if anchor == "middle" else 4
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="22" fill="#ffffff" '
+            f'stroke="{colour[e.source]}" stroke-width="4" class="graph-record"/>'
+            f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle" font-size="11" '
+            f'fill="#1a1a1a">{e.identifiers}</text>'
+            f'<text x="{x + dx:.1f}" y="{y + dy:.1f}" text-anchor="{anchor}" font-size="12" '
+            f'fill="{colour[e.source]}" font-weight="bold">{escape(_short(e.source, 18))}</text>'
+            f'<text x="{x + dx:.1f}" y="{y + dy + 14:.1f}" text-anchor="{anchor}" font-size="10" '
+            f'fill="#333333">{escape(_short(e.source_record_id, 22))}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

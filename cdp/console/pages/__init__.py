@@ -1,0 +1,1 @@
+"""Console pages, one module per task; each adds its routes to ``cdp.console.web.bp``."""

@@ -1,0 +1,81 @@
+"""Admin: console accounts, active sessions (revocable), policy status."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import render_template, request
+from sqlalchemy import select
+
+from cdp.access.policy import POLICY_FILES, policy_store
+from cdp.console import accounts, sessions
+from cdp.console.models import ConsoleSession
+from cdp.console.settings import FILE as CONSOLE_FILE
+from cdp.console.web import access, audit, bp, is_htmx, live
+from cdp.errors import NotFound
+from cdp.http import current_platform, db_session
+
+
+@bp.get("/admin/users")
+def admin_users() -> Any:
+    access("console", "manage", purpose="optional")
+    return render_template("console/admin_users.html", users=accounts.list_users(db_session()))
+
+
+@bp.post("/admin/users/<name>/<state>")
+def admin_user_state(name: str, state: str) -> Any:
+    access("console", "manage", purpose="optional")
+    if state not in ("disable", "enable"):
+        raise NotFound("no such action")
+    user = accounts.set_disabled(db_session(), name, state == "disable")
+    audit(f"console.user_{state}", detail={"user": user.name})
+    template = "console/_user_row.html" if is_htmx() else "console/admin_users.html"
+    return render_template(template, u=user, users=accounts.list_users(db_session()))
+
+
+@bp.get("/admin/sessions")
+def admin_sessions() -> Any:
+    access("console", "manage", purpose="optional")
+    return render_template("console/admin_sessions.html", rows=sessions.active_sessions(db_session()),
+                           mine=live().row.id)
+
+
+@bp.post("/admin/sessions/<sid>/revoke")
+def admin_revoke(sid: str) -> Any:
+    access("console", "manage", purpose="optional")
+    row = db_session().scalar(select(ConsoleSession).where(ConsoleSession.id == sid[:64]))
+    if row is None or row.revoked_at is not None:
+        raise NotFound("no such live session")
+    sessions.end(row, "revoked_by_admin")
+    audit("console.session_revoke", detail={"session": sid[:12], "user_id": row.user_id})
+    if is_htmx():
+        return render_template("console/_revoked.html", sid=sid)
+    return render_template("console/admin_sessions.html", rows=sessions.active_sessions(db_session()),
+                           mine=live().row.id)
+
+
+def _stamp(path: Path) -> str | None:
+    try:
+        return datetime.fromtimestamp(os.stat(path).st_mtime, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except FileNotFoundError:
+        return None
+
+
+@bp.get("/admin/policy")
+def admin_policy() -> Any:
+    access("console", "manage", purpose="optional")
+    policy_dir = current_platform().config.policy_dir
+    store = policy_store(policy_dir)
+    current = store.current()
+    files = [(name, _stamp(Path(policy_dir, name))) for name in (*POLICY_FILES, CONSOLE_FILE)]
+    as_time = lambda t: datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if t else None
+    _ = request
+    return render_template(
+        "console/admin_policy.html", files=files, fingerprint=current.fingerprint,
+        reloads=store.reloads, loaded_at=as_time(store.loaded_at),
+        refused_at=as_time(store.refused_at), last_error=store.last_error,
+        roles=sorted(current.roles), policy_dir=policy_dir,
+    )
