@@ -102,7 +102,8 @@ def assemble_customers(
     *,
     withhold_statuses: Iterable[str] = (),
 ) -> dict[str, dict[str, Any]]:
-    """customer id -> the customer view's dict (docs/api.md) (exactly what ``assemble_customer`` returns), for every
+    """customer id -> the customer view's dict (docs/api.md; exactly what ``assemble_customer``
+    returns), for every
     id that exists; unknown ids are left out.
 
     Batched: two queries per 500 customers whatever their number of records (customers
