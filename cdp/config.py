@@ -1,4 +1,4 @@
-"""Configuration read from the environment (CONTRACT §1), with a test override."""
+"""Configuration read from the environment (docs/operations.md, "Configuration"), with a test override."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@
         --rate family=0.2 --rate namesake=0.1
 
 Writes
-  PATH             JSON Lines, one CONTRACT §3 source record per line
+  PATH             JSON Lines, one source record (docs/records.md) per line
   PATH.truth.csv   source,source_record_id,person_id   (one row per distinct record key)
   PATH.traps.csv   source,source_record_id,person_id,trap   (what was planted where)
 and prints a one-line summary with the trap counts.
@@ -921,7 +921,7 @@ def _parse_rate(text: str) -> tuple[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        description="Generate synthetic online-pharmacy source records (CONTRACT §3) + truth."
+        description="Generate synthetic online-pharmacy source records (docs/records.md) + truth."
     )
     ap.add_argument("--people", type=int, help="number of people (default 300 with --demo)")
     ap.add_argument("--seed", type=int, default=42)

@@ -1,6 +1,6 @@
 """Render the unified customer view for one role and purpose: the one place fields are shaped.
 
-Data-driven: every personal leaf of the view (VIEW.md) carries a ``category``; the policy
+Data-driven: every personal leaf of the view (docs/api.md) carries a ``category``; the policy
 says how the role sees that category (plain, masked, redacted, absent). Nothing here names a
 role. Anything whose category is unknown or not granted is left out entirely.
 """

@@ -1,4 +1,4 @@
-"""`cdp ingest PATH` and `cdp identity ...` (CONTRACT §2)."""
+"""`cdp ingest PATH` and `cdp identity ...` (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def _display(field: str, value: Any) -> Any:
 
 def golden_profile(observations: list[dict[str, Any]], rules: IdentityRules) -> dict[str, Any]:
     """``observations``: {"source", "source_record_id", "observed_at" (datetime|None),
-    "profile": {...}} per source record. Returns VIEW.md's ``profile`` object."""
+    "profile": {...}} per source record. Returns the customer view's ``profile`` object (docs/api.md)."""
     out: dict[str, Any] = {}
     for field, category in FIELD_CATEGORY.items():
         values = []

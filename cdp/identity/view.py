@@ -1,4 +1,4 @@
-"""The unified customer view (VIEW.md): everything held for one customer, decrypted.
+"""The unified customer view (docs/api.md, "The customer view"): everything held for one customer, decrypted.
 
 No auditing and no filtering here: the access layer renders per role and purpose and audits;
 rights and exports use it unrendered. Every personal leaf carries its data category.
@@ -84,7 +84,7 @@ _CHUNK = 500
 
 
 def assemble_customer(session: Session, platform: Any, customer_id: str) -> dict[str, Any]:
-    """VIEW.md's dict for ``customer_id``; NotFound if there is no such customer.
+    """The customer view's dict (docs/api.md) for ``customer_id``; NotFound if there is no such customer.
 
     A merged customer returns status "merged" and ``merged_into`` only; values whose data key
     has been destroyed (erasure) are left out.
@@ -102,7 +102,8 @@ def assemble_customers(
     *,
     withhold_statuses: Iterable[str] = (),
 ) -> dict[str, dict[str, Any]]:
-    """customer id -> VIEW.md's dict (exactly what ``assemble_customer`` returns), for every
+    """customer id -> the customer view's dict (docs/api.md; exactly what ``assemble_customer``
+    returns), for every
     id that exists; unknown ids are left out.
 
     Batched: two queries per 500 customers whatever their number of records (customers
@@ -150,7 +151,7 @@ _IDS = bindparam("ids", expanding=True)
 
 # One row per (customer, record, identifier): the records (with their data key) and
 # identifiers of every customer of ``ids`` not in ``shell``; one row with nulls for a
-# customer without any. Records in VIEW.md order, identifiers by id within them.
+# customer without any. Records in the view's order (docs/api.md), identifiers by id within them.
 def _customers_query(match: Any, shell: Any) -> Any:
     return (
         select(

