@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ class Config:
             base,
             database_url=env.get("CDP_DATABASE_URL", base.database_url),
             keyring_path=env.get("CDP_KEYRING", base.keyring_path),
-            policy_dir=env.get("CDP_POLICY_DIR", base.policy_dir),
+            policy_dir=env.get("CDP_POLICY_DIR") or default_policy_dir(),
             ratelimit_storage_uri=env.get("CDP_RATELIMIT_STORAGE", base.ratelimit_storage_uri),
             ratelimit_default=env.get("CDP_RATELIMIT", base.ratelimit_default),
             ratelimit_customer_data=env.get(
@@ -70,3 +71,12 @@ def ensure_parent(path: str) -> None:
     elif "://" in path:
         return  # a server database (postgresql+psycopg://...) has no local file
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def default_policy_dir() -> str:
+    """``policies`` in the working directory (a checkout); where there is none, the default
+    policies an installed package carries under ``<prefix>/share/cdp/policies``."""
+    installed = Path(sys.prefix) / "share" / "cdp" / "policies"
+    if not Path("policies").is_dir() and installed.is_dir():
+        return str(installed)
+    return "policies"
