@@ -38,3 +38,11 @@ def post_fork(server, worker):  # type: ignore[no-untyped-def]
     from cdp.http.gunicorn_support import install_json_parser_errors
 
     install_json_parser_errors()
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    # Ctrl-C in a terminal reaches every process of the group: a worker leaves it to the
+    # arbiter, which stops the workers in order (`cdp serve`: gracefully, as on SIGTERM).
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

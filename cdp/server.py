@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from cdp import gunicorn_conf
 
@@ -16,6 +18,15 @@ def settings(**overrides: Any) -> dict[str, Any]:
     values.pop("os", None)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return values
+
+
+class _Arbiter(Arbiter):  # type: ignore[misc]
+    """gunicorn's arbiter, with Ctrl-C (SIGINT) stopping as gracefully as SIGTERM: the
+    workers finish the requests they hold (their transactions commit or roll back whole)
+    instead of being told to quit at once from inside a signal handler."""
+
+    def handle_int(self) -> None:
+        self.handle_term()
 
 
 class Service(BaseApplication):  # type: ignore[misc]
@@ -29,6 +40,12 @@ class Service(BaseApplication):  # type: ignore[misc]
         for key, value in self.options.items():
             if key in self.cfg.settings:
                 self.cfg.set(key, value)
+
+    def run(self) -> None:
+        try:
+            _Arbiter(self).run()
+        except RuntimeError as exc:
+            sys.exit(f"error: {exc}")
 
     def load(self) -> Flask:
         from cdp.wsgi import app

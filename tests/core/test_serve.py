@@ -1,7 +1,9 @@
-"""`cdp serve`: the service under gunicorn answers, and SIGINT / SIGTERM stop it cleanly."""
+"""`cdp serve`: the service under gunicorn answers, and Ctrl-C (SIGINT to the whole process
+group) or SIGTERM stop it cleanly: exit 0, no traceback, no process left."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -40,12 +42,13 @@ def test_serve_runs_gunicorn_and_stops_cleanly(cli_env, tmp_path, sig) -> None: 
     port = _free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([CDP, "serve", "--port", str(port), "--workers", "1"],
+        # its own process group, as a terminal's foreground job: Ctrl-C reaches every process
+        proc = subprocess.Popen([CDP, "serve", "--port", str(port), "--workers", "2"],
                                 env=cli_env, stdout=out, stderr=subprocess.STDOUT,
-                                cwd=tmp_path)
+                                cwd=tmp_path, start_new_session=True)
         try:
             _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
-            proc.send_signal(sig)
+            os.killpg(proc.pid, sig)
             assert proc.wait(timeout=60) == 0
         finally:
             if proc.poll() is None:
