@@ -30,7 +30,7 @@ from cdp.pii.offline import quiet_jieba
 _NUM = re.compile(r"[0-9０-９.%]+")
 _ENG = re.compile(r"[A-Za-z0-9]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-_LAC_KEEP = frozenset({"PER", "LOC", "ORG", "nz"})
+_LAC_KEEP = frozenset({"PER"})
 _EN_TOKEN = re.compile(r"\w+(?:['’.]\w+)*|\S")
 
 # Words that carry no context (Presidio skips stop words and punctuation when it
@@ -103,9 +103,8 @@ class OfflineNlpEngine(NlpEngine):
             self.load()
         lac: list[LacSpan] = []
         if language == "zh" or has_cjk(text):
-            # the model's words that matter to recognizers: entities, and the POS words
-            # around them are not needed (jieba's tokens serve context words)
-            lac = [s for s in get_lac().spans(text) if s.label in _LAC_KEEP]
+            # only the model's person names are used (jieba's tokens serve context words)
+            lac = get_lac().spans(text, only=_LAC_KEEP)
             words: list[str] = []
             tags: list[str] = []
             for word in self._tokenizer.cut(text, HMM=True):

