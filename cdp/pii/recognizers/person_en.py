@@ -145,6 +145,10 @@ def _common(word: str, lower_words: set[str]) -> bool:
 def capitalised_runs(text: str) -> list[tuple[int, int, float, str]]:
     """Candidate names from runs of capitalised words, each with a score in 0..1."""
     lower_words = set(re.findall(r"\b[a-z][a-z'’]+\b", text))
+    # Title Case Text (headlines, product and event names) capitalises every word, so there
+    # capitals say little: such a text's runs need a listed name or a cue to count.
+    alpha = re.findall(r"\b[A-Za-z][a-z'’]*\b", text)
+    title_case = len(alpha) >= 4 and sum(w[0].isupper() for w in alpha) / len(alpha) > 0.6
     given, family = given_names(), surnames()
     out: list[tuple[int, int, float, str]] = []
     words = list(_WORD.finditer(text))
@@ -176,6 +180,8 @@ def capitalised_runs(text: str) -> list[tuple[int, int, float, str]]:
         sentence_start = _SENTENCE_END.search(before) is not None
         cue = _CUE_BEFORE.search(before) is not None or _CUE_AFTER.match(text, end) is not None
         score = _run_score(toks, given, family, sentence_start, cue, lower_words)
+        if title_case and not cue:
+            score -= 0.15
         if score > 0:
             out.append((start, end, round(min(score, 0.95), 3), "capitalised name-list run"))
     return out

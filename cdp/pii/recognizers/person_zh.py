@@ -208,8 +208,13 @@ def _model_score(name: str, confidence: float) -> float:
 
 
 def _add_model_names(rec: CdpRecognizer, text: str, spans, results: list) -> None:
-    """The model's person spans, each scored; a span the rules found too is raised."""
-    ruled = [(r.start, r.end) for r in results]
+    """The model's person spans, each scored. Where a rule found the same name, the two
+    agree: one span covering both (王先生 from the rule, 王 from the model) at a raised
+    score."""
+    # which rule result covers each character (an array: texts of thousands of names)
+    owner = [-1] * (len(text) + 1)
+    for k, r in enumerate(results):
+        owner[r.start : r.end] = [k] * (r.end - r.start)
     for sp in spans:
         if sp.label != "PER":
             continue
@@ -222,6 +227,13 @@ def _add_model_names(rec: CdpRecognizer, text: str, spans, results: list) -> Non
         if not name or not _LATIN_OR_CJK.search(name):
             continue
         score = _model_score(name, sp.confidence)
-        if any(a < e and s < b for a, b in ruled):
-            score = min(0.95, score + 0.1)
-        results.append(rec.result(PERSON, s, e, round(score, 3), "model person name"))
+        hits = set(owner[s:e]) - {-1}
+        if not hits:
+            results.append(rec.result(PERSON, s, e, round(score, 3), "model person name"))
+        elif len(hits) == 1:
+            k = hits.pop()
+            r = results[k]
+            merged = min(0.95, max(score, r.score) + 0.1)
+            results[k] = rec.result(PERSON, min(s, r.start), max(e, r.end), round(merged, 3),
+                                    "model and rule agree")
+        # a model span across several rule hits (王先生王先生...) adds nothing to them
