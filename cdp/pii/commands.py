@@ -128,5 +128,55 @@ def scan_command(input_path: str, output_path: str) -> None:
     )
 
 
+@pii.command("rescan")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
+              help="interactions per transaction (and per audit entry)")
+@click.option("--limit", default=None, type=click.IntRange(1), help="stop after about N rows; "
+              "the next run resumes")
+@click.option("--restart", is_flag=True, help="start from the first interaction even if the "
+              "last run did not finish")
+@click.option("--progress/--no-progress", default=None, help="default: on a terminal")
+@click.option("--actor", default="cli:pii-rescan", show_default=True)
+def rescan_command(batch_size: int, limit: int | None, restart: bool, progress: bool | None,
+                   actor: str) -> None:
+    """Re-scan stored free text with the current engine and rewrite the redacted copies.
+
+    Resumes an unfinished run unless --restart. Prints one summary line."""
+    from sqlalchemy import func, select
+
+    from cdp.cli import get_platform
+    from cdp.identity.models import Interaction
+    from cdp.pii.rescan import RescanProgress, rescan_interactions
+
+    platform = get_platform()
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        with platform.transaction() as session:
+            total = session.scalar(select(func.count()).select_from(Interaction)) or 0
+        bar = tqdm(total=total, unit="note", desc="pii rescan", file=sys.stderr)
+
+    def on_batch(p: RescanProgress) -> None:
+        if bar is not None:
+            bar.n = p.read
+            bar.set_postfix(rewritten=p.changed, refresh=False)
+            bar.refresh()
+
+    started = time.perf_counter()
+    try:
+        result = rescan_interactions(platform, batch_size=batch_size, actor=actor,
+                                     restart=restart, limit=limit, on_batch=on_batch)
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(
+        f"pii rescan: run {result.run_id}{' (resumed)' if result.resumed else ''}: "
+        f"{result.read} read, {result.changed} rewritten, {result.skipped} skipped "
+        f"(key destroyed) in {time.perf_counter() - started:.1f}s"
+    )
+
+
 if __name__ == "__main__":  # python -m cdp.pii.commands scan --input ... --output ...
     pii()
