@@ -202,7 +202,7 @@ def _run_score(toks: list[str], given: dict[str, int], family: dict[str, int],
         if g is not None:
             score = 0.55 if g <= 1500 else 0.45
         elif f is not None and f <= 20000:
-            score = 0.4
+            score = 0.3  # a surname alone (Brown, English) is a name only with a cue
         elif _is_pinyin(word) and word in PINYIN_SURNAMES:
             score = 0.3
         if cue:
@@ -244,4 +244,6 @@ I I'm I've I'll I'd RT Mr. Mrs. Ms. Dr. Via LOL OMG Happy Merry Christmas Easter
 Best New Old Big Little Saint St. God Lord Jesus Congrats Congratulations Welcome Yes No Ok
 Okay Oh Yeah Hey Wow Thanks Love Today Tomorrow Tonight Yesterday Morning Evening Night
 Inc Ltd Co Corp Company Group University College School Club United Airlines Bank Hotel
+English Chinese French German Spanish Japanese Korean American British European Asian African
+Indian Russian Italian Canadian Australian Mandarin Cantonese Western Eastern
 """.split())
