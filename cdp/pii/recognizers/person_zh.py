@@ -191,6 +191,10 @@ _LATIN_OR_CJK = re.compile(r"[A-Za-z\u4e00-\u9fff]")
 _TRIM = " \t\r\n,.;:!?，。；：！？、“”‘’\"'()（）[]【】《》<>·•"
 
 
+# 周 and 月 are surnames too: 下周再来 is "come back next week", not 周再来.
+_TIME_WORDS = frozenset("下周 上周 本周 每周 这周 那周 下月 上月 本月 每月 这月 当月 次月".split())
+
+
 def _model_score(name: str, confidence: float) -> float:
     """A score for a span the model labelled PER: its confidence, raised by a known surname
     at the start, an honorific at the end, or a transliteration dot; lowered for a single
@@ -224,7 +228,7 @@ def _add_model_names(rec: CdpRecognizer, text: str, spans, results: list) -> Non
         while e > s and text[e - 1] in _TRIM:
             e -= 1
         name = text[s:e]
-        if not name or not _LATIN_OR_CJK.search(name):
+        if not name or not _LATIN_OR_CJK.search(name) or text[max(0, s - 1) : s + 1] in _TIME_WORDS:
             continue
         score = _model_score(name, sp.confidence)
         hits = set(owner[s:e]) - {-1}
