@@ -85,27 +85,62 @@ class LacModel:
         logits = self._session.run(None, {"token_ids": ids,
                                           "length": np.array([len(text)], dtype=np.int64)})[0][0]
         logits = logits.astype(np.float32)
-        if only is not None:
-            wanted = self._wanted_cache.get(only)
-            if wanted is None:
-                wanted = np.array([label in only for label in self._label])
-                self._wanted_cache[only] = wanted
-            k = min(BEAM, logits.shape[1] - 1)
-            top = np.argpartition(-logits, k, axis=1)[:, :k]
-            if not wanted[top].any():
-                return []
+        if only is None:
+            return self._decode(text, logits, 0, offset, None)
+        wanted = self._wanted_cache.get(only)
+        if wanted is None:
+            wanted = np.array([label in only for label in self._label])
+            self._wanted_cache[only] = wanted
+        k = min(BEAM, logits.shape[1] - 1)
+        top = np.argpartition(-logits, k, axis=1)[:, :k]
+        hits = np.flatnonzero(wanted[top].any(axis=1))
+        if hits.size == 0:
+            return []
+        # Decode only around the characters that may carry a wanted label: the CRF's pull
+        # fades within a few characters, and most of a note is far from any name.
+        spans: list[LacSpan] = []
+        for lo, hi in _regions(hits.tolist(), len(text), CONTEXT):
+            spans.extend(self._decode(text[lo:hi], logits[lo:hi], lo, offset, only,
+                                      cut_left=lo > 0, cut_right=hi < len(text)))
+        return spans
+
+    def _decode(self, text: str, logits: np.ndarray, lo: int, offset: int,
+                only: frozenset[str] | None, cut_left: bool = False,
+                cut_right: bool = False) -> list[LacSpan]:
+        """Viterbi over one region; words touching a cut edge are dropped (their other part
+        lies outside the region), so a region must reach past any word it reports."""
         path, margin = _viterbi(logits, self._trans)
         spans: list[LacSpan] = []
         start = 0
-        for i in range(1, len(text) + 1):
-            if i == len(text) or self._begin[path[i]]:
-                # a word's confidence: its weakest character's margin over the runner-up tag
-                m = float(margin[start:i].min())
-                if only is None or self._label[path[start]] in only:
-                    spans.append(LacSpan(start + offset, i + offset,
-                                         self._label[path[start]], m / (m + 2.0)))
+        n = len(text)
+        for i in range(1, n + 1):
+            if i == n or self._begin[path[i]]:
+                label = self._label[path[start]]
+                edge = (cut_left and start == 0) or (cut_right and i == n)
+                if (only is None or label in only) and not edge:
+                    # a word's confidence: its weakest character's margin over the runner-up
+                    m = float(margin[start:i].min())
+                    spans.append(LacSpan(lo + start + offset, lo + i + offset, label,
+                                         m / (m + 2.0)))
                 start = i
         return spans
+
+
+# Characters decoded on each side of a possible name (a name is at most ~10 characters, a
+# transliterated one with its dot a few more).
+CONTEXT = 12
+
+
+def _regions(hits: list[int], n: int, context: int) -> list[tuple[int, int]]:
+    """Merged ``[lo, hi)`` windows of ``context`` characters around each hit."""
+    out: list[tuple[int, int]] = []
+    for h in hits:
+        lo, hi = max(0, h - context), min(n, h + context + 1)
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
 
 
 # Tags kept per character in the Viterbi search. The encoder's scores are peaked: on 800 news
