@@ -115,8 +115,9 @@ class LatinPersonRecognizer(CdpRecognizer):
 
 # A word of a name: capitalised (Smith, O'Brien, McDonald, Jean-Luc), in capitals (SMITH),
 # or an initial (J.); runs of them, joined by single spaces or name particles, are candidates.
-_WORD = re.compile(r"(?<![\w@#/.&-])(?:(?:[A-Z]['’])?(?:Mc|Mac)?[A-Z][a-z]+(?:[-'’][A-Z]?[a-z]+)*"
-                   r"|[A-Z]{2,}|[A-Z]\.)(?![\w@])")
+# (Boundaries are Latin letters and digits, not \w: a name may touch Chinese text, 联系J. Smith也.)
+_WORD = re.compile(r"(?<![A-Za-z0-9_@#/.&-])(?:(?:[A-Z]['’])?(?:Mc|Mac)?[A-Z][a-z]+"
+                   r"(?:[-'’][A-Z]?[a-z]+)*|[A-Z]{2,}|[A-Z]\.)(?![A-Za-z0-9_@])")
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "da", "di", "del", "la", "le", "bin",
                         "al", "du", "dos", "das", "ter", "ten"})
 _CUE_BEFORE = re.compile(
