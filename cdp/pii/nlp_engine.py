@@ -25,8 +25,8 @@ from spacy.tokens import Doc
 from cdp.pii.language import has_cjk
 from cdp.pii.lexicon.names import ZH_COMPOUND_SURNAMES, ZH_SURNAMES
 from cdp.pii.models.lac import LacSpan, get_lac
-from cdp.pii.recognizers._tokens import Tok
 from cdp.pii.offline import quiet_jieba
+from cdp.pii.recognizers._tokens import Tok
 
 _NUM = re.compile(r"[0-9０-９.%]+")
 _ENG = re.compile(r"[A-Za-z0-9]+")

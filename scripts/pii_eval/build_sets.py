@@ -34,7 +34,7 @@ def package_file(package: str, relative: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit(f"package {package!r} is not installed: pip install --no-deps it first")
-    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.is_file():
         raise SystemExit(f"{path} is missing from the installed {package!r}")
     return path
@@ -62,10 +62,9 @@ def spans_bmes(tags: list[str], label: str) -> list[tuple[int, int]]:
     out, start = [], None
     for i, tag in enumerate(tags + ["O"]):
         prefix, _, lab = tag.partition("-")
-        if lab != label or prefix in ("B", "S"):
-            if start is not None:
-                out.append((start, i))
-                start = None
+        if (lab != label or prefix in ("B", "S")) and start is not None:
+            out.append((start, i))
+            start = None
         if lab == label:
             if prefix in ("B", "S") or start is None:
                 start = i
@@ -113,19 +112,20 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, source in SETS.items():
-        files = {s: open(out / f"{name}.{s}.jsonl", "w", encoding="utf-8") for s in ("dev", "test")}
-        counts = {s: [0, 0] for s in files}
+        lines: dict[str, list[str]] = {"dev": [], "test": []}
+        counts = {s: [0, 0] for s in lines}
         seen: set[str] = set()
         for i, rec in enumerate(source()):
             if rec["text"] in seen or not rec["text"].strip():
                 continue  # a sentence repeated in the corpus would sit in one split only anyway
             seen.add(rec["text"])
             split = split_of(rec["text"])
-            files[split].write(json.dumps({"id": f"{name}-{i}", **rec}, ensure_ascii=False) + "\n")
+            lines[split].append(json.dumps({"id": f"{name}-{i}", **rec}, ensure_ascii=False))
             counts[split][0] += 1
             counts[split][1] += len(rec["names"])
-        for f in files.values():
-            f.close()
+        for split, rows in lines.items():
+            (out / f"{name}.{split}.jsonl").write_text("".join(r + "\n" for r in rows),
+                                                       encoding="utf-8")
         for s, (n, k) in counts.items():
             print(f"{name}.{s}: {n} texts, {k} names -> {out / f'{name}.{s}.jsonl'}")
     return 0

@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     for split in splits:
         for name in args.sets.split(","):
             path = Path(args.data) / f"{name}.{split}.jsonl"
-            records = [json.loads(line) for line in open(path, encoding="utf-8")]
+            with open(path, encoding="utf-8") as f:
+                records = [json.loads(line) for line in f]
             t0 = time.perf_counter()
             cands = [candidates(r["text"], r["language"]) for r in records]
             rate = len(records) / (time.perf_counter() - t0)

