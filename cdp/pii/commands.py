@@ -16,6 +16,7 @@ from typing import IO, BinaryIO
 import click
 
 from cdp.errors import ValidationError
+from cdp.pii.nlp_engine import prefetch_model_names
 from cdp.pii.scan import MAX_TEXT_CHARS, scan_text
 
 # A JSON line holding a maximal text (4 bytes per character at worst, plus escaping slack).
@@ -44,6 +45,19 @@ def iter_lines(stream: BinaryIO, max_bytes: int = MAX_LINE_BYTES) -> Iterator[tu
 
 def _scan_line(raw: bytes | None) -> tuple[dict, str | None]:
     """The output record for one input line, and the error text if the line was bad."""
+    parsed = _parse_line(raw)
+    if isinstance(parsed, tuple):
+        return parsed
+    rid, text, language = parsed["id"], parsed["text"], parsed["language"]
+    try:
+        entities = scan_text(text, language)
+    except ValidationError as exc:  # too large; the message carries only sizes
+        return {"id": rid, "error": exc.message}, exc.message
+    return {"id": rid, "entities": [e.to_dict() for e in entities]}, None
+
+
+def _parse_line(raw: bytes | None) -> dict | tuple[dict, str]:
+    """``{"id", "text", "language"}`` of a good line, or (output record, error) of a bad one."""
     if raw is None:
         return {"id": None, "error": "line too long"}, "line too long"
     try:
@@ -65,11 +79,23 @@ def _scan_line(raw: bytes | None) -> tuple[dict, str | None]:
     language = record.get("language")
     if language not in ("zh", "en"):
         language = None
-    try:
-        entities = scan_text(text, language)
-    except ValidationError as exc:  # too large; the message carries only sizes
-        return {"id": rid, "error": exc.message}, exc.message
-    return {"id": rid, "entities": [e.to_dict() for e in entities]}, None
+    return {"id": rid, "text": text, "language": language}
+
+
+# Lines read ahead and scanned together (bounded: at most this many lines in memory).
+CHUNK_LINES = 64
+
+
+def _chunks(items: Iterator[tuple[int, bytes | None]],
+            size: int) -> Iterator[list[tuple[int, bytes | None]]]:
+    chunk: list[tuple[int, bytes | None]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 @click.group(name="pii")
@@ -98,19 +124,24 @@ def scan_command(input_path: str, output_path: str) -> None:
 
         progress = tqdm(unit="line", desc="pii scan", file=sys.stderr)
     try:
-        for lineno, raw in iter_lines(src):
-            lines += 1
-            out, error = _scan_line(raw)
-            if error:
-                errors += 1
-                out["line"] = lineno
-                click.echo(f"line {lineno}: {error}", err=True)
-            else:
-                ok += 1
-                found += len(out["entities"])
-            dst.write(json.dumps(out, ensure_ascii=False) + "\n")
-            if progress is not None:
-                progress.update(1)
+        for chunk in _chunks(iter_lines(src), CHUNK_LINES):
+            # the model runs over a chunk's texts in batches (same results, less CPU)
+            texts = [p["text"] for p in (_parse_line(raw) for _, raw in chunk)
+                     if isinstance(p, dict) and len(p["text"]) <= MAX_TEXT_CHARS]
+            with prefetch_model_names(texts):
+                for lineno, raw in chunk:
+                    lines += 1
+                    out, error = _scan_line(raw)
+                    if error:
+                        errors += 1
+                        out["line"] = lineno
+                        click.echo(f"line {lineno}: {error}", err=True)
+                    else:
+                        ok += 1
+                        found += len(out["entities"])
+                    dst.write(json.dumps(out, ensure_ascii=False) + "\n")
+                    if progress is not None:
+                        progress.update(1)
     finally:
         if progress is not None:
             progress.close()

@@ -17,6 +17,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import spacy
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
@@ -66,11 +67,10 @@ _NAME_START = frozenset(
 _CLAUSE = re.compile(r"[^，。！？；：,.!?;:\n、]+[，。！？；：,.!?;:\n、]*")
 
 
-def _model_names(text: str) -> list[LacSpan]:
-    """The model's person spans in ``text``, run over the stretches of consecutive clauses
-    that hold a character a name may start with (the model sees each stretch whole)."""
-    lac = get_lac()
-    out: list[LacSpan] = []
+def _stretches(text: str) -> list[tuple[int, int]]:
+    """``[start, end)`` of each run of consecutive clauses holding a character a name may
+    start with: what the model is run on."""
+    out: list[tuple[int, int]] = []
     start = end = -1
     for m in _CLAUSE.finditer(text):
         if any(ch in _NAME_START for ch in m.group()):
@@ -78,11 +78,47 @@ def _model_names(text: str) -> list[LacSpan]:
                 start = m.start()
             end = m.end()
         elif start >= 0:
-            out.extend(_shift(lac.spans(text[start:end], only=_LAC_KEEP), start))
+            out.append((start, end))
             start = -1
     if start >= 0:
-        out.extend(_shift(lac.spans(text[start:end], only=_LAC_KEEP), start))
+        out.append((start, end))
     return out
+
+
+# Model results computed ahead for texts about to be scanned (per thread; see prefetch).
+_ahead = threading.local()
+
+
+def _model_names(text: str) -> list[LacSpan]:
+    """The model's person spans in ``text``, run over its stretches (each seen whole), from
+    what :func:`prefetch_model_names` computed when it has them."""
+    lac = get_lac()
+    cache: dict[str, list[LacSpan]] = getattr(_ahead, "cache", None) or {}
+    out: list[LacSpan] = []
+    for start, end in _stretches(text):
+        piece = text[start:end]
+        spans = cache.get(piece)
+        if spans is None:
+            spans = lac.spans(piece, only=_LAC_KEEP)
+        out.extend(_shift(spans, start))
+    return out
+
+
+@contextmanager
+def prefetch_model_names(texts: Iterable[str]) -> Iterator[None]:
+    """Within the block, scans of these texts (in this thread) use model results computed
+    here in batches: the same results, for less CPU than one text at a time."""
+    pieces: dict[str, None] = {}
+    for text in texts:
+        if isinstance(text, str) and has_cjk(text):
+            for start, end in _stretches(text):
+                pieces[text[start:end]] = None
+    todo = list(pieces)
+    _ahead.cache = dict(zip(todo, get_lac().spans_many(todo, only=_LAC_KEEP), strict=True))
+    try:
+        yield
+    finally:
+        _ahead.cache = None
 
 
 def _shift(spans: list[LacSpan], by: int) -> list[LacSpan]:

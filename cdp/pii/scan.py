@@ -12,6 +12,7 @@ from cdp.errors import ValidationError
 from cdp.pii.analyzer import SCORE_THRESHOLD, get_analyzer
 from cdp.pii.entities import Entity
 from cdp.pii.language import detect_language
+from cdp.pii.nlp_engine import prefetch_model_names
 
 # Free-text fields are notes and messages; anything far larger is not one, and scanning
 # cost grows with length, so we refuse it up front instead of hanging a worker.
@@ -86,13 +87,26 @@ _memo_lock = threading.Lock()
 
 def scan_texts(texts: Iterable[str], language: str | None = None, *,
                min_score: MinScore = SCORE_THRESHOLD) -> list[list[Entity]]:
-    """:func:`scan_text` over many texts: one result list per text, in order, identical to
-    calling :func:`scan_text` on each with the same ``min_score``.
+    """:func:`scan_text` over many texts: one result list per text, in order, as calling
+    :func:`scan_text` on each with the same ``min_score`` gives. The name model runs over
+    the texts in batches: its arithmetic then differs in the last digits, so a model score
+    may differ by a few thousandths (the spans and types are those of single scans but
+    for a candidate within that distance of the threshold).
 
     Texts repeated within the call or seen recently by this process are scanned once
     (bounded memo of short texts); blank texts are not scanned at all. Raises what
     :func:`scan_text` raises, for the first text that is invalid.
     """
+    texts = list(texts)
+    with _memo_lock:
+        fresh = [t for t in texts if isinstance(t, str) and (t, language) not in _memo
+                 and t.strip() and len(t) <= WINDOW_CHARS]
+    with prefetch_model_names(fresh):
+        return _scan_each(texts, language, min_score)
+
+
+def _scan_each(texts: list[str], language: str | None,
+               min_score: MinScore) -> list[list[Entity]]:
     out: list[list[Entity]] = []
     local: dict[tuple[str, str | None], tuple[Entity, ...]] = {}
     for text in texts:

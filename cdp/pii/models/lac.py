@@ -77,13 +77,42 @@ class LacModel:
             out.extend(self._spans(text[offset : offset + _MAX_CHARS], offset, only))
         return out
 
+    def spans_many(self, texts: list[str], only: frozenset[str] | None = None,
+                   batch: int = 32) -> list[list[LacSpan]]:
+        """:meth:`spans` of each text, the model run over batches of texts of similar
+        length at once (about 1.7 times less CPU than one text at a time). Texts longer
+        than the model's window go one at a time."""
+        out: list[list[LacSpan]] = [[] for _ in texts]
+        order = sorted((i for i, t in enumerate(texts) if 0 < len(t) <= _MAX_CHARS),
+                       key=lambda i: len(texts[i]))
+        for i, t in enumerate(texts):
+            if len(t) > _MAX_CHARS:
+                out[i] = self.spans(t, only)
+        for b in range(0, len(order), batch):
+            group = order[b : b + batch]
+            logits = self._encode([texts[i] for i in group])
+            for row, i in enumerate(group):
+                text = texts[i]
+                out[i] = self._post(text, logits[row, : len(text)], 0, only)
+        return out
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """The encoder's tag scores, ``(len(texts), longest, tags)``; padding scores unused."""
+        q2b, vocab, oov = self._q2b, self._vocab, self._oov
+        ids = np.zeros((len(texts), max(len(t) for t in texts)), dtype=np.int64)
+        for row, text in enumerate(texts):
+            ids[row, : len(text)] = [vocab.get(q2b.get(c, c), oov) for c in text]
+        lengths = np.array([len(t) for t in texts], dtype=np.int64)
+        return self._session.run(None, {"token_ids": ids, "length": lengths})[0]
+
     def _spans(self, text: str, offset: int, only: frozenset[str] | None) -> list[LacSpan]:
         if not text:
             return []
-        q2b, vocab, oov = self._q2b, self._vocab, self._oov
-        ids = np.array([[vocab.get(q2b.get(c, c), oov) for c in text]], dtype=np.int64)
-        logits = self._session.run(None, {"token_ids": ids,
-                                          "length": np.array([len(text)], dtype=np.int64)})[0][0]
+        return self._post(text, self._encode([text])[0], offset, only)
+
+    def _post(self, text: str, logits: np.ndarray, offset: int,
+              only: frozenset[str] | None) -> list[LacSpan]:
+        """Decode one text's scores into its (wanted) words."""
         logits = logits.astype(np.float32)
         if only is None:
             return self._decode(text, logits, 0, offset, None)
