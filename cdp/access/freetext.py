@@ -72,7 +72,7 @@ def render_text(
     if spans is not None:
         stats["aligned"] += 1
     else:
-        spans = _scan(text)
+        spans = _scan(text, op_set)
     return apply_operators(text, list(spans), op_set, None)
 
 
@@ -166,10 +166,12 @@ def _unique_split(text: str, literals: list[str]) -> list[tuple[int, int]] | Non
     return earliest if earliest == latest else None
 
 
-def _scan(text: str) -> tuple[Entity, ...]:
+def _scan(text: str, op_set) -> tuple[Entity, ...]:
     from cdp.pii.scan import scan_text
 
-    key = hmac.new(_memo_key, text.encode(), hashlib.sha256).digest()
+    # the policy is part of the key: its thresholds decide which candidates are kept
+    key = hmac.new(_memo_key, op_set.name.encode() + b"\0" + text.encode(),
+                   hashlib.sha256).digest()
     with _memo_lock:
         found = _memo.get(key)
         if found is not None:
@@ -177,7 +179,7 @@ def _scan(text: str) -> tuple[Entity, ...]:
     if found is not None:
         stats["memo"] += 1
         return found
-    found = tuple(scan_text(text))
+    found = tuple(scan_text(text, min_score=op_set.threshold_for))
     stats["scanned"] += 1
     with _memo_lock:
         _memo[key] = found

@@ -14,9 +14,13 @@ from cdp.pii.nlp_engine import OfflineNlpEngine
 from cdp.pii.offline import offline_tld_extractor
 
 LANGUAGES = ("zh", "en")
-# Below this a candidate is not reported. Checksum-validated numbers start above it;
-# pattern-only ones (passport numbers) need a context word to reach it.
+# Below this a candidate is not reported by default (``cdp pii scan``, policies that set no
+# ``min_score``). Checksum-validated numbers start above it; pattern-only ones (passport
+# numbers) need a context word to reach it.
 SCORE_THRESHOLD = 0.5
+# The engine keeps candidates down to this score, so that a recall-first policy (storage
+# redaction, ``min_score = 0.4``) can use them; no policy may ask for less.
+SCAN_FLOOR = 0.4
 
 _lock = threading.Lock()
 _analyzer: AnalyzerEngine | None = None
@@ -44,7 +48,7 @@ def build_analyzer() -> AnalyzerEngine:
         registry=registry,
         nlp_engine=nlp_engine,
         supported_languages=list(LANGUAGES),
-        default_score_threshold=SCORE_THRESHOLD,
+        default_score_threshold=SCAN_FLOOR,
         context_aware_enhancer=SelectiveContextEnhancer(
             context_similarity_factor=0.35,
             min_score_with_context_similarity=0.6,

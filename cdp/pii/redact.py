@@ -21,9 +21,9 @@ class RedactionResult:
 def redact_text(text: str, policy: str = "storage", key: bytes | None = None, *,
                 language: str | None = None) -> RedactionResult:
     """Scan ``text`` and apply the operator set ``policy`` (a file in ``policies/pii``) to
-    every detected entity. ``key`` feeds the ``pseudonym`` and ``encrypt`` operators."""
+    every detected entity scoring at least the set's threshold for its type. ``key`` feeds the ``pseudonym`` and ``encrypt`` operators."""
     op_set = load_policy(policy)
-    entities = scan_text(text, language)
+    entities = scan_text(text, language, min_score=op_set.threshold_for)
     return RedactionResult(text=apply_operators(text, entities, op_set, key),
                            entities=entities)
 
@@ -37,7 +37,8 @@ def redact_for(text: str | None, policy_name: str, key: bytes | None = None, *,
     op_set = load_policy(policy_name)
     if text is None or not text.strip():
         return text
-    return apply_operators(text, scan_text(text, language), op_set, key)
+    return apply_operators(text, scan_text(text, language, min_score=op_set.threshold_for),
+                           op_set, key)
 
 
 def restore_encrypted(text: str, key: bytes) -> str:

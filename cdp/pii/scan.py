@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from presidio_analyzer import AnalyzerEngine
 
 from cdp.errors import ValidationError
-from cdp.pii.analyzer import get_analyzer
+from cdp.pii.analyzer import SCORE_THRESHOLD, get_analyzer
 from cdp.pii.entities import Entity
 from cdp.pii.language import detect_language
+from cdp.pii.nlp_engine import prefetch_model_names
 
 # Free-text fields are notes and messages; anything far larger is not one, and scanning
 # cost grows with length, so we refuse it up front instead of hanging a worker.
@@ -24,14 +25,38 @@ class TextTooLarge(ValidationError):
     code = "text_too_large"
 
 
+# A threshold: one score for every type, or a function of the entity type (a policy's
+# ``OperatorSet.threshold_for``).
+MinScore = float | Callable[[str], float]
+
+
 def scan_text(text: str, language: str | None = None, *,
-              analyzer: AnalyzerEngine | None = None) -> list[Entity]:
+              analyzer: AnalyzerEngine | None = None,
+              min_score: MinScore = SCORE_THRESHOLD) -> list[Entity]:
     """Detect personal data in ``text``.
 
     Returns non-overlapping entities sorted by position, with character offsets into
-    ``text``. ``language`` is ``"zh"`` or ``"en"``; when None it is detected. Raises
-    :class:`TextTooLarge` for texts over :data:`MAX_TEXT_CHARS` characters.
+    ``text``, each scoring at least ``min_score`` (for its type, when a function); of
+    overlapping candidates above it, the best-scoring wins. ``language`` is ``"zh"`` or
+    ``"en"``; when None it is detected. Raises :class:`TextTooLarge` for texts over
+    :data:`MAX_TEXT_CHARS` characters.
     """
+    return select(candidates(text, language, analyzer=analyzer), min_score)
+
+
+def select(found: Iterable[Entity], min_score: MinScore = SCORE_THRESHOLD) -> list[Entity]:
+    """The candidates at or above the threshold, overlaps resolved."""
+    if callable(min_score):
+        keep = [e for e in found if e.score >= min_score(e.type)]
+    else:
+        keep = [e for e in found if e.score >= min_score]
+    return resolve_overlaps(keep)
+
+
+def candidates(text: str, language: str | None = None, *,
+               analyzer: AnalyzerEngine | None = None) -> list[Entity]:
+    """Every candidate the engine reports down to its floor (``SCAN_FLOOR``), overlapping
+    ones included: what :func:`scan_text` selects from."""
     if not isinstance(text, str):
         raise ValidationError("text must be a string")
     if len(text) > MAX_TEXT_CHARS:
@@ -48,7 +73,7 @@ def scan_text(text: str, language: str | None = None, *,
             if r.start < keep_before:
                 found.append(Entity(r.entity_type, r.start + offset, r.end + offset,
                                     float(r.score)))
-    return resolve_overlaps(found)
+    return found
 
 
 # Results of recent scans, keyed by (text, language): channel notes repeat a lot ("订单状态已更新。",
@@ -60,14 +85,28 @@ _memo: OrderedDict[tuple[str, str | None], tuple[Entity, ...]] = OrderedDict()
 _memo_lock = threading.Lock()
 
 
-def scan_texts(texts: Iterable[str], language: str | None = None) -> list[list[Entity]]:
-    """:func:`scan_text` over many texts: one result list per text, in order, identical to
-    calling :func:`scan_text` on each.
+def scan_texts(texts: Iterable[str], language: str | None = None, *,
+               min_score: MinScore = SCORE_THRESHOLD) -> list[list[Entity]]:
+    """:func:`scan_text` over many texts: one result list per text, in order, as calling
+    :func:`scan_text` on each with the same ``min_score`` gives. The name model runs over
+    the texts in batches: its arithmetic then differs in the last digits, so a model score
+    may differ by a few thousandths (the spans and types are those of single scans but
+    for a candidate within that distance of the threshold).
 
     Texts repeated within the call or seen recently by this process are scanned once
     (bounded memo of short texts); blank texts are not scanned at all. Raises what
     :func:`scan_text` raises, for the first text that is invalid.
     """
+    texts = list(texts)
+    with _memo_lock:
+        fresh = [t for t in texts if isinstance(t, str) and (t, language) not in _memo
+                 and t.strip() and len(t) <= WINDOW_CHARS]
+    with prefetch_model_names(fresh):
+        return _scan_each(texts, language, min_score)
+
+
+def _scan_each(texts: list[str], language: str | None,
+               min_score: MinScore) -> list[list[Entity]]:
     out: list[list[Entity]] = []
     local: dict[tuple[str, str | None], tuple[Entity, ...]] = {}
     for text in texts:
@@ -82,14 +121,16 @@ def scan_texts(texts: Iterable[str], language: str | None = None) -> list[list[E
                 if found is not None:
                     _memo.move_to_end(key)
         if found is None:
-            found = tuple(scan_text(text, language))
+            if not isinstance(text, str):
+                raise ValidationError("text must be a string")
+            found = tuple(candidates(text, language))
             if len(text) <= MEMO_MAX_CHARS:
                 with _memo_lock:
                     _memo[key] = found
                     if len(_memo) > MEMO_ENTRIES:
                         _memo.popitem(last=False)
         local[key] = found
-        out.append(list(found))
+        out.append(select(found, min_score))
     return out
 
 

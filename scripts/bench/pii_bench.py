@@ -53,10 +53,10 @@ def worker_ours(inp: str, out: str) -> dict:
     from cdp.pii.commands import pii
 
     get_analyzer()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     pii.main(["scan", "--input", inp, "--output", out], standalone_mode=False)
-    t2 = time.perf_counter()
-    return {"build_s": t1 - t0, "scan_s": t2 - t1, "rss_mb": _rss_mb()}
+    t2, c2 = time.perf_counter(), time.process_time()
+    return {"build_s": t1 - t0, "scan_s": t2 - t1, "cpu_s": c2 - c1, "rss_mb": _rss_mb()}
 
 
 def worker_stock(inp: str, out: str) -> dict:
@@ -72,7 +72,7 @@ def worker_stock(inp: str, out: str) -> dict:
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
     analyzer = AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     with open(inp, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
         for line in src:
             rec = json.loads(line)
@@ -81,8 +81,8 @@ def worker_stock(inp: str, out: str) -> dict:
             dst.write(json.dumps({"id": rec["id"], "entities": [
                 {"type": r.entity_type, "start": r.start, "end": r.end, "score": r.score}
                 for r in res]}, ensure_ascii=False) + "\n")
-    t2 = time.perf_counter()
-    return {"build_s": t1 - t0, "scan_s": t2 - t1, "rss_mb": _rss_mb()}
+    t2, c2 = time.perf_counter(), time.process_time()
+    return {"build_s": t1 - t0, "scan_s": t2 - t1, "cpu_s": c2 - c1, "rss_mb": _rss_mb()}
 
 
 def run_worker(kind: str, inp: str, out: str) -> dict:
@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
                          "unseen: scripts/pii_corpus_unseen.py (never tuned on)")
     ap.add_argument("--worker", nargs=3, metavar=("KIND", "IN", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--errors", type=int, default=0, help="print this many of our misses")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per engine, alternating; the fastest of each is reported")
     args = ap.parse_args(argv)
     if args.worker:
         kind, inp, out = args.worker
@@ -203,8 +205,17 @@ def main(argv: list[str] | None = None) -> int:
         size_mb = os.path.getsize(inp) / 1e6
         chars_mb = sum(len(d["text"].encode("utf-8")) for d in corpus) / 1e6
         ours_out, stock_out = os.path.join(tmp, "ours.jsonl"), os.path.join(tmp, "stock.jsonl")
-        ours_stats = run_worker("ours", inp, ours_out)
-        stock_stats = run_worker("stock", inp, stock_out)
+        # On a shared machine one run can be slowed by a neighbour: run the engines in turn
+        # ``--repeat`` times and keep each one's fastest run (and its CPU time, which a
+        # neighbour affects far less than wall time).
+        runs: dict[str, list[dict]] = {"ours": [], "stock": []}
+        for _ in range(args.repeat):
+            runs["ours"].append(run_worker("ours", inp, ours_out))
+            runs["stock"].append(run_worker("stock", inp, stock_out))
+        ours_stats = min(runs["ours"], key=lambda r: r["scan_s"])
+        stock_stats = min(runs["stock"], key=lambda r: r["scan_s"])
+        ours_stats["cpu_s"] = min(r["cpu_s"] for r in runs["ours"])
+        stock_stats["cpu_s"] = min(r["cpu_s"] for r in runs["stock"])
         ours = score(corpus, ours_out, None)
         stock = score(corpus, stock_out, STOCK_MAP)
         if args.errors:
@@ -220,13 +231,16 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"stock detections of types outside the scheme (URL, UK_NHS, ...): {stock['other']}")
     print()
-    print("| engine | build s | scan s | texts/s | MB/s | peak RSS MB |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(f"best of {args.repeat} run(s) per engine")
+    print("| engine | build s | scan s | texts/s | MB/s | scan CPU s | texts/CPU-s | peak RSS MB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, st in (("ours (`cdp pii scan`)", ours_stats), ("stock Presidio", stock_stats)):
         print(f"| {name} | {st['build_s']:.2f} | {st['scan_s']:.2f} | {n / st['scan_s']:.0f} | "
-              f"{chars_mb / st['scan_s']:.3f} | {st['rss_mb']:.0f} |")
+              f"{chars_mb / st['scan_s']:.3f} | {st['cpu_s']:.2f} | {n / st['cpu_s']:.0f} | "
+              f"{st['rss_mb']:.0f} |")
     print()
-    print(f"throughput ratio ours/stock: {stock_stats['scan_s'] / ours_stats['scan_s']:.2f}x")
+    print(f"throughput ratio ours/stock: {stock_stats['scan_s'] / ours_stats['scan_s']:.2f}x "
+          f"(wall), {stock_stats['cpu_s'] / ours_stats['cpu_s']:.2f}x (CPU)")
     return 0
 
 

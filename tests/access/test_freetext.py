@@ -23,9 +23,10 @@ POLICY = "pharmacy_care"
 
 def _stored(text: str) -> tuple[str, list[str]]:
     """What ingest stores: the storage redaction and the entity types found."""
-    [found] = scan_texts([text])
+    storage = load_policy("storage")
+    [found] = scan_texts([text], min_score=storage.threshold_for)
     return (
-        apply_operators(text, found, load_policy("storage"), None),
+        apply_operators(text, found, storage, None),
         sorted({e.type for e in found}),
     )
 

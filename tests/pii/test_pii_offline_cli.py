@@ -29,7 +29,8 @@ socket.socket.sendto = refuse
 socket.create_connection = refuse
 socket.getaddrinfo = refuse
 from cdp.pii.scan import scan_text
-text = "邮箱wang.fang@mail.pku.edu.cn，电话13812345678；login from 114.88.21.7 by john@corp-health.com.cn"
+text = ("黄成阳咨询，邮箱wang.fang@mail.pku.edu.cn，电话13812345678；login from 114.88.21.7 by "
+        "john@corp-health.com.cn")
 found = [[e.type, text[e.start:e.end]] for e in scan_text(text)]
 print(json.dumps({"attempts": attempts, "found": found}, ensure_ascii=False))
 """
@@ -54,7 +55,13 @@ def test_scan_runs_with_sockets_disabled_and_writes_no_cache(tmp_path):
     assert ["EMAIL_ADDRESS", "john@corp-health.com.cn"] in got
     assert ["PHONE_NUMBER", "13812345678"] in got and ["IP_ADDRESS", "114.88.21.7"] in got
     assert "network disabled" not in proc.stderr
-    assert not (tmp_path / "cache").exists()  # tldextract used its bundled suffix list
+    # tldextract used its bundled suffix list: no cache but ONNX Runtime's local device id
+    # (a file its native library writes when it starts; nothing is sent anywhere)
+    cache = tmp_path / "cache"
+    written = sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file())
+    assert all(p.startswith("Microsoft/DeveloperTools/.onnxruntime/") for p in written), written
+    # and the model found a name that no rule would (a sentence opening with it)
+    assert ["PERSON", "黄成阳"] in got
 
 
 def test_one_analyzer_per_process(analyzer):

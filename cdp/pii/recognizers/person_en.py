@@ -1,9 +1,16 @@
 """Person names in Latin script (English text, or pinyin names inside Chinese text).
 
-No NER model is available offline, so a capitalised word pair counts as a name only with
-evidence: a title before it (Mr., Dr. ... — only the name is reported), a known given name
-as its first word, a pinyin surname with a pinyin given name ("Wang Fang", "Xiaoming Li"), or
-an introducing phrase ("my name is", "patient", "customer", "Dear", "Thanks,").
+Two layers. The rules: a capitalised word pair counts as a name with evidence — a title
+before it (Mr., Dr. ... — only the name is reported), a known given name as its first word, a
+pinyin surname with a pinyin given name ("Wang Fang", "Xiaoming Li"), or an introducing
+phrase ("my name is", "patient", "customer", "Dear", "Thanks,").
+
+The recall layer scores every run of capitalised words (with initials, hyphens, apostrophes,
+``O'Brien``, ``Jean-Luc``, ``J. Smith``, names in capitals) against the US Census given-name and
+surname frequency lists (:mod:`cdp.pii.lexicon.census_names`), the run's shape (one word or
+several, at a sentence start or not, a word the text also uses in lower case) and the words
+around it ("said", "told", "according to", a title). The score is what a policy's threshold
+reads: storage redaction keeps weaker candidates, display shows only the surer ones.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import re
 
 from cdp.pii.entities import PERSON
+from cdp.pii.lexicon.census_names import given_names, surnames
 from cdp.pii.lexicon.names import EN_FIRST_NAMES, EN_TITLES, PINYIN_SURNAMES
 from cdp.pii.recognizers.base import CdpRecognizer
 
@@ -44,6 +52,16 @@ Boston Austin Chicago West East North South New Hong Kong Macau Taipei Guangzhou
 Nanjing Wuhan Xiamen Suzhou Tianjin Chongqing Shenyang Harbin Kunming Xian Qingdao Dalian Road
 Avenue Lane Tower Unit Flat Suite Apt District Province Washington London Singapore
 """.split())
+
+
+_STOP = frozenset(
+    "a an the and or but if of to in on at for by with from is are was were be been it its this "
+    "that these those i you he she we they me my your our his her their them us am do does did "
+    "not no so as up down out over under about after before all any some each every more most "
+    "other such only own same than too very can will just should now here there when where why "
+    "how what which who whom whose while during into through again further then once also may "
+    "might must shall would could per via get got new".split()
+)
 
 
 def _is_pinyin(word: str) -> bool:
@@ -90,4 +108,143 @@ class LatinPersonRecognizer(CdpRecognizer):
                 continue
             results.append(self.result(PERSON, m.start(), m.end(), score, why))
             pos = m.end()
+        for start, end, score, why in capitalised_runs(text):
+            results.append(self.result(PERSON, start, end, score, why))
         return results
+
+
+# A word of a name: capitalised (Smith, O'Brien, McDonald, Jean-Luc), in capitals (SMITH),
+# or an initial (J.); runs of them, joined by single spaces or name particles, are candidates.
+# (Boundaries are Latin letters and digits, not \w: a name may touch Chinese text, 联系J. Smith也.)
+_WORD = re.compile(r"(?<![A-Za-z0-9_@#/.&-])(?:(?:[A-Z]['’])?(?:Mc|Mac)?[A-Z][a-z]+"
+                   r"(?:[-'’][A-Z]?[a-z]+)*|[A-Z]{2,}|[A-Z]\.)(?![A-Za-z0-9_@])")
+_PARTICLES = frozenset({"van", "von", "de", "der", "den", "da", "di", "del", "la", "le", "bin",
+                        "al", "du", "dos", "das", "ter", "ten"})
+_CUE_BEFORE = re.compile(
+    r"(?:\b(?:said|says|told|tells|asked|by|with|from|to|and|thanks|thank you|dear|hi|hello|"
+    r"according to|spokesman|spokeswoman|minister|president|coach|striker|manager|captain|"
+    r"player|leader|chairman|director|doctor|nurse|patient|customer|wife|husband|son|"
+    r"daughter|mother|father|brother|sister|friend|colleague|contact|name is|named|called|"
+    r"cc|attn)[:,]?\s*)$",
+    re.IGNORECASE,
+)
+_CUE_AFTER = re.compile(
+    r"\s*(?:,\s*(?:who|whose|\d{1,3}\b)|\(\d{1,3}\)|'s\b|’s\b|\s+(?:said|says|told|added|"
+    r"wrote|asked|called|replied|explained|noted|scored|won|beat|lost|was|is|has|had|will|"
+    r"who|and his|and her)\b)",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?:^|[.!?:;\n\"“]|\s-\s)\s*$")
+
+
+def _common(word: str, lower_words: set[str]) -> bool:
+    """A word the text itself also uses in lower case, or a stop word: not a name alone."""
+    w = word.lower()
+    return w in lower_words or w in _STOP
+
+
+def capitalised_runs(text: str) -> list[tuple[int, int, float, str]]:
+    """Candidate names from runs of capitalised words, each with a score in 0..1."""
+    lower_words = set(re.findall(r"\b[a-z][a-z'’]+\b", text))
+    # Title Case Text (headlines, product and event names) capitalises every word, so there
+    # capitals say little: such a text's runs need a listed name or a cue to count.
+    alpha = re.findall(r"\b[A-Za-z][a-z'’]*\b", text)
+    title_case = len(alpha) >= 4 and sum(w[0].isupper() for w in alpha) / len(alpha) > 0.6
+    given, family = given_names(), surnames()
+    out: list[tuple[int, int, float, str]] = []
+    words = list(_WORD.finditer(text))
+    i = 0
+    while i < len(words):
+        run = [words[i]]
+        j = i + 1
+        while j < len(words):
+            gap = text[run[-1].end() : words[j].start()]
+            if gap in (" ", "") or (gap.strip() in _PARTICLES and gap.startswith(" ")
+                                    and gap.endswith(" ") and gap.count(" ") == 2):
+                run.append(words[j])
+                j += 1
+            else:
+                break
+        i = j
+        # trim words that are never part of a name at either end (The, Monday, Street)
+        while run and _edge_word(run[0].group()):
+            run.pop(0)
+        while run and _edge_word(run[-1].group()):
+            run.pop()
+        if not run or len(run) > 4:
+            continue
+        toks = [_norm(m.group()) for m in run]
+        start, end = run[0].start(), run[-1].end()
+        if toks[-1].endswith(".") and len(toks) > 1:
+            continue  # "Smith J." ends a sentence more often than it is a name
+        before = text[max(0, start - 30) : start]
+        sentence_start = _SENTENCE_END.search(before) is not None
+        cue = _CUE_BEFORE.search(before) is not None or _CUE_AFTER.match(text, end) is not None
+        score = _run_score(toks, given, family, sentence_start, cue, lower_words)
+        if title_case and not cue:
+            score -= 0.15
+        if score > 0:
+            out.append((start, end, round(min(score, 0.95), 3), "capitalised name-list run"))
+    return out
+
+
+def _run_score(toks: list[str], given: dict[str, int], family: dict[str, int],
+               sentence_start: bool, cue: bool, lower_words: set[str]) -> float:
+    first, last = toks[0], toks[-1]
+    is_initial = [len(t) == 2 and t.endswith(".") for t in toks]
+    if all(is_initial):
+        return 0.0
+    if len(toks) == 1:
+        word = first
+        if _common(word, lower_words):
+            return 0.0
+        g, f = given.get(word), family.get(word)
+        score = 0.0
+        if g is not None:
+            score = 0.55 if g <= 1500 else 0.45
+        elif f is not None and f <= 20000:
+            score = 0.3  # a surname alone (Brown, English) is a name only with a cue
+        elif _is_pinyin(word) and word in PINYIN_SURNAMES:
+            score = 0.3
+        if cue:
+            score += 0.2 if score else 0.35
+        if sentence_start:
+            score -= 0.1
+        return score
+    g = given.get(first) if not is_initial[0] else None
+    f = family.get(last)
+    score = 0.35
+    if g is not None:
+        score += 0.3 if g <= 2000 else 0.2
+    elif is_initial[0]:
+        score += 0.2
+    if f is not None:
+        score += 0.25 if f <= 30000 else 0.15
+    if (first in PINYIN_SURNAMES and _is_pinyin(last)) or (last in PINYIN_SURNAMES
+                                                           and _is_pinyin(first)):
+        score += 0.2
+    if cue:
+        score += 0.15
+    if all(_common(t, lower_words) for t in toks if not t.endswith(".")):
+        score -= 0.3
+    return score
+
+
+def _norm(word: str) -> str:
+    """SMITH -> Smith, so names in capitals are looked up like any other."""
+    return word.title() if word.isupper() and len(word) > 2 else word
+
+
+def _edge_word(word: str) -> bool:
+    w = _norm(word)
+    return w in _NOT_NAMES or w.lower() in _STOP or w in EN_TITLES or w in _EDGE_EXTRA
+
+
+_EDGE_EXTRA = frozenset("""
+I I'm I've I'll I'd RT Mr. Mrs. Ms. Dr. Via LOL OMG Happy Merry Christmas Easter Good Great
+Best New Old Big Little Saint St. God Lord Jesus Congrats Congratulations Welcome Yes No Ok
+Okay Oh Yeah Hey Wow Thanks Love Today Tomorrow Tonight Yesterday Morning Evening Night
+Inc Ltd Co Corp Company Group University College School Club United Airlines Bank Hotel
+English Chinese French German Spanish Japanese Korean American British European Asian African
+Indian Russian Italian Canadian Australian Mandarin Cantonese Western Eastern
+""".split())

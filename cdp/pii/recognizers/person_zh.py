@@ -7,6 +7,12 @@ begins it and one more signal agrees:
 * an honorific follows the bare surname (王先生, 李女士, 张阿姨) — the whole form is reported;
 * a context word introduces it (患者, 家属, 收件人, 我是, ...) — the given name is cut at a
   jieba word boundary, so "患者张伟今天来" yields 张伟.
+
+Beside the rules, Baidu's LAC model (:mod:`cdp.pii.models.lac`) labels person names in any
+position and style (a name opening a sentence, 黄成阳咨询..., a transliterated 约翰·史密斯, a
+given name alone). Its spans are reported with a score built from the model's confidence and
+the rules' evidence (a known surname, an honorific, agreement with a rule), so a policy's
+threshold can trade recall for precision; see docs/pii.md for the figures.
 """
 
 from __future__ import annotations
@@ -152,4 +158,86 @@ class ChinesePersonRecognizer(CdpRecognizer):
                 if (nxt.tag in _NAME_TAGS and 1 <= len(nxt.text) <= 2 and _given_ok(nxt.text)
                         and nxt.text not in ZH_HONORIFICS):
                     add(tok.start + 1, nxt.end, 0.7, "glued surname plus tagged given name")
+        model = getattr(nlp_artifacts, "cdp_lac", None)
+        if model is not None:
+            results = _weigh_with_model(self, text, model, results)
         return results
+
+
+# Rule hits that rest on jieba's dictionary tags alone: right for names the dictionary knows,
+# wrong for many ordinary words that start with a surname character (文明, 安全性, 高达).
+_WEAK_RULES = frozenset({"jieba person-name tag", "surname plus tagged given name",
+                         "glued surname plus tagged given name",
+                         "name after a glued function word"})
+# A weak rule hit the model did not call a name: kept as a candidate for recall-first
+# policies (storage), below the default threshold.
+WEAK_UNCONFIRMED = 0.45
+
+
+def _weigh_with_model(rec: CdpRecognizer, text: str, spans, results: list) -> list:
+    """Combine rule hits with the model's person spans (see the module docstring)."""
+    per = [(sp.start, sp.end) for sp in spans if sp.label == "PER"]
+    out = []
+    for r in results:
+        why = r.analysis_explanation.textual_explanation if r.analysis_explanation else ""
+        if why in _WEAK_RULES and not any(a < r.end and r.start < b for a, b in per):
+            r = rec.result(PERSON, r.start, r.end, WEAK_UNCONFIRMED, why + " (model disagrees)")
+        out.append(r)
+    _add_model_names(rec, text, spans, out)
+    return out
+
+
+_LATIN_OR_CJK = re.compile(r"[A-Za-z\u4e00-\u9fff]")
+_TRIM = " \t\r\n,.;:!?，。；：！？、“”‘’\"'()（）[]【】《》<>·•"
+
+
+# 周 and 月 are surnames too: 下周再来 is "come back next week", not 周再来.
+_TIME_WORDS = frozenset("下周 上周 本周 每周 这周 那周 下月 上月 本月 每月 这月 当月 次月".split())
+
+
+def _model_score(name: str, confidence: float) -> float:
+    """A score for a span the model labelled PER: its confidence, raised by a known surname
+    at the start, an honorific at the end, or a transliteration dot; lowered for a single
+    character (a given name alone is often a word)."""
+    score = 0.45 + 0.35 * confidence
+    if surname_len(name, 0) and len(name) <= 4:
+        score += 0.15
+    if name.endswith(ZH_HONORIFICS):
+        score += 0.1
+    if "·" in name or "•" in name:
+        score += 0.1
+    if len(name) == 1:
+        score -= 0.2
+    return min(score, 0.95)
+
+
+def _add_model_names(rec: CdpRecognizer, text: str, spans, results: list) -> None:
+    """The model's person spans, each scored. Where a rule found the same name, the two
+    agree: one span covering both (王先生 from the rule, 王 from the model) at a raised
+    score."""
+    # which rule result covers each character (an array: texts of thousands of names)
+    owner = [-1] * (len(text) + 1)
+    for k, r in enumerate(results):
+        owner[r.start : r.end] = [k] * (r.end - r.start)
+    for sp in spans:
+        if sp.label != "PER":
+            continue
+        s, e = sp.start, sp.end
+        while s < e and text[s] in _TRIM:
+            s += 1
+        while e > s and text[e - 1] in _TRIM:
+            e -= 1
+        name = text[s:e]
+        if not name or not _LATIN_OR_CJK.search(name) or text[max(0, s - 1) : s + 1] in _TIME_WORDS:
+            continue
+        score = _model_score(name, sp.confidence)
+        hits = set(owner[s:e]) - {-1}
+        if not hits:
+            results.append(rec.result(PERSON, s, e, round(score, 3), "model person name"))
+        elif len(hits) == 1:
+            k = hits.pop()
+            r = results[k]
+            merged = min(0.95, max(score, r.score) + 0.1)
+            results[k] = rec.result(PERSON, min(s, r.start), max(e, r.end), round(merged, 3),
+                                    "model and rule agree")
+        # a model span across several rule hits (王先生王先生...) adds nothing to them

@@ -1,0 +1,1 @@
+"""Statistical models the recognizers use: each loaded once per process, offline."""
