@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import importlib
+from typing import Any
 
 from flask import Flask, jsonify
 

@@ -9,7 +9,6 @@ from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cdp.access.guard import current_access, protected
-from cdp.http.openapi import api_doc
 from cdp.access.views import parse
 from cdp.audit import queries
 from cdp.audit.checkpoints import SignedCheckpoint, create_checkpoint
@@ -17,6 +16,7 @@ from cdp.audit.log import record
 from cdp.audit.verify import verify_log
 from cdp.db import utcnow
 from cdp.http import current_platform, db_session
+from cdp.http.openapi import api_doc
 
 bp = Blueprint("audit", __name__)
 

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the settings each backend needs for concurrent use."""
     if url.startswith("sqlite"):

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from cdp.crypto import fields
 from cdp.db import new_id
-from cdp.identity.prepare import prepare, PreparedRecord
-from cdp.identity.records import RecordRejected, validate_record
 from cdp.identity.models import Identifier, MatchKey, SourceRecord
+from cdp.identity.prepare import PreparedRecord, prepare
+from cdp.identity.records import RecordRejected, validate_record
 from cdp.identity.rules import IdentityRules, load_rules
 
 

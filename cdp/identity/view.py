@@ -29,7 +29,6 @@ from cdp.db.driver_sql import DriverStatement
 from cdp.errors import DecryptionError, NotFound
 from cdp.identity import normalize as nz
 from cdp.identity.golden import golden_profile
-from cdp.identity.vocabulary import identifier_category
 from cdp.identity.models import (
     Consent,
     Customer,
@@ -39,6 +38,7 @@ from cdp.identity.models import (
     SourceRecord,
 )
 from cdp.identity.rules import load_rules
+from cdp.identity.vocabulary import identifier_category
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -41,9 +41,9 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 import psycopg
 from psycopg import sql

@@ -69,9 +69,9 @@ def main() -> int:
 
     from cdp.config import Config
     from cdp.crypto.keyring import Keyring
+    from cdp.identity.models import SourceRecord
     from cdp.identity.pipeline import ingest_records
     from cdp.identity.records import parse_line, validate_record
-    from cdp.identity.models import SourceRecord
     from cdp.identity.view import assemble_customer
     from cdp.platform import Platform, upgrade_schema
     from cdp.rights import service

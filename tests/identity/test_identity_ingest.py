@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from cdp.audit.models import AuditEvent
 from cdp.cli import cli
+from cdp.identity.models import Customer, Identifier, IdentityLink, LineageEvent, SourceRecord
 from cdp.identity.pipeline import ingest_records
 from cdp.identity.records import validate_record
-from cdp.identity.models import Customer, Identifier, IdentityLink, LineageEvent, SourceRecord
 from cdp.identity.view import assemble_customer
 from tests.conftest import BACKEND
 from tests.identity.identity_records import (
