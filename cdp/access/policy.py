@@ -245,7 +245,8 @@ def load_policy_set(policy_dir: str | Path) -> PolicySet:
         needed = spec.get("requires_consent")
         if needed is not None and needed not in consents:
             raise PolicyError(
-                f"views.toml: purposes.{name} requires unknown consent {needed!r}; declare it under [consents]"
+                f"views.toml: purposes.{name} requires unknown consent {needed!r}; "
+                "declare it under [consents]"
             )
     pii_dir = base / "pii"
 

@@ -17,9 +17,9 @@ Operating it
   evidence: verification never reads it.
 - ``cdp audit checkpoint`` (or ``POST /v1/audit/checkpoints``) signs every chain's head with
   the keyring's Ed25519 key; the scheduler does it every ``policies/audit.toml``
-  ``[checkpoints] every_minutes`` (job ``audit_checkpoint``). Keep the printed JSON elsewhere. ``cdp audit verify [--public-key HEX --checkpoint FILE]``
-  checks chains, hashes and checkpoints; ``cdp audit public-key`` prints the key to hand
-  to verifiers.
+  ``[checkpoints] every_minutes`` (job ``audit_checkpoint``). Keep the printed JSON elsewhere.
+  ``cdp audit verify [--public-key HEX --checkpoint FILE]`` checks chains, hashes and
+  checkpoints; ``cdp audit public-key`` prints the key to hand to verifiers.
 """
 
 from __future__ import annotations

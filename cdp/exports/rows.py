@@ -66,7 +66,9 @@ def customer_row(view: dict[str, Any]) -> dict[str, Any]:
         "last_order_at": times[-1] if times else None,
         "interaction_count": len(interactions),
         "interaction_text": "\n".join(str(i.get("text") or "") for i in interactions) or None,
-        "consented_purposes": ";".join(sorted(p for p, g in current_consents(view.get("consents", [])).items() if g)),
+        "consented_purposes": ";".join(
+            sorted(p for p, g in current_consents(view.get("consents", [])).items() if g)
+        ),
         "created_at": view.get("created_at"),
     }
     for kind in IDENTIFIER_FIELDS:

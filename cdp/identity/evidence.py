@@ -275,7 +275,8 @@ class Evidence:
         for rid, cid, kid, ct in recs:
             if ct is None or kid not in deks:
                 continue
-            profile = fields.decrypt_json(deks[kid], ct, fields.field_aad("source_records", "profile_ct", rid))
+            aad = fields.field_aad("source_records", "profile_ct", rid)
+            profile = fields.decrypt_json(deks[kid], ct, aad)
             self.features[cid].absorb(profile_features(profile))
             # national-ID-derived birth dates are already implied by the identifiers
         for cid, row in key_rows.items():

@@ -198,7 +198,7 @@ _t2s = OpenCC("t2s")
 HONORIFICS = {"先生": "male", "女士": "female", "小姐": "female", "太太": "female", "阿姨": "female"}
 NICK_PREFIXES = ("小", "阿", "老")
 COMPOUND_SURNAMES = frozenset(
-    ["欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯", "令狐", "端木", "独孤"]
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤".split()
 )
 _HAN = re.compile(r"^[\u3400-\u9fff]+$")
 _LATIN_TOKENS = re.compile(r"[a-z]+")

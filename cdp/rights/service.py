@@ -57,7 +57,8 @@ def get_request(session: Session, dsr_id: str) -> DsrRequest:
 
 def resolve_customer(session: Session, customer_id: str) -> Customer:
     """The customer a request is about, following merges to the survivor."""
-    c = session.get(Customer, customer_id) if isinstance(customer_id, str) and len(customer_id) <= 32 else None
+    well_formed = isinstance(customer_id, str) and len(customer_id) <= 32
+    c = session.get(Customer, customer_id) if well_formed else None
     seen = 0
     while c is not None and c.status == "merged" and c.merged_into and seen < 16:
         c = session.get(Customer, c.merged_into)

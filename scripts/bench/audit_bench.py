@@ -417,8 +417,8 @@ def measure_verify(url: str, platform: Platform, args: argparse.Namespace) -> No
         )
         wall = time.perf_counter() - t0
         print(
-            f"`cdp audit verify` (default workers = {os.cpu_count()}), exit {out.returncode}, wall {wall:.2f} s "
-            f"incl. process start: {out.stdout.strip()}"
+            f"`cdp audit verify` (default workers = {os.cpu_count()}), exit {out.returncode}, "
+            f"wall {wall:.2f} s incl. process start: {out.stdout.strip()}"
         )
     platform.dispose()
 

@@ -121,7 +121,9 @@ def test_erased_customer_is_gone_for_every_caller(client, platform, make_api_key
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
 
 
-def test_key_revoked_elsewhere_stops_working_within_the_cache_window(client, platform, make_api_key, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_key_revoked_elsewhere_stops_working_within_the_cache_window(  # type: ignore[no-untyped-def]
+    client, platform, make_api_key, monkeypatch
+) -> None:
     """Another process revokes (a plain UPDATE, as `cdp keys revoke` in another process does,
     without touching this process's cache): refused within AUTH_CACHE_SECONDS."""
     monkeypatch.setattr(apikeys, "AUTH_CACHE_SECONDS", 1.0)
