@@ -203,7 +203,7 @@ def _read_rules(
                 f"one of {', '.join(sorted(purposes))} or *"
             )
         rules.append(tuple(fields))
-    for member, group in groups:
+    for member, _group in groups:
         if member not in roles:
             raise PolicyError(f"policy.csv: g line names unknown role {member!r}")
     return rules, groups

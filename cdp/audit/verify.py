@@ -79,7 +79,7 @@ _HEAD_STRINGS = (
     "request_id",
 )
 _PG_SELECT = (
-    "SELECT id, chain, seq, "
+    "SELECT id, chain, seq, "  # noqa: S608 - built from the column names above, no input
     + _AT_ISO
     + ", "
     + ", ".join(f"'\"' || {c} || '\"'" for c in _HEAD_STRINGS)
@@ -247,8 +247,8 @@ class VerifyResult:
     def first_bad(self) -> Problem | None:
         if not self.problems:
             return None
-        with_id = [p for p in self.problems if p.entry_id is not None]
-        return min(with_id, key=lambda p: p.entry_id) if with_id else self.problems[0]  # type: ignore[arg-type,return-value]
+        with_id = [(p.entry_id, p) for p in self.problems if p.entry_id is not None]
+        return min(with_id, key=lambda pair: pair[0])[1] if with_id else self.problems[0]
 
     def summary(self) -> str:
         if self.ok:
@@ -256,11 +256,13 @@ class VerifyResult:
                 f"audit log intact: {self.entries} entries in {self.chains} chains, "
                 f"{self.checkpoints} signed checkpoints verified ({self.seconds:.2f} s)"
             )
-        assert self.first_bad is not None
-        line = f"audit log TAMPERED: first bad {self.first_bad.describe()} ({len(self.problems)} problems)"
+        first = self.first_bad
+        if first is None:  # not ok means at least one problem
+            raise RuntimeError("a failed verification must name a problem")
+        line = f"audit log TAMPERED: first bad {first.describe()} ({len(self.problems)} problems)"
         # A checkpoint that fails its signature is named too, whatever else is wrong: it
         # means someone offers a forged statement about the log's past.
-        forged = [p.message for p in self.problems if p.chain is None and p is not self.first_bad]
+        forged = [p.message for p in self.problems if p.chain is None and p is not first]
         return line + "".join(f"; {m}" for m in forged)
 
     def as_dict(self) -> dict[str, Any]:
@@ -472,7 +474,8 @@ def verify_log(
     elif is_postgres(session):
         # COPY straight on the driver: no ORM, no per-column Python objects.
         raw = session.connection().connection.dbapi_connection
-        assert raw is not None
+        if raw is None:
+            raise RuntimeError("the session's connection has no open driver connection")
         with raw.cursor() as cur:
             walks = [_pg_check(cur, expected)]
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 IDENTIFIER_FIELDS = (
@@ -47,10 +48,8 @@ def customer_row(view: dict[str, Any]) -> dict[str, Any]:
     times = sorted(str(o["ordered_at"]) for o in orders if o.get("ordered_at"))
     total = 0.0
     for o in orders:
-        try:
+        with contextlib.suppress(TypeError, ValueError):  # a malformed total counts as none
             total += float(o.get("total") or 0)
-        except (TypeError, ValueError):
-            pass
     interactions = view.get("interactions", [])
     row: dict[str, Any] = {
         "customer_id": view["customer_id"],

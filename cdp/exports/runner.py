@@ -334,13 +334,14 @@ def _produce(platform: Platform, profile: Profile, run_id: str, tmp: Path, root:
     # Files are for the service account and its group (the download endpoint), not the world.
     for f in tmp.iterdir():
         os.chmod(f, 0o640)
-    os.chmod(tmp, 0o750)
+    os.chmod(tmp, 0o750)  # noqa: S103 - group access is intended: the download endpoint's group
     final = root / run_id
     # Atomic publication: the directory appears complete or not at all.
     os.rename(tmp, final)
     with platform.transaction() as session:
         run = session.get(ExportRun, run_id)
-        assert run is not None
+        if run is None:
+            raise RuntimeError(f"export run {run_id} vanished while it was running")
         run.status = "succeeded"
         run.finished_at = finished
         run.rows = solution.rows
