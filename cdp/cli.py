@@ -6,6 +6,7 @@ import importlib
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -45,7 +46,7 @@ def get_platform() -> Platform:
 class CdpGroup(click.Group):
     """Turns platform errors into a one-line message and exit code 2, never a traceback."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CdpError as exc:

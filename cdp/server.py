@@ -18,7 +18,7 @@ def settings(**overrides: Any) -> dict[str, Any]:
     return values
 
 
-class Service(BaseApplication):  # type: ignore[misc]
+class Service(BaseApplication):
     """gunicorn's arbiter serving ``cdp.wsgi:app``; each worker builds its own app."""
 
     def __init__(self, options: dict[str, Any]):

@@ -209,6 +209,6 @@ def protected(resource: str, action: str, *, purpose: str = "optional") -> Calla
             g.access = AccessContext(principal=principal, purpose=stated, policy=policy)
             return view(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]  # functools.wraps: the view's own signature
 
     return decorate

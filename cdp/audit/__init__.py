@@ -24,6 +24,8 @@ Operating it
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -35,7 +37,7 @@ def _collect(session: Session) -> None:
     session.info[COLLECT_KEY] = []
 
 
-def _keep_refusals(session: Session):  # type: ignore[no-untyped-def]
+def _keep_refusals(session: Session) -> Callable[[Session], None] | None:
     """Denied attempts stay on record when a refused request is rolled back: the audit
     entries of its refusals (every decision but "allow") are appended again on their own."""
     refused = [e for e in session.info.get(COLLECT_KEY, ()) if e.decision != "allow"]

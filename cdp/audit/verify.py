@@ -114,10 +114,14 @@ def _slow_row(line: bytes) -> Checked:
     try:
         head = [None if raw == b"null" else raw[1:-1].decode() for raw in fields[3:12]]
         cats, view, detail = (f.decode() for f in fields[12:15])
-        at = head[0]
+        at, actor, role, purpose, action, customer_id, decision, reason, request_id = head
         ok = at is not None and (
             chain_digest(
-                prev.decode(), canonical_text(chain, seq, at, *head[1:], cats, view, detail)
+                prev.decode(),
+                canonical_text(
+                    chain, seq, at, actor, role, purpose, action, customer_id, decision, reason,
+                    request_id, cats, view, detail,
+                ),
             ).encode()
             == entry
         )
@@ -169,7 +173,7 @@ def _check_copy_lines(lines: Iterable[Any]) -> Iterator[Checked]:
             # row was altered. The slow path tells which.
             yield _slow_row(line[:-1])
             continue
-        yield (f[0], f[1], f[2], prev, entry, True)  # type: ignore[misc]
+        yield (f[0], f[1], f[2], prev, entry, True)
 
 
 def _pg_setup(cur: Any) -> None:
@@ -389,11 +393,11 @@ def _walk_unordered(
                 if heads and seq in heads and any(h != entry_hash for h in heads[seq]):
                     return None
             st[0], st[1] = seq + 1, entry_hash
-            waiting = pending.get(rchain)
-            if not waiting or st[0] not in waiting:
+            queued = pending.get(rchain)
+            if not queued or st[0] not in queued:
                 break
             seq = st[0]
-            prev_hash, entry_hash = waiting.pop(seq)
+            prev_hash, entry_hash = queued.pop(seq)
             n_pending -= 1
     if n_pending:
         return None
@@ -455,7 +459,7 @@ def verify_log(
     if parallel:
         # Worker i takes the chains with chain % n == i (no scan to list the chains first).
         groups = [(i, n_workers) for i in range(n_workers)]
-        url = session.get_bind().url.render_as_string(hide_password=False)
+        url = session.get_bind().engine.url.render_as_string(hide_password=False)
         dsn = url.replace("postgresql+psycopg://", "postgresql://")
         # fork starts a worker in milliseconds (spawn re-imports the CLI, seconds); the
         # workers open their own connections and never touch the parent's pool.
@@ -473,7 +477,7 @@ def verify_log(
             )
     elif is_postgres(session):
         # COPY straight on the driver: no ORM, no per-column Python objects.
-        raw = session.connection().connection.dbapi_connection
+        raw = session.connection().connection.driver_connection  # psycopg's own connection
         if raw is None:
             raise RuntimeError("the session's connection has no open driver connection")
         with raw.cursor() as cur:

@@ -16,6 +16,7 @@ from cdp.crypto import fields
 from cdp.crypto.keyring import Keyring
 from cdp.crypto.models import DataKey
 from cdp.db import new_id, utcnow
+from cdp.db.results import affected_rows
 from cdp.errors import DecryptionError
 
 
@@ -112,7 +113,7 @@ class KeyService:
         result = session.execute(
             update(DataKey).where(DataKey.customer_id == from_customer).values(customer_id=to_customer)
         )
-        return result.rowcount or 0
+        return affected_rows(result)
 
     def shred(self, session: Session, customer_id: str) -> int:
         """Destroy every data key owned by ``customer_id``. Their ciphertexts become noise."""

@@ -40,11 +40,13 @@ def _bind_plan(conn: Any, table: Table, names: list[str],
     dialect (the values SQLAlchemy would send: JSON serialised, UTC datetimes checked and
     normalised), without building a parameter set per row through the compiler. Bytes go to
     the driver as they are."""
-    plan = []
+    plan: list[tuple[str, Any]] = []
     for n in names:
         col = table.c[n]  # KeyError for a key that is not a column
-        proc = (None if n in as_is or isinstance(col.type, LargeBinary)
-                else col.type._cached_bind_processor(conn.dialect))
+        proc: Callable[[Any], Any] | None = (
+            None if n in as_is or isinstance(col.type, LargeBinary)
+            else col.type._cached_bind_processor(conn.dialect)
+        )
         if proc is not None and col.type._type_affinity is DateTime:
             proc = _repeats_once(proc)
         plan.append((n, proc))
@@ -99,6 +101,8 @@ def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(n) for n in names))
     raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the connection has no open driver connection")
     try:
         with raw.cursor() as cur, cur.copy(stmt) as copy:
             for r in rows:

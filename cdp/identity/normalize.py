@@ -58,6 +58,8 @@ def _memoised(fn: _F) -> _F:
             memo[key] = value = fn(*args, **kwargs)
             return value
 
+    # lru_cache's introspection on the wrapper, which keeps fn's signature: attributes on a
+    # function and the cast back to _F are beyond what mypy follows.
     call.cache_info = shared.cache_info  # type: ignore[attr-defined]
     call.cache_clear = shared.cache_clear  # type: ignore[attr-defined]
     return call  # type: ignore[return-value]
@@ -271,7 +273,7 @@ def normalize_name(value: str) -> NameInfo | None:
         honorific = _honorific(han)
         if honorific is not None:
             surname, gender = honorific
-            tokens = ("".join(pinyin_tokens(surname)),)
+            tokens: tuple[str, ...] = ("".join(pinyin_tokens(surname)),)
             return NameInfo(han, "honorific", surname, None, gender, tokens)
         if _is_nickname(han):
             return NameInfo(han, "nickname", None, None, None, pinyin_tokens(han))
