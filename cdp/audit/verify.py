@@ -89,7 +89,6 @@ _PG_ORDER = " ORDER BY chain, seq"
 _COPY_OPTIONS = " TO STDOUT (FORMAT text, NULL 'null')"
 _COPY_ESCAPES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
 _COPY_ESCAPE_RE = re.compile(rb"\\(.)", re.DOTALL)
-_CONTROL_RE = re.compile(rb"[\x00-\x1f]")
 
 
 def _copy_unescape(field: bytes) -> bytes:

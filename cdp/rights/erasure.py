@@ -18,7 +18,6 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cdp.crypto import fields
-from cdp.crypto.models import DataKey
 from cdp.db import new_id, utcnow
 from cdp.db.results import affected_rows
 from cdp.errors import DecryptionError, NotFound
@@ -186,9 +185,3 @@ def erase_customer(session: Session, platform: Platform, customer_id: str, *, rx
     session.flush()
     session.expire_all()
     return ErasureResult(ids, n_rec, n_ident, shredded, retained)
-
-
-def keys_alive(session: Session, customer_id: str) -> int:
-    """How many usable data keys ``customer_id`` still owns (0 after erasure)."""
-    return len(list(session.scalars(select(DataKey.id).where(
-        DataKey.customer_id == customer_id, DataKey.wrapped.is_not(None)))))
