@@ -34,9 +34,7 @@ def new_id() -> str:
 
     Time-ordered, so a batch's new keys land together at the right edge of every index on
     them (primary keys, and the ``customer_id`` indexes of a new customer's rows) instead of
-    on random pages across the whole index: measured on 101,876 records into SQLite, the
-    commit's CPU fell from 19.9 s to 8.7 s and the storing process's from 113 s to 80 s
-    (BENCHMARKS.md).
+    on random pages across the whole index, which makes a large ingest's commits much cheaper.
     What it reveals is when the row was made, which its ``created_at`` holds anyway; ids never
     leave the platform in clear (exports may only pseudonymise or drop ``customer_id``).
     Unguessability is not what an id is for: every read is checked by role and purpose.

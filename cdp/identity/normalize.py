@@ -147,7 +147,7 @@ def normalize_national_id(value: str) -> NormalIdentifier:
     digit); invalid ones are never matched on."""
     v = ric.compact(nfkc(value))
     # python-stdnum's validate() also looks the region code up in its database, which is
-    # slow (~0.2 ms) and rejects codes retired since issue; length, date and check digit
+    # slow on the ingest path and rejects codes retired since issue; length, date and check digit
     # are what make a number well formed.
     try:
         ok = (
