@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-import importlib
-
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 
 from cdp import audit, http
 from cdp.config import Config
@@ -36,7 +35,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(importlib.import_module(module).bp, url_prefix="/v1")
 
     @app.get("/healthz")
-    def healthz():  # type: ignore[no-untyped-def]
+    def healthz() -> Response:
         return jsonify({"status": "ok"})
 
 
@@ -45,6 +44,7 @@ def create_app(config: dict[str, Any] | Config | None = None) -> Flask:
     cfg = config if isinstance(config, Config) else Config.from_env().with_overrides(config)
     app = Flask(__name__)
     app.config["TESTING"] = cfg.testing
+    # Flask types app.json as the provider base class; its default provider has these.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     platform = Platform(cfg)

@@ -30,7 +30,7 @@ class Config:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Config":
+    def from_env(cls, env: dict[str, str] | None = None) -> Config:
         env = dict(os.environ if env is None else env)
         base = cls()
         return replace(
@@ -51,7 +51,7 @@ class Config:
             scheduler_enabled=env.get("CDP_SCHEDULER", "0") in ("1", "true", "yes"),
         )
 
-    def with_overrides(self, overrides: dict[str, Any] | None) -> "Config":
+    def with_overrides(self, overrides: dict[str, Any] | None) -> Config:
         if not overrides:
             return self
         known = {k: v for k, v in overrides.items() if k in self.__dataclass_fields__}

@@ -15,17 +15,17 @@ from cdp.crm.models import (  # noqa: F401
 from cdp.console.models import ConsoleSession, ConsoleUser  # noqa: F401
 from cdp.crypto.models import DataKey  # noqa: F401
 from cdp.db import Base
+from cdp.exports.models import ExportRun  # noqa: F401
 from cdp.identity.models import (  # noqa: F401
     Consent,
     Customer,
-    IdentityLink,
     Identifier,
+    IdentityLink,
     Interaction,
     LineageEvent,
     MatchKey,
     SourceRecord,
 )
-from cdp.exports.models import ExportRun  # noqa: F401
 from cdp.jobs.models import JobRun, SchedulerJob  # noqa: F401
 from cdp.rights.models import DsrRequest, RetainedRecord  # noqa: F401
 

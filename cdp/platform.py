@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,7 +43,6 @@ class Platform:
         self._keyring = keyring
         self._keys: KeyService | None = None
         self._lock = threading.RLock()  # keys -> keyring nests
-        self.services: dict[str, Any] = {}
 
     @property
     def keyring(self) -> Keyring:
@@ -74,9 +72,6 @@ class Platform:
             raise
         finally:
             session.close()
-
-    def policy_path(self, *parts: str) -> Path:
-        return Path(self.config.policy_dir).joinpath(*parts)
 
     def dispose(self) -> None:
         self.engine.dispose()

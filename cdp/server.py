@@ -20,7 +20,7 @@ def settings(**overrides: Any) -> dict[str, Any]:
     return values
 
 
-class _Arbiter(Arbiter):  # type: ignore[misc]
+class _Arbiter(Arbiter):
     """gunicorn's arbiter, with Ctrl-C (SIGINT) stopping as gracefully as SIGTERM: the
     workers finish the requests they hold (their transactions commit or roll back whole)
     instead of being told to quit at once from inside a signal handler."""
@@ -29,7 +29,7 @@ class _Arbiter(Arbiter):  # type: ignore[misc]
         self.handle_term()
 
 
-class Service(BaseApplication):  # type: ignore[misc]
+class Service(BaseApplication):
     """gunicorn's arbiter serving ``cdp.wsgi:app``; each worker builds its own app."""
 
     def __init__(self, options: dict[str, Any]):

@@ -86,7 +86,7 @@ def authenticate(session: Session, presented: str) -> KeyIdentity:
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         raise Unauthorized("API key is malformed", code="invalid_api_key")
     digest = _hash(parts[2])
-    cache_key = (parts[1], digest, str(session.get_bind().url))
+    cache_key = (parts[1], digest, str(session.get_bind().engine.url))
     hit = _auth_cache.get(cache_key)
     now_mono = time.monotonic()
     if hit is not None and hit[0] > now_mono:

@@ -117,7 +117,8 @@ def original_reason(row: BreakGlassGrant, dek: bytes) -> str:
     """The reason as written (DecryptionError when the customer's key is gone)."""
     if row.reason_ct is None:
         return row.reason
-    return fields.decrypt(dek, row.reason_ct, fields.field_aad("break_glass_grants", "reason_ct", row.id)).decode()
+    aad = fields.field_aad("break_glass_grants", "reason_ct", row.id)
+    return fields.decrypt(dek, row.reason_ct, aad).decode()
 
 
 def break_glass_report(

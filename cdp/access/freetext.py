@@ -33,7 +33,7 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from cdp.pii.entities import Entity
 from cdp.pii.operators import OPERATORS
@@ -66,7 +66,7 @@ def render_text(
     op_set = load_policy(pii_policy)
     if not text.strip():
         return text
-    spans = None
+    spans: Sequence[Entity] | None = None
     if text_redacted is not None and entity_types is not None:
         spans = spans_from_redaction(text, text_redacted, entity_types)
     if spans is not None:

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import casbin
 from flask import g, request
 
 from cdp.access.apikeys import authenticate
@@ -67,11 +66,6 @@ class AccessContext:
 def current_policy() -> PolicySet:
     """The policy in force (reloaded when the policy files change; see PolicyStore)."""
     return policy_store(current_platform().config.policy_dir).current()
-
-
-def enforcer(policy_dir: str) -> casbin.Enforcer:
-    """The casbin enforcer of the policy currently in force for ``policy_dir``."""
-    return policy_store(policy_dir).current().enforcer
 
 
 def current_principal() -> Principal:
@@ -255,6 +249,6 @@ def protected(resource: str, action: str, *, purpose: str = "optional") -> Calla
             g.access = authorize(principal, stated, resource, action, purpose=purpose)
             return view(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]  # functools.wraps: the view's own signature
 
     return decorate

@@ -167,12 +167,12 @@ def _parse_view(
 
 def _read_rules(
     path: Path, roles: set[str], purposes: set[str]
-) -> tuple[list[tuple[str, ...]], list[tuple[str, str]]]:
+) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str]]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PolicyError(f"policy.csv: file not found in {path.parent}") from None
-    rules: list[tuple[str, ...]] = []
+    rules: list[tuple[str, str, str, str]] = []
     groups: list[tuple[str, str]] = []
     for lineno, row in enumerate(csv.reader(io.StringIO(text), skipinitialspace=True), start=1):
         row = [c.strip() for c in row]
@@ -192,7 +192,7 @@ def _read_rules(
             raise PolicyError(
                 f"policy.csv line {lineno}: expected 'p, role, resource, action[, purpose]'"
             )
-        role, _, _, purpose = fields
+        role, resource, action, purpose = fields
         if role not in roles and role not in {g[1] for g in groups}:
             raise PolicyError(
                 f"policy.csv line {lineno}: unknown role {role!r}; declare it in roles.toml"
@@ -202,8 +202,8 @@ def _read_rules(
                 f"policy.csv line {lineno}: unknown purpose {purpose!r}; "
                 f"one of {', '.join(sorted(purposes))} or *"
             )
-        rules.append(tuple(fields))
-    for member, group in groups:
+        rules.append((role, resource, action, purpose))
+    for member, _group in groups:
         if member not in roles:
             raise PolicyError(f"policy.csv: g line names unknown role {member!r}")
     return rules, groups
@@ -245,7 +245,8 @@ def load_policy_set(policy_dir: str | Path) -> PolicySet:
         needed = spec.get("requires_consent")
         if needed is not None and needed not in consents:
             raise PolicyError(
-                f"views.toml: purposes.{name} requires unknown consent {needed!r}; declare it under [consents]"
+                f"views.toml: purposes.{name} requires unknown consent {needed!r}; "
+                "declare it under [consents]"
             )
     pii_dir = base / "pii"
 
@@ -320,7 +321,7 @@ def load_policy_set(policy_dir: str | Path) -> PolicySet:
         break_glass=break_glass,
         health_classes=health_classes,
         health_default=health_default,
-        rules=tuple(rules),  # type: ignore[arg-type]
+        rules=tuple(rules),
         fingerprint=digest.hexdigest()[:16],
         enforcer=enforcer,
     )

@@ -17,9 +17,9 @@ Operating it
   evidence: verification never reads it.
 - ``cdp audit checkpoint`` (or ``POST /v1/audit/checkpoints``) signs every chain's head with
   the keyring's Ed25519 key; the scheduler does it every ``policies/audit.toml``
-  ``[checkpoints] every_minutes`` (job ``audit_checkpoint``). Keep the printed JSON elsewhere. ``cdp audit verify [--public-key HEX --checkpoint FILE]``
-  checks chains, hashes and checkpoints; ``cdp audit public-key`` prints the key to hand
-  to verifiers.
+  ``[checkpoints] every_minutes`` (job ``audit_checkpoint``). Keep the printed JSON elsewhere.
+  ``cdp audit verify [--public-key HEX --checkpoint FILE]`` checks chains, hashes and
+  checkpoints; ``cdp audit public-key`` prints the key to hand to verifiers.
 - On PostgreSQL the log is partitioned by month (migration 0012, ``cdp audit partitions``);
   ``cdp audit archive --before YYYY-MM --out DIR`` writes old months to signed segment files
   (``cdp/audit/archive.py``) and detaches them; verify then continues from the newest
@@ -28,6 +28,8 @@ Operating it
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -44,7 +46,7 @@ def _collect(session: Session) -> None:
         session.info[CORRELATION_KEY] = correlation
 
 
-def _keep_refusals(session: Session):  # type: ignore[no-untyped-def]
+def _keep_refusals(session: Session) -> Callable[[Session], None] | None:
     """Denied attempts stay on record when a refused request is rolled back: the audit
     entries of its refusals (every decision but "allow") are appended again on their own."""
     refused = [e for e in session.info.get(COLLECT_KEY, ()) if e.decision != "allow"]

@@ -101,7 +101,7 @@ _HEAD_STRINGS = (
     "request_id",
 )
 _PG_SELECT = (
-    "SELECT id, chain, seq, "
+    "SELECT id, chain, seq, "  # noqa: S608 - built from the column names above, no input
     + _AT_ISO
     + ", "
     + ", ".join(f"'\"' || {c} || '\"'" for c in _HEAD_STRINGS)
@@ -111,7 +111,6 @@ _PG_ORDER = " ORDER BY chain, seq"
 _COPY_OPTIONS = " TO STDOUT (FORMAT text, NULL 'null')"
 _COPY_ESCAPES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
 _COPY_ESCAPE_RE = re.compile(rb"\\(.)", re.DOTALL)
-_CONTROL_RE = re.compile(rb"[\x00-\x1f]")
 
 
 def _copy_unescape(field: bytes) -> bytes:
@@ -136,10 +135,14 @@ def _slow_row(line: bytes) -> Checked:
     try:
         head = [None if raw == b"null" else raw[1:-1].decode() for raw in fields[3:12]]
         cats, view, detail = (f.decode() for f in fields[12:15])
-        at = head[0]
+        at, actor, role, purpose, action, customer_id, decision, reason, request_id = head
         ok = at is not None and (
             chain_digest(
-                prev.decode(), canonical_text(chain, seq, at, *head[1:], cats, view, detail)
+                prev.decode(),
+                canonical_text(
+                    chain, seq, at, actor, role, purpose, action, customer_id, decision, reason,
+                    request_id, cats, view, detail,
+                ),
             ).encode()
             == entry
         )
@@ -191,7 +194,7 @@ def _check_copy_lines(lines: Iterable[Any]) -> Iterator[Checked]:
             # row was altered. The slow path tells which.
             yield _slow_row(line[:-1])
             continue
-        yield (f[0], f[1], f[2], prev, entry, True)  # type: ignore[misc]
+        yield (f[0], f[1], f[2], prev, entry, True)
 
 
 def _pg_setup(cur: Any) -> None:
@@ -273,8 +276,8 @@ class VerifyResult:
     def first_bad(self) -> Problem | None:
         if not self.problems:
             return None
-        with_id = [p for p in self.problems if p.entry_id is not None]
-        return min(with_id, key=lambda p: p.entry_id) if with_id else self.problems[0]  # type: ignore[arg-type,return-value]
+        with_id = [(p.entry_id, p) for p in self.problems if p.entry_id is not None]
+        return min(with_id, key=lambda pair: pair[0])[1] if with_id else self.problems[0]
 
     def summary(self) -> str:
         if self.ok:
@@ -289,11 +292,13 @@ class VerifyResult:
                 )
                 + f" ({self.seconds:.2f} s)"
             )
-        assert self.first_bad is not None
-        line = f"audit log TAMPERED: first bad {self.first_bad.describe()} ({len(self.problems)} problems)"
+        first = self.first_bad
+        if first is None:  # not ok means at least one problem
+            raise RuntimeError("a failed verification must name a problem")
+        line = f"audit log TAMPERED: first bad {first.describe()} ({len(self.problems)} problems)"
         # A checkpoint that fails its signature is named too, whatever else is wrong: it
         # means someone offers a forged statement about the log's past.
-        forged = [p.message for p in self.problems if p.chain is None and p is not self.first_bad]
+        forged = [p.message for p in self.problems if p.chain is None and p is not first]
         return line + "".join(f"; {m}" for m in forged)
 
     def as_dict(self) -> dict[str, Any]:
@@ -441,11 +446,11 @@ def _walk_unordered(
                 if heads and seq in heads and any(h != entry_hash for h in heads[seq]):
                     return None
             st[0], st[1] = seq + 1, entry_hash
-            waiting = pending.get(rchain)
-            if not waiting or st[0] not in waiting:
+            queued = pending.get(rchain)
+            if not queued or st[0] not in queued:
                 break
             seq = st[0]
-            prev_hash, entry_hash = waiting.pop(seq)
+            prev_hash, entry_hash = queued.pop(seq)
             n_pending -= 1
     if n_pending:
         return None
@@ -542,7 +547,7 @@ def verify_log(
     if parallel:
         # Worker i takes the chains with chain % n == i (no scan to list the chains first).
         groups = [(i, n_workers) for i in range(n_workers)]
-        url = session.get_bind().url.render_as_string(hide_password=False)
+        url = session.get_bind().engine.url.render_as_string(hide_password=False)
         dsn = url.replace("postgresql+psycopg://", "postgresql://")
         # fork starts a worker in milliseconds (spawn re-imports the CLI, seconds); the
         # workers open their own connections and never touch the parent's pool.
@@ -564,8 +569,9 @@ def verify_log(
             walks = [f.result() for f in futures]
     elif is_postgres(session):
         # COPY straight on the driver: no ORM, no per-column Python objects.
-        raw = session.connection().connection.dbapi_connection
-        assert raw is not None
+        raw = session.connection().connection.driver_connection  # psycopg's own connection
+        if raw is None:
+            raise RuntimeError("the session's connection has no open driver connection")
         checked = [0]
 
         def tick(n: int) -> None:

@@ -54,7 +54,7 @@ class Keyring:
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
-    def generate(cls) -> "Keyring":
+    def generate(cls) -> Keyring:
         return cls(
             keks={1: os.urandom(32)},
             current_kek=1,
@@ -64,7 +64,7 @@ class Keyring:
         )
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "Keyring":
+    def load(cls, path: str | os.PathLike[str]) -> Keyring:
         p = Path(path)
         try:
             st = p.stat()

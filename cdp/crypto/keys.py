@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cdp.crypto import fields
@@ -107,13 +107,6 @@ class KeyService:
                 self._cache.popitem(last=False)
 
     # -- lifecycle ------------------------------------------------------------------------
-    def reassign(self, session: Session, from_customer: str, to_customer: str) -> int:
-        """Hand every key of ``from_customer`` to ``to_customer`` (used by merges)."""
-        result = session.execute(
-            update(DataKey).where(DataKey.customer_id == from_customer).values(customer_id=to_customer)
-        )
-        return result.rowcount or 0
-
     def shred(self, session: Session, customer_id: str) -> int:
         """Destroy every data key owned by ``customer_id``. Their ciphertexts become noise."""
         rows = list(session.scalars(select(DataKey).where(DataKey.customer_id == customer_id)))

@@ -2,9 +2,9 @@
 
 For the few statements every customer read runs (its two SELECTs and its audit append).
 SQLAlchemy's execution of a compiled Core statement (compiled-cache lookup, execution
-context, result metadata built from ``cursor.description``, row processing) cost about as
-much CPU as the driver's own work for these: 0.22 ms against 0.10 ms per read
-(scripts/bench/read_api_bench.py, BENCHMARKS.md). Here the SQL text is compiled once per
+context, result metadata built from ``cursor.description``, row processing) costs about as
+much CPU as the driver's own work for these (scripts/bench/read_api_bench.py measures a
+read). Here the SQL text is compiled once per
 dialect and a run is the driver's ``execute`` and ``fetchall``, with the same conversions
 SQLAlchemy applies: the bind parameters' types' conversions on the way in, the result
 columns' on the way out (built once, from the first result's column types).
@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import DBAPIModule
 from sqlalchemy.exc import DBAPIError
 
 
@@ -46,7 +47,7 @@ class _Compiled:
         self.sql: str = compiled.string
         # qmark / numeric dialects (sqlite3) take a tuple in this order; pyformat a dict.
         self.positions: tuple[str, ...] | None = (
-            tuple(compiled.positiontup) if compiled.positional else None  # type: ignore[arg-type]
+            tuple(compiled.positiontup) if compiled.positional else None
         )
         self.binds: dict[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
         # Values the statement carries itself (``col == "x"``, ``literal(1)``): sent with
@@ -63,7 +64,9 @@ class _Compiled:
         if not names:
             raise ValueError("a DriverStatement returns rows: give the names of its columns")
         self.types = [c.type for c in columns] if columns is not None else []
-        self.row = namedtuple("Row", names)  # type: ignore[misc]
+        # mypy types namedtuple() only for literal field names; these come from the statement.
+        row_type: Any = namedtuple("Row", names)  # type: ignore[misc]
+        self.make_row: Callable[[Any], Any] = row_type._make  # a row from the driver's values
         self.dialect = dialect
         self._processors: list[tuple[int, Callable[[Any], Any]]] | None = None
         self._lock = threading.Lock()
@@ -123,7 +126,9 @@ class DriverStatement:
         c = self._compiled(conn.dialect)
         args = c.parameters(params)
         dbapi_conn = conn.connection.dbapi_connection
-        cursor = dbapi_conn.cursor()  # type: ignore[union-attr]
+        if dbapi_conn is None:
+            raise RuntimeError("the connection has no open driver connection")
+        cursor = dbapi_conn.cursor()
         try:
             conn.dispatch.before_cursor_execute(conn, cursor, c.sql, args, None, False)
             try:
@@ -135,7 +140,7 @@ class DriverStatement:
             procs = c.processors(cursor) if raw else []
         finally:
             cursor.close()
-        make = c.row._make
+        make = c.make_row
         if not procs:
             return [make(r) for r in raw]
         out = []
@@ -147,7 +152,7 @@ class DriverStatement:
         return out
 
     @staticmethod
-    def _raise(conn: Connection, c: _Compiled, cursor: Any, exc: Exception) -> None:
+    def _raise(conn: Connection, c: _Compiled, cursor: Any, exc: DBAPIModule.Error) -> None:
         dialect = conn.dialect
         lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
         if lost:

@@ -248,9 +248,10 @@ def _check_params(profile: str, i: int, transform: str, params: dict[str, Any]) 
         w = params.get("width", 10)
         if not isinstance(w, int | float) or w <= 0:
             raise _fail(profile, f"field #{i + 1}: width must be positive")
-    elif transform == "redact":
-        if params.get("policy", "redacted") not in ("redacted", "masked", "pseudonymised"):
-            raise _fail(profile, f"field #{i + 1}: policy must be redacted, masked or pseudonymised")
+    elif transform == "redact" and params.get("policy", "redacted") not in (
+        "redacted", "masked", "pseudonymised"
+    ):
+        raise _fail(profile, f"field #{i + 1}: policy must be redacted, masked or pseudonymised")
 
 
 def profiles_dir(policy_dir: str | Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 IDENTIFIER_FIELDS = (
@@ -47,10 +48,8 @@ def customer_row(view: dict[str, Any]) -> dict[str, Any]:
     times = sorted(str(o["ordered_at"]) for o in orders if o.get("ordered_at"))
     total = 0.0
     for o in orders:
-        try:
+        with contextlib.suppress(TypeError, ValueError):  # a malformed total counts as none
             total += float(o.get("total") or 0)
-        except (TypeError, ValueError):
-            pass
     interactions = view.get("interactions", [])
     row: dict[str, Any] = {
         "customer_id": view["customer_id"],
@@ -66,7 +65,9 @@ def customer_row(view: dict[str, Any]) -> dict[str, Any]:
         "last_order_at": times[-1] if times else None,
         "interaction_count": len(interactions),
         "interaction_text": "\n".join(str(i.get("text") or "") for i in interactions) or None,
-        "consented_purposes": ";".join(sorted(p for p, g in current_consents(view.get("consents", [])).items() if g)),
+        "consented_purposes": ";".join(
+            sorted(p for p, g in current_consents(view.get("consents", [])).items() if g)
+        ),
         "created_at": view.get("created_at"),
     }
     for kind in IDENTIFIER_FIELDS:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
@@ -81,7 +81,7 @@ def newest_consents(session: Session, customer_ids: list[str], purpose: str) -> 
     return {cid: v[2] for cid, v in out.items()}
 
 
-def _changed_since(since: datetime):  # type: ignore[no-untyped-def]
+def _changed_since(since: datetime) -> ColumnElement[bool]:
     return or_(
         Customer.updated_at > since,
         Customer.id.in_(select(SourceRecord.customer_id).where(SourceRecord.updated_at > since)),
@@ -216,11 +216,11 @@ def run_export(
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         with platform.transaction() as session:
-            run = session.get(ExportRun, run_id)
-            if run is not None:
-                run.status = "failed"
-                run.error = type(exc).__name__
-                run.finished_at = utcnow()
+            failed = session.get(ExportRun, run_id)
+            if failed is not None:
+                failed.status = "failed"
+                failed.error = type(exc).__name__
+                failed.finished_at = utcnow()
             record(session, AuditEntry(actor=actor, action="export.run", decision="error",
                                        purpose=profile.purpose,
                                        detail={"profile": profile.name, "run_id": run_id,
@@ -289,8 +289,8 @@ def _produce(platform: Platform, profile: Profile, run_id: str, tmp: Path, root:
             if on_written is not None:
                 on_written(done)
             row = json.loads(line)
-            chain = tuple(tuple(row[f.name]) for f in qis)
-            if not solution.keep(chain):
+            row_chain = tuple(tuple(row[f.name]) for f in qis)
+            if not solution.keep(row_chain):
                 continue
             for f, lv in zip(qis, solution.levels, strict=True):
                 row[f.name] = row[f.name][lv]
@@ -332,15 +332,16 @@ def _produce(platform: Platform, profile: Profile, run_id: str, tmp: Path, root:
     signed = manifest_mod.sign(doc, ring.signing_key, ring.verify_key_bytes())
     manifest_mod.write(tmp, signed)
     # Files are for the service account and its group (the download endpoint), not the world.
-    for f in tmp.iterdir():
-        os.chmod(f, 0o640)
-    os.chmod(tmp, 0o750)
+    for path in tmp.iterdir():
+        os.chmod(path, 0o640)
+    os.chmod(tmp, 0o750)  # noqa: S103 - group access is intended: the download endpoint's group
     final = root / run_id
     # Atomic publication: the directory appears complete or not at all.
     os.rename(tmp, final)
     with platform.transaction() as session:
         run = session.get(ExportRun, run_id)
-        assert run is not None
+        if run is None:
+            raise RuntimeError(f"export run {run_id} vanished while it was running")
         run.status = "succeeded"
         run.finished_at = finished
         run.rows = solution.rows

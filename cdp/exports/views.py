@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from cdp.access.guard import current_access, protected
 from cdp.access.models import ApiKey
-from cdp.http.openapi import api_doc
 from cdp.audit.log import record
 from cdp.errors import NotFound
 from cdp.exports.models import ExportRun
 from cdp.http import current_platform, db_session
+from cdp.http.openapi import api_doc
 
 bp = Blueprint("exports", __name__)
 CHUNK = 64 * 1024

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -83,7 +84,9 @@ class ParquetWriter:
         self._w.close()
 
 
-WRITERS = {"csv": CsvWriter, "jsonl": JsonlWriter, "parquet": ParquetWriter}
+WRITERS: dict[str, Callable[[Path, list[tuple[str, str]]], Writer]] = {
+    "csv": CsvWriter, "jsonl": JsonlWriter, "parquet": ParquetWriter,
+}
 
 
 def open_writer(fmt: str, path: Path, columns: list[tuple[str, str]]) -> Writer:

@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
     if app.config["MAX_CONTENT_LENGTH"] is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     provider = JSONProvider(app)
+    # Flask types app.json as the provider base class; the default provider has these.
     provider.ensure_ascii = app.json.ensure_ascii  # type: ignore[attr-defined]
     provider.sort_keys = app.json.sort_keys  # type: ignore[attr-defined]
     app.json = provider

@@ -20,10 +20,10 @@ def current_platform() -> Platform:
 def db_session() -> Session:
     """The request's session. The request owns the transaction: committed after the view."""
     if "cdp_session" not in g:
-        session = current_platform().Session()
+        new = current_platform().Session()
         for hook in current_app.extensions.get("cdp_session_hooks", ()):
-            hook(session)
-        g.cdp_session = session
+            hook(new)
+        g.cdp_session = new
     session: Session = g.cdp_session
     return session
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from flask import Response
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.sansio.response import Response as BaseResponse
 
 # What orjson cannot encode the way Flask does (datetime as an HTTP date, Decimal, integers
 # past 64 bits, subclasses of str or dict) goes to Flask's encoder.
@@ -32,7 +33,7 @@ class JSONProvider(DefaultJSONProvider):
         except RecursionError:
             raise ValueError("JSON nested too deeply") from None
 
-    def response(self, *args: Any, **kwargs: Any) -> Response:
+    def response(self, *args: Any, **kwargs: Any) -> BaseResponse:
         compact = not ((self.compact is None and self._app.debug) or self.compact is False)
         if not compact or self.sort_keys or self.ensure_ascii:
             return super().response(*args, **kwargs)
@@ -42,5 +43,7 @@ class JSONProvider(DefaultJSONProvider):
         except orjson.JSONEncodeError:
             # e.g. an integer past 64 bits, or a default() raising: Flask's encoder decides.
             return super().response(*args, **kwargs)
-        response: Response = self._app.response_class(body + b"\n", mimetype=self.mimetype)
-        return response
+        # The provider types its app as Flask's sans-IO base; it is a Flask app, whose
+        # response class takes a body.
+        response_class = cast("type[Response]", self._app.response_class)
+        return response_class(body + b"\n", mimetype=self.mimetype)

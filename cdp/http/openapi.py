@@ -30,6 +30,7 @@ def api_doc(
     """Attach schema information to a view for the generated document."""
 
     def decorate(view: F) -> F:
+        # Kept on the view function itself (mypy knows no attributes on a callable).
         view._openapi = {  # type: ignore[attr-defined]
             "query": query,
             "body": body,

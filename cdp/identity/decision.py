@@ -31,7 +31,9 @@ BLOCKING_KINDS = ("phone_ps", "name", "name_py", "dob", "addr", "tok")
 class Candidates(Protocol):
     """The stored customers a batch knows of: features by customer, holders by blind index."""
 
-    features: Mapping[str, Features]
+    @property
+    def features(self) -> Mapping[str, Features]: ...
+
     inactive: set[str]
 
     def final(self, cid: str) -> str: ...

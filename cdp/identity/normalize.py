@@ -58,6 +58,8 @@ def _memoised(fn: _F) -> _F:
             memo[key] = value = fn(*args, **kwargs)
             return value
 
+    # lru_cache's introspection on the wrapper, which keeps fn's signature: attributes on a
+    # function and the cast back to _F are beyond what mypy follows.
     call.cache_info = shared.cache_info  # type: ignore[attr-defined]
     call.cache_clear = shared.cache_clear  # type: ignore[attr-defined]
     return call  # type: ignore[return-value]
@@ -145,7 +147,7 @@ def normalize_national_id(value: str) -> NormalIdentifier:
     digit); invalid ones are never matched on."""
     v = ric.compact(nfkc(value))
     # python-stdnum's validate() also looks the region code up in its database, which is
-    # slow (~0.2 ms) and rejects codes retired since issue; length, date and check digit
+    # slow on the ingest path and rejects codes retired since issue; length, date and check digit
     # are what make a number well formed.
     try:
         ok = (
@@ -198,7 +200,7 @@ _t2s = OpenCC("t2s")
 HONORIFICS = {"先生": "male", "女士": "female", "小姐": "female", "太太": "female", "阿姨": "female"}
 NICK_PREFIXES = ("小", "阿", "老")
 COMPOUND_SURNAMES = frozenset(
-    ["欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯", "令狐", "端木", "独孤"]
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤".split()
 )
 _HAN = re.compile(r"^[\u3400-\u9fff]+$")
 _LATIN_TOKENS = re.compile(r"[a-z]+")
@@ -271,7 +273,7 @@ def normalize_name(value: str) -> NameInfo | None:
         honorific = _honorific(han)
         if honorific is not None:
             surname, gender = honorific
-            tokens = ("".join(pinyin_tokens(surname)),)
+            tokens: tuple[str, ...] = ("".join(pinyin_tokens(surname)),)
             return NameInfo(han, "honorific", surname, None, gender, tokens)
         if _is_nickname(han):
             return NameInfo(han, "nickname", None, None, None, pinyin_tokens(han))

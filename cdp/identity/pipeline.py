@@ -225,17 +225,22 @@ def _worker_init(keyring_path: str, policy_dir: str, parent: int) -> None:
     gc.set_threshold(*BULK_GC_THRESHOLD)
 
 
+def _worker_state() -> tuple[Keyring, IdentityRules]:
+    """The keyring and rules _worker_init loaded into this worker process."""
+    if _WORKER is None:
+        raise RuntimeError("ingest worker used before _worker_init ran")
+    return _WORKER
+
+
 def _worker_prepare(recs: list[RecordIn]) -> list[PreparedRecord]:
-    assert _WORKER is not None
-    keyring, rules = _WORKER
+    keyring, rules = _worker_state()
     return [prepare(r, keyring, rules) for r in recs]
 
 
 def _worker_parse_prepare(
     lines: list[tuple[int, str]],
 ) -> list[tuple[int, PreparedRecord | None, str | None]]:
-    assert _WORKER is not None
-    keyring, rules = _WORKER
+    keyring, rules = _worker_state()
     out: list[tuple[int, PreparedRecord | None, str | None]] = []
     for n, line in lines:
         try:

@@ -106,8 +106,8 @@ def prepare(rec: RecordIn, keyring: Keyring, rules: IdentityRules) -> PreparedRe
         strength = rules.strength_of(n.type) if status == nz.VALID else "none"
         if n.norm is not None and status in (nz.VALID, nz.PLACEHOLDER):
             bidx = blind_index(keyring, bidx_kind(n.type), n.norm)
-        if status == nz.VALID and strength != "none":
-            feats.ids.setdefault(n.type, set()).add(bidx)  # type: ignore[arg-type]
+        if status == nz.VALID and strength != "none" and bidx is not None:  # a valid value has one
+            feats.ids.setdefault(n.type, set()).add(bidx)
         if status in (nz.VALID, nz.MASKED):
             for kind, v in n.weak:
                 b = blind_index(keyring, match_kind(kind), v)

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from cdp.crypto import fields
 from cdp.db import new_id
-from cdp.identity.prepare import prepare, PreparedRecord
-from cdp.identity.records import RecordRejected, validate_record
 from cdp.identity.models import Identifier, MatchKey, SourceRecord
+from cdp.identity.prepare import PreparedRecord, prepare
+from cdp.identity.records import RecordRejected, validate_record
 from cdp.identity.rules import IdentityRules, load_rules
 
 
@@ -75,7 +75,8 @@ def reindex_record(session: Session, platform: Any, rec: SourceRecord, dek: byte
             session.add(row)
         row.type, row.status, row.bidx = p.type, p.status, p.bidx
         row.data_key_id, row.customer_id = rec.data_key_id, rec.customer_id
-        row.value_ct = fields.encrypt(dek, p.value.encode(), fields.field_aad("identifiers", "value_ct", row.id))
+        aad = fields.field_aad("identifiers", "value_ct", row.id)
+        row.value_ct = fields.encrypt(dek, p.value.encode(), aad)
     for row in rows[len(prepared.identifiers):]:
         session.delete(row)
     session.execute(delete(MatchKey).where(MatchKey.record_id == rec.id))

@@ -83,12 +83,12 @@ def stored_records(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[s
         return found
     srids = sorted({k[1] for k in keys})
     sources = sorted({k[0] for k in keys})
-    for part in chunks(srids):
+    for srid_part in chunks(srids):
         # source first: the (source, source_record_id) unique index serves both IN lists
         for rid, src, srid, cid, h, seen in session.execute(
             select(SourceRecord.id, SourceRecord.source, SourceRecord.source_record_id,
                    SourceRecord.customer_id, SourceRecord.content_hmac, SourceRecord.observed_at)
-            .where(SourceRecord.source.in_(sources), SourceRecord.source_record_id.in_(part))
+            .where(SourceRecord.source.in_(sources), SourceRecord.source_record_id.in_(srid_part))
         ):
             if (src, srid) in keys:
                 found[(src, srid)] = Stored(rid, cid, h, seen)

@@ -16,7 +16,7 @@ CHUNK = 500
 PG_PAIR_CHUNK = 5000
 
 
-def in_values(pg: bool, col: Any, values: list[str]) -> Any:
+def in_values(pg: bool, col: Any, values: Sequence[str]) -> Any:
     """``col IN values``. On PostgreSQL one array parameter (``= ANY``) instead of a bind per
     value: a statement with hundreds of binds takes longer to send and plan than to run."""
     if pg:

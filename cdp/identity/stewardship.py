@@ -139,17 +139,19 @@ def split_records(session: Session, platform: Any, customer_id: str, record_ids:
     ids = [r.id for r in recs]
     old_deks = platform.keys.load(session, {r.data_key_id for r in recs})
 
-    def rekey(table: str, column: str, row_id: str, key_id: str, blob: bytes | None) -> bytes | None:
-        if blob is None:
-            return None
+    def rekey(table: str, column: str, row_id: str, key_id: str, blob: bytes) -> bytes:
         aad = fields.field_aad(table, column, row_id)
         return fields.encrypt(new_dek, fields.decrypt(old_deks[key_id], blob, aad), aad)
+
+    def rekey_nullable(table: str, column: str, row_id: str, key_id: str,
+                       blob: bytes | None) -> bytes | None:
+        return None if blob is None else rekey(table, column, row_id, key_id, blob)
 
     for r in recs:
         if r.data_key_id not in old_deks:
             raise Conflict("a record's data key is destroyed", code="undecryptable")
         for col in ("profile_ct", "orders_ct", "extra_ct"):
-            setattr(r, col, rekey("source_records", col, r.id, r.data_key_id, getattr(r, col)))
+            setattr(r, col, rekey_nullable("source_records", col, r.id, r.data_key_id, getattr(r, col)))
         r.data_key_id = key_row.id
         r.customer_id = new.id
     for i in session.scalars(select(Identifier).where(Identifier.record_id.in_(ids))):
@@ -159,8 +161,8 @@ def split_records(session: Session, platform: Any, customer_id: str, record_ids:
     for it in session.scalars(select(Interaction).where(Interaction.record_id.in_(ids))):
         old_deks.update(platform.keys.load(session, [it.data_key_id]))
         it.text_ct = rekey("interactions", "text_ct", it.id, it.data_key_id, it.text_ct)
-        it.text_redacted_ct = rekey("interactions", "text_redacted_ct", it.id, it.data_key_id,
-                                    it.text_redacted_ct)
+        it.text_redacted_ct = rekey_nullable("interactions", "text_redacted_ct", it.id, it.data_key_id,
+                                             it.text_redacted_ct)
         it.data_key_id, it.customer_id = key_row.id, new.id
     for model in (MatchKey, Consent):
         session.execute(update(model).where(model.record_id.in_(ids)).values(customer_id=new.id))

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BindParameter,
     Integer,
     and_,
     bindparam,
@@ -29,7 +30,6 @@ from cdp.db.driver_sql import DriverStatement
 from cdp.errors import DecryptionError, NotFound
 from cdp.identity import normalize as nz
 from cdp.identity.golden import golden_profile
-from cdp.identity.vocabulary import identifier_category
 from cdp.identity.models import (
     Consent,
     Customer,
@@ -39,6 +39,7 @@ from cdp.identity.models import (
     SourceRecord,
 )
 from cdp.identity.rules import load_rules
+from cdp.identity.vocabulary import identifier_category
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -144,10 +145,10 @@ def assemble_customers(
 
 # The read statements are built once (with expanding IN parameters) and run as Core on the
 # session's connection: per read that saves building each statement, its cache key and the
-# ORM's result machinery (most of a single-customer read's CPU time).
+# ORM's result machinery, where a single-customer read would spend most of its CPU.
 _C, _R, _K, _I = (m.__table__.c for m in (Customer, SourceRecord, DataKey, Identifier))
 _INT, _CON, _LNK = (m.__table__.c for m in (Interaction, Consent, IdentityLink))
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 # One row per (customer, record, identifier): the records (with their data key) and
 # identifiers of every customer of ``ids`` not in ``shell``; one row with nulls for a
@@ -178,9 +179,9 @@ def _customers_query(match: Any, shell: Any) -> Any:
 
 _CUSTOMERS = _customers_query(lambda col: col.in_(_IDS), bindparam("shell", expanding=True))
 # The same for one customer (every API read): no expanding parameters, so the statement's
-# SQL is not re-rendered on each execution (about a third of a Core statement's CPU time).
+# SQL is not re-rendered on each execution.
 # The shell statuses as a fixed number of parameters, the last repeated to fill them.
-_ID = bindparam("id")
+_ID: BindParameter[Any] = bindparam("id")
 _SHELL_SLOTS = 4
 # Run on the driver's cursor (cdp.db.driver_sql): this and _REST_ONE are most of the SQL a
 # customer read runs.

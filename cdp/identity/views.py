@@ -8,11 +8,11 @@ from flask import Blueprint, jsonify, request
 
 from cdp.access.guard import current_principal, protected
 from cdp.errors import ValidationError
+from cdp.http import current_platform, db_session
 from cdp.identity.pipeline import store_prepared
 from cdp.identity.prepare import prepare
 from cdp.identity.records import RecordRejected, validate_record
 from cdp.identity.rules import load_rules
-from cdp.http import current_platform, db_session
 
 bp = Blueprint("identity", __name__)
 

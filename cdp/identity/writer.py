@@ -120,7 +120,9 @@ class BatchWriter:
         self.ev.redirect[other] = target
         self.ev.merge_targets.add(target)
         self.ev.writable(target).absorb(self.ev.features.pop(other))
-        self.ev.keys.setdefault(target, self.ev.keys.get(other))  # type: ignore[arg-type]
+        other_key = self.ev.keys.get(other)
+        if other_key is not None:
+            self.ev.keys.setdefault(target, other_key)
         self.touched[target] |= self.touched.pop(other, set())
         self.touched_records[target] += self.touched_records.pop(other, 0)
         self.lineage.append(

@@ -8,8 +8,10 @@ import threading
 import click
 from sqlalchemy import select
 
+from cdp.platform import Platform
 
-def get_platform():  # type: ignore[no-untyped-def]
+
+def get_platform() -> Platform:
     # Imported late: cdp.cli imports this module while registering commands.
     from cdp.commandline import get_platform as _get
 

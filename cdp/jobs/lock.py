@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from cdp.db import utcnow
+from cdp.db.results import affected_rows
 from cdp.jobs.models import JobRun
 from cdp.platform import Platform
 
@@ -91,7 +92,7 @@ def _take_over(platform: Platform, job: str, scheduled_for: datetime, lease: tim
                     heartbeat_at=now, error=None, finished_at=None)
             .execution_options(synchronize_session=False)
         )
-        if res.rowcount != 1:
+        if affected_rows(res) != 1:
             return None
         return Claim(row.id, job, scheduled_for, row.attempts + 1)
 

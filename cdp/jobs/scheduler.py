@@ -57,7 +57,7 @@ def build_scheduler(platform: Platform, retry_seconds: int = RETRY_SECONDS) -> B
                       seconds=checkpoint_interval(platform.config.policy_dir).total_seconds(),
                       id="audit_checkpoint", replace_existing=True)
     wanted |= {"dsr_overdue", "retention", "retry", "audit_checkpoint", "crm_refresh"}
-    scheduler._cdp_wanted = wanted  # type: ignore[attr-defined]
+    scheduler._cdp_wanted = wanted
     return scheduler
 
 
@@ -68,7 +68,7 @@ def start_scheduler(platform: Platform, retry_seconds: int = RETRY_SECONDS) -> B
     scheduler.start()
     # Profiles removed from policies/exports lose their stored job.
     for job in scheduler.get_jobs():
-        if job.id not in scheduler._cdp_wanted:  # type: ignore[attr-defined]
+        if job.id not in scheduler._cdp_wanted:
             job.remove()
     log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
     return scheduler

@@ -8,8 +8,10 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from cdp.platform import Platform
 
-def get_platform():  # type: ignore[no-untyped-def]
+
+def get_platform() -> Platform:
     # Imported late: cdp.cli imports this module while registering commands.
     from cdp.commandline import get_platform as _get
 
@@ -93,8 +95,8 @@ def execute_cmd(dsr_id: str, sets: tuple[str, ...], out_dir: str | None, actor: 
         if req.kind == "access" and not out_dir:
             raise click.BadParameter("an access request needs --out DIR", param_hint="--out")
         out = execute_request(session, platform, req, actor=_actor(actor), changes=changes or None)
-        if req.kind == "access":
-            d = Path(out_dir)  # type: ignore[arg-type]
+        if req.kind == "access" and out_dir:  # out_dir was required above
+            d = Path(out_dir)
             d.mkdir(parents=True, exist_ok=True)
             for name, text in (("package.json", json.dumps(out["package"], ensure_ascii=False, indent=2)),
                                ("package.csv", package_csv(out["package"]))):

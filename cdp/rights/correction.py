@@ -77,7 +77,9 @@ def check_correction(session: Session, platform: Platform, customer_id: str,
     held = _held_identifiers(session, platform, customer_id)
     for t, old, _ in fixes:
         if not any(row.type == t and _same_identifier(t, value, old, source) for row, value, source in held):
-            raise ValidationError(f"the customer holds no {t} equal to the old value", code="identifier_not_held")
+            raise ValidationError(
+                f"the customer holds no {t} equal to the old value", code="identifier_not_held"
+            )
 
 
 def _held_identifiers(session: Session, platform: Platform,
@@ -92,7 +94,8 @@ def _held_identifiers(session: Session, platform: Platform,
         dek = deks.get(row.data_key_id)
         if dek is None:
             continue
-        value = fields.decrypt(dek, row.value_ct, fields.field_aad("identifiers", "value_ct", row.id)).decode()
+        aad = fields.field_aad("identifiers", "value_ct", row.id)
+        value = fields.decrypt(dek, row.value_ct, aad).decode()
         out.append((row, value, source))
     return out
 
@@ -122,7 +125,9 @@ def apply_correction(session: Session, platform: Platform, req: DsrRequest, chan
         id=rid, source=SOURCE, source_record_id=f"dsr-{req.id}", customer_id=customer.id,
         data_key_id=key_row.id, observed_at=now,
         content_hmac=hmac.new(platform.keyring.index_key("content"), canonical, hashlib.sha256).hexdigest(),
-        profile_ct=fields.encrypt_json(dek, profile_changes, fields.field_aad("source_records", "profile_ct", rid)),
+        profile_ct=fields.encrypt_json(
+            dek, profile_changes, fields.field_aad("source_records", "profile_ct", rid)
+        ),
         orders_ct=None, extra_ct=None, extra_categories=[], has_rx=False,
         created_at=now, updated_at=now,
     )
@@ -146,7 +151,9 @@ def _rewrite_records(session: Session, platform: Platform, customer_id: str,
     deks = platform.keys.load(session, {r.data_key_id for r in recs})
     touched_ids: set[str] = set()
     for row, value, source in _held_identifiers(session, platform, customer_id) if fixes else []:
-        new = next((n for t, old, n in fixes if row.type == t and _same_identifier(t, value, old, source)), None)
+        new = next(
+            (n for t, old, n in fixes if row.type == t and _same_identifier(t, value, old, source)), None
+        )
         if new is not None:
             touched_ids.add(row.record_id)
     n = 0

@@ -18,8 +18,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cdp.crypto import fields
-from cdp.crypto.models import DataKey
 from cdp.db import new_id, utcnow
+from cdp.db.results import affected_rows
 from cdp.errors import DecryptionError, NotFound
 from cdp.identity.models import (
     Consent,
@@ -96,7 +96,7 @@ def _retain_rx(session: Session, platform: Platform, ids: list[str], keep: timed
         keep_until = max(sold) + keep
         if keep_until <= now:
             continue  # its legal retention has already run out
-        profile = {}
+        profile: dict[str, Any] = {}
         if r.profile_ct is not None:
             profile = fields.decrypt_json(dek, r.profile_ct,
                                           fields.field_aad("source_records", "profile_ct", r.id)) or {}
@@ -165,18 +165,18 @@ def erase_customer(session: Session, platform: Platform, customer_id: str, *, rx
         chunk = record_ids[start:start + 500]
         if not chunk:
             break
-        n_ident += session.execute(delete(Identifier).where(Identifier.record_id.in_(chunk))).rowcount or 0
+        n_ident += affected_rows(session.execute(delete(Identifier).where(Identifier.record_id.in_(chunk))))
         session.execute(delete(MatchKey).where(MatchKey.record_id.in_(chunk)))
         session.execute(delete(Interaction).where(Interaction.record_id.in_(chunk)))
         session.execute(delete(IdentityLink).where(IdentityLink.record_id.in_(chunk)))
         session.execute(update(Consent).where(Consent.record_id.in_(chunk)).values(record_id=None))
     # Rows the records no longer reach (moved by merges) go too.
-    n_ident += session.execute(delete(Identifier).where(Identifier.customer_id.in_(ids))).rowcount or 0
+    n_ident += affected_rows(session.execute(delete(Identifier).where(Identifier.customer_id.in_(ids))))
     session.execute(delete(MatchKey).where(MatchKey.customer_id.in_(ids)))
     session.execute(delete(Interaction).where(Interaction.customer_id.in_(ids)))
     session.execute(delete(IdentityLink).where(IdentityLink.customer_id.in_(ids)))
     session.execute(delete(Consent).where(Consent.customer_id.in_(ids)))
-    n_rec = session.execute(delete(SourceRecord).where(SourceRecord.customer_id.in_(ids))).rowcount or 0
+    n_rec = affected_rows(session.execute(delete(SourceRecord).where(SourceRecord.customer_id.in_(ids))))
     session.execute(update(Customer).where(Customer.id.in_(ids))
                     .values(status="erased", updated_at=now)
                     .execution_options(synchronize_session=False))
@@ -185,9 +185,3 @@ def erase_customer(session: Session, platform: Platform, customer_id: str, *, rx
     session.flush()
     session.expire_all()
     return ErasureResult(ids, n_rec, n_ident, shredded, retained)
-
-
-def keys_alive(session: Session, customer_id: str) -> int:
-    """How many usable data keys ``customer_id`` still owns (0 after erasure)."""
-    return len(list(session.scalars(select(DataKey.id).where(
-        DataKey.customer_id == customer_id, DataKey.wrapped.is_not(None)))))

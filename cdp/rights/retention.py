@@ -11,6 +11,7 @@ from sqlalchemy import delete, exists, func, select
 
 from cdp.audit.log import AuditEntry, record
 from cdp.db import utcnow
+from cdp.db.results import affected_rows
 from cdp.exports.models import ExportRun
 from cdp.identity.models import Customer, Interaction, SourceRecord
 from cdp.platform import Platform
@@ -29,15 +30,15 @@ def run_retention(platform: Platform, *, actor: str = "scheduler",
     out: dict[str, Any] = {}
 
     with platform.transaction() as session:
-        n = session.execute(delete(RetainedRecord).where(RetainedRecord.keep_until < now)).rowcount or 0
+        n = affected_rows(session.execute(delete(RetainedRecord).where(RetainedRecord.keep_until < now)))
         out["retained_records_purged"] = n
         record(session, AuditEntry(actor=actor, action="retention.purge_retained",
                                    categories=["health"], detail={"deleted": n}))
 
     if policy.free_text_keep is not None:
         with platform.transaction() as session:
-            n = session.execute(delete(Interaction).where(
-                Interaction.at < now - policy.free_text_keep)).rowcount or 0
+            n = affected_rows(session.execute(delete(Interaction).where(
+                Interaction.at < now - policy.free_text_keep)))
             out["interactions_deleted"] = n
             record(session, AuditEntry(actor=actor, action="retention.delete_interactions",
                                        categories=["free_text"],

@@ -7,6 +7,7 @@ Every transition and every act is written to the audit log in the caller's trans
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -57,7 +58,8 @@ def get_request(session: Session, dsr_id: str) -> DsrRequest:
 
 def resolve_customer(session: Session, customer_id: str) -> Customer:
     """The customer a request is about, following merges to the survivor."""
-    c = session.get(Customer, customer_id) if isinstance(customer_id, str) and len(customer_id) <= 32 else None
+    well_formed = isinstance(customer_id, str) and len(customer_id) <= 32
+    c = session.get(Customer, customer_id) if well_formed else None
     seen = 0
     while c is not None and c.status == "merged" and c.merged_into and seen < 16:
         c = session.get(Customer, c.merged_into)
@@ -156,7 +158,8 @@ def execute_request(session: Session, platform: Platform, req: DsrRequest, *, ac
                        "retained": res.retained})
     elif req.kind in ("restriction", "lift_restriction"):
         customer = session.get(Customer, req.customer_id)
-        assert customer is not None
+        if customer is None:
+            raise NotFound("the request's customer does not exist")
         customer.status = "restricted" if req.kind == "restriction" else "active"
         customer.updated_at = utcnow()
         req.result = {"status": customer.status}
@@ -172,7 +175,8 @@ def execute_request(session: Session, platform: Platform, req: DsrRequest, *, ac
     else:  # correction
         from cdp.rights.correction import apply_correction
 
-        assert changes is not None
+        if changes is None:  # set by _check_changes above for every correction
+            raise RuntimeError("a correction reached execution without checked changes")
         apply_correction(session, platform, req, changes, actor=actor)
         req.result = {**(req.result or {}), "fields": sorted(changes)}
         out = dict(req.result)
@@ -235,7 +239,9 @@ def flag_overdue(session: Session, *, actor: str = "scheduler") -> int:
 
 
 def request_json(req: DsrRequest) -> dict[str, Any]:
-    iso = lambda d: d.isoformat() if d else None
+    def iso(d: datetime | None) -> str | None:
+        return d.isoformat() if d else None
+
     return {
         "id": req.id, "customer_id": req.customer_id, "kind": req.kind, "status": req.status,
         "received_at": iso(req.received_at), "due_at": iso(req.due_at),

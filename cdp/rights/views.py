@@ -8,12 +8,12 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from cdp.access.guard import current_access, protected
-from cdp.http.openapi import api_doc
 from cdp.audit.log import record
 from cdp.errors import NotFound, ValidationError
+from cdp.http import current_platform, db_session, request_id
+from cdp.http.openapi import api_doc
 from cdp.rights import service
 from cdp.rights.models import DsrRequest
-from cdp.http import current_platform, db_session, request_id
 
 bp = Blueprint("rights", __name__)
 

@@ -1,7 +1,7 @@
 """core schema
 
 Revision ID: 0001_core
-Revises: 
+Revises:
 Create Date: 2026-11-24 08:51:08.324429
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001_core'
 down_revision = None
@@ -61,7 +60,8 @@ def upgrade() -> None:
     sa.Column('merged_into', sa.String(length=32), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['merged_into'], ['customers.id'], name=op.f('fk_customers_merged_into_customers')),
+    sa.ForeignKeyConstraint(['merged_into'], ['customers.id'],
+                            name=op.f('fk_customers_merged_into_customers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers'))
     )
     with op.batch_alter_table('customers', schema=None) as batch_op:
@@ -75,7 +75,8 @@ def upgrade() -> None:
     sa.Column('wrapped', sa.LargeBinary(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('destroyed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_data_keys_customer_id_customers')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'],
+                            name=op.f('fk_data_keys_customer_id_customers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_data_keys'))
     )
     with op.batch_alter_table('data_keys', schema=None) as batch_op:
@@ -92,8 +93,10 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=128), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_lineage_events_customer_id_customers')),
-    sa.ForeignKeyConstraint(['other_customer_id'], ['customers.id'], name=op.f('fk_lineage_events_other_customer_id_customers')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'],
+                            name=op.f('fk_lineage_events_customer_id_customers')),
+    sa.ForeignKeyConstraint(['other_customer_id'], ['customers.id'],
+                            name=op.f('fk_lineage_events_other_customer_id_customers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lineage_events'))
     )
     with op.batch_alter_table('lineage_events', schema=None) as batch_op:
@@ -114,8 +117,10 @@ def upgrade() -> None:
     sa.Column('has_rx', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_source_records_customer_id_customers')),
-    sa.ForeignKeyConstraint(['data_key_id'], ['data_keys.id'], name=op.f('fk_source_records_data_key_id_data_keys')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'],
+                            name=op.f('fk_source_records_customer_id_customers')),
+    sa.ForeignKeyConstraint(['data_key_id'], ['data_keys.id'],
+                            name=op.f('fk_source_records_data_key_id_data_keys')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_source_records')),
     sa.UniqueConstraint('source', 'source_record_id', name=op.f('uq_source_records_source_source_record_id'))
     )
@@ -132,8 +137,10 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=64), nullable=False),
     sa.Column('version', sa.String(length=32), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_consents_customer_id_customers')),
-    sa.ForeignKeyConstraint(['record_id'], ['source_records.id'], name=op.f('fk_consents_record_id_source_records'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'],
+                            name=op.f('fk_consents_customer_id_customers')),
+    sa.ForeignKeyConstraint(['record_id'], ['source_records.id'],
+                            name=op.f('fk_consents_record_id_source_records'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_consents'))
     )
     with op.batch_alter_table('consents', schema=None) as batch_op:
@@ -149,9 +156,12 @@ def upgrade() -> None:
     sa.Column('bidx', sa.String(length=64), nullable=True),
     sa.Column('value_ct', sa.LargeBinary(), nullable=False),
     sa.Column('data_key_id', sa.String(length=32), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_identifiers_customer_id_customers')),
-    sa.ForeignKeyConstraint(['data_key_id'], ['data_keys.id'], name=op.f('fk_identifiers_data_key_id_data_keys')),
-    sa.ForeignKeyConstraint(['record_id'], ['source_records.id'], name=op.f('fk_identifiers_record_id_source_records'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'],
+                            name=op.f('fk_identifiers_customer_id_customers')),
+    sa.ForeignKeyConstraint(['data_key_id'], ['data_keys.id'],
+                            name=op.f('fk_identifiers_data_key_id_data_keys')),
+    sa.ForeignKeyConstraint(['record_id'], ['source_records.id'],
+                            name=op.f('fk_identifiers_record_id_source_records'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_identifiers'))
     )
     with op.batch_alter_table('identifiers', schema=None) as batch_op:
@@ -169,8 +179,10 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=128), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_identity_links_customer_id_customers')),
-    sa.ForeignKeyConstraint(['record_id'], ['source_records.id'], name=op.f('fk_identity_links_record_id_source_records'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'],
+                            name=op.f('fk_identity_links_customer_id_customers')),
+    sa.ForeignKeyConstraint(['record_id'], ['source_records.id'],
+                            name=op.f('fk_identity_links_record_id_source_records'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_links'))
     )
     with op.batch_alter_table('identity_links', schema=None) as batch_op:
@@ -187,9 +199,12 @@ def upgrade() -> None:
     sa.Column('text_redacted_ct', sa.LargeBinary(), nullable=True),
     sa.Column('text_ct', sa.LargeBinary(), nullable=False),
     sa.Column('entity_types', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_interactions_customer_id_customers')),
-    sa.ForeignKeyConstraint(['data_key_id'], ['data_keys.id'], name=op.f('fk_interactions_data_key_id_data_keys')),
-    sa.ForeignKeyConstraint(['record_id'], ['source_records.id'], name=op.f('fk_interactions_record_id_source_records'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'],
+                            name=op.f('fk_interactions_customer_id_customers')),
+    sa.ForeignKeyConstraint(['data_key_id'], ['data_keys.id'],
+                            name=op.f('fk_interactions_data_key_id_data_keys')),
+    sa.ForeignKeyConstraint(['record_id'], ['source_records.id'],
+                            name=op.f('fk_interactions_record_id_source_records'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_interactions'))
     )
     with op.batch_alter_table('interactions', schema=None) as batch_op:
@@ -202,8 +217,10 @@ def upgrade() -> None:
     sa.Column('customer_id', sa.String(length=32), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('bidx', sa.String(length=64), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_match_keys_customer_id_customers')),
-    sa.ForeignKeyConstraint(['record_id'], ['source_records.id'], name=op.f('fk_match_keys_record_id_source_records'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'],
+                            name=op.f('fk_match_keys_customer_id_customers')),
+    sa.ForeignKeyConstraint(['record_id'], ['source_records.id'],
+                            name=op.f('fk_match_keys_record_id_source_records'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_match_keys'))
     )
     with op.batch_alter_table('match_keys', schema=None) as batch_op:

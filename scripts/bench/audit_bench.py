@@ -41,9 +41,9 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -417,8 +417,8 @@ def measure_verify(url: str, platform: Platform, args: argparse.Namespace) -> No
         )
         wall = time.perf_counter() - t0
         print(
-            f"`cdp audit verify` (default workers = {os.cpu_count()}), exit {out.returncode}, wall {wall:.2f} s "
-            f"incl. process start: {out.stdout.strip()}"
+            f"`cdp audit verify` (default workers = {os.cpu_count()}), exit {out.returncode}, "
+            f"wall {wall:.2f} s incl. process start: {out.stdout.strip()}"
         )
     platform.dispose()
 

@@ -69,9 +69,9 @@ def main() -> int:
 
     from cdp.config import Config
     from cdp.crypto.keyring import Keyring
+    from cdp.identity.models import SourceRecord
     from cdp.identity.pipeline import ingest_records
     from cdp.identity.records import parse_line, validate_record
-    from cdp.identity.models import SourceRecord
     from cdp.identity.view import assemble_customer
     from cdp.platform import Platform, upgrade_schema
     from cdp.rights import service
@@ -97,8 +97,12 @@ def main() -> int:
         ingest_records(platform, ((i, validate_record(x)) for i, x in enumerate(person(args.records, tag))),
                        actor="bench")
         with platform.Session() as s:
-            cid = s.scalar(select(SourceRecord.customer_id).where(SourceRecord.source_record_id == f"bench-{tag}-0"))
-            n = s.scalar(select(func.count()).select_from(SourceRecord).where(SourceRecord.customer_id == cid))
+            cid = s.scalar(
+                select(SourceRecord.customer_id).where(SourceRecord.source_record_id == f"bench-{tag}-0")
+            )
+            n = s.scalar(
+                select(func.count()).select_from(SourceRecord).where(SourceRecord.customer_id == cid)
+            )
         assert n == args.records, f"expected {args.records} records on one customer, got {n}"
 
         t = time.perf_counter()

@@ -133,9 +133,9 @@ def setup(work: Path, db: str, people: int, seed: int) -> dict:
 
     from cdp.crypto.keyring import Keyring
     from cdp.db import utcnow
+    from cdp.identity.models import Consent, Customer
     from cdp.identity.pipeline import ingest_records
     from cdp.identity.records import parse_line
-    from cdp.identity.models import Consent, Customer
     from cdp.platform import upgrade_schema
 
     work.mkdir(parents=True, exist_ok=True)

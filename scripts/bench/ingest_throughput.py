@@ -208,8 +208,10 @@ def main(argv: list[str] | None = None) -> int:
             # sampled every 0.5 s: a backend's last half second may be missed
             print(f"  PostgreSQL  {server_cpu:8.1f} s  server CPU of the database's backends "
                   f"({(cpu_s + server_cpu) * 1000 / lines:.2f} ms of CPU per record with the ingest's)")
-        print(f"  plain insert {base_s:7.1f} s  {base_rate:10,.0f} records/s  (no validation, encryption, resolution)")
-        print(f"  ratio platform / plain insert: {rate / base_rate:.3f}  (plain is {base_rate / rate:.1f}x faster)")
+        print(f"  plain insert {base_s:7.1f} s  {base_rate:10,.0f} records/s  "
+              "(no validation, encryption, resolution)")
+        print(f"  ratio platform / plain insert: {rate / base_rate:.3f}  "
+              f"(plain is {base_rate / rate:.1f}x faster)")
         print(f"  RSS of `cdp ingest` (MB) at 10/25/50/75/100 % of the run: "
               f"main {_at(samples, 1)}, preparing workers {_at(samples, 2)}")
         print(f"  peak RSS (VmHWM): main {max((s[3] for s in samples), default=0):,.0f} MB, "

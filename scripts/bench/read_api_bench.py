@@ -3,7 +3,8 @@
 
     # data: customers ingested through the real pipeline (cdp init; cdp ingest FILE), see
     # BENCHMARKS.md; load generator: apt-get install wrk
-    python -m scripts.bench.read_api_bench --database-url postgresql+psycopg://postgres@127.0.0.1/cdp_bench_read100k \
+    python -m scripts.bench.read_api_bench \
+        --database-url postgresql+psycopg://postgres@127.0.0.1/cdp_bench_read100k \
         --keyring var/h4/keyring.json --clients 16 --seconds 15 --warmup 12 [--rounds 2]
 
 The service runs under gunicorn with its own settings (gunicorn.conf.py; ``--workers``

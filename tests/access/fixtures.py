@@ -7,7 +7,6 @@ from typing import Any
 
 from tests.logcheck import register_sensitive
 
-
 PHONE_RAW = "+86 138 1234 5678"
 FULL_RECORD: dict[str, Any] = {
     "source": "jd_health",

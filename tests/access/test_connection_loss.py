@@ -1,5 +1,5 @@
 """A read costs no liveness round trip, and a pooled connection the server closed is replaced
-at checkout: the request is served, not a 500 (cdp/db.py, instead of pool_pre_ping)."""
+at checkout: the request is served, not a 500 (cdp/db/engine.py, instead of pool_pre_ping)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import event
 
-from cdp import db
+from cdp.db import engine as db_engine
 from tests.access.fixtures import FULL_RECORD, ingest
 
 
@@ -76,6 +76,6 @@ def test_a_connection_idle_for_long_is_pinged(app, client, make_api_key, config,
     monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or real(c))
     assert client.get(url, headers=headers).status_code == 200
     assert pings == []  # recently used: no round trip
-    monkeypatch.setattr(db, "POOL_PING_IDLE_SECONDS", 0.0)
+    monkeypatch.setattr(db_engine, "POOL_PING_IDLE_SECONDS", 0.0)
     assert client.get(url, headers=headers).status_code == 200
     assert len(pings) >= 1

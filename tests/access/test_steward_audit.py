@@ -25,7 +25,8 @@ def test_merge_and_split_audit_carry_the_api_caller(client, platform, make_api_k
                   [record_variant("sta-1", 1, []), record_variant("sta-2", 2, [])])
     steward = make_api_key("data_steward")
     prefix = steward["Authorization"].split()[1].split("_")[1]
-    r = client.post(f"/v1/customers/{a}/merge", json={"other_customer_id": b, "reason": f"客户{NAME}来电{PHONE}确认两个账号是同一人"},
+    reason = f"客户{NAME}来电{PHONE}确认两个账号是同一人"
+    r = client.post(f"/v1/customers/{a}/merge", json={"other_customer_id": b, "reason": reason},
                     headers={**steward, "X-Request-Id": "req-merge-0001"})
     assert r.status_code == 200, r.get_json()
     merges = _entries(platform, "identity.merge")

@@ -50,7 +50,8 @@ def triggers_dropped(platform: Platform) -> Iterator[None]:
                 r[0]
                 for r in conn.execute(
                     text(
-                        "SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                        "SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t "
+                        "JOIN pg_class c ON c.oid = t.tgrelid "
                         "WHERE c.relname = 'audit_events' AND NOT t.tgisinternal"
                     )
                 )

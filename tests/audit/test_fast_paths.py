@@ -20,8 +20,8 @@ from sqlalchemy.exc import DBAPIError
 from cdp.audit.log import BULK_ENTRIES, GENESIS, AuditEntry, entry_digest, record
 from cdp.audit.models import AuditChainHead, AuditEvent
 from cdp.audit.verify import verify_log
-from cdp.db.bulk import insert_rows
 from cdp.db import is_postgres
+from cdp.db.bulk import insert_rows
 from cdp.platform import Platform
 from tests.audit.helpers import tamper, triggers_dropped, write_entries
 

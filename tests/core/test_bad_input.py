@@ -27,12 +27,14 @@ def _check(r, started: float, *, status: int | None = None) -> dict:  # type: ig
 def _bodies() -> dict[str, tuple[bytes, str]]:
     nested = ("[" * 100_000 + "]" * 100_000).encode()
     nested_obj = ('{"a":' * 50_000 + "1" + "}" * 50_000).encode()
+    big_note = {"note": "x" * (5 * 1024 * 1024)}
+    five_mb = json.dumps([{"source": "app", "source_record_id": "big", "profile": big_note}]).encode()
     return {
         "invalid_utf8": (b'[{"source": "app", "source_record_id": "\xff\xfe\xfd"}]', "application/json"),
         "not_json": (b"source=app&x=1", "application/json"),
         "deep_array": (nested, "application/json"),
         "deep_object": (nested_obj, "application/json"),
-        "five_mb": (json.dumps([{"source": "app", "source_record_id": "big", "profile": {"note": "x" * (5 * 1024 * 1024)}}]).encode(), "application/json"),
+        "five_mb": (five_mb, "application/json"),
         "scalar": (b"42", "application/json"),
         "null": (b"null", "application/json"),
         "string": (b'"records"', "application/json"),
@@ -81,9 +83,11 @@ def test_mixed_batch_keeps_valid_records_and_rejects_the_rest(client, keys) -> N
         {"source": "app", "source_record_id": "r-date", "observed_at": "yesterday-ish"},
         {"source": "app", "source_record_id": "r-text",
          "interactions": [{"kind": "complaint", "text": long_text}]},
-        {"source": "app", "source_record_id": "r-bool", "consents": [{"purpose": "marketing", "granted": "maybe"}]},
+        {"source": "app", "source_record_id": "r-bool",
+         "consents": [{"purpose": "marketing", "granted": "maybe"}]},
         {"source": "app", "source_record_id": "x" * 100_000},
-        {"source": "app", "source_record_id": "r-nested", "profile": {"deep": json.loads("[" * 200 + "]" * 200)}},
+        {"source": "app", "source_record_id": "r-nested",
+         "profile": {"deep": json.loads("[" * 200 + "]" * 200)}},
         dict(FULL_RECORD, source_record_id="bad-input-good-2"),
     ]
     t = time.monotonic()

@@ -9,7 +9,9 @@ import pytest
 from cdp.config import ensure_parent
 
 
-def test_ensure_parent_makes_the_sqlite_directory_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ensure_parent_makes_the_sqlite_directory_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     ensure_parent("sqlite:///var/sub/cdp.db")
     assert (tmp_path / "var" / "sub").is_dir()

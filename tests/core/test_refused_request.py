@@ -15,8 +15,8 @@ from cdp.audit.models import AuditEvent
 from cdp.audit.verify import verify_log
 from cdp.db import utcnow
 from cdp.errors import Conflict
-from cdp.identity.models import Customer
 from cdp.http import db_session
+from cdp.identity.models import Customer
 
 
 def _route(app, path: str, refuse: bool) -> None:  # type: ignore[no-untyped-def]

@@ -190,7 +190,8 @@ def test_http_runs_are_the_recipients_own_streamed_and_audited(
     assert client.get("/v1/exports/runs", headers={"Authorization": f"Bearer {analyst}"}).status_code == 403
     assert client.get("/v1/exports/runs").status_code == 401
     # Path games are 404, not a file from elsewhere.
-    assert client.get(f"/v1/exports/runs/{bi.run_id}/files/..%2F..%2Fkeyring.json", headers=h_bi).status_code == 404
+    escape = f"/v1/exports/runs/{bi.run_id}/files/..%2F..%2Fkeyring.json"
+    assert client.get(escape, headers=h_bi).status_code == 404
     resp = client.get(f"/v1/exports/runs/{bi.run_id}/files/bi_weekly.parquet", headers=h_bi)
     assert resp.status_code == 200 and resp.is_streamed
     body = resp.get_data()
@@ -236,7 +237,9 @@ def test_incremental_run_exports_only_what_changed(platform: Platform) -> None:
     assert 0 < doc["candidates"] < len(touched) + 1
 
 
-def test_health_data_goes_only_to_customers_with_the_separate_consent(platform: Platform, tmp_path: Path) -> None:
+def test_health_data_goes_only_to_customers_with_the_separate_consent(
+    platform: Platform, tmp_path: Path
+) -> None:
     import shutil
     from dataclasses import replace
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -27,7 +28,9 @@ def test_generated_file_in_small_batches_leaves_consistent_state(platform, tmp_p
     assert summary.accepted == len(items) and summary.merges > 0
 
     with platform.transaction() as s:
-        q = lambda sql: s.execute(text(sql)).scalar_one()
+        def q(sql: str) -> Any:
+            return s.execute(text(sql)).scalar_one()
+
         assert q("SELECT count(*) FROM source_records r WHERE (SELECT count(*) FROM identity_links l"
                  " WHERE l.record_id = r.id AND l.ended_at IS NULL) <> 1") == 0
         assert q("SELECT count(*) FROM identity_links l JOIN source_records r ON r.id = l.record_id"

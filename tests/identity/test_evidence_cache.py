@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from cdp.identity.evidence import EvidenceCache
+from cdp.identity.models import Customer
 from cdp.identity.prepare import prepare
 from cdp.identity.records import validate_record
-from cdp.identity.models import Customer
-from cdp.identity.evidence import EvidenceCache
 from cdp.identity.resolve import ingest_batch
 from cdp.identity.rules import load_rules
 from cdp.identity.stewardship import merge_customers

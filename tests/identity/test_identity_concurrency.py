@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from cdp.identity.models import SourceRecord
 from cdp.identity.pipeline import ingest_records
 from cdp.identity.records import parse_line
-from cdp.identity.models import SourceRecord
 from cdp.platform import Platform, upgrade_schema
 from tests.conftest import BACKEND
 

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from cdp.crypto import fields
 from cdp.errors import ValidationError
+from cdp.identity.models import Interaction, SourceRecord
 from cdp.identity.pipeline import ingest_records
 from cdp.identity.records import validate_record
-from cdp.identity.models import Interaction, SourceRecord
 from cdp.pii.classify import classify_field
 from cdp.pii.scan import MAX_TEXT_CHARS, clear_memo, scan_text, scan_texts
 from tests.identity.identity_records import NAME_A, NID_A, NID_B, PHONE_A, rec
@@ -118,8 +118,8 @@ def test_pair_lookup_finds_the_same_holders_as_in_lists(platform) -> None:
     """PostgreSQL looks holders up by exact (kind, bidx) pairs; it must find exactly what the
     two IN lists (the SQLite path) find."""
     from cdp.db import is_postgres
-    from cdp.identity.prepare import prepare
     from cdp.identity.evidence import _ID_PAIRS_SQL, _MK_PAIRS_SQL, Evidence
+    from cdp.identity.prepare import prepare
     from cdp.identity.rules import load_rules
 
     masked = f"{PHONE_A[:3]}****{PHONE_A[-4:]}"

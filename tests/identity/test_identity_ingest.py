@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from cdp.audit.models import AuditEvent
 from cdp.cli import cli
+from cdp.identity.models import Customer, Identifier, IdentityLink, LineageEvent, SourceRecord
 from cdp.identity.pipeline import ingest_records
 from cdp.identity.records import validate_record
-from cdp.identity.models import Customer, Identifier, IdentityLink, LineageEvent, SourceRecord
 from cdp.identity.view import assemble_customer
 from tests.conftest import BACKEND
 from tests.identity.identity_records import (
@@ -139,8 +139,10 @@ def test_two_valid_national_ids_never_merge(platform) -> None:
 
 def test_family_sharing_phone_and_address_stay_apart(platform) -> None:
     ingest(platform, [
-        rec("jd_health", "father", [("phone", PHONE_FAMILY)], name="王建国", birth_date="1960-02-03", address=ADDR_A),
-        rec("ali_health", "son", [("phone", PHONE_FAMILY)], name="王小明", birth_date="1990-05-06", address=ADDR_A),
+        rec("jd_health", "father", [("phone", PHONE_FAMILY)], name="王建国", birth_date="1960-02-03",
+            address=ADDR_A),
+        rec("ali_health", "son", [("phone", PHONE_FAMILY)], name="王小明", birth_date="1990-05-06",
+            address=ADDR_A),
         rec("pingan_health", "mother", [("phone", "139****4321")], name="李娜娜", address=ADDR_A),
         rec("call_center", "father-again", [("phone", PHONE_FAMILY)], name="王建国"),
     ])

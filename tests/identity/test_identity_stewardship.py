@@ -8,9 +8,9 @@ from sqlalchemy import select
 from cdp.audit.models import AuditEvent
 from cdp.crypto.models import DataKey
 from cdp.errors import Conflict, NotFound, ValidationError
+from cdp.identity.models import Customer, IdentityLink, LineageEvent, SourceRecord
 from cdp.identity.pipeline import ingest_records
 from cdp.identity.records import validate_record
-from cdp.identity.models import Customer, IdentityLink, LineageEvent, SourceRecord
 from cdp.identity.stewardship import merge_customers, split_records
 from cdp.identity.view import assemble_customer
 from tests.identity.identity_records import ADDR_A, NAME_A, NID_A, NID_B, PHONE_A, rec

@@ -149,7 +149,8 @@ def test_kill_9_of_ingest_leaves_no_worker_and_a_rerun_completes(cli_env, platfo
             proc.wait()
     _run(cli_env, "ingest", "--workers", "1", "--batch-size", "200", str(path))
     with platform.transaction() as s:
-        owner = dict(s.execute(select(SourceRecord.source_record_id, SourceRecord.customer_id)).tuples().all())
+        pairs = s.execute(select(SourceRecord.source_record_id, SourceRecord.customer_id)).tuples()
+        owner = dict(pairs.all())
     assert len(owner) == 3000
     for i in range(1500):
         assert owner[f"jd-{i}"] == owner[f"app-{i}"]

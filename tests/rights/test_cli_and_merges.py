@@ -52,7 +52,9 @@ def test_cli_access_package_then_deletion(platform: Platform, cli_env: dict, tmp
     assert run.invoke(cli, ["audit", "verify"], env=cli_env).exit_code == 0
 
 
-def test_erasing_a_survivor_erases_the_customers_it_absorbed(platform: Platform, client, make_api_key) -> None:  # type: ignore[no-untyped-def]
+def test_erasing_a_survivor_erases_the_customers_it_absorbed(  # type: ignore[no-untyped-def]
+    platform: Platform, client, make_api_key
+) -> None:
     register_sensitive(SECRETS)
     recs = person_records()
     # Two records that only meet through a later one: ingest apart, so one customer absorbs another.

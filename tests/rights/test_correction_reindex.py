@@ -27,10 +27,13 @@ def _lookup(client, headers, id_type: str, value: str) -> list[str]:  # type: ig
 
 def _match_keys(platform: Platform, cid: str) -> set[tuple[str, str]]:
     with platform.Session() as s:
-        return set(s.execute(select(MatchKey.kind, MatchKey.bidx).where(MatchKey.customer_id == cid)).tuples())
+        q = select(MatchKey.kind, MatchKey.bidx).where(MatchKey.customer_id == cid)
+        return set(s.execute(q).tuples())
 
 
-def test_correction_rebuilds_indexes_for_lookup_and_matching(platform: Platform, client, make_api_key) -> None:  # type: ignore[no-untyped-def]
+def test_correction_rebuilds_indexes_for_lookup_and_matching(  # type: ignore[no-untyped-def]
+    platform: Platform, client, make_api_key
+) -> None:
     register_sensitive(SECRETS + [NEW_PHONE, "13711223344", NEW_NAME, NEW_ADDRESS])
     ingest(platform, person_records())
     cid = _customer_of(platform, "jd-dsr-1")

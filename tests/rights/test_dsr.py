@@ -29,7 +29,8 @@ RX_DRUG = "二甲双胍缓释片 0.5g*30片"
 def person_records(tag: str = "") -> list[dict]:
     """One person across three channels: an rx sale, an app account, a complaint."""
     return [
-        {"source": "jd_health", "source_record_id": f"jd-dsr-1{tag}", "observed_at": "2026-03-01T10:00:00+08:00",
+        {"source": "jd_health", "source_record_id": f"jd-dsr-1{tag}",
+         "observed_at": "2026-03-01T10:00:00+08:00",
          "identifiers": [{"type": "phone", "value": PHONE}, {"type": "national_id", "value": NID},
                          {"type": "platform_user_id", "value": f"jd_dsr_user{tag}"}],
          "profile": {"name": NAME, "gender": "female", "birth_date": "1985-04-12", "address": ADDRESS},
@@ -41,9 +42,11 @@ def person_records(tag: str = "") -> list[dict]:
                          {"type": "member_id", "value": f"M77001{tag or '0'}"}],
          "profile": {"name": NAME, "birth_date": "1985-04-12", "address": ADDRESS},
          "orders": [{"order_id": f"APP-DSR-1{tag}", "ordered_at": "2026-04-01T09:00:00+08:00", "total": 20.0,
-                     "items": [{"sku": "SKU9", "name": "维生素C片", "rx": False, "qty": 1, "unit_price": 20.0}]}],
+                     "items": [{"sku": "SKU9", "name": "维生素C片", "rx": False, "qty": 1,
+                                "unit_price": 20.0}]}],
          "consents": [{"purpose": "marketing", "granted": True, "at": "2026-04-01T09:00:00+08:00"}]},
-        {"source": "call_center", "source_record_id": f"cc-dsr-1{tag}", "observed_at": "2026-05-01T10:00:00+08:00",
+        {"source": "call_center", "source_record_id": f"cc-dsr-1{tag}",
+         "observed_at": "2026-05-01T10:00:00+08:00",
          "identifiers": [{"type": "phone", "value": PHONE}],
          "profile": {"name": "王女士"},
          "interactions": [{"kind": "complaint", "at": "2026-05-01T10:00:00+08:00",
@@ -89,11 +92,14 @@ def test_state_machine_deadlines_and_refusal(platform: Platform, client, make_ap
     assert client.post(f"/v1/dsr/{req['id']}/verify", headers=h).status_code == 409
     # Bad input is a 4xx, never a 500; other roles and purposes are refused.
     assert client.post("/v1/dsr", json={"customer_id": cid, "kind": "nope"}, headers=h).status_code == 422
-    assert client.post("/v1/dsr", data="[1]", headers={**h, "Content-Type": "application/json"}).status_code == 422
-    assert client.post("/v1/dsr", json={"customer_id": "x" * 40, "kind": "access"}, headers=h).status_code == 404
+    json_h = {**h, "Content-Type": "application/json"}
+    assert client.post("/v1/dsr", data="[1]", headers=json_h).status_code == 422
+    unknown = {"customer_id": "x" * 40, "kind": "access"}
+    assert client.post("/v1/dsr", json=unknown, headers=h).status_code == 404
     cs = make_api_key("customer_service", "data_subject_request")
     assert client.post("/v1/dsr", json={"customer_id": cid, "kind": "access"}, headers=cs).status_code == 403
-    assert client.get("/v1/dsr", headers=make_api_key("compliance_officer", "compliance_audit")).status_code == 403
+    auditor = make_api_key("compliance_officer", "compliance_audit")
+    assert client.get("/v1/dsr", headers=auditor).status_code == 403
     # The overdue job flags open requests past their deadline, once.
     late = _dsr(client, h, cid, "restriction")
     with platform.transaction() as s:
@@ -125,7 +131,8 @@ def test_access_package_is_complete_json_and_csv(platform: Platform, client, mak
     blob = json.dumps(pkg, ensure_ascii=False)
     for v in (NID, EMAIL.lower(), NAME, ADDRESS, RX_DRUG, "配送延迟"):
         assert v in blob
-    assert any(a["action"].startswith("customer") and a["role"] == "customer_service" for a in pkg["accesses"])
+    assert any(a["action"].startswith("customer") and a["role"] == "customer_service"
+               for a in pkg["accesses"])
     assert {c["purpose"] for c in pkg["data"]["consents"]} == {"analytics", "marketing"}
     # CSV: same content, one row per value, with its channel.
     req2 = _dsr(client, h, cid, "access")
@@ -152,7 +159,8 @@ def test_restriction_consent_withdrawal_and_correction(platform: Platform, clien
     # Correction: the new value reaches the customer's record, the old value stays in lineage.
     c = _dsr(client, h, cid, "correction")
     client.post(f"/v1/dsr/{c['id']}/verify", headers=h)
-    assert client.post(f"/v1/dsr/{c['id']}/execute", json={"changes": {"phone": "1"}}, headers=h).status_code == 422
+    bad_phone = {"changes": {"phone": "1"}}
+    assert client.post(f"/v1/dsr/{c['id']}/execute", json=bad_phone, headers=h).status_code == 422
     assert client.post(f"/v1/dsr/{c['id']}/execute", json={"changes": {"birth_date": "1985-13-40"}},
                        headers=h).status_code == 422
     r = client.post(f"/v1/dsr/{c['id']}/execute", json={"changes": {"birth_date": "1985-04-21"}}, headers=h)
