@@ -104,6 +104,33 @@ def _model_names(text: str) -> list[LacSpan]:
     return out
 
 
+# How many characters the model may still read in the current scan (per thread; None: no
+# limit). A scan sets it (cdp.pii.scan.candidates) so that a hostile or degenerate text of
+# 100,000 characters costs the rules' time, not the model's on all of it.
+_budget = threading.local()
+
+
+@contextmanager
+def model_budget(chars: int) -> Iterator[None]:
+    """Within the block, the model reads at most ``chars`` characters in this thread; text
+    past that is left to the rules."""
+    _budget.left = chars
+    try:
+        yield
+    finally:
+        _budget.left = None
+
+
+def _model_names_within_budget(text: str) -> list[LacSpan] | None:
+    left = getattr(_budget, "left", None)
+    if left is not None:
+        need = sum(e - s for s, e in _stretches(text))
+        if need > left:
+            return None
+        _budget.left = left - need
+    return _model_names(text)
+
+
 @contextmanager
 def prefetch_model_names(texts: Iterable[str]) -> Iterator[None]:
     """Within the block, scans of these texts (in this thread) use model results computed
@@ -176,10 +203,11 @@ class OfflineNlpEngine(NlpEngine):
         """Tokenise ``text``; Chinese (or any text with CJK) goes through jieba."""
         if not self._loaded:
             self.load()
-        lac: list[LacSpan] = []
+        lac: list[LacSpan] | None = []
         if language == "zh" or has_cjk(text):
-            # only the model's person names are used (jieba's tokens serve context words)
-            lac = _model_names(text)
+            # only the model's person names are used (jieba's tokens serve context words);
+            # None tells the recognizers the model did not run (budget spent)
+            lac = _model_names_within_budget(text)
             words: list[str] = []
             tags: list[str] = []
             for word in self._tokenizer.cut(text, HMM=True):

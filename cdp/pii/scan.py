@@ -12,7 +12,7 @@ from cdp.errors import ValidationError
 from cdp.pii.analyzer import SCORE_THRESHOLD, get_analyzer
 from cdp.pii.entities import Entity
 from cdp.pii.language import detect_language
-from cdp.pii.nlp_engine import prefetch_model_names
+from cdp.pii.nlp_engine import model_budget, prefetch_model_names
 
 # Free-text fields are notes and messages; anything far larger is not one, and scanning
 # cost grows with length, so we refuse it up front instead of hanging a worker.
@@ -67,13 +67,20 @@ def candidates(text: str, language: str | None = None, *,
         language = detect_language(text)
     engine = analyzer or get_analyzer()
     found: list[Entity] = []
-    for offset, window, keep_before in windows(text):
-        for r in engine.analyze(text=window, language=language):
-            # an entity starting in the overlap belongs to the next window, which sees it whole
-            if r.start < keep_before:
-                found.append(Entity(r.entity_type, r.start + offset, r.end + offset,
-                                    float(r.score)))
+    with model_budget(MODEL_MAX_CHARS):
+        for offset, window, keep_before in windows(text):
+            for r in engine.analyze(text=window, language=language):
+                # an entity starting in the overlap belongs to the next window, which sees
+                # it whole
+                if r.start < keep_before:
+                    found.append(Entity(r.entity_type, r.start + offset, r.end + offset,
+                                        float(r.score)))
     return found
+
+
+# The name model reads at most this many characters of one text (notes are far shorter);
+# past it, windows are scanned by the rules alone, so a 100,000-character text stays prompt.
+MODEL_MAX_CHARS = 20_000
 
 
 # Results of recent scans, keyed by (text, language): channel notes repeat a lot ("订单状态已更新。",

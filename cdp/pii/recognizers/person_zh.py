@@ -176,11 +176,15 @@ WEAK_UNCONFIRMED = 0.45
 
 def _weigh_with_model(rec: CdpRecognizer, text: str, spans, results: list) -> list:
     """Combine rule hits with the model's person spans (see the module docstring)."""
-    per = [(sp.start, sp.end) for sp in spans if sp.label == "PER"]
+    # characters inside a model person span (an array: linear however many names)
+    per = bytearray(len(text) + 1)
+    for sp in spans:
+        if sp.label == "PER":
+            per[sp.start : sp.end] = b"\x01" * (sp.end - sp.start)
     out = []
     for r in results:
         why = r.analysis_explanation.textual_explanation if r.analysis_explanation else ""
-        if why in _WEAK_RULES and not any(a < r.end and r.start < b for a, b in per):
+        if why in _WEAK_RULES and not any(per[r.start : r.end]):
             r = rec.result(PERSON, r.start, r.end, WEAK_UNCONFIRMED, why + " (model disagrees)")
         out.append(r)
     _add_model_names(rec, text, spans, out)
