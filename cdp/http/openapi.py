@@ -29,6 +29,7 @@ def api_doc(
     status: int = 200,
     public: bool = False,
     content_types: tuple[str, ...] = ("application/json",),
+    body_required: bool = True,
 ) -> Callable[[F], F]:
     """Attach schema information to a view for the generated document.
 
@@ -48,6 +49,7 @@ def api_doc(
             "status": status,
             "public": public,
             "content_types": content_types,
+            "body_required": body_required,
         }
         return view
 
@@ -165,7 +167,7 @@ def build_document(app: Flask, purposes: list[str]) -> dict[str, Any]:
             }
             if meta.get("body"):
                 op["requestBody"] = {
-                    "required": True,
+                    "required": meta.get("body_required", True),
                     "content": {"application/json": {"schema": _schema(meta["body"], components)}},
                 }
             paths.setdefault(path, {})[method.lower()] = op

@@ -13,7 +13,7 @@ from cdp.audit.log import record
 from cdp.errors import NotFound, ValidationError
 from cdp.rights import service
 from cdp.rights.models import DsrRequest
-from cdp.rights.schemas import DsrCreateIn, PackageDownloadIn
+from cdp.rights.schemas import DsrCreateIn, ExecuteIn, PackageDownloadIn, RefuseIn, VerifyIn
 from cdp.http import current_platform, db_session, request_id
 
 bp = Blueprint("rights", __name__)
@@ -76,7 +76,7 @@ def get(dsr_id: str) -> Any:
 
 
 @bp.post("/dsr/<dsr_id>/verify")
-@api_doc(purpose=True, tags=["data subject requests"])
+@api_doc(body=VerifyIn, body_required=False, purpose=True, tags=["data subject requests"])
 @protected("dsr", "write", purpose="required")
 def verify(dsr_id: str) -> Any:
     req = service.get_request(db_session(), dsr_id)
@@ -85,7 +85,7 @@ def verify(dsr_id: str) -> Any:
 
 
 @bp.post("/dsr/<dsr_id>/refuse")
-@api_doc(purpose=True, tags=["data subject requests"])
+@api_doc(body=RefuseIn, purpose=True, tags=["data subject requests"])
 @protected("dsr", "write", purpose="required")
 def refuse(dsr_id: str) -> Any:
     req = service.get_request(db_session(), dsr_id)
@@ -108,7 +108,7 @@ def approve(dsr_id: str) -> Any:
 
 
 @bp.post("/dsr/<dsr_id>/execute")
-@api_doc(purpose=True, tags=["data subject requests"])
+@api_doc(body=ExecuteIn, body_required=False, purpose=True, tags=["data subject requests"])
 @protected("dsr", "write", purpose="required")
 def execute(dsr_id: str) -> Any:
     """Carry out a verified (and, where the policy asks, approved) request. An access
