@@ -14,7 +14,6 @@ from pydantic import ValidationError as PydanticError
 
 from cdp.access import service
 from cdp.access.guard import current_access, current_policy, protected
-from cdp.http.openapi import api_doc, build_document
 from cdp.access.ratelimit import client_address, current_limiter, init_limiter
 from cdp.access.schemas import (
     BreakGlassIn,
@@ -28,6 +27,7 @@ from cdp.access.schemas import (
 )
 from cdp.errors import CdpError, ValidationError
 from cdp.http import current_platform, db_session
+from cdp.http.openapi import api_doc, build_document
 
 bp = Blueprint("access", __name__)
 BREAK_GLASS_HEADER = "X-Break-Glass"

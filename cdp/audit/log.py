@@ -14,8 +14,8 @@ from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from cdp.audit.models import AuditEvent
-from cdp.db.bulk import insert_rows
 from cdp.db import UTCDateTime, is_postgres, utcnow
+from cdp.db.bulk import insert_rows
 from cdp.db.driver_sql import DriverStatement
 
 GENESIS = "0" * 64

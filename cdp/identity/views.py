@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from pydantic import Field, RootModel
 
 from cdp.access.guard import current_principal, protected
 from cdp.errors import ValidationError
-from pydantic import Field, RootModel
-
+from cdp.http import current_platform, db_session
 from cdp.http.openapi import api_doc
 from cdp.identity.ingest import RecordIn, RecordRejected, batches, prepare, validate_record
 from cdp.identity.resolve import ingest_batch
 from cdp.identity.rules import load_rules
-from cdp.http import current_platform, db_session
 
 bp = Blueprint("identity", __name__)
 

@@ -161,9 +161,8 @@ def execute_request(session: Session, platform: Platform, req: DsrRequest, *, ac
     session.flush()
     out: dict[str, Any]
     if req.kind == "access":
-        from cdp.rights.package import build_package
-
         from cdp.rights.delivery import seal_package
+        from cdp.rights.package import build_package
 
         package = build_package(session, platform, req.customer_id)
         req.result = {"channels": len(package["channels"]), "accesses": len(package["accesses"])}

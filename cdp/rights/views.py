@@ -8,13 +8,13 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from cdp.access.guard import current_access, protected
-from cdp.http.openapi import api_doc
 from cdp.audit.log import record
 from cdp.errors import NotFound, ValidationError
+from cdp.http import current_platform, db_session, request_id
+from cdp.http.openapi import api_doc
 from cdp.rights import service
 from cdp.rights.models import DsrRequest
 from cdp.rights.schemas import DsrCreateIn, ExecuteIn, PackageDownloadIn, RefuseIn, VerifyIn
-from cdp.http import current_platform, db_session, request_id
 
 bp = Blueprint("rights", __name__)
 
