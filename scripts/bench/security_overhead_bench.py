@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """What the issue-18 defences add to each authenticated customer read, in isolation.
 
     python -m scripts.bench.security_overhead_bench [--pg postgresql://postgres@127.0.0.1/postgres]
