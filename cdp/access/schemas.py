@@ -93,9 +93,19 @@ class CustomerList(BaseModel):
     )
 
 
+def _identifier_types() -> list[str]:
+    from cdp.identity.normalize import KNOWN_TYPES
+
+    return sorted(KNOWN_TYPES)
+
+
 class LookupQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    identifier_type: str = Field(..., max_length=32)
+    # Documented as the closed list it is; an unknown type is still answered 422
+    # invalid_identifier_type by the service (a clearer message than a schema error).
+    identifier_type: str = Field(
+        ..., max_length=32, json_schema_extra={"enum": _identifier_types()}
+    )
     value: str = Field(..., min_length=1, max_length=256)
     source: str | None = Field(None, max_length=64, description="for identifiers scoped by channel")
 

@@ -95,7 +95,7 @@ def find_customers() -> Any:
 
 
 @bp.post("/customers/<customer_id>/break-glass")
-@api_doc(body=BreakGlassIn, response=BreakGlassOut, purpose=True, tags=["customers"])
+@api_doc(body=BreakGlassIn, response=BreakGlassOut, purpose=True, tags=["customers"], status=201)
 @protected("customers", "break_glass", purpose="required")
 def break_glass(customer_id: str) -> Any:
     """Plain access to one customer for a limited time, with a written reason (audited)."""
@@ -150,6 +150,7 @@ def split(customer_id: str) -> Any:
 
 
 @bp.get("/openapi.json")
+@api_doc(public=True, tags=["meta"])
 def openapi() -> Any:
     """The OpenAPI document of this service, generated from its routes and models."""
     limiter, address = current_limiter(), client_address()

@@ -98,7 +98,7 @@ def verify() -> Any:
 
 
 @bp.post("/audit/checkpoints")
-@api_doc(tags=["audit"])
+@api_doc(tags=["audit"], status=201)
 @protected("audit", "checkpoint")
 def checkpoint() -> Any:
     """Sign the current chain heads; returns the checkpoint to keep outside the database."""

@@ -92,7 +92,7 @@ def _stream(path: Path) -> Iterator[bytes]:
 
 
 @bp.get("/exports/runs/<run_id>/files/<name>")
-@api_doc(tags=["exports"])
+@api_doc(tags=["exports"], content_types=tuple(MEDIA.values()) + ("application/octet-stream",))
 @protected("exports", "read")
 def download(run_id: str, name: str) -> Any:
     run = _own_run(run_id)

@@ -43,7 +43,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 400, code, exc.description or exc.name)
+        response, status = error_response(exc.code or 400, code, exc.description or exc.name)
+        # The exception's own headers (a 405's Allow, RFC 9110), not its HTML content type.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError) -> Any:

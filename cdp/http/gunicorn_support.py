@@ -19,7 +19,7 @@ from gunicorn import util
 from gunicorn.glogging import Logger
 
 # "Invalid request from ip=1.2.3.4: <whatever the parser objected to>" (gunicorn 22-23).
-_INVALID_REQUEST = re.compile(r"^(Invalid request from ip=[^:\s]*(?::\d+)?):.*$", re.S)
+_INVALID_REQUEST = re.compile(r"^(Invalid request from ip=[^:\s]*(?::\d+)?):.*$", re.DOTALL)
 # What a log line may quote of a request: a quoted fragment, a query string.
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _QUERY = re.compile(r"\?[^\s'\"]*")

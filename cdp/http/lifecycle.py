@@ -63,8 +63,8 @@ def _discard_session() -> None:
         return
     try:
         session.rollback()
-    except Exception:  # noqa: BLE001 - the connection is gone; the pool already dropped it
-        pass
+    except Exception as exc:  # noqa: BLE001 - the connection is gone; the pool dropped it
+        log.debug("rollback after a lost connection: %s", type(exc).__name__)
     finally:
         session.close()
 

@@ -26,8 +26,17 @@ def api_doc(
     purpose: bool = False,
     tags: list[str] | None = None,
     headers: dict[str, str] | None = None,
+    status: int = 200,
+    public: bool = False,
+    content_types: tuple[str, ...] = ("application/json",),
+    body_required: bool = True,
 ) -> Callable[[F], F]:
-    """Attach schema information to a view for the generated document."""
+    """Attach schema information to a view for the generated document.
+
+    ``status``: the success status the view answers (201 for a creation); ``public``: no
+    API key needed (the document then lists no security requirement for it);
+    ``content_types``: what a success may be served as (e.g. a CSV alternative).
+    """
 
     def decorate(view: F) -> F:
         # Kept on the view function itself (mypy knows no attributes on a callable).
@@ -38,6 +47,10 @@ def api_doc(
             "purpose": purpose,
             "tags": tags or [],
             "headers": headers or {},
+            "status": status,
+            "public": public,
+            "content_types": content_types,
+            "body_required": body_required,
         }
         return view
 
@@ -50,6 +63,25 @@ def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any
         components[name] = sub
     components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+_RATE_HEADERS = {
+    **_RETRY_AFTER,
+    "X-RateLimit-Limit": {"schema": {"type": "integer"}},
+    "X-RateLimit-Remaining": {"schema": {"type": "integer"}},
+    "X-RateLimit-Reset": {"description": "Unix time", "schema": {"type": "integer"}},
+}
 
 
 def build_document(app: Flask, purposes: list[str]) -> dict[str, Any]:
@@ -105,35 +137,38 @@ def build_document(app: Flask, purposes: list[str]) -> dict[str, Any]:
                     params.append(
                         {"name": name, "in": "query", "required": name in required, "schema": prop}
                     )
+            success_schema = (
+                _schema(meta["response"], components) if meta.get("response") else {"type": "object"}
+            )
+            content: dict[str, Any] = {}
+            for ctype in meta.get("content_types", ("application/json",)):
+                content[ctype] = (
+                    {"schema": success_schema}
+                    if ctype == "application/json"
+                    else {"schema": {"type": "string"}}
+                )
+            status = str(meta.get("status", 200))
             op: dict[str, Any] = {
                 "operationId": f"{rule.endpoint}.{method.lower()}",
                 "summary": doc.splitlines()[0] if doc else rule.endpoint,
                 "description": doc,
                 "parameters": params,
-                "security": [{"apiKey": []}],
+                # A public route needs no key: an empty list says so (no global default).
+                "security": [] if meta.get("public") else [{"apiKey": []}],
                 "tags": meta.get("tags") or [rule.endpoint.split(".")[0]],
                 "responses": {
-                    "200": {
-                        "description": "OK",
-                        "content": {
-                            "application/json": {
-                                "schema": _schema(meta["response"], components)
-                                if meta.get("response")
-                                else {"type": "object"}
-                            }
-                        },
+                    status: {
+                        "description": "Created" if status == "201" else "OK",
+                        "content": content,
                     },
-                    "4XX": {
-                        "description": "The caller's mistake or a refusal",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                        },
-                    },
+                    "4XX": _error("The caller's mistake or a refusal"),
+                    "429": _error("A rate limit was reached (see Retry-After)", _RATE_HEADERS),
+                    "503": _error("The database is unavailable for a moment; retry", _RETRY_AFTER),
                 },
             }
             if meta.get("body"):
                 op["requestBody"] = {
-                    "required": True,
+                    "required": meta.get("body_required", True),
                     "content": {"application/json": {"schema": _schema(meta["body"], components)}},
                 }
             paths.setdefault(path, {})[method.lower()] = op

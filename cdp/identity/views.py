@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from pydantic import Field, RootModel
 
 from cdp.access.guard import current_principal, protected
 from cdp.errors import ValidationError
 from cdp.http import current_platform, db_session
+from cdp.http.openapi import api_doc
 from cdp.identity.pipeline import store_prepared
 from cdp.identity.prepare import prepare
-from cdp.identity.records import RecordRejected, validate_record
+from cdp.identity.records import RecordIn, RecordRejected, validate_record
 from cdp.identity.rules import load_rules
 
 bp = Blueprint("identity", __name__)
@@ -19,7 +21,15 @@ bp = Blueprint("identity", __name__)
 MAX_RECORDS = 1000
 
 
+class RecordBatch(RootModel[list[RecordIn]]):
+    """A JSON array of 1 to 1,000 source records (CONTRACT §3). A record that does not
+    validate is rejected on its own (``status: rejected``), the rest are stored."""
+
+    root: list[RecordIn] = Field(..., min_length=1, max_length=MAX_RECORDS)
+
+
 @bp.post("/records")
+@api_doc(body=RecordBatch, tags=["records"])
 @protected("records", "write")
 def post_records() -> Any:
     """Ingest a JSON array of source records; one result per record, in order.

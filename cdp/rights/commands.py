@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -72,15 +73,26 @@ def refuse_cmd(dsr_id: str, reason: str, actor: str) -> None:
     click.echo("refused")
 
 
+@dsr.command("approve")
+@click.argument("dsr_id")
+@click.option("--actor", required=True, help="who approves (not the person who will execute)")
+def approve_cmd(dsr_id: str, actor: str) -> None:
+    """Second person's approval of a verified access or deletion request (four eyes)."""
+    from cdp.rights.service import approve_request, get_request
+
+    platform = get_platform()
+    with platform.transaction() as session:
+        approve_request(session, platform, get_request(session, dsr_id), actor=_actor(actor))
+    click.echo("approved")
+
+
 @dsr.command("execute")
 @click.argument("dsr_id")
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE", help="for correction")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="for access: directory for package.json and package.csv (mode 0600)")
 @click.option("--actor", default="operator", show_default=True)
-def execute_cmd(dsr_id: str, sets: tuple[str, ...], out_dir: str | None, actor: str) -> None:
-    """Carry out a verified request."""
-    from cdp.rights.package import package_csv
+def execute_cmd(dsr_id: str, sets: tuple[str, ...], actor: str) -> None:
+    """Carry out a verified (and, for access and deletion, approved) request. For an access
+    request, prints the one-time token the data subject downloads the package with."""
     from cdp.rights.service import execute_request, get_request
 
     changes = {}
@@ -92,20 +104,35 @@ def execute_cmd(dsr_id: str, sets: tuple[str, ...], out_dir: str | None, actor: 
     platform = get_platform()
     with platform.transaction() as session:
         req = get_request(session, dsr_id)
-        if req.kind == "access" and not out_dir:
-            raise click.BadParameter("an access request needs --out DIR", param_hint="--out")
         out = execute_request(session, platform, req, actor=_actor(actor), changes=changes or None)
-        if req.kind == "access" and out_dir:  # out_dir was required above
-            d = Path(out_dir)
-            d.mkdir(parents=True, exist_ok=True)
-            for name, text in (("package.json", json.dumps(out["package"], ensure_ascii=False, indent=2)),
-                               ("package.csv", package_csv(out["package"]))):
-                p = d / name
-                p.touch(mode=0o600)
-                p.write_text(text, encoding="utf-8")
-            click.echo(str(d / "package.json"))
-        else:
-            click.echo(json.dumps(out, ensure_ascii=False))
+        click.echo(json.dumps(out, ensure_ascii=False))
+
+
+@dsr.command("download")
+@click.argument("dsr_id")
+@click.option("--token-stdin", is_flag=True, required=True,
+              help="read the one-time token from standard input (never from the command line)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="directory for package.json and package.csv (mode 0600)")
+def download_cmd(dsr_id: str, token_stdin: bool, out_dir: str) -> None:
+    """Download an access package once, with its one-time token."""
+    from cdp.rights.package import package_csv
+    from cdp.rights.service import download_package, get_request
+
+    token = click.get_text_stream("stdin").readline().strip()
+    platform = get_platform()
+    with platform.transaction() as session:
+        package = download_package(session, get_request(session, dsr_id), token)
+        d = Path(out_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        for name, text in (("package.json", json.dumps(package, ensure_ascii=False, indent=2)),
+                           ("package.csv", package_csv(package))):
+            p = d / name
+            # Created owner-only (os.open with 0600), never readable in between.
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+        click.echo(str(d / "package.json"))
 
 
 @dsr.command("list")

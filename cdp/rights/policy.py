@@ -17,6 +17,10 @@ class RetentionPolicy:
     free_text_keep: timedelta | None = timedelta(days=1095)
     inactive_keep: timedelta | None = timedelta(days=1827)
     exports_keep: timedelta | None = timedelta(days=90)
+    # Kinds of data subject request whose execution needs a second person's approval.
+    four_eyes: frozenset[str] = frozenset({"access", "deletion"})
+    # How long an access package waits for its one download.
+    package_expiry: timedelta = timedelta(days=7)
 
 
 def _days(section: dict, key: str = "keep_days") -> timedelta | None:
@@ -36,7 +40,13 @@ def load_retention(policy_dir: str | Path) -> RetentionPolicy:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     cats = data.get("categories", {})
     base = RetentionPolicy()
+    dsr = data.get("dsr", {})
+    four_eyes = dsr.get("four_eyes", sorted(base.four_eyes))
+    if not isinstance(four_eyes, list) or not all(isinstance(k, str) for k in four_eyes):
+        raise ValidationError("retention policy: [dsr] four_eyes must be a list of request kinds")
     return RetentionPolicy(
+        four_eyes=frozenset(four_eyes),
+        package_expiry=_days(dsr, "package_expiry_days") or base.package_expiry,
         dsr_deadline=_days(data.get("dsr", {}), "deadline_days") or base.dsr_deadline,
         rx_keep=_days(cats.get("health", {})) or base.rx_keep,
         free_text_keep=_days(cats.get("free_text", {})),

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
 from cdp.db import utcnow
-from cdp.errors import Conflict, NotFound, ValidationError
+from cdp.errors import Conflict, Forbidden, NotFound, ValidationError
 from cdp.identity.models import Consent, Customer
 from cdp.platform import Platform
 from cdp.rights.models import DsrRequest
@@ -100,9 +100,34 @@ def verify_request(session: Session, req: DsrRequest, *, actor: str, method: str
     """The requester's identity was checked (``method`` names how, never with values)."""
     _move(req, "verified")
     req.verified_at = utcnow()
-    req.detail = {**req.detail, "verification": str(method)[:64]}
+    req.detail = {**req.detail, "verification": str(method)[:64], "verified_by": actor}
     _audit(session, req, "dsr.verify", actor, role=role, request_id=request_id)
     return req
+
+
+def approve_request(session: Session, platform: Platform, req: DsrRequest, *, actor: str,
+                    role: str | None = None, request_id: str | None = None) -> DsrRequest:
+    """A second person's approval of a verified request whose kind needs four eyes
+    (``policies/retention.toml [dsr] four_eyes``). The approver cannot be the executor."""
+    if req.status != "verified":
+        raise Conflict("only a verified request can be approved", code="invalid_transition")
+    if req.kind not in load_retention(platform.config.policy_dir).four_eyes:
+        raise Conflict(f"a {req.kind} request needs no approval", code="approval_not_needed")
+    req.detail = {**req.detail, "approved_by": actor, "approved_at": utcnow().isoformat()}
+    _audit(session, req, "dsr.approve", actor, role=role, request_id=request_id)
+    return req
+
+
+def _check_four_eyes(req: DsrRequest, policy: Any, actor: str) -> None:
+    if req.kind not in policy.four_eyes:
+        return
+    approver = req.detail.get("approved_by")
+    if not approver:
+        raise Conflict(f"a {req.kind} request needs a second person's approval before it is "
+                       "executed (POST /v1/dsr/{id}/approve)", code="approval_required")
+    if approver == actor:
+        raise Forbidden("the approver of a request cannot also execute it: a second person "
+                        "must do one of the two", code="second_person_required")
 
 
 def refuse_request(session: Session, req: DsrRequest, *, actor: str, reason: str,
@@ -126,6 +151,8 @@ def execute_request(session: Session, platform: Platform, req: DsrRequest, *, ac
     request: the package, which is handed over and not stored)."""
     if req.status != "verified":
         raise Conflict("only a verified request can be executed", code="invalid_transition")
+    policy = load_retention(platform.config.policy_dir)
+    _check_four_eyes(req, policy, actor)
     if req.kind == "correction":
         from cdp.rights.correction import check_correction
 
@@ -136,11 +163,16 @@ def execute_request(session: Session, platform: Platform, req: DsrRequest, *, ac
     session.flush()
     out: dict[str, Any]
     if req.kind == "access":
+        from cdp.rights.delivery import seal_package
         from cdp.rights.package import build_package
 
         package = build_package(session, platform, req.customer_id)
         req.result = {"channels": len(package["channels"]), "accesses": len(package["accesses"])}
-        out = {"package": package}
+        expires_at = utcnow() + policy.package_expiry
+        # Not handed to the executor: sealed under a one-time token for the data subject.
+        token = seal_package(req, package, expires_at)
+        out = {"delivery": {"token": token, "expires_at": expires_at.isoformat(),
+                            "download": f"/v1/dsr/{req.id}/package"}}
         cats = ("contact", "government_id", "platform_id", "identity", "demographic", "address",
                 "health", "purchase", "free_text", "consent")
         _audit(session, req, "dsr.access_package", actor, role=role, request_id=request_id,
@@ -148,7 +180,6 @@ def execute_request(session: Session, platform: Platform, req: DsrRequest, *, ac
     elif req.kind == "deletion":
         from cdp.rights.erasure import erase_customer
 
-        policy = load_retention(platform.config.policy_dir)
         res = erase_customer(session, platform, req.customer_id, rx_keep=policy.rx_keep, actor=actor)
         req.result = {k: v for k, v in asdict(res).items() if k != "customers"} | {
             "customers": len(res.customers)}
@@ -248,5 +279,30 @@ def request_json(req: DsrRequest) -> dict[str, Any]:
         "verified_at": iso(req.verified_at), "completed_at": iso(req.completed_at),
         "overdue": req.overdue_at is not None or (req.status in OPEN and req.due_at < utcnow()),
         "refused_reason": req.refused_reason, "channel": req.channel,
-        "detail": req.detail, "result": req.result,
+        "detail": req.detail, "result": _public_result(req.result),
     }
+
+
+def _public_result(result: dict[str, Any] | None) -> dict[str, Any]:
+    from cdp.rights.delivery import RESULT_KEY, public_state
+
+    out = {k: v for k, v in (result or {}).items() if k != RESULT_KEY}
+    delivery = public_state(result)
+    if delivery is not None:
+        out[RESULT_KEY] = delivery
+    return out
+
+
+def download_package(session: Session, req: DsrRequest, token: str, *,
+                     request_id: str | None = None, client: str | None = None) -> dict[str, Any]:
+    """The access package of ``req`` for its one-time ``token``, once (audited)."""
+    from cdp.rights.delivery import open_package
+
+    package = open_package(req, token)
+    _audit(session, req, "dsr.package_download", f"subject:dsr:{req.id}"[:128],
+           request_id=request_id,
+           categories=("contact", "government_id", "platform_id", "identity", "demographic",
+                       "address", "health", "purchase", "free_text", "consent"),
+           detail={"client": client} if client else None)
+    session.flush()
+    return package

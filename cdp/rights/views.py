@@ -14,6 +14,7 @@ from cdp.http import current_platform, db_session, request_id
 from cdp.http.openapi import api_doc
 from cdp.rights import service
 from cdp.rights.models import DsrRequest
+from cdp.rights.schemas import DsrCreateIn, ExecuteIn, PackageDownloadIn, RefuseIn, VerifyIn
 
 bp = Blueprint("rights", __name__)
 
@@ -36,18 +37,18 @@ def _who() -> dict[str, Any]:
 
 
 @bp.post("/dsr")
-@api_doc(purpose=True, tags=["data subject requests"])
+@api_doc(body=DsrCreateIn, purpose=True, tags=["data subject requests"], status=201)
 @protected("dsr", "write", purpose="required")
 def create() -> Any:
-    body = _body()
-    cid, kind = body.get("customer_id"), body.get("kind")
-    if not isinstance(cid, str) or not isinstance(kind, str):
-        raise ValidationError("customer_id and kind are required strings")
-    detail = {}
-    if body.get("purposes") is not None:
-        detail["purposes"] = body["purposes"]
-    req = service.create_request(db_session(), current_platform(), cid, kind,
-                                 channel=str(body.get("channel", "web")), detail=detail, **_who())
+    """Record a data subject request (received; its deadline from the retention policy)."""
+    from cdp.access.views import parse
+
+    body = parse(DsrCreateIn, _body())
+    detail: dict[str, Any] = {}
+    if body.purposes is not None:
+        detail["purposes"] = body.purposes
+    req = service.create_request(db_session(), current_platform(), body.customer_id, body.kind,
+                                 channel=body.channel, detail=detail, **_who())
     return jsonify(service.request_json(req)), 201
 
 
@@ -75,7 +76,7 @@ def get(dsr_id: str) -> Any:
 
 
 @bp.post("/dsr/<dsr_id>/verify")
-@api_doc(purpose=True, tags=["data subject requests"])
+@api_doc(body=VerifyIn, body_required=False, purpose=True, tags=["data subject requests"])
 @protected("dsr", "write", purpose="required")
 def verify(dsr_id: str) -> Any:
     req = service.get_request(db_session(), dsr_id)
@@ -84,7 +85,7 @@ def verify(dsr_id: str) -> Any:
 
 
 @bp.post("/dsr/<dsr_id>/refuse")
-@api_doc(purpose=True, tags=["data subject requests"])
+@api_doc(body=RefuseIn, purpose=True, tags=["data subject requests"])
 @protected("dsr", "write", purpose="required")
 def refuse(dsr_id: str) -> Any:
     req = service.get_request(db_session(), dsr_id)
@@ -95,25 +96,62 @@ def refuse(dsr_id: str) -> Any:
     return jsonify(service.request_json(req))
 
 
-@bp.post("/dsr/<dsr_id>/execute")
+@bp.post("/dsr/<dsr_id>/approve")
 @api_doc(purpose=True, tags=["data subject requests"])
 @protected("dsr", "write", purpose="required")
+def approve(dsr_id: str) -> Any:
+    """A second person's approval of a verified access or erasure request (four eyes,
+    ``policies/retention.toml [dsr] four_eyes``): whoever approves cannot execute it."""
+    req = service.get_request(db_session(), dsr_id)
+    service.approve_request(db_session(), current_platform(), req, **_who())
+    return jsonify(service.request_json(req))
+
+
+@bp.post("/dsr/<dsr_id>/execute")
+@api_doc(body=ExecuteIn, body_required=False, purpose=True, tags=["data subject requests"])
+@protected("dsr", "write", purpose="required")
 def execute(dsr_id: str) -> Any:
-    """Carry out a verified request. For an access request the response is the package
-    (JSON; ``?format=csv`` for CSV); it is handed over and not stored."""
+    """Carry out a verified (and, where the policy asks, approved) request. An access
+    request's package is not in the response: it is sealed under a one-time token, returned
+    here once, for the data subject to download (``POST /v1/dsr/{id}/package``)."""
     session = db_session()
     req = service.get_request(session, dsr_id)
     changes = _body().get("changes")
     out = service.execute_request(session, current_platform(), req, changes=changes, **_who())
     if req.kind == "access":
-        package = out["package"]
-        if request.args.get("format") == "csv":
-            from cdp.rights.package import package_csv
-
-            return Response(package_csv(package), content_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="dsr-{req.id}.csv"'})
-        return jsonify({"request": service.request_json(req), "package": package})
+        return jsonify({"request": service.request_json(req), "delivery": out["delivery"]})
     return jsonify({"request": service.request_json(req), "result": out})
+
+
+@bp.post("/dsr/<dsr_id>/package")
+@api_doc(body=PackageDownloadIn, tags=["data subject requests"], public=True,
+         content_types=("application/json", "text/csv; charset=utf-8"))
+def download_package(dsr_id: str) -> Any:
+    """The access package, once, for the one-time token given when the request was executed
+    (no API key: the token is the data subject's). JSON, or CSV with ``format: csv``."""
+    from cdp.access.ratelimit import client_address, current_limiter
+    from cdp.rights.package import package_csv
+
+    limiter, address = current_limiter(), client_address()
+    limiter.check_anonymous(address)  # a token guesser is unauthenticated traffic
+    limiter.count_anonymous(address)
+    body = _body()
+    token, fmt = body.get("token"), body.get("format", "json")
+    if not isinstance(token, str) or fmt not in ("json", "csv"):
+        raise ValidationError("send {\"token\": \"...\", \"format\": \"json\" | \"csv\"}",
+                              code="bad_body")
+    session = db_session()
+    try:
+        req = service.get_request(session, dsr_id)
+    except NotFound:
+        raise NotFound("no package to download with that token",
+                       code="package_not_available") from None
+    package = service.download_package(session, req, token, request_id=request_id(),
+                                       client=address)
+    if fmt == "csv":
+        return Response(package_csv(package), content_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="dsr-{req.id}.csv"'})
+    return jsonify(package)
 
 
 @bp.get("/retained/<customer_id>")

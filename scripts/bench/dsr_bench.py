@@ -11,9 +11,10 @@ starts from the same state.
 
 Measured in the same run (median of ``--repeat``):
   baseline   assemble_customer: decrypting the unified view once (what one read costs)
-  access     the whole access-package request: create, verify, execute (package built with
-             channels and audit-log accesses, JSON and CSV rendered), committed and audited
-  deletion   the whole deletion request: rx records re-encrypted under retention keys, data
+  access     the whole access-package request: create, verify, approve (four eyes), execute
+             (package built with channels and audit-log accesses, sealed under a one-time
+             token), the one download (decrypted, JSON and CSV rendered), committed and audited
+  deletion   the whole deletion request (approved): rx records re-encrypted under retention keys, data
              keys shredded, rows and blind indexes deleted, committed and audited
 Ratios are against the baseline.
 """
@@ -114,9 +115,12 @@ def main() -> int:
         with platform.transaction() as s:
             req = service.create_request(s, platform, cid, "access", actor="bench")
             service.verify_request(s, req, actor="bench")
+            service.approve_request(s, platform, req, actor="bench-second")  # four eyes
             out = service.execute_request(s, platform, req, actor="bench")
-            body = json.dumps(out["package"], ensure_ascii=False)
-            csv_text = package_csv(out["package"])
+            # Sealed under a one-time token, then downloaded once (as the subject would).
+            package = service.download_package(s, req, out["delivery"]["token"])
+            body = json.dumps(package, ensure_ascii=False)
+            csv_text = package_csv(package)
         timings["access"].append(time.perf_counter() - t)
         sizes.append((len(body), csv_text.count("\n")))
 
@@ -124,6 +128,7 @@ def main() -> int:
         with platform.transaction() as s:
             req = service.create_request(s, platform, cid, "deletion", actor="bench")
             service.verify_request(s, req, actor="bench")
+            service.approve_request(s, platform, req, actor="bench-second")
             res = service.execute_request(s, platform, req, actor="bench")
         timings["deletion"].append(time.perf_counter() - t)
         assert res["records_deleted"] == args.records and res["retained"] == (args.records + 1) // 2

@@ -35,7 +35,10 @@ def _assert_refused(r, status: int, code: str) -> None:  # type: ignore[no-untyp
     assert not any(s in text for s in SECRETS)
 
 
-def test_unknown_malformed_and_revoked_keys(client, platform, customer) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_malformed_and_revoked_keys(client, platform, customer, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from cdp.access import ratelimit
+
+    monkeypatch.setattr(ratelimit, "DENIAL_WINDOW_SECONDS", 3600)  # no window ends mid-test
     url = f"/v1/customers/{customer}"
     purpose = {"X-Purpose-Of-Use": "customer_support"}
     _assert_refused(client.get(url, headers=purpose), 401, "missing_api_key")

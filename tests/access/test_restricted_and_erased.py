@@ -15,11 +15,13 @@ from tests.access.fixtures import FULL_RECORD, PHONE_RAW, ingest
 SECRETS = ("13812345678", "张三丰", "科技园", "11010519850412703X", "二甲双胍")
 
 
-def _dsr(client, headers, cid: str, kind: str) -> None:  # type: ignore[no-untyped-def]
+def _dsr(client, headers, cid: str, kind: str, approver=None) -> None:  # type: ignore[no-untyped-def]
     r = client.post("/v1/dsr", json={"customer_id": cid, "kind": kind}, headers=headers)
     assert r.status_code == 201, r.get_json()
     rid = r.get_json()["id"]
     assert client.post(f"/v1/dsr/{rid}/verify", headers=headers).status_code == 200
+    if approver is not None:  # four eyes (access, deletion)
+        assert client.post(f"/v1/dsr/{rid}/approve", headers=approver).status_code == 200
     r = client.post(f"/v1/dsr/{rid}/execute", headers=headers)
     assert r.status_code == 200, r.get_json()
 
@@ -106,7 +108,8 @@ def test_restriction_purposes_come_from_the_policy_file(tmp_path, config, make_a
 def test_erased_customer_is_gone_for_every_caller(client, platform, make_api_key) -> None:  # type: ignore[no-untyped-def]
     [cid] = ingest(client, make_api_key("ingest_service"), [FULL_RECORD])
     dsr = make_api_key("compliance_officer", "data_subject_request")
-    _dsr(client, dsr, cid, "deletion")
+    _dsr(client, dsr, cid, "deletion",
+         approver=make_api_key("compliance_officer", "data_subject_request"))
     for role, purpose in [("customer_service", "customer_support"), ("pharmacist", "pharmacy_care"),
                           ("compliance_officer", "compliance_audit"),
                           ("compliance_officer", "data_subject_request")]:

@@ -26,16 +26,32 @@ def test_cli_access_package_then_deletion(platform: Platform, cli_env: dict, tmp
     assert req.exit_code == 0, req.output
     rid = req.stdout.strip()
     # Not before verification.
-    early = run.invoke(cli, ["dsr", "execute", rid, "--out", str(tmp_path / "p")], env=cli_env)
+    early = run.invoke(cli, ["dsr", "execute", rid], env=cli_env)
     assert early.exit_code == 2 and "verified" in early.output
     assert run.invoke(cli, ["dsr", "verify", rid, "--method", "in_person"], env=cli_env).exit_code == 0
-    out = run.invoke(cli, ["dsr", "execute", rid, "--out", str(tmp_path / "p")], env=cli_env)
+    # Four eyes: not without a second person's approval, and not by the approver.
+    alone = run.invoke(cli, ["dsr", "execute", rid], env=cli_env)
+    assert alone.exit_code == 2 and "approval" in alone.output
+    assert run.invoke(cli, ["dsr", "approve", rid, "--actor", "second"], env=cli_env).exit_code == 0
+    same = run.invoke(cli, ["dsr", "execute", rid, "--actor", "second"], env=cli_env)
+    assert same.exit_code == 2 and "second person" in same.output
+    out = run.invoke(cli, ["dsr", "execute", rid], env=cli_env)
     assert out.exit_code == 0, out.output
-    pkg = Path(out.stdout.strip())
+    assert NID not in out.output  # a token, not the package
+    token = json.loads(out.stdout)["delivery"]["token"]
+    got = run.invoke(cli, ["dsr", "download", rid, "--token-stdin", "--out", str(tmp_path / "p")],
+                     env=cli_env, input=token + "\n")
+    assert got.exit_code == 0, got.output
+    pkg = Path(got.stdout.strip())
     assert NID in pkg.read_text() and NID in (pkg.parent / "package.csv").read_text()
     assert stat.S_IMODE(os.stat(pkg).st_mode) == 0o600
+    # Once only.
+    again = run.invoke(cli, ["dsr", "download", rid, "--token-stdin", "--out", str(tmp_path / "q")],
+                       env=cli_env, input=token + "\n")
+    assert again.exit_code == 2 and not (tmp_path / "q").exists()
     d = run.invoke(cli, ["dsr", "create", cid, "deletion"], env=cli_env).stdout.strip()
     run.invoke(cli, ["dsr", "verify", d], env=cli_env)
+    run.invoke(cli, ["dsr", "approve", d, "--actor", "second"], env=cli_env)
     res = run.invoke(cli, ["dsr", "execute", d], env=cli_env)
     assert res.exit_code == 0 and json.loads(res.stdout)["retained"] == 1
     listing = run.invoke(cli, ["dsr", "list"], env=cli_env)
@@ -48,7 +64,8 @@ def test_cli_access_package_then_deletion(platform: Platform, cli_env: dict, tmp
 
     with platform.Session() as s:
         actions = set(s.scalars(select(AuditEvent.action).where(AuditEvent.customer_id == cid)))
-    assert {"dsr.receive", "dsr.verify", "dsr.access_package", "dsr.delete"} <= actions
+    assert {"dsr.receive", "dsr.verify", "dsr.approve", "dsr.access_package",
+            "dsr.package_download", "dsr.delete"} <= actions
     assert run.invoke(cli, ["audit", "verify"], env=cli_env).exit_code == 0
 
 

@@ -66,8 +66,19 @@ def _customer_of(platform: Platform, source_record_id: str) -> str:
 def _keys(make_api_key):  # type: ignore[no-untyped-def]
     return {
         "dsr": make_api_key("compliance_officer", "data_subject_request"),
+        # A second officer: access and erasure requests need four eyes.
+        "second": make_api_key("compliance_officer", "data_subject_request"),
         "audit": make_api_key("compliance_officer", "compliance_audit"),
     }
+
+
+def _approve(client, headers, dsr_id: str) -> None:  # type: ignore[no-untyped-def]
+    r = client.post(f"/v1/dsr/{dsr_id}/approve", headers=headers)
+    assert r.status_code == 200, r.json
+
+
+def _download(client, dsr_id: str, token: str, fmt: str = "json"):  # type: ignore[no-untyped-def]
+    return client.post(f"/v1/dsr/{dsr_id}/package", json={"token": token, "format": fmt})
 
 
 def _dsr(client, headers, cid: str, kind: str, **extra):  # type: ignore[no-untyped-def]
@@ -124,9 +135,11 @@ def test_access_package_is_complete_json_and_csv(platform: Platform, client, mak
     assert client.get(f"/v1/customers/{cid}", headers=cs).status_code == 200
     req = _dsr(client, h, cid, "access")
     client.post(f"/v1/dsr/{req['id']}/verify", json={"method": "id_card_photo"}, headers=h)
+    _approve(client, _keys(make_api_key)["second"], req["id"])
     r = client.post(f"/v1/dsr/{req['id']}/execute", headers=h)
     assert r.status_code == 200 and r.json["request"]["status"] == "completed"
-    pkg = r.json["package"]
+    assert "package" not in r.json  # sealed for the subject, not handed to the officer
+    pkg = _download(client, req["id"], r.json["delivery"]["token"]).json
     assert [c["source"] for c in pkg["channels"]] == ["app", "call_center", "jd_health"]
     blob = json.dumps(pkg, ensure_ascii=False)
     for v in (NID, EMAIL.lower(), NAME, ADDRESS, RX_DRUG, "配送延迟"):
@@ -137,7 +150,10 @@ def test_access_package_is_complete_json_and_csv(platform: Platform, client, mak
     # CSV: same content, one row per value, with its channel.
     req2 = _dsr(client, h, cid, "access")
     client.post(f"/v1/dsr/{req2['id']}/verify", headers=h)
-    r = client.post(f"/v1/dsr/{req2['id']}/execute?format=csv", headers=h)
+    _approve(client, _keys(make_api_key)["second"], req2["id"])
+    token = client.post(f"/v1/dsr/{req2['id']}/execute", headers=h).json["delivery"]["token"]
+    r = _download(client, req2["id"], token, "csv")
+    assert r.headers["Content-Type"] == "text/csv; charset=utf-8"  # the charset once
     rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
     assert any(row["value"] == NID and row["source"] == "jd_health" for row in rows)
     assert any(row["section"] == "accesses" for row in rows)
@@ -196,6 +212,7 @@ def test_deletion_leaves_nothing_readable_but_kept_rx_for_compliance(
     h = keys["dsr"]
     req = _dsr(client, h, cid, "deletion")
     client.post(f"/v1/dsr/{req['id']}/verify", headers=h)
+    _approve(client, keys["second"], req["id"])
     r = client.post(f"/v1/dsr/{req['id']}/execute", headers=h)
     assert r.status_code == 200 and r.json["request"]["status"] == "completed"
     assert r.json["result"]["retained"] == 1 and r.json["result"]["keys_shredded"] >= 1

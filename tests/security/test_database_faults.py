@@ -124,14 +124,17 @@ def test_backends_terminated_under_a_read_loop_give_no_500(  # type: ignore[no-u
                "X-Purpose-Of-Use": "customer_support"}
     codes: list[int] = []
     retry_after: list[str | None] = []
+    kills: list[int] = []
     stop = threading.Event()
 
     def terminator() -> None:
         with psycopg.connect(_libpq(config.database_url), autocommit=True) as admin:
             while not stop.is_set():
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                row = admin.execute(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                    "FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()
+                kills.append(int(row[0]) if row else 0)
                 time.sleep(0.25)
 
     def reader(base: str) -> None:
@@ -152,12 +155,16 @@ def test_backends_terminated_under_a_read_loop_give_no_500(  # type: ignore[no-u
         stop.set()
         for t in threads:
             t.join(timeout=60)
-    assert len(codes) > 100
+    assert len(codes) > 100 and sum(kills) > 10
     assert 500 not in codes, sorted(set(codes))
     assert set(codes) <= {200, 503}
-    # A 503 says when to retry, and is rare: a read is retried once on a new connection.
+    # A 503 says when to retry. It comes only when the retry's new connection is killed too:
+    # each round of terminations can fail at most the two reads in flight, and most reads
+    # are served.
     assert all(r is not None for r in retry_after)
-    assert codes.count(503) <= len(codes) * 0.02, (codes.count(503), len(codes))
+    rounds = sum(1 for k in kills if k)
+    assert codes.count(503) <= 2 * rounds, (codes.count(503), rounds)
+    assert codes.count(200) > len(codes) * 0.8, (codes.count(200), len(codes))
 
 
 def _bearer(platform, create_key, role: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
