@@ -122,6 +122,7 @@ def check_credentials(session: Session, name: str, password: str) -> SignInResul
     to the caller and take the same time."""
     user = session.scalar(select(ConsoleUser).where(ConsoleUser.name == name[:64]))
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    ok: bool
     try:
         ok = _hasher.verify(stored, password[:MAX_PASSWORD])
     except (VerifyMismatchError, VerificationError, InvalidHashError):

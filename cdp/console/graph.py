@@ -61,10 +61,10 @@ def render_svg(customer_label: str, edges: Sequence[Edge], *, title_id: str = "g
     colour = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(channels)}
     n = max(len(edges), 1)
     parts: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'class="identity-graph" role="img" aria-labelledby="{title_id}">',
-        f'<title id="{title_id}">{escape(customer_label)}: {len(edges)} source records '
-        f"in {len(channels)} channels</title>",
+        (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+         f'class="identity-graph" role="img" aria-labelledby="{title_id}">'),
+        (f'<title id="{title_id}">{escape(customer_label)}: {len(edges)} source records '
+         f"in {len(channels)} channels</title>"),
     ]
     # Edges first so nodes are drawn over them.
     positions = []

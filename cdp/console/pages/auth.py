@@ -49,7 +49,7 @@ def _login_page(status: int = 200, error: str | None = None) -> Any:
         "console/login.html",
         pre_csrf=token,
         error=error,
-        notice=END_MESSAGES[why] if why in END_MESSAGES else None,
+        notice=END_MESSAGES.get(why or ""),
         oidc_enabled=_oidc_enabled(),
     )
     resp = make_response(body, status)
