@@ -276,3 +276,18 @@ def test_production_hasher_is_argon2id_with_rfc_9106_cost() -> None:
     from cdp.console.accounts import PRODUCTION_HASHER as params
 
     assert params.type is Type.ID and params.memory_cost >= 64 * 1024 and params.time_cost >= 2
+
+
+def test_password_guessing_against_one_account_is_throttled(console_app, staff) -> None:  # type: ignore[no-untyped-def]
+    from cdp.console.pages.auth import MAX_FAILURES
+
+    client = console_app.test_client()
+    for _ in range(MAX_FAILURES):
+        assert login(client, staff["analyst"], "wrong guess number one").status_code == 401
+    # Now even the right password is refused for a while, and the refusal is on record.
+    assert login(client, staff["analyst"]).status_code == 429
+    # Another account is not affected.
+    assert login(console_app.test_client(), staff["pharmacist"]).status_code == 302
+    reasons = [e.detail["reason"] for e in _events(console_app, "console.sign_in")
+               if e.decision == "deny"]
+    assert reasons == ["bad_credentials"] * MAX_FAILURES + ["throttled"]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import render_template, request
+from flask import render_template
 from sqlalchemy import select
 
 from cdp.access.policy import POLICY_FILES, policy_store
@@ -72,7 +72,6 @@ def admin_policy() -> Any:
     current = store.current()
     files = [(name, _stamp(Path(policy_dir, name))) for name in (*POLICY_FILES, CONSOLE_FILE)]
     as_time = lambda t: datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if t else None
-    _ = request
     return render_template(
         "console/admin_policy.html", files=files, fingerprint=current.fingerprint,
         reloads=store.reloads, loaded_at=as_time(store.loaded_at),
