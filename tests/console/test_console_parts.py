@@ -72,3 +72,12 @@ def test_identity_graph_draws_one_labelled_edge_per_record() -> None:
     assert "deterministic:phone [phone]" in svg and "probabilistic [name, birth_date]" in svg
     assert "a&lt;b&gt;" in svg and "a<b>" not in svg  # escaped
     assert 'role="img"' in svg and "<title" in svg and "style=" not in svg
+
+
+def test_many_records_are_drawn_by_channel_with_rule_counts() -> None:
+    edges = [Edge(f"ch{i % 3}", f"r-{i}", "deterministic:phone", ("phone",), 2) for i in range(30)]
+    svg = str(render_svg("张**", edges))
+    assert svg.count('class="graph-channel"') == 3  # one node per channel
+    assert svg.count('class="graph-record"') == 30  # a dot per record, each with its id
+    assert svg.count("deterministic:phone [phone] ×10") == 3
+    assert "style=" not in svg
