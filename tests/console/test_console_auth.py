@@ -146,9 +146,23 @@ def test_sessions_rotate_at_sign_in_and_second_factor(console_app, staff) -> Non
     stale = console_app.test_client()
     stale.set_cookie("cdp_console", halfway, path="/console")  # type: ignore[arg-type]
     assert stale.get("/console/admin/users").status_code == 302
-    # Next sign-in asks for the code of the enrolled secret, not a new enrolment.
+    # Next sign-in asks for a code of the enrolled secret, not a new enrolment; the code
+    # already used is refused (no replay), the next one is accepted.
     again = console_app.test_client()
-    resp = login(again, staff["admin"], totp_secret=secret)
+    page = again.get("/console/login").get_data(as_text=True)
+    again.post("/console/login", data={"username": staff["admin"], "password": PASSWORD,
+                                       "csrf_token": csrf_from(page)})
+    mfa_page = again.get("/console/mfa").get_data(as_text=True)
+    assert 'id="totp-secret"' not in mfa_page
+    totp = pyotp.TOTP(secret)
+    with console_app.extensions["cdp"].transaction() as s:
+        step = s.scalar(select(ConsoleUser.totp_last_step).where(ConsoleUser.name == staff["admin"]))
+    assert step is not None
+    replay = again.post("/console/mfa", data={"code": totp.generate_otp(step),
+                                              "csrf_token": csrf_from(mfa_page)})
+    assert replay.status_code == 401
+    following = totp.generate_otp(step + 1)
+    resp = again.post("/console/mfa", data={"code": following, "csrf_token": csrf_from(mfa_page)})
     assert resp.status_code == 302 and again.get("/console/admin/users").status_code == 200
 
 

@@ -15,7 +15,7 @@ from cdp.console import accounts, sessions
 from cdp.console.models import ConsoleSession
 from cdp.console.settings import FILE as CONSOLE_FILE
 from cdp.console.web import access, audit, bp, is_htmx, live
-from cdp.errors import NotFound
+from cdp.errors import Conflict, NotFound
 from cdp.web import current_platform, db_session
 
 
@@ -30,6 +30,9 @@ def admin_user_state(name: str, state: str) -> Any:
     access("console", "manage", purpose="optional")
     if state not in ("disable", "enable"):
         raise NotFound("no such action")
+    if name == live().user.name and state == "disable":
+        raise Conflict("you cannot disable your own account here; use `cdp users disable`",
+                       code="own_account")
     user = accounts.set_disabled(db_session(), name, state == "disable")
     audit(f"console.user_{state}", detail={"user": user.name})
     template = "console/_user_row.html" if is_htmx() else "console/admin_users.html"
