@@ -122,6 +122,7 @@ def check_credentials(session: Session, name: str, password: str) -> SignInResul
     to the caller and take the same time."""
     user = session.scalar(select(ConsoleUser).where(ConsoleUser.name == name[:64]))
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    ok: bool
     try:
         ok = _hasher.verify(stored, password[:MAX_PASSWORD])
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -168,13 +169,27 @@ def start_totp_enrolment(session: Session, keyring: Keyring, user: ConsoleUser) 
     return secret
 
 
-def check_totp(keyring: Keyring, user: ConsoleUser, code: str) -> bool:
-    """Whether ``code`` is the current TOTP code (one step of clock drift either way)."""
+def check_totp(keyring: Keyring, user: ConsoleUser, code: str, *, at: float | None = None) -> bool:
+    """Whether ``code`` is a current TOTP code (one step of clock drift either way) not used
+    before: the step it belongs to is remembered on ``user`` and no earlier or equal step is
+    accepted again, so an observed code cannot be replayed."""
+    import hmac
+    import time
+
     secret = totp_secret(keyring, user)
     code = code.strip().replace(" ", "")
     if secret is None or not (code.isdigit() and len(code) == 6):
         return False
-    return pyotp.TOTP(secret).verify(code, valid_window=1)
+    totp = pyotp.TOTP(secret)
+    now = time.time() if at is None else at
+    step_now = int(now // totp.interval)
+    for step in (step_now - 1, step_now, step_now + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            if user.totp_last_step is not None and step <= user.totp_last_step:
+                return False
+            user.totp_last_step = step
+            return True
+    return False
 
 
 def provisioning_uri(secret: str, user: ConsoleUser) -> str:

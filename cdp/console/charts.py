@@ -50,8 +50,8 @@ def _axis(max_value: int) -> tuple[int, list[int]]:
 def _frame(title: str, chart_id: str, ceiling: int, ticks: list[int]) -> list[str]:
     plot_h = H - TOP - BOTTOM
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" class="chart" '
-        f'role="img" aria-labelledby="{chart_id}-t">',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" class="chart" '
+         f'role="img" aria-labelledby="{chart_id}-t">'),
         f'<title id="{chart_id}-t">{escape(title)}</title>',
     ]
     for t in ticks:

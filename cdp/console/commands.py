@@ -21,7 +21,7 @@ def _os_actor() -> str:
 
     try:
         return f"cli:{getpass.getuser()}"
-    except Exception:  # no login name in a container: still an audit entry
+    except (OSError, KeyError):  # no login name in a container: still an audit entry
         return "cli"
 
 

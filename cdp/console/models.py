@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, false
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cdp.db import Base, UTCDateTime, utcnow
@@ -23,6 +23,8 @@ class ConsoleUser(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The 30-second step of the last code accepted: a code is good once (RFC 6238 §5.2).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     oidc_subject: Mapped[str | None] = mapped_column(String(255), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from cdp.access.guard import AccessContext, Principal, authorize, current_policy
 from cdp.audit.log import AuditEntry, record
@@ -111,18 +112,20 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def to_login(reason: str | None = None) -> Response:
-    target = url_for("console.login", **({"why": reason} if reason else {}))
+def to_login(reason: str | None = None) -> BaseResponse:
+    target = url_for("console.login", why=reason) if reason else url_for("console.login")
+    resp: BaseResponse
     if is_htmx():
+        # htmx follows HX-Redirect with a full page load (a 302 would be swapped in).
         resp = Response("", status=401)
         resp.headers["HX-Redirect"] = target
     else:
-        resp = redirect(target)  # type: ignore[assignment]
+        resp = redirect(target)
     resp.delete_cookie(COOKIE, path=COOKIE_PATH)
     return resp
 
 
-def set_session_cookie(resp: Response, token: str) -> None:
+def set_session_cookie(resp: BaseResponse, token: str) -> None:
     resp.set_cookie(COOKIE, token, path=COOKIE_PATH, httponly=True, samesite="Strict",
                     secure=cookie_secure(), max_age=int(cpolicy().absolute.total_seconds()))
 
@@ -146,7 +149,7 @@ def csrf_refused() -> Response:
 
 
 @bp.before_request
-def _before() -> Response | None:
+def _before() -> BaseResponse | None:
     nonce()
     endpoint = request.endpoint or ""
     if endpoint == "console.static":
@@ -171,7 +174,7 @@ def _before() -> Response | None:
             audit("console.session_end", detail={"reason": why})
         return to_login(why if why != "none" else None)
     if request.method in UNSAFE:
-        sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
+        sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
         if not sessions.csrf_ok(lv.row, sent) or not _same_origin():
             return csrf_refused()
     if lv.row.stage != sessions.STAGE_ACTIVE and endpoint not in HALFWAY:

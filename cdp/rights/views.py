@@ -41,7 +41,7 @@ def _who() -> dict[str, Any]:
 @protected("dsr", "write", purpose="required")
 def create() -> Any:
     """Record a data subject request (received; its deadline from the retention policy)."""
-    from cdp.access.views import parse
+    from cdp.http.parsing import parse
 
     body = parse(DsrCreateIn, _body())
     detail: dict[str, Any] = {}

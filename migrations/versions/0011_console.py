@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=True),
         sa.Column("totp_secret_ct", sa.LargeBinary(), nullable=True),
         sa.Column("totp_confirmed", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
         sa.Column("oidc_subject", sa.String(length=255), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),

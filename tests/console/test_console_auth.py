@@ -146,9 +146,23 @@ def test_sessions_rotate_at_sign_in_and_second_factor(console_app, staff) -> Non
     stale = console_app.test_client()
     stale.set_cookie("cdp_console", halfway, path="/console")  # type: ignore[arg-type]
     assert stale.get("/console/admin/users").status_code == 302
-    # Next sign-in asks for the code of the enrolled secret, not a new enrolment.
+    # Next sign-in asks for a code of the enrolled secret, not a new enrolment; the code
+    # already used is refused (no replay), the next one is accepted.
     again = console_app.test_client()
-    resp = login(again, staff["admin"], totp_secret=secret)
+    page = again.get("/console/login").get_data(as_text=True)
+    again.post("/console/login", data={"username": staff["admin"], "password": PASSWORD,
+                                       "csrf_token": csrf_from(page)})
+    mfa_page = again.get("/console/mfa").get_data(as_text=True)
+    assert 'id="totp-secret"' not in mfa_page
+    totp = pyotp.TOTP(secret)
+    with console_app.extensions["cdp"].transaction() as s:
+        step = s.scalar(select(ConsoleUser.totp_last_step).where(ConsoleUser.name == staff["admin"]))
+    assert step is not None
+    replay = again.post("/console/mfa", data={"code": totp.generate_otp(step),
+                                              "csrf_token": csrf_from(mfa_page)})
+    assert replay.status_code == 401
+    following = totp.generate_otp(step + 1)
+    resp = again.post("/console/mfa", data={"code": following, "csrf_token": csrf_from(mfa_page)})
     assert resp.status_code == 302 and again.get("/console/admin/users").status_code == 200
 
 
@@ -276,3 +290,18 @@ def test_production_hasher_is_argon2id_with_rfc_9106_cost() -> None:
     from cdp.console.accounts import PRODUCTION_HASHER as params
 
     assert params.type is Type.ID and params.memory_cost >= 64 * 1024 and params.time_cost >= 2
+
+
+def test_password_guessing_against_one_account_is_throttled(console_app, staff) -> None:  # type: ignore[no-untyped-def]
+    from cdp.console.pages.auth import MAX_FAILURES
+
+    client = console_app.test_client()
+    for _ in range(MAX_FAILURES):
+        assert login(client, staff["analyst"], "wrong guess number one").status_code == 401
+    # Now even the right password is refused for a while, and the refusal is on record.
+    assert login(client, staff["analyst"]).status_code == 429
+    # Another account is not affected.
+    assert login(console_app.test_client(), staff["pharmacist"]).status_code == 302
+    reasons = [e.detail["reason"] for e in _events(console_app, "console.sign_in")
+               if e.decision == "deny"]
+    assert reasons == ["bad_credentials"] * MAX_FAILURES + ["throttled"]

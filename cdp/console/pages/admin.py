@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import render_template, request
+from flask import render_template
 from sqlalchemy import select
 
 from cdp.access.policy import POLICY_FILES, policy_store
@@ -15,7 +15,7 @@ from cdp.console import accounts, sessions
 from cdp.console.models import ConsoleSession
 from cdp.console.settings import FILE as CONSOLE_FILE
 from cdp.console.web import access, audit, bp, is_htmx, live
-from cdp.errors import NotFound
+from cdp.errors import Conflict, NotFound
 from cdp.http import current_platform, db_session
 
 
@@ -30,6 +30,9 @@ def admin_user_state(name: str, state: str) -> Any:
     access("console", "manage", purpose="optional")
     if state not in ("disable", "enable"):
         raise NotFound("no such action")
+    if name == live().user.name and state == "disable":
+        raise Conflict("you cannot disable your own account here; use `cdp users disable`",
+                       code="own_account")
     user = accounts.set_disabled(db_session(), name, state == "disable")
     audit(f"console.user_{state}", detail={"user": user.name})
     template = "console/_user_row.html" if is_htmx() else "console/admin_users.html"
@@ -72,7 +75,6 @@ def admin_policy() -> Any:
     current = store.current()
     files = [(name, _stamp(Path(policy_dir, name))) for name in (*POLICY_FILES, CONSOLE_FILE)]
     as_time = lambda t: datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if t else None
-    _ = request
     return render_template(
         "console/admin_policy.html", files=files, fingerprint=current.fingerprint,
         reloads=store.reloads, loaded_at=as_time(store.loaded_at),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from flask import g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
 
+from cdp.audit.models import AuditEvent
 from cdp.console import accounts, sessions
 from cdp.console.i18n import LANG_COOKIE, LANGUAGES
 from cdp.console.web import (
@@ -35,6 +38,22 @@ END_MESSAGES = {
 }
 
 
+# Failed sign-ins to one account within FAILURE_WINDOW before it is refused outright.
+MAX_FAILURES = 10
+FAILURE_WINDOW = timedelta(minutes=15)
+
+
+def recent_failures(name: str) -> int:
+    """Refused sign-ins to account ``name`` in the last FAILURE_WINDOW (from the audit log,
+    so every worker sees the same count)."""
+    return int(db_session().scalar(
+        select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "console.sign_in", AuditEvent.decision == "deny",
+            AuditEvent.actor == f"user:{name[:64]}", AuditEvent.at >= utcnow() - FAILURE_WINDOW,
+        )
+    ) or 0)
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path inside the console: never an open redirect."""
     if target and target.startswith("/console/") and "//" not in target and "\\" not in target:
@@ -49,7 +68,7 @@ def _login_page(status: int = 200, error: str | None = None) -> Any:
         "console/login.html",
         pre_csrf=token,
         error=error,
-        notice=END_MESSAGES[why] if why in END_MESSAGES else None,
+        notice=END_MESSAGES.get(why or ""),
         oidc_enabled=_oidc_enabled(),
     )
     resp = make_response(body, status)
@@ -73,6 +92,11 @@ def login() -> Any:
     name = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     session = db_session()
+    if accounts.user_exists(session, name) and recent_failures(name) >= MAX_FAILURES:
+        # Password guessing against one account: refused without checking, for a while.
+        audit("console.sign_in", decision="deny", actor=f"user:{name}",
+              detail={"reason": "throttled"})
+        return _login_page(429, _("Too many failed sign-ins. Try again in a few minutes."))
     result = accounts.check_credentials(session, name, password)
     if result.user is None:
         # Who tried is on record by account name only when the account exists.

@@ -7,6 +7,7 @@ audit) after the access guard's decision for the session's purpose of use.
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
@@ -114,7 +115,7 @@ def refill_rows(prescriptions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for name, dates in sorted(per_drug.items()):
         dates.sort()
-        gaps = [(b - a).days for a, b in zip(dates, dates[1:], strict=False)]
+        gaps = [(b - a).days for a, b in pairwise(dates)]
         rows.append({"name": name, "fills": len(dates), "first": dates[0].date(),
                      "last": dates[-1].date(), "gaps": gaps})
     return rows
