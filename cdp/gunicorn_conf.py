@@ -16,7 +16,8 @@ bind = os.environ.get("CDP_BIND", "127.0.0.1:8000")
 # service needs about workers x threads connections (plus the scheduler's): keep that under
 # the server's max_connections (100 by default) when raising either on a larger machine.
 workers = int(os.environ.get("CDP_WORKERS", os.cpu_count() or 2))
-worker_class = "gthread"
+# gunicorn's gthread worker, which leaves Ctrl-C to the arbiter (cdp/http/gunicorn_support.py).
+worker_class = "cdp.http.gunicorn_support.ThreadWorker"
 threads = int(os.environ.get("CDP_THREADS", "4"))
 
 # No access log: a request line can carry a looked-up identifier in its query string
@@ -38,11 +39,3 @@ def post_fork(server, worker):  # type: ignore[no-untyped-def]
     from cdp.http.gunicorn_support import install_json_parser_errors
 
     install_json_parser_errors()
-
-
-def post_worker_init(worker):  # type: ignore[no-untyped-def]
-    # Ctrl-C in a terminal reaches every process of the group: a worker leaves it to the
-    # arbiter, which stops the workers in order (`cdp serve`: gracefully, as on SIGTERM).
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 from typing import Any
 
 from gunicorn import util
 from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import ThreadWorker as _GThreadWorker
 
 # "Invalid request from ip=1.2.3.4: <whatever the parser objected to>" (gunicorn 22-23).
 _INVALID_REQUEST = re.compile(r"^(Invalid request from ip=[^:\s]*(?::\d+)?):.*$", re.DOTALL)
@@ -110,3 +112,17 @@ def install_json_parser_errors() -> None:
     write_error``, which is replaced here (in the worker process, after fork).
     """
     util.write_error = _write_json_error  # type: ignore[assignment]
+
+
+class ThreadWorker(_GThreadWorker):  # type: ignore[misc]
+    """gunicorn's gthread worker that ignores SIGINT for its whole life.
+
+    Ctrl-C in a terminal reaches every process of the foreground group. gunicorn's worker
+    would quit at once from inside its signal handler, even while it is still loading the
+    app, which can leave a half-finished finaliser's traceback in the log. The arbiter
+    gets the same signal and stops the workers itself (gracefully, under ``cdp serve``).
+    """
+
+    def init_signals(self) -> None:
+        super().init_signals()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

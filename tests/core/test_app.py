@@ -84,7 +84,12 @@ def test_the_shipped_gunicorn_settings_keep_the_access_log_off() -> None:
 
     conf = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
     assert conf["accesslog"] is None
-    assert conf["worker_class"] == "gthread" and conf["threads"] >= 1
+    assert conf["worker_class"] == "cdp.http.gunicorn_support.ThreadWorker" and conf["threads"] >= 1
+    from gunicorn.workers.gthread import ThreadWorker
+
+    from cdp.http.gunicorn_support import ThreadWorker as Ours
+
+    assert issubclass(Ours, ThreadWorker)
     assert conf["wsgi_app"] == "cdp.wsgi:app"
     # `cdp serve` runs with the very same settings
     from cdp.server import settings

@@ -55,7 +55,7 @@ def test_serve_runs_gunicorn_and_stops_cleanly(cli_env, tmp_path, sig) -> None: 
                 proc.kill()
                 proc.wait()
     text = log.read_text()
-    assert "Starting gunicorn" in text and "Using worker: gthread" in text
+    assert "Starting gunicorn" in text and "Using worker: cdp.http.gunicorn_support.ThreadWorker" in text
     assert "Traceback" not in text
     # nothing of the server is left behind (its workers exited with it)
     leftover = subprocess.run(["pgrep", "-f", f"serve --port {port} "], capture_output=True,
