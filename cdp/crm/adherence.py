@@ -15,6 +15,7 @@ The rules, exactly as policies/crm.toml documents them:
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -51,8 +52,13 @@ class RefillDue:
 
 def class_of(atc: str, classes: Mapping[str, Iterable[str]]) -> list[str]:
     """Every class whose prefixes ``atc`` starts with."""
-    code = atc.upper()
-    return [name for name, prefixes in classes.items() if any(code.startswith(p) for p in prefixes)]
+    key = tuple((name, tuple(prefixes)) for name, prefixes in classes.items())
+    return list(_class_of(atc.upper(), key))
+
+
+@functools.lru_cache(maxsize=4096)
+def _class_of(code: str, classes: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:
+    return tuple(name for name, prefixes in classes if code.startswith(prefixes))
 
 
 def _drug_intervals(fills: list[Fill]) -> list[tuple[date, date]]:

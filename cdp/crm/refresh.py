@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -230,7 +231,8 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
         due = [r["due"] for r in t["refills"]]
         rows.append({
             "customer_id": cid, "as_of": as_of, "computed_at": now, "data_key_id": key[0],
-            "traits_ct": fields.encrypt_json(key[1], t, fields.field_aad("crm_profiles", "traits_ct", cid)),
+            "traits_ct": fields.encrypt(key[1], orjson.dumps(t),
+                                        fields.field_aad("crm_profiles", "traits_ct", cid)),
             "r_score": t.get("r_score"), "f_score": t.get("f_score"), "m_score": t.get("m_score"),
             "p_alive": t.get("p_alive"), "clv_12m": t.get("clv_12m"),
             "value_score": t.get("value_score"), "profiling_objection": bool(objecting[i]),
