@@ -52,8 +52,15 @@ class RefillDue:
 
 def class_of(atc: str, classes: Mapping[str, Iterable[str]]) -> list[str]:
     """Every class whose prefixes ``atc`` starts with."""
-    key = tuple((name, tuple(prefixes)) for name, prefixes in classes.items())
-    return list(_class_of(atc.upper(), key))
+    key = _KEYS.get(id(classes))
+    if key is None or key[0] is not classes:
+        key = (classes, tuple((name, tuple(prefixes)) for name, prefixes in classes.items()))
+        _KEYS[id(classes)] = key
+    return list(_class_of(atc.upper(), key[1]))
+
+
+# the hashable form of a classes mapping, by identity (settings hold one mapping for life)
+_KEYS: dict[int, tuple[Mapping[str, Iterable[str]], tuple[tuple[str, tuple[str, ...]], ...]]] = {}
 
 
 @functools.lru_cache(maxsize=4096)

@@ -29,6 +29,7 @@ from cdp.identity.models import Customer, SourceRecord
 from cdp.identity.rules import load_rules
 
 CHUNK = 500
+PROFILE_FIELDS = ("address", "birth_date", "gender")
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,9 @@ def iter_facts(
                         dek, r.profile_ct, fields.field_aad("source_records", "profile_ct", r.id)))
                 except DecryptionError:
                     prof = None
+                # only the fields traits use: the golden name (its normalisation is a
+                # quarter of the read's time) is not one of them
+                prof = {k: prof[k] for k in PROFILE_FIELDS if k in prof} if prof else None
                 if prof:
                     observations.setdefault(r.customer_id, []).append({
                         "source": r.source, "source_record_id": r.source_record_id,

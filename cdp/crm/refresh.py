@@ -222,7 +222,8 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
 
     # profiles: replaced whole (a merged or erased customer's profile goes with it)
     session.execute(delete(CrmProfile))
-    rows = []
+    rows: list[dict[str, Any]] = []
+    written = 0
     for i, cid in enumerate(ids):
         key = keys[i]
         if key is None:
@@ -238,9 +239,12 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
             "value_score": t.get("value_score"), "profiling_objection": bool(objecting[i]),
             "next_refill_due": date.fromisoformat(min(due)) if due else None,
         })
-    for start in range(0, len(rows), 5000):
-        insert_rows(session, _table(CrmProfile), rows[start:start + 5000])
-    report.profiles = len(rows)
+        if len(rows) == 5000:  # written as they are made: the ciphertexts are not all held
+            insert_rows(session, _table(CrmProfile), rows)
+            written += len(rows)
+            rows = []
+    insert_rows(session, _table(CrmProfile), rows)
+    report.profiles = written + len(rows)
     lap("profiles")
 
     report.care_tasks_created = _care_tasks(session, platform, settings, ids, traits, keys,
