@@ -15,6 +15,7 @@ The rules, exactly as policies/crm.toml documents them:
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -51,8 +52,20 @@ class RefillDue:
 
 def class_of(atc: str, classes: Mapping[str, Iterable[str]]) -> list[str]:
     """Every class whose prefixes ``atc`` starts with."""
-    code = atc.upper()
-    return [name for name, prefixes in classes.items() if any(code.startswith(p) for p in prefixes)]
+    key = _KEYS.get(id(classes))
+    if key is None or key[0] is not classes:
+        key = (classes, tuple((name, tuple(prefixes)) for name, prefixes in classes.items()))
+        _KEYS[id(classes)] = key
+    return list(_class_of(atc.upper(), key[1]))
+
+
+# the hashable form of a classes mapping, by identity (settings hold one mapping for life)
+_KEYS: dict[int, tuple[Mapping[str, Iterable[str]], tuple[tuple[str, tuple[str, ...]], ...]]] = {}
+
+
+@functools.lru_cache(maxsize=4096)
+def _class_of(code: str, classes: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:
+    return tuple(name for name, prefixes in classes if code.startswith(prefixes))
 
 
 def _drug_intervals(fills: list[Fill]) -> list[tuple[date, date]]:

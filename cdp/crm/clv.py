@@ -43,11 +43,31 @@ class GammaGammaParams:
     log_likelihood: float
 
 
+def distinct_rows(*columns: Array) -> tuple[list[Array], NDArray[np.intp], Array]:
+    """The distinct rows of ``columns`` (sorted), each input row's index among them, and
+    how often each occurs. A lexsort and one comparison pass: ``np.unique(axis=0)`` sorts
+    rows as structured values, about 30 times slower on 100,000 rows."""
+    cols = [np.asarray(c, dtype=np.float64) for c in columns]
+    order = np.lexsort(cols[::-1])
+    sorted_cols = [c[order] for c in cols]
+    n = order.size
+    new = np.ones(n, dtype=bool)
+    if n > 1:
+        same = np.ones(n - 1, dtype=bool)
+        for c in sorted_cols:
+            same &= c[1:] == c[:-1]
+        new[1:] = ~same
+    group = np.cumsum(new) - 1
+    inv = np.empty(n, dtype=np.intp)
+    inv[order] = group
+    counts = np.bincount(group).astype(np.float64)
+    return [c[new] for c in sorted_cols], inv, counts
+
+
 def merge_rows(*columns: Array) -> tuple[list[Array], Array]:
     """The distinct rows of ``columns`` and how often each occurs (the fit's weights)."""
-    stacked = np.column_stack(columns)
-    uniq, counts = np.unique(stacked, axis=0, return_counts=True)
-    return [uniq[:, i] for i in range(uniq.shape[1])], counts.astype(np.float64)
+    uniq, _, counts = distinct_rows(*columns)
+    return uniq, counts
 
 
 @dataclass(frozen=True)
@@ -262,11 +282,7 @@ def score(p: BgNbdParams, x: Array, tx: Array, T: Array, *, horizon: float, mont
     days share rows, and the hypergeometric function is most of the cost. The value of a
     month's purchases is linear in spend, so the value is ``discounted_purchases x spend``.
     """
-    x, tx, T = (np.asarray(v, dtype=np.float64) for v in (x, tx, T))
-    stacked = np.column_stack((x, tx, T))
-    uniq, inv = np.unique(stacked, axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
-    ux, utx, uT = uniq[:, 0], uniq[:, 1], uniq[:, 2]
+    (ux, utx, uT), inv, _ = distinct_rows(x, tx, T)
     alive = probability_alive(p, ux, utx, uT)
     exp_h = expected_purchases(p, horizon, ux, utx, uT)
     monthly = (1.0 + annual_discount) ** (1.0 / 12.0) - 1.0

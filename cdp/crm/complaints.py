@@ -15,9 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
-from cdp.crm.models import CareTask, Complaint, ComplaintEvent
+from cdp.db.bulk import insert_rows
+from cdp.crm.models import CareTask, Complaint, ComplaintEvent, table
 from cdp.crm.settings import CATEGORIES, PRIORITIES, CrmSettings
 from cdp.crypto import fields
+from cdp.db import new_id
 from cdp.errors import Conflict, NotFound, ValidationError
 from cdp.identity.models import Interaction, SourceRecord
 
@@ -190,7 +192,10 @@ def transition(
 
 def from_interactions(session: Session, platform: Any, settings: CrmSettings, now: datetime) -> int:
     """A ticket for every `complaint` interaction without one (category by the policy's
-    keywords in its text; the text itself goes nowhere). Returns the number opened."""
+    keywords in its text; the text itself goes nowhere). Returns the number opened.
+
+    Written in bulk (tickets, their first state, one audit entry each): a first refresh
+    over a large history opens tens of thousands."""
     have = select(Complaint.interaction_id).where(Complaint.interaction_id.is_not(None))
     rows = session.execute(
         select(Interaction.id, Interaction.customer_id, Interaction.at, Interaction.data_key_id,
@@ -202,7 +207,9 @@ def from_interactions(session: Session, platform: Any, settings: CrmSettings, no
     if not rows:
         return 0
     keys = platform.keys.load(session, {r.data_key_id for r in rows})
-    n = 0
+    tickets: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    audits: list[AuditEntry] = []
     for r in rows:
         text = ""
         # the original text, in memory only: the stored redaction replaces health terms
@@ -215,15 +222,35 @@ def from_interactions(session: Session, platform: Any, settings: CrmSettings, no
                 text = ""
         category = classify(text, settings)
         low = text.lower()
-        adr = None
+        opened = r.at or now
+        row: dict[str, Any] = {
+            "id": new_id(), "customer_id": r.customer_id, "interaction_id": r.id,
+            "origin": "interaction", "channel": r.source, "category": category,
+            "priority": default_priority(category), "state": "open", "opened_at": opened,
+            "first_response_at": None, "resolved_at": None, "closed_at": None,
+            "adr_learned_on": None, "adr_serious": False, "adr_new": False, "adr_death": False,
+            "regulatory_due_on": None, "satisfaction": None, "dsr_id": None,
+            "data_key_id": None, "description_ct": None, "created_at": now, "updated_at": now,
+        }
         if category == ADR:
-            adr = {"death": any(w in low for w in DEATH_WORDS),
-                   "serious": any(w in low for w in SERIOUS_WORDS)}
-        open_complaint(session, settings, customer_id=r.customer_id, category=category,
-                       channel=r.source, opened_at=r.at or now, actor="system",
-                       origin="interaction", interaction_id=r.id, adr=adr)
-        n += 1
-    return n
+            learned = opened.astimezone(settings.tz).date()
+            death = any(w in low for w in DEATH_WORDS)
+            serious = any(w in low for w in SERIOUS_WORDS)
+            row.update(adr_learned_on=learned, adr_serious=serious, adr_death=death,
+                       regulatory_due_on=adr_due(learned, serious=serious, new=False,
+                                                 death=death, settings=settings))
+        tickets.append(row)
+        events.append({"complaint_id": row["id"], "from_state": None, "to_state": "open",
+                       "at": opened, "actor": "system"})
+        audits.append(AuditEntry(actor="system", action="crm.complaint.open",
+                                 customer_id=r.customer_id, categories=("complaints",),
+                                 detail={"complaint": row["id"], "category": category,
+                                         "priority": row["priority"], "origin": "interaction"}))
+    for start in range(0, len(tickets), 5000):
+        insert_rows(session, table(Complaint), tickets[start:start + 5000])
+        insert_rows(session, table(ComplaintEvent), events[start:start + 5000])
+    record(session, *audits)
+    return len(tickets)
 
 
 def monthly_report(session: Session, settings: CrmSettings, month: str, now: datetime,

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+import orjson
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from cdp.identity.models import Customer, SourceRecord
 from cdp.identity.rules import load_rules
 
 CHUNK = 500
+PROFILE_FIELDS = ("address", "birth_date", "gender")
 
 
 @dataclass(frozen=True)
@@ -153,10 +155,13 @@ def iter_facts(
                 facts.key_id, facts.dek = r.data_key_id, dek
             if r.profile_ct is not None:
                 try:
-                    prof = fields.decrypt_json(
-                        dek, r.profile_ct, fields.field_aad("source_records", "profile_ct", r.id))
+                    prof = orjson.loads(fields.decrypt(
+                        dek, r.profile_ct, fields.field_aad("source_records", "profile_ct", r.id)))
                 except DecryptionError:
                     prof = None
+                # only the fields traits use: the golden name (its normalisation is a
+                # quarter of the read's time) is not one of them
+                prof = {k: prof[k] for k in PROFILE_FIELDS if k in prof} if prof else None
                 if prof:
                     observations.setdefault(r.customer_id, []).append({
                         "source": r.source, "source_record_id": r.source_record_id,
@@ -164,8 +169,9 @@ def iter_facts(
             if r.orders_ct is None:
                 continue
             try:
-                raw_orders = fields.decrypt_json(
-                    dek, r.orders_ct, fields.field_aad("source_records", "orders_ct", r.id))
+                # orjson: the same JSON as fields.decrypt_json, a fifth of the decoding time
+                raw_orders = orjson.loads(fields.decrypt(
+                    dek, r.orders_ct, fields.field_aad("source_records", "orders_ct", r.id)))
             except DecryptionError:
                 continue
             seen = seen_orders.setdefault(r.customer_id, set())

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -221,7 +222,8 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
 
     # profiles: replaced whole (a merged or erased customer's profile goes with it)
     session.execute(delete(CrmProfile))
-    rows = []
+    rows: list[dict[str, Any]] = []
+    written = 0
     for i, cid in enumerate(ids):
         key = keys[i]
         if key is None:
@@ -230,15 +232,19 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
         due = [r["due"] for r in t["refills"]]
         rows.append({
             "customer_id": cid, "as_of": as_of, "computed_at": now, "data_key_id": key[0],
-            "traits_ct": fields.encrypt_json(key[1], t, fields.field_aad("crm_profiles", "traits_ct", cid)),
+            "traits_ct": fields.encrypt(key[1], orjson.dumps(t),
+                                        fields.field_aad("crm_profiles", "traits_ct", cid)),
             "r_score": t.get("r_score"), "f_score": t.get("f_score"), "m_score": t.get("m_score"),
             "p_alive": t.get("p_alive"), "clv_12m": t.get("clv_12m"),
             "value_score": t.get("value_score"), "profiling_objection": bool(objecting[i]),
             "next_refill_due": date.fromisoformat(min(due)) if due else None,
         })
-    for start in range(0, len(rows), 5000):
-        insert_rows(session, _table(CrmProfile), rows[start:start + 5000])
-    report.profiles = len(rows)
+        if len(rows) == 5000:  # written as they are made: the ciphertexts are not all held
+            insert_rows(session, _table(CrmProfile), rows)
+            written += len(rows)
+            rows = []
+    insert_rows(session, _table(CrmProfile), rows)
+    report.profiles = written + len(rows)
     lap("profiles")
 
     report.care_tasks_created = _care_tasks(session, platform, settings, ids, traits, keys,

@@ -64,7 +64,7 @@ class CrmSettings:
     min_count: int
     catalog: dict[str, tuple[str, int]] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def class_prefixes(self) -> dict[str, tuple[str, ...]]:
         return {n: c.prefixes for n, c in self.classes.items()}
 

@@ -108,6 +108,7 @@ def bench_fit(args: argparse.Namespace) -> dict[str, Any]:
             row["score_s"] = round(time.perf_counter() - t, 3)
         out[f"n{n}"] = row
         print(json.dumps(row), flush=True)
+    print(json.dumps({k: out[k] for k in ("machine_sum_range_1e7_s", "load", "true")}), flush=True)
     return out
 
 
