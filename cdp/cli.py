@@ -37,6 +37,10 @@ def get_platform() -> Platform:
     root.ensure_object(dict)
     platform = root.obj.get("platform")
     if platform is None:
+        # Every model on the metadata (foreign keys resolve by table name): the command
+        # modules that used to import them all at start are now loaded on first use.
+        import cdp.models  # noqa: F401
+
         platform = Platform(Config.from_env())
         root.obj["platform"] = platform
         root.call_on_close(platform.dispose)
