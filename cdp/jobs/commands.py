@@ -29,9 +29,9 @@ def start_cmd(seconds: float | None, retry_seconds: int) -> None:
     # What the jobs run, imported before the first firing (commands load lazily since the
     # CLI stopped importing every capability at start): a firing should not spend seconds
     # importing while the next ones are skipped as "already running".
-    import cdp.audit.schedule  # noqa: F401
-    import cdp.exports.runner  # noqa: F401
-    import cdp.rights.retention  # noqa: F401
+    import cdp.audit.schedule
+    import cdp.exports.runner
+    import cdp.rights.retention
     import cdp.rights.service  # noqa: F401
     from cdp.jobs.scheduler import start_scheduler
 
