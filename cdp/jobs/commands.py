@@ -31,6 +31,7 @@ def start_cmd(seconds: float | None, retry_seconds: int) -> None:
     # importing while the next ones are skipped as "already running".
     import cdp.audit.schedule
     import cdp.exports.runner
+    import cdp.identity.view  # the export job assembles customer views (Presidio: seconds)
     import cdp.rights.retention
     import cdp.rights.service  # noqa: F401
     from cdp.jobs.scheduler import start_scheduler
