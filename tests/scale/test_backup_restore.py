@@ -7,6 +7,7 @@ backup API (``sqlite3.Connection.backup``), taken while the service holds the da
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import uuid
@@ -23,7 +24,11 @@ from cdp.cli import cli
 from cdp.config import Config
 from cdp.crypto.keyring import Keyring
 from tests.access.fixtures import FULL_RECORD, record_variant
-from tests.conftest import BACKEND, PG_ADMIN, PG_URL_BASE
+
+# As tests/conftest.py has them (importing tests.conftest would make a second copy of it).
+BACKEND = os.environ.get("CDP_TEST_BACKEND", "sqlite")
+PG_ADMIN = os.environ.get("CDP_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_URL_BASE = os.environ.get("CDP_TEST_PG_BASE", "postgresql+psycopg://postgres@127.0.0.1:5432/")
 
 
 def _ingest_and_read(client: Any, make_api_key: Any) -> tuple[str, dict[str, Any]]:

@@ -37,7 +37,13 @@ from cdp.crypto.keyring import Keyring
 from cdp.jobs.models import JobRun
 from cdp.platform import Platform
 from tests.access.fixtures import record_variant
-from tests.conftest import BACKEND, PG_ADMIN, PG_URL_BASE, POLICY_DIR, REPO
+
+# As tests/conftest.py has them (importing tests.conftest would make a second copy of it).
+BACKEND = os.environ.get("CDP_TEST_BACKEND", "sqlite")
+PG_ADMIN = os.environ.get("CDP_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_URL_BASE = os.environ.get("CDP_TEST_PG_BASE", "postgresql+psycopg://postgres@127.0.0.1:5432/")
+REPO = Path(__file__).resolve().parents[2]
+POLICY_DIR = str(REPO / "policies")
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgresql",
