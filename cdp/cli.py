@@ -64,6 +64,9 @@ class CdpGroup(click.Group):
 def cli() -> None:
     """Privacy-first customer data platform."""
     configure_logging()
+    # Every model on the metadata before any command runs (foreign keys resolve by table
+    # name, and the command modules are imported lazily).
+    import cdp.models  # noqa: F401
 
 
 @cli.command()

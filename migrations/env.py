@@ -7,6 +7,7 @@ import os
 from alembic import context
 from sqlalchemy import text
 
+from cdp.audit.models import schema_compare_filter
 from cdp.db import make_engine
 from cdp.models import metadata
 
@@ -44,6 +45,8 @@ def run_migrations_online() -> None:
                 target_metadata=target_metadata,
                 render_as_batch=connection.dialect.name == "sqlite",
                 compare_type=True,
+                # audit_events' month partitions are not models (cdp/audit/models.py)
+                include_object=schema_compare_filter(connection.dialect.name),
             )
             with context.begin_transaction():
                 context.run_migrations()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -114,3 +116,24 @@ class AuditSegment(Base):
     ends: Mapped[dict[str, Any]] = mapped_column(JSON)
     statement: Mapped[str] = mapped_column(Text)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+_PARTITION = re.compile(r"audit_events_(legacy|default|\d{4}_\d{2})")
+
+
+def schema_compare_filter(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic ``include_object`` for comparing these models with a database migrated on
+    ``dialect``. Leaves out what the models cannot describe on PostgreSQL: the month
+    partitions of ``audit_events`` (separate tables to the reflection) with their indexes,
+    and the (chain, seq) pair, a unique constraint on SQLite and a plain index on the
+    partitioned table (migration 0012)."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if dialect != "postgresql":
+            return True
+        table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+        if table and _PARTITION.fullmatch(table):
+            return False
+        return name not in ("uq_audit_events_chain_seq", "ix_audit_events_chain_seq")
+
+    return include

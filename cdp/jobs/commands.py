@@ -28,6 +28,14 @@ def jobs() -> None:
 @click.option("--retry-seconds", type=int, default=60, show_default=True)
 def start_cmd(seconds: float | None, retry_seconds: int) -> None:
     """Run the scheduler in this process (as many processes as you like)."""
+    # What the jobs run, imported before the first firing (commands load lazily since the
+    # CLI stopped importing every capability at start): a firing should not spend seconds
+    # importing while the next ones are skipped as "already running".
+    import cdp.audit.schedule
+    import cdp.exports.runner
+    import cdp.identity.view  # the export job assembles customer views (Presidio: seconds)
+    import cdp.rights.retention
+    import cdp.rights.service  # noqa: F401
     from cdp.jobs.scheduler import start_scheduler
 
     platform = get_platform()

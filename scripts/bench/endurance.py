@@ -61,11 +61,14 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(p / 100 * len(s)))] if s else float("nan")
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """``field`` of /proc/PID/status in MB: VmRSS, or RssAnon (private memory only; a
+    PostgreSQL backend's VmRSS also counts the shared buffers it has touched so far, which
+    grows with the pages read, not with a leak)."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -307,7 +310,8 @@ def main() -> None:
                 **{f"worker{k}": rss_mb(p) for k, p in enumerate(sorted(workers))},
                 "postgres_backends": len(backends),
                 "postgres_sum": sum(rss_mb(p) for p in backends),
-                "postgres_max": max((rss_mb(p) for p in backends), default=0.0),
+                "postgres_private_sum": sum(rss_mb(p, "RssAnon") for p in backends),
+                "postgres_private_max": max((rss_mb(p, "RssAnon") for p in backends), default=0.0),
                 "redis": int(r.info("memory")["used_memory_rss"]) / 2**20,  # type: ignore[index]
             }
             samples.append(sample)

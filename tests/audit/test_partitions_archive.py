@@ -293,3 +293,17 @@ def test_two_archives_in_a_row_chain_together_and_a_forged_one_is_named(
                            signature=Keyring.generate().signing_key.sign(last.statement.encode())))
     code, out = run_verify(cli_env)
     assert code == 1 and "forged.jsonl.gz" in out and "signature does not verify" in out
+
+
+def test_progress_is_reported_by_the_parallel_workers_too(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    _pg_only(platform)
+    from cdp.audit import verify
+
+    monkeypatch.setattr(verify, "_TICK", 4)
+    write_entries(platform, 30, per_tx=10)
+    seen: list[int] = []
+    with platform.transaction() as s:
+        res = verify.verify_log(s, platform.keyring.verify_key, workers=2, parallel_above=0,
+                                progress=seen.append)
+    assert res.ok and res.entries == 30
+    assert seen and seen == sorted(seen) and seen[-1] == 30

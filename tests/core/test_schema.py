@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from cdp.audit.models import schema_compare_filter
 from cdp.db import make_engine
 from cdp.models import metadata
 
@@ -13,7 +14,10 @@ from cdp.models import metadata
 def test_migrations_match_models(db_url: str) -> None:
     engine = make_engine(db_url)
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={
+            "compare_type": True,
+            "include_object": schema_compare_filter(conn.dialect.name),
+        })
         diff = compare_metadata(ctx, metadata)
     engine.dispose()
     assert diff == [], f"models and migrations disagree: {diff}"
