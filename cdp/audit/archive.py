@@ -37,7 +37,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -45,6 +44,13 @@ from sqlalchemy.orm import Session
 from cdp.audit.checkpoints import load_public_key, public_key_hex, stored_checkpoints
 from cdp.audit.log import GENESIS
 from cdp.audit.models import AuditSegment
+from cdp.audit.segments import (
+    Heads,
+    heads_json,
+    heads_of,
+    signature_ok,
+    statement_digest,
+)
 from cdp.db import is_postgres, utcnow
 from cdp.errors import ValidationError
 
@@ -62,7 +68,6 @@ MONTHS_AHEAD = 3
 # (or whose transaction is slow) may still add an entry stamped with the month's last moment.
 SETTLE = timedelta(days=1)
 
-Heads = dict[int, tuple[int, str]]
 
 
 class ArchiveError(Exception):
@@ -149,55 +154,6 @@ def month_start(value: str) -> datetime:
 
 
 # -- segments in the database ----------------------------------------------------------------
-def _heads_of(raw: dict[str, Any]) -> Heads:
-    return {int(c): (int(v[0]), str(v[1])) for c, v in raw.items()}
-
-
-def _heads_json(heads: Heads) -> dict[str, list[Any]]:
-    return {str(c): [s, h] for c, (s, h) in sorted(heads.items())}
-
-
-def _statement_digest(statement: str) -> str:
-    return hashlib.sha256(statement.encode()).hexdigest()
-
-
-def _signature_ok(key: Ed25519PublicKey, statement: str, signature: bytes) -> bool:
-    try:
-        key.verify(signature, statement.encode())
-        return True
-    except InvalidSignature:
-        return False
-
-
-def stored_segments(session: Session) -> list[AuditSegment]:
-    return list(session.scalars(select(AuditSegment).order_by(AuditSegment.id)))
-
-
-def check_segment_rows(rows: list[AuditSegment], key: Ed25519PublicKey) -> tuple[Heads, int, list[str]]:
-    """Check the stored segment statements (signature, each continuing the one before).
-
-    Returns the live log's starting heads (the newest segment's signed ends), the number of
-    archived entries, and the problems found (empty when all hold)."""
-    problems: list[str] = []
-    ends: Heads = {}
-    archived = 0
-    previous: str | None = None
-    for row in rows:
-        label = f"segment {row.id} ({row.file_name})"
-        if not _signature_ok(key, row.statement, row.signature):
-            problems.append(f"{label}: signature does not verify")
-            continue
-        body = json.loads(row.statement)
-        if body.get("previous") != previous or _heads_of(body["starts"]) != {
-            c: ends.get(c, (0, GENESIS)) for c in _heads_of(body["starts"])
-        }:
-            problems.append(f"{label}: does not continue the segment before it")
-        ends = _heads_of(body["ends"])
-        archived += int(body["entry_count"])
-        previous = _statement_digest(row.statement)
-    return ends, archived, problems
-
-
 # -- archiving -------------------------------------------------------------------------------
 def _ranges_sql(ranges: dict[int, tuple[int, int]]) -> str:
     conds = [
@@ -245,15 +201,18 @@ def archive_before(
     ends_before: Heads = {}
     if previous is not None:
         # From the signed statement, not the row's unsigned ``ends`` column.
-        if not _signature_ok(signing_key.public_key(), previous.statement, previous.signature):
+        if not signature_ok(signing_key.public_key(), previous.statement, previous.signature):
             raise ArchiveError(f"segment {previous.id}'s signature does not verify: run `cdp audit verify`")
-        ends_before = _heads_of(json.loads(previous.statement)["ends"])
+        ends_before = heads_of(json.loads(previous.statement)["ends"])
     union = " UNION ALL ".join(
-        f'SELECT chain, max(seq) AS seq FROM "{p.name}" GROUP BY chain' for p in parts
+        # partition names come from pg_inherits (``partitions``), never from input
+        f'SELECT chain, max(seq) AS seq FROM "{p.name}" GROUP BY chain' for p in parts  # noqa: S608
     )
     highest = {
         int(c): int(s)
-        for c, s in session.execute(text(f"SELECT chain, max(seq) FROM ({union}) t GROUP BY chain"))
+        for c, s in session.execute(
+            text(f"SELECT chain, max(seq) FROM ({union}) t GROUP BY chain")  # noqa: S608 - as above
+        )
     }
     chains = sorted(set(highest) | set(ends_before))
     starts: Heads = {c: ends_before.get(c, (0, GENESIS)) for c in chains}
@@ -283,7 +242,8 @@ def archive_before(
     last_line: dict[bytes, bytes] = {}
     count = 0
     raw = session.connection().connection.dbapi_connection
-    assert raw is not None
+    if raw is None:
+        raise RuntimeError("the session's connection has no open driver connection")
     copy_sql = (
         f"COPY ({_PG_SELECT} WHERE {_ranges_sql(ranges)} ORDER BY chain, seq){_COPY_OPTIONS}"
     )
@@ -322,11 +282,11 @@ def archive_before(
             "format": LINE_FORMAT,
             "before": before.isoformat(),
             "partitions": [p.name for p in parts],
-            "starts": _heads_json(starts),
-            "ends": _heads_json(ends),
+            "starts": heads_json(starts),
+            "ends": heads_json(ends),
             "entry_count": count,
             "body_sha256": body.hexdigest(),
-            "previous": _statement_digest(previous.statement) if previous else None,
+            "previous": statement_digest(previous.statement) if previous else None,
             "public_key": public_key_hex(signing_key.public_key()),
             "made_at": now.isoformat(),
         }
@@ -348,7 +308,7 @@ def archive_before(
     session.add(
         AuditSegment(
             at=now, before=before, file_name=name, entry_count=count,
-            ends=_heads_json(ends), statement=statement, signature=signature,
+            ends=heads_json(ends), statement=statement, signature=signature,
         )
     )
     session.flush()
@@ -431,7 +391,7 @@ def verify_segment_file(path: Path, public_key: Ed25519PublicKey | None = None) 
         key = public_key or load_public_key(statement.get("public_key", ""))
     except ValueError:
         return bad("the statement names no valid public key")
-    if not _signature_ok(key, statement_text, signature):
+    if not signature_ok(key, statement_text, signature):
         return bad("signature does not verify")
     if digest.hexdigest() != statement["body_sha256"]:
         return bad("entry lines differ from the signed digest (lines altered, added or removed)")
@@ -439,7 +399,7 @@ def verify_segment_file(path: Path, public_key: Ed25519PublicKey | None = None) 
         return bad(first_problem)
     if n != statement["entry_count"]:
         return bad(f"{n} entries, the statement signs {statement['entry_count']}")
-    starts, ends = _heads_of(statement["starts"]), _heads_of(statement["ends"])
+    starts, ends = heads_of(statement["starts"]), heads_of(statement["ends"])
     for c, start in starts.items():
         st = state.get(c)
         if st is not None and (st[0], st[1]) != start:
@@ -457,11 +417,11 @@ def verify_segment_sequence(checks: list[SegmentCheck]) -> list[str]:
     (its starts equal the earlier ends, its ``previous`` the earlier statement's digest)."""
     problems = []
     for a, b in itertools.pairwise(checks):
-        if b.statement.get("previous") != _statement_digest(a.statement_text):
+        if b.statement.get("previous") != statement_digest(a.statement_text):
             problems.append(f"{b.path.name} does not follow {a.path.name}")
             continue
-        a_ends = _heads_of(a.statement["ends"])
-        for c, head in _heads_of(b.statement["starts"]).items():
+        a_ends = heads_of(a.statement["ends"])
+        for c, head in heads_of(b.statement["starts"]).items():
             if a_ends.get(c, (0, GENESIS)) != head:
                 problems.append(f"{b.path.name} chain {c} does not start where {a.path.name} ends")
     return problems

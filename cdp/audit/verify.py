@@ -28,10 +28,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
-from cdp.audit.archive import check_segment_rows, stored_segments
 from cdp.audit.checkpoints import SignedCheckpoint, stored_checkpoints
 from cdp.audit.log import GENESIS, canonical_text, chain_digest
 from cdp.audit.models import AuditEvent
+from cdp.audit.segments import check_segment_rows, stored_segments
 from cdp.db import is_postgres
 
 _COLUMNS = [
@@ -462,8 +462,7 @@ def _walk_unordered(
 def default_workers() -> int:
     """Processes for a large PostgreSQL check: one per two CPUs. Each worker is a Python
     process hashing plus a PostgreSQL backend scanning, so one worker keeps two cores busy;
-    on a 2-core host a second worker only makes four processes fight over two cores (1M
-    entries on a loaded 2-core VM: 17.5 s with one, 44 s with two; BENCHMARKS.md)."""
+    on a 2-core host a second worker only makes four processes fight over two cores."""
     return max(1, (os.cpu_count() or 1) // 2)
 
 
@@ -508,9 +507,9 @@ def verify_log(
     """Walk every chain and check every checkpoint. Never raises for tampering: reports it.
 
     On PostgreSQL with more than ``parallel_above`` entries, the chains are split over
-    ``workers`` processes (default: half the CPU count, see default_workers), each on its own connection (chains are
-    independent, so it is the same check). The web endpoint passes ``workers=1``: a web
-    worker never forks.
+    ``workers`` processes (default: half the CPU count, see default_workers), each on its own
+    connection (chains are independent, so it is the same check). The web endpoint passes
+    ``workers=1``: a web worker never forks.
 
     Archived months (``cdp audit archive``): each chain starts from the newest stored
     segment's signed end; the segment statements' signatures and their succession are
