@@ -109,4 +109,4 @@ def install_json_parser_errors() -> None:
     gunicorn has no setting for its error page: its workers call ``gunicorn.util.
     write_error``, which is replaced here (in the worker process, after fork).
     """
-    util.write_error = _write_json_error  # type: ignore[assignment]
+    util.write_error = _write_json_error
