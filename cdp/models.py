@@ -2,6 +2,7 @@
 
 from cdp.access.models import ApiKey, BreakGlassGrant  # noqa: F401
 from cdp.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent  # noqa: F401
+from cdp.console.models import ConsoleSession, ConsoleUser  # noqa: F401
 from cdp.crm.models import (  # noqa: F401
     CareTask,
     Complaint,
@@ -12,7 +13,6 @@ from cdp.crm.models import (  # noqa: F401
     ModelFit,
     SegmentMember,
 )
-from cdp.console.models import ConsoleSession, ConsoleUser  # noqa: F401
 from cdp.crypto.models import DataKey  # noqa: F401
 from cdp.db import Base
 from cdp.exports.models import ExportRun  # noqa: F401

@@ -24,6 +24,7 @@ import random
 import re
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 # ---------------------------------------------------------------------------------------
@@ -593,13 +594,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_samples(samples: Iterator[Sample], output: str) -> None:
     """Write samples as JSON Lines to ``output`` (``-`` = stdout)."""
-    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
-    try:
+    with ExitStack() as files:
+        # a file opened here is closed on the way out; stdout stays open
+        out = sys.stdout if output == "-" else files.enter_context(open(output, "w", encoding="utf-8"))
         for s in samples:
             out.write(json.dumps(s.__dict__, ensure_ascii=False) + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
 
 
 if __name__ == "__main__":

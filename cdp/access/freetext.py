@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 
 from cdp.pii.entities import Entity
 from cdp.pii.operators import OPERATORS
-from cdp.pii.policy import load_policy
+from cdp.pii.policy import OperatorSet, load_policy
 from cdp.pii.redact import apply_operators
 
 STORAGE_POLICY = "storage"
@@ -166,7 +166,7 @@ def _unique_split(text: str, literals: list[str]) -> list[tuple[int, int]] | Non
     return earliest if earliest == latest else None
 
 
-def _scan(text: str, op_set) -> tuple[Entity, ...]:
+def _scan(text: str, op_set: OperatorSet) -> tuple[Entity, ...]:
     from cdp.pii.scan import scan_text
 
     # the policy is part of the key: its thresholds decide which candidates are kept

@@ -100,7 +100,7 @@ def authenticate_request(audit_action: str | None = None) -> Principal:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     session = db_session()
-    if not recently_valid(token, str(session.get_bind().url)):
+    if not recently_valid(token, str(session.get_bind().engine.url)):
         limiter.check_anonymous(address)
     try:
         if scheme.lower() != "bearer" or not token:

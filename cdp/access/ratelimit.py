@@ -242,7 +242,7 @@ def init_limiter(app: Flask) -> RateLimiter:
     """Attach one limiter to ``app`` (idempotent), limits from the platform's config."""
     existing = app.extensions.get("cdp_limiter")
     if existing is not None:
-        return existing  # type: ignore[no-any-return]
+        return existing
     cfg = app.extensions["cdp"].config
     limiter = RateLimiter(cfg.ratelimit_storage_uri, LimitSet.from_config(cfg))
     app.extensions["cdp_limiter"] = limiter

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonValue
 
 ViewName = Literal["plain", "masked", "redacted"]
 
@@ -93,10 +94,11 @@ class CustomerList(BaseModel):
     )
 
 
-def _identifier_types() -> list[str]:
+def _identifier_types() -> list[JsonValue]:
     from cdp.identity.normalize import KNOWN_TYPES
 
-    return sorted(KNOWN_TYPES)
+    # a list of JSON values: it is the schema's ``enum``
+    return list[JsonValue](sorted(KNOWN_TYPES))
 
 
 class LookupQuery(BaseModel):

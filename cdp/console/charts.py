@@ -82,7 +82,9 @@ def bar_chart(title: str, points: Sequence[Point], *, chart_id: str) -> Markup:
         out.append(f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="end" font-size="11" fill="#333333" '
                    f'transform="rotate(-35 {lx:.1f} {ly:.1f})">{escape(p.label[:18])}</text>')
     out.append("</svg>")
-    return Markup("".join(out))
+    # every text in ``out`` went through escape(); the rest are numbers, colours and the
+    # caller's constant chart_id
+    return Markup("".join(out))  # noqa: S704
 
 
 def line_chart(title: str, points: Sequence[Point], *, chart_id: str) -> Markup:
@@ -107,4 +109,6 @@ def line_chart(title: str, points: Sequence[Point], *, chart_id: str) -> Markup:
             out.append(f'<text x="{x:.1f}" y="{ly}" text-anchor="end" font-size="11" fill="#333333" '
                        f'transform="rotate(-35 {x:.1f} {ly})">{escape(p.label[:12])}</text>')
     out.append("</svg>")
-    return Markup("".join(out))
+    # every text in ``out`` went through escape(); the rest are numbers, colours and the
+    # caller's constant chart_id
+    return Markup("".join(out))  # noqa: S704

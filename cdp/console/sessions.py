@@ -111,7 +111,8 @@ def find(session: Session, token: str | None, policy: ConsolePolicy) -> tuple[Li
         return None, why
     if (now - row.last_seen_at).total_seconds() >= TOUCH_EVERY_SECONDS:
         row.last_seen_at = now
-    assert user is not None
+    if user is None:  # a session without its user was revoked as "disabled" above
+        raise RuntimeError("console session check reached a session without a user")
     return Live(row, user), "ok"
 
 

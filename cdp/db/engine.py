@@ -3,6 +3,7 @@ liveness check of pooled connections."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import time
@@ -44,10 +45,8 @@ def secure_sqlite_files(url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: another process creating it at the same moment wins; its file is then
         # tightened below like any existing one. SQLite treats an empty file as a new database.
-        try:
+        with contextlib.suppress(FileExistsError):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
-        except FileExistsError:
-            pass
     for suffix in _SQLITE_COMPANIONS:
         companion = Path(f"{path}{suffix}")
         try:

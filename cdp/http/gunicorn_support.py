@@ -111,10 +111,10 @@ def install_json_parser_errors() -> None:
     gunicorn has no setting for its error page: its workers call ``gunicorn.util.
     write_error``, which is replaced here (in the worker process, after fork).
     """
-    util.write_error = _write_json_error  # type: ignore[assignment]
+    util.write_error = _write_json_error
 
 
-class ThreadWorker(_GThreadWorker):  # type: ignore[misc]
+class ThreadWorker(_GThreadWorker):
     """gunicorn's gthread worker that ignores SIGINT for its whole life.
 
     Ctrl-C in a terminal reaches every process of the foreground group. gunicorn's worker

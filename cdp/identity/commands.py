@@ -14,7 +14,6 @@ import click
 from sqlalchemy import select
 
 from cdp.commandline import get_platform
-from cdp.identity.pipeline import bulk_gc, ingest_lines, IngestSummary
 from cdp.identity.models import SourceRecord
 from cdp.identity.pipeline import IngestSummary, bulk_gc, ingest_lines
 

@@ -160,13 +160,13 @@ def prepare(rec: RecordIn, keyring: Keyring, rules: IdentityRules) -> PreparedRe
     notes = [i for i in rec.interactions if i.text]
     # Redaction happens here, before the resolution lock is taken: it is the slow part.
     # scan_texts answers repeated notes from its memo (same result as scanning each).
-    storage = load_policy("storage") if notes else None
-    scanned = (scan_texts([i.text for i in notes], min_score=storage.threshold_for)
-               if storage is not None else [])
-    for i, found in zip(notes, scanned, strict=True):
-        interactions.append({"kind": i.kind, "at": _utc(i.at), "text": i.text,
-                             "text_redacted": apply_operators(i.text, found, storage, None),
-                             "entity_types": sorted({e.type for e in found})})
+    if notes:
+        storage = load_policy("storage")
+        scanned = scan_texts([i.text for i in notes], min_score=storage.threshold_for)
+        for i, found in zip(notes, scanned, strict=True):
+            interactions.append({"kind": i.kind, "at": _utc(i.at), "text": i.text,
+                                 "text_redacted": apply_operators(i.text, found, storage, None),
+                                 "entity_types": sorted({e.type for e in found})})
     if interactions:
         categories.add("free_text")
     consents = [{**c.model_dump(), "at": _utc(c.at)} for c in rec.consents]

@@ -123,7 +123,9 @@ def rescan_interactions(platform: Any, *, batch_size: int = 500, actor: str = "c
         point = None if restart else resume_point(session)
     if point is not None:
         run_id, after, counts = point
-        progress = RescanProgress(run_id=run_id, after=after, resumed=True, **counts)
+        progress = RescanProgress(run_id=run_id, after=after, resumed=True,
+                                  read=counts["read"], changed=counts["changed"],
+                                  skipped=counts["skipped"])
     else:
         progress = RescanProgress(run_id=new_id())
     done_now = 0

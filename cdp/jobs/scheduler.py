@@ -13,9 +13,9 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import MetaData
 
+from cdp.cron import parse_cron
 from cdp.exports.profiles import load_profiles
 from cdp.jobs import tasks
-from cdp.cron import parse_cron
 from cdp.platform import Platform
 
 log = logging.getLogger("cdp.jobs")

@@ -10,8 +10,8 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from cdp.jobs import lock
 from cdp.cron import latest_fire_time, parse_cron
+from cdp.jobs import lock
 from cdp.platform import Platform
 
 log = logging.getLogger("cdp.jobs")

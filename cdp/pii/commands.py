@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import IO, BinaryIO
 
 import click
@@ -113,44 +114,43 @@ def pii() -> None:
 def scan_command(input_path: str, output_path: str) -> None:
     """Scan every line of IN for personal data and write the entities found to OUT."""
     started = time.perf_counter()
-    src: BinaryIO = sys.stdin.buffer if input_path == "-" else open(input_path, "rb")
-    dst: IO[str] = (click.get_text_stream("stdout") if output_path == "-"
-                    else open(output_path, "w", encoding="utf-8"))
     summary_err = output_path == "-"
     lines = ok = errors = found = 0
-    progress = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
+    with ExitStack() as files:
+        # the files opened here are closed on the way out; stdin and stdout stay open
+        src: BinaryIO = (sys.stdin.buffer if input_path == "-"
+                         else files.enter_context(open(input_path, "rb")))
+        dst: IO[str] = (click.open_file("-", "w") if output_path == "-"
+                        else files.enter_context(open(output_path, "w", encoding="utf-8")))
+        progress = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
 
-        progress = tqdm(unit="line", desc="pii scan", file=sys.stderr)
-    try:
-        for chunk in _chunks(iter_lines(src), CHUNK_LINES):
-            # the model runs over a chunk's texts in batches (same results, less CPU)
-            texts = [p["text"] for p in (_parse_line(raw) for _, raw in chunk)
-                     if isinstance(p, dict) and len(p["text"]) <= MAX_TEXT_CHARS]
-            with prefetch_model_names(texts):
-                for lineno, raw in chunk:
-                    lines += 1
-                    out, error = _scan_line(raw)
-                    if error:
-                        errors += 1
-                        out["line"] = lineno
-                        click.echo(f"line {lineno}: {error}", err=True)
-                    else:
-                        ok += 1
-                        found += len(out["entities"])
-                    dst.write(json.dumps(out, ensure_ascii=False) + "\n")
-                    if progress is not None:
-                        progress.update(1)
-    finally:
-        if progress is not None:
-            progress.close()
-        if input_path != "-":
-            src.close()
-        if output_path != "-":
-            dst.close()
-        else:
-            dst.flush()
+            progress = tqdm(unit="line", desc="pii scan", file=sys.stderr)
+        try:
+            for chunk in _chunks(iter_lines(src), CHUNK_LINES):
+                # the model runs over a chunk's texts in batches (same results, less CPU)
+                texts = [p["text"] for p in (_parse_line(raw) for _, raw in chunk)
+                         if isinstance(p, dict) and len(p["text"]) <= MAX_TEXT_CHARS]
+                with prefetch_model_names(texts):
+                    for lineno, raw in chunk:
+                        lines += 1
+                        out, error = _scan_line(raw)
+                        if error:
+                            errors += 1
+                            out["line"] = lineno
+                            click.echo(f"line {lineno}: {error}", err=True)
+                        else:
+                            ok += 1
+                            found += len(out["entities"])
+                        dst.write(json.dumps(out, ensure_ascii=False) + "\n")
+                        if progress is not None:
+                            progress.update(1)
+        finally:
+            if progress is not None:
+                progress.close()
+            if output_path == "-":
+                dst.flush()
     elapsed = time.perf_counter() - started
     click.echo(
         f"pii scan: {lines} lines, {ok} scanned, {errors} errors, {found} entities "

@@ -1,7 +1,7 @@
 """A Presidio NLP engine that needs no downloaded model.
 
-Chinese is segmented with jieba and tagged from its dictionary (its dictionary ships inside the package);
-English is tokenised with spaCy's rule-based tokenizer from ``spacy.blank("en")``. Both give
+Chinese is segmented with jieba and tagged from its dictionary (its dictionary ships inside the
+package); English is tokenised with spaCy's rule-based tokenizer from ``spacy.blank("en")``. Both give
 Presidio real tokens and lemmas, so the context words of every recognizer work in both
 languages. The part-of-speech tags jieba assigns (``nr`` person name, ``ns`` place name, ...)
 are kept as ``token.tag_`` for the recognizers that need them.
@@ -18,10 +18,13 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import spacy
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
+from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from cdp.pii.language import has_cjk
 from cdp.pii.lexicon.names import ZH_COMPOUND_SURNAMES, ZH_SURNAMES
@@ -37,7 +40,9 @@ _EN_TOKEN = re.compile(r"\w+(?:['’.]\w+)*|\S")
 
 # Words that carry no context (Presidio skips stop words and punctuation when it
 # collects the words around a match).
-_ZH_STOPWORDS = frozenset("的 了 和 与 及 是 在 也 就 都 而 或 一个 这 那 有 我 你 他 她 它 们 吗 呢 吧 啊".split())
+_ZH_STOPWORDS = frozenset(
+    "的 了 和 与 及 是 在 也 就 都 而 或 一个 这 那 有 我 你 他 她 它 们 吗 呢 吧 啊".split()
+)
 _EN_STOPWORDS = frozenset(
     "a an the and or of to in on at for by with from is are was were be been it this that "
     "i you he she we they me my your our".split()
@@ -154,6 +159,15 @@ def _shift(spans: list[LacSpan], by: int) -> list[LacSpan]:
     return [LacSpan(s.start + by, s.end + by, s.label, s.confidence) for s in spans]
 
 
+class OfflineNlpArtifacts(NlpArtifacts):
+    """Presidio's artifacts plus what our recognizers share: the plain token list
+    (``cdp_tokens``) and the model's person spans (``cdp_lac``, None when the model did not
+    run because its budget was spent)."""
+
+    cdp_tokens: list[Tok]
+    cdp_lac: list[LacSpan] | None
+
+
 class OfflineNlpEngine(NlpEngine):
     """jieba for ``zh``, spaCy's blank tokenizer for ``en``; no model files, no network."""
 
@@ -163,11 +177,12 @@ class OfflineNlpEngine(NlpEngine):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loaded = False
-        self._en = None
-        self._pos = None
-        self._tokenizer = None
+        self._en: Language | None = None
+        # jieba is untyped: its POS tokenizer and tokenizer are Any
+        self._pos: Any = None
+        self._tokenizer: Any = None
         self._tags: dict[str, str] = {}
-        self._vocab = None
+        self._vocab: Vocab | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def load(self) -> None:
@@ -191,8 +206,9 @@ class OfflineNlpEngine(NlpEngine):
             self._tokenizer = tokenizer
             self._tags = pos.word_tag_tab
             get_lac()
-            self._en = spacy.blank("en")
-            self._vocab = self._en.vocab
+            en = spacy.blank("en")
+            self._en = en
+            self._vocab = en.vocab
             self._loaded = True
 
     def is_loaded(self) -> bool:
@@ -203,6 +219,9 @@ class OfflineNlpEngine(NlpEngine):
         """Tokenise ``text``; Chinese (or any text with CJK) goes through jieba."""
         if not self._loaded:
             self.load()
+        vocab = self._vocab
+        if vocab is None:
+            raise RuntimeError("OfflineNlpEngine.load() did not build the vocabulary")
         lac: list[LacSpan] | None = []
         if language == "zh" or has_cjk(text):
             # only the model's person names are used (jieba's tokens serve context words);
@@ -213,7 +232,7 @@ class OfflineNlpEngine(NlpEngine):
             for word in self._tokenizer.cut(text, HMM=True):
                 words.append(word)
                 tags.append(self._tag(word))
-            doc = Doc(self._vocab, words=words, spaces=[False] * len(words), tags=tags)
+            doc = Doc(vocab, words=words, spaces=[False] * len(words), tags=tags)
             starts = []
             pos = 0
             for w in words:
@@ -228,8 +247,8 @@ class OfflineNlpEngine(NlpEngine):
                 words.append(m.group())
                 starts.append(m.start())
             tags = [""] * len(words)
-            doc = Doc(self._vocab, words=words, spaces=[False] * len(words))
-        artifacts = NlpArtifacts(
+            doc = Doc(vocab, words=words, spaces=[False] * len(words))
+        artifacts = OfflineNlpArtifacts(
             entities=[],
             tokens=doc,
             tokens_indices=starts,
@@ -239,7 +258,9 @@ class OfflineNlpEngine(NlpEngine):
         )
         # The plain token list, computed once here and shared by every recognizer that
         # reads tokens (iterating a spaCy Doc again in each would cost more than the regexes).
-        artifacts.cdp_tokens = [Tok(w, t, s, s + len(w)) for w, t, s in zip(words, tags, starts)]
+        # one tag and one start per word, by construction
+        artifacts.cdp_tokens = [Tok(w, t, s, s + len(w))
+                                for w, t, s in zip(words, tags, starts, strict=True)]
         artifacts.cdp_lac = lac
         return artifacts
 
@@ -267,7 +288,7 @@ class OfflineNlpEngine(NlpEngine):
         language: str,
         batch_size: int = 1,
         n_process: int = 1,
-        **kwargs,
+        **kwargs: Any,
     ) -> Iterator[tuple[str, NlpArtifacts]]:
         for text in texts:
             yield text, self.process_text(text, language)

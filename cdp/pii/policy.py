@@ -37,7 +37,7 @@ from cdp.pii.operators import OPERATORS
 _NAME = re.compile(r"[a-z0-9_\-]{1,64}")
 _FALLBACK = {"operator": "replace"}
 _lock = threading.Lock()
-_cache: dict[tuple[str, float], "OperatorSet"] = {}
+_cache: dict[tuple[str, float], OperatorSet] = {}
 
 
 @dataclass(frozen=True)

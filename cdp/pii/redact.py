@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from cdp.pii.entities import Entity
 from cdp.pii.operators import ENC_TOKEN, OPERATORS, decrypt_token
-from cdp.pii.policy import load_policy
+from cdp.pii.policy import OperatorSet, load_policy
 from cdp.pii.scan import scan_text
 
 
@@ -21,7 +21,8 @@ class RedactionResult:
 def redact_text(text: str, policy: str = "storage", key: bytes | None = None, *,
                 language: str | None = None) -> RedactionResult:
     """Scan ``text`` and apply the operator set ``policy`` (a file in ``policies/pii``) to
-    every detected entity scoring at least the set's threshold for its type. ``key`` feeds the ``pseudonym`` and ``encrypt`` operators."""
+    every detected entity scoring at least the set's threshold for its type. ``key`` feeds the
+    ``pseudonym`` and ``encrypt`` operators."""
     op_set = load_policy(policy)
     entities = scan_text(text, language, min_score=op_set.threshold_for)
     return RedactionResult(text=apply_operators(text, entities, op_set, key),
@@ -47,7 +48,8 @@ def restore_encrypted(text: str, key: bytes) -> str:
     return ENC_TOKEN.sub(lambda m: decrypt_token(key, m.group(0))[1], text)
 
 
-def apply_operators(text: str, entities: list[Entity], op_set, key: bytes | None) -> str:
+def apply_operators(text: str, entities: list[Entity], op_set: OperatorSet,
+                    key: bytes | None) -> str:
     """Rebuild ``text`` with each (non-overlapping, sorted) entity transformed."""
     out: list[str] = []
     pos = 0

@@ -119,7 +119,7 @@ def download_cmd(dsr_id: str, token_stdin: bool, out_dir: str) -> None:
     from cdp.rights.package import package_csv
     from cdp.rights.service import download_package, get_request
 
-    token = click.get_text_stream("stdin").readline().strip()
+    token = click.open_file("-").readline().strip()
     platform = get_platform()
     with platform.transaction() as session:
         package = download_package(session, get_request(session, dsr_id), token)

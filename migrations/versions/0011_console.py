@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0011_console"
 down_revision = "0010_crm"
 branch_labels = None

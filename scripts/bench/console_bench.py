@@ -52,8 +52,10 @@ def records(n: int) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--database-url", default=None, help="an empty database (default: a temporary SQLite file)")
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--database-url", default=None,
+                    help="an empty database (default: a temporary SQLite file)")
     ap.add_argument("--records", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--max-seconds", type=float, default=240.0)
@@ -92,8 +94,13 @@ def main() -> None:
 
     def signed_in(name: str, purpose: str) -> Any:
         c = app.test_client()
-        token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/console/login").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
-        c.post("/console/login", data={"username": name, "password": "bench password 1234", "csrf_token": token})
+        login_page = c.get("/console/login").get_data(as_text=True)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', login_page)
+        if found is None:
+            raise SystemExit("console_bench: the login page has no CSRF token")
+        token = found.group(1)
+        c.post("/console/login",
+               data={"username": name, "password": "bench password 1234", "csrf_token": token})
         page = c.get("/console/purpose").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
         c.post("/console/purpose", data={"purpose": purpose, "csrf_token": token})
@@ -107,8 +114,9 @@ def main() -> None:
     cases: list[tuple[str, Any]] = [
         ("api GET /v1/customers/{id}", lambda: api.get(f"/v1/customers/{cid}", headers=headers)),
         ("console customer 360", lambda: agent.get(f"/console/customers/{cid}")),
-        ("console search (phone)", lambda: agent.post("/console/search", data={"q": "13812345678", "csrf_token": agent.csrf},
-                                                      headers={"HX-Request": "true"})),
+        ("console search (phone)",
+         lambda: agent.post("/console/search", data={"q": "13812345678", "csrf_token": agent.csrf},
+                            headers={"HX-Request": "true"})),
         ("console search page", lambda: agent.get("/console/")),
         ("console break-glass form", lambda: agent.get(f"/console/customers/{cid}/break-glass")),
         ("console steward (customer)", lambda: steward.get(f"/console/steward?customer={cid}")),

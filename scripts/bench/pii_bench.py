@@ -127,9 +127,10 @@ def score(corpus: list[dict], output: str, mapping: dict[str, str] | None) -> di
     for doc in corpus:
         pred = preds.get(doc["id"], [])
         g_ok, p_ok = _match(doc["entities"], pred)
-        for g, ok in zip(doc["entities"], g_ok):
+        # _match returns one flag per gold and per predicted entity
+        for g, ok in zip(doc["entities"], g_ok, strict=True):
             counts[(g["type"], doc["language"])][0 if ok else 2] += 1
-        for p, ok in zip(pred, p_ok):
+        for p, ok in zip(pred, p_ok, strict=True):
             if not ok:
                 counts[(p["type"], doc["language"])][1] += 1
     return {"counts": counts, "other": other}
@@ -255,9 +256,9 @@ def _print_errors(corpus: list[dict], output: str, limit: int) -> None:
         pred = preds.get(doc["id"], [])
         g_ok, p_ok = _match(doc["entities"], pred)
         misses = [(g["type"], doc["text"][g["start"]:g["end"]])
-                  for g, ok in zip(doc["entities"], g_ok) if not ok]
-        fps = [(p["type"], doc["text"][p["start"]:p["end"]]) for p, ok in zip(pred, p_ok)
-               if not ok]
+                  for g, ok in zip(doc["entities"], g_ok, strict=True) if not ok]
+        fps = [(p["type"], doc["text"][p["start"]:p["end"]])
+               for p, ok in zip(pred, p_ok, strict=True) if not ok]
         if misses or fps:
             print(f"{doc['id']} {doc['text']}\n   FN {misses}\n   FP {fps}", file=sys.stderr)
             shown += 1

@@ -25,7 +25,7 @@ def score(records: list[dict], found: list[list[tuple[int, int, float]]],
           min_score: float) -> dict:
     """Precision, recall and F1 of person names by overlap, at a score threshold."""
     tp_pred = n_pred = tp_gold = n_gold = 0
-    for rec, spans in zip(records, found):
+    for rec, spans in zip(records, found, strict=True):  # one span list per record
         spans = [(s, e) for s, e, sc in spans if sc >= min_score]
         gold = rec["names"]
         n_gold += len(gold)
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _show_errors(records, found, th, n) -> None:
     misses, alarms = [], []
-    for rec, spans in zip(records, found):
+    for rec, spans in zip(records, found, strict=True):  # one span list per record
         t = rec["text"]
         spans = [(s, e) for s, e, sc in spans if sc >= th]
         for gs, ge in rec["names"]:

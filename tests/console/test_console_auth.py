@@ -197,7 +197,9 @@ def test_purpose_is_required_chosen_from_the_role_and_recorded(console_app, staf
     assert "Purpose of use" in html and "pharmacy_care" in html
     assert "二甲双胍缓释片" in html  # pharmacy_care: prescriptions in plain
     reads = [e for e in _events(console_app, "customers.read") if e.decision == "allow"]
-    assert [(e.actor, e.role, e.purpose) for e in reads] == [("user:pharmacist", "pharmacist", "pharmacy_care")]
+    assert [(e.actor, e.role, e.purpose) for e in reads] == [
+        ("user:pharmacist", "pharmacist", "pharmacy_care")
+    ]
 
 
 def test_marketing_without_consent_is_refused_and_audited(console_app, staff, customers) -> None:  # type: ignore[no-untyped-def]

@@ -60,8 +60,8 @@ def test_a_chunked_body_over_the_limit_is_413_not_a_cut_422(config, platform, tm
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         try:
             r = requests.post(f"{base}/v1/records", data=chunks(big), headers=headers, timeout=30)
-        except requests.ConnectionError:
-            raise AssertionError("the server dropped the connection instead of answering 413")
+        except requests.ConnectionError as err:
+            raise AssertionError("the server dropped the connection instead of answering 413") from err
         assert r.status_code == 413, r.text[:300]
         assert r.json()["error"]["code"] == "request_entity_too_large"
         # The same records streamed within the limit are accepted.

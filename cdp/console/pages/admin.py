@@ -67,6 +67,11 @@ def _stamp(path: Path) -> str | None:
         return None
 
 
+def _as_time(t: float | None) -> str | None:
+    """A policy store timestamp for the page; None when it never happened."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if t else None
+
+
 @bp.get("/admin/policy")
 def admin_policy() -> Any:
     access("console", "manage", purpose="optional")
@@ -74,10 +79,9 @@ def admin_policy() -> Any:
     store = policy_store(policy_dir)
     current = store.current()
     files = [(name, _stamp(Path(policy_dir, name))) for name in (*POLICY_FILES, CONSOLE_FILE)]
-    as_time = lambda t: datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if t else None
     return render_template(
         "console/admin_policy.html", files=files, fingerprint=current.fingerprint,
-        reloads=store.reloads, loaded_at=as_time(store.loaded_at),
-        refused_at=as_time(store.refused_at), last_error=store.last_error,
+        reloads=store.reloads, loaded_at=_as_time(store.loaded_at),
+        refused_at=_as_time(store.refused_at), last_error=store.last_error,
         roles=sorted(current.roles), policy_dir=policy_dir,
     )

@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from cdp.console.charts import bar_chart, line_chart, suppress
 from cdp.console.web import access, bp, cpolicy
 from cdp.db import utcnow
+from cdp.http import db_session
 from cdp.identity.models import Consent, Customer, SourceRecord
 from cdp.rights.models import DsrRequest
-from cdp.http import db_session
 
 WEEKS = 12
 

@@ -17,10 +17,10 @@ from cdp.audit.verify import verify_log
 from cdp.console.web import access, bp
 from cdp.db import utcnow
 from cdp.errors import ValidationError
+from cdp.http import current_platform, db_session, request_id
 from cdp.rights import service as rights
 from cdp.rights.models import DsrRequest, RetainedRecord
 from cdp.rights.policy import load_retention
-from cdp.http import current_platform, db_session, request_id
 
 FILTERS = ("customer_id", "actor", "action", "purpose", "since", "until")
 PAGE = 200

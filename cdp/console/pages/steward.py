@@ -11,9 +11,9 @@ from cdp.access import service
 from cdp.access.guard import AccessContext
 from cdp.console.web import access, bp
 from cdp.errors import CdpError, ValidationError
+from cdp.http import current_platform, db_session
 from cdp.identity.models import Customer, Identifier, LineageEvent, SourceRecord
 from cdp.identity.stewardship import merge_customers, split_records
-from cdp.http import current_platform, db_session
 
 REVIEW_TYPES = ("phone", "email")
 MAX_PAIRS = 50

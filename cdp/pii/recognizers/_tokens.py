@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -25,7 +26,7 @@ def tokens_of(nlp_artifacts: NlpArtifacts | None) -> list[Tok]:
     return [Tok(t.text, t.tag_, t.idx, t.idx + len(t.text)) for t in nlp_artifacts.tokens]
 
 
-def trie_regex(words: list[str] | frozenset[str]) -> str:
+def trie_regex(words: Iterable[str]) -> str:
     """A regex alternation for ``words`` factored as a trie, so matching cost does not grow
     with the number of words (Python's ``re`` would otherwise try each branch in turn)."""
     trie: dict = {}

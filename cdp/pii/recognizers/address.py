@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
 from cdp.pii.entities import LOCATION
 from cdp.pii.recognizers._tokens import tokens_of
 from cdp.pii.recognizers.base import CdpRecognizer
@@ -49,7 +52,8 @@ class AddressRecognizer(CdpRecognizer):
     ENTITIES = (LOCATION,)
     CONTEXT = ("地址", "住址", "收货", "送到", "寄到", "address", "deliver", "ship")
 
-    def analyze(self, text, entities, nlp_artifacts=None):
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []
         if re.search(_H, text):
             covered = -1

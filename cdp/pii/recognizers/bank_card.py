@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
 from stdnum import luhn
 
 from cdp.pii.entities import BANK_CARD
@@ -53,7 +55,8 @@ class BankCardRecognizer(CdpRecognizer):
     CONTEXT = ("银行卡", "卡号", "信用卡", "储蓄卡", "借记卡", "银联", "持卡人", "退款", "card",
                "visa", "mastercard", "unionpay", "credit", "debit", "refund")
 
-    def analyze(self, text, entities, nlp_artifacts=None):
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []
         for m in _PATTERN.finditer(text):
             number = re.sub(r"[ -]", "", m.group())

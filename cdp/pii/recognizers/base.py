@@ -21,6 +21,8 @@ class CdpRecognizer(EntityRecognizer):
 
     ENTITIES: tuple[str, ...] = ()
     CONTEXT: tuple[str, ...] = ()
+    # set by EntityRecognizer.__init__ (from ``name`` below); declared so mypy knows its type
+    name: str
 
     def __init__(self, supported_language: str) -> None:
         super().__init__(

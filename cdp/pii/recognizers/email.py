@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
 from cdp.pii.entities import EMAIL_ADDRESS
 from cdp.pii.offline import offline_tld_extractor
 from cdp.pii.recognizers.base import CdpRecognizer
@@ -23,7 +26,8 @@ class EmailRecognizer(CdpRecognizer):
         super().__init__(supported_language)
         self._tld = offline_tld_extractor()
 
-    def analyze(self, text, entities, nlp_artifacts=None):
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         if "@" not in text:
             return []
         results = []

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import re
 
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
 from cdp.pii.entities import HEALTH_TERM
+from cdp.pii.lexicon.drug_vocabulary import drug_words
 from cdp.pii.lexicon.health import (
     EN_DIAGNOSES,
     EN_DRUG_SUFFIXES,
@@ -23,8 +27,7 @@ from cdp.pii.lexicon.health import (
     ZH_NOT_DISEASE,
     ZH_NOT_DRUG_PREFIXES,
 )
-from cdp.pii.lexicon.drug_vocabulary import drug_words
-from cdp.pii.recognizers._tokens import tokens_of, trie_regex
+from cdp.pii.recognizers._tokens import Tok, tokens_of, trie_regex
 from cdp.pii.recognizers.base import CdpRecognizer
 
 _FORMS = "(?:" + "|".join(ZH_DOSAGE_FORMS) + ")"
@@ -56,8 +59,8 @@ _EN_WORD = re.compile(r"(?<![A-Za-z])[A-Za-z][a-z]{4,}(?:-[a-z]+)?(?![A-Za-z])")
 # distinguishing words, foreign words); verbs, particles and punctuation end the stem.
 _STEM_TAGS = frozenset({"n", "nz", "nr", "nrt", "nrfg", "ns", "nt", "b", "m", "g", "eng", "j",
                         "l", "i", "ng", "a", "q", "k", "h"})
-_STEM_STOP = frozenset("处方 处方药 非处方药 冷链 药品 药物 开具 服用 购买 咨询 每日 每天 继续 建议 要 的 和 与 及 或 "
-                       "买 用 吃 是 在 了 给 药".split())
+_STEM_STOP = frozenset("处方 处方药 非处方药 冷链 药品 药物 开具 服用 购买 咨询 每日 每天 "
+                       "继续 建议 要 的 和 与 及 或 买 用 吃 是 在 了 给 药".split())
 
 
 class HealthTermRecognizer(CdpRecognizer):
@@ -67,7 +70,8 @@ class HealthTermRecognizer(CdpRecognizer):
         super().__init__(supported_language)
         self._drug_words = drug_words()
 
-    def analyze(self, text, entities, nlp_artifacts=None):
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         spans: list[tuple[int, int, float]] = []
         has_cjk = _CJK.search(text) is not None
         if has_cjk:
@@ -89,9 +93,10 @@ class HealthTermRecognizer(CdpRecognizer):
         return [self.result(HEALTH_TERM, s, e, score, "health term") for s, e, score in merged]
 
     @staticmethod
-    def _zh_morphology(text, nlp_artifacts) -> list[tuple[int, int, float]]:
+    def _zh_morphology(text: str,
+                       nlp_artifacts: NlpArtifacts | None) -> list[tuple[int, int, float]]:
         toks = tokens_of(nlp_artifacts)
-        out = []
+        out: list[tuple[int, int, float]] = []
         for i, tok in enumerate(toks):
             form = next((f for f in ZH_DOSAGE_FORMS if tok.text.endswith(f)), None)
             end = tok.end
@@ -140,7 +145,7 @@ _WALK_STOP = _STEM_STOP | frozenset("患者 病人 家属 主诉 自述 诊断 �
                                     "反映 咨询 确诊 患有 得了 说".split())
 
 
-def _walk_left(toks, i: int, end: int, limit: int) -> int:
+def _walk_left(toks: list[Tok], i: int, end: int, limit: int) -> int:
     """Index of the first token of the name ending with token ``i``: walk left over
     name-like tokens (at most ``limit`` characters), then drop leading function words."""
     j = i
@@ -159,14 +164,15 @@ _MODIFIER_END = ("性", "期", "型")
 _SEQUELA = frozenset({"后遗症", "并发症"})
 
 
-def _zh_extend(spans, toks):
+def _zh_extend(spans: list[tuple[int, int, float]],
+               toks: list[Tok]) -> list[tuple[int, int, float]]:
     """Widen Chinese health spans to the words that belong to the diagnosis: a modifier
     before it (缺铁性|贫血, 妊娠期|高血压) and a sequela after it (脑梗死|后遗症)."""
     if not toks:
         return spans
     by_end = {t.end: t for t in toks}
     by_start = {t.start: t for t in toks}
-    out = []
+    out: list[tuple[int, int, float]] = []
     for s, e, score in spans:
         prev = by_end.get(s)
         if prev is not None and len(prev.text) >= 2 and prev.text.endswith(_MODIFIER_END) \

@@ -5,6 +5,9 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
 from cdp.pii.entities import IP_ADDRESS
 from cdp.pii.recognizers.base import CdpRecognizer, preceded_by_reference
 
@@ -16,7 +19,8 @@ class IpRecognizer(CdpRecognizer):
     ENTITIES = (IP_ADDRESS,)
     CONTEXT = ("ip", "登录", "地址", "login", "address", "from")
 
-    def analyze(self, text, entities, nlp_artifacts=None):
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []
         if "." in text:
             for m in _V4.finditer(text):

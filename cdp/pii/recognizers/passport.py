@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
 from cdp.pii.entities import CN_PASSPORT
 from cdp.pii.recognizers.base import CdpRecognizer, preceded_by_reference
 
@@ -21,7 +24,8 @@ class PassportRecognizer(CdpRecognizer):
     ENTITIES = (CN_PASSPORT,)
     CONTEXT = ("护照", "passport", "出入境", "旅行证件", "证件", "travel")
 
-    def analyze(self, text, entities, nlp_artifacts=None):
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []
         for m in _PATTERN.finditer(text):
             if preceded_by_reference(text, m.start()):

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import re
 
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
 from cdp.pii.entities import PERSON
 from cdp.pii.lexicon.census_names import given_names, surnames
 from cdp.pii.lexicon.names import EN_FIRST_NAMES, EN_TITLES, PINYIN_SURNAMES
@@ -71,7 +74,8 @@ def _is_pinyin(word: str) -> bool:
 class LatinPersonRecognizer(CdpRecognizer):
     ENTITIES = (PERSON,)
 
-    def analyze(self, text, entities, nlp_artifacts=None):
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         if not re.search(r"[A-Z][a-z]", text):
             return []
         results = []

@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import re
 
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
 from cdp.pii.entities import PERSON
 from cdp.pii.lexicon.names import (
     ZH_COMPOUND_SURNAMES,
@@ -28,7 +31,8 @@ from cdp.pii.lexicon.names import (
     ZH_NOT_IN_NAME,
     ZH_SURNAMES,
 )
-from cdp.pii.recognizers._tokens import tokens_of
+from cdp.pii.models.lac import LacSpan
+from cdp.pii.recognizers._tokens import Tok, tokens_of
 from cdp.pii.recognizers.base import CdpRecognizer
 
 _SURNAME = "(?:" + "|".join(sorted(ZH_COMPOUND_SURNAMES)) + "|[" + "".join(sorted(ZH_SURNAMES)) + "])"
@@ -55,7 +59,7 @@ def _given_ok(given: str) -> bool:
     return bool(given) and all(_CJK.match(c) and c not in ZH_NOT_IN_NAME for c in given)
 
 
-def _glued(toks, pos: int, text: str) -> bool:
+def _glued(toks: list[Tok], pos: int, text: str) -> bool:
     """True when the word holding ``pos`` is only function characters plus the surname."""
     for t in toks:
         if t.start < pos < t.end:
@@ -86,13 +90,14 @@ def _reduplicated(word: str) -> bool:
 class ChinesePersonRecognizer(CdpRecognizer):
     ENTITIES = (PERSON,)
 
-    def analyze(self, text, entities, nlp_artifacts=None):
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         if not _CJK.search(text):
             return []
         toks = tokens_of(nlp_artifacts)
         starts = {t.start for t in toks}
         ends = {t.end for t in toks}
-        results = []
+        results: list[RecognizerResult] = []
         # positions already inside a reported name (an array, not a list of spans: a text
         # of 30,000 honorifics must not cost 30,000 x 30,000 comparisons)
         taken = bytearray(len(text) + 1)
@@ -110,9 +115,9 @@ class ChinesePersonRecognizer(CdpRecognizer):
         # searched with overlaps: 我妈妈 holds both 我妈 and 妈妈, and only the second is
         # followed by the name
         pos = 0
-        while (m := _CONTEXT.search(text, pos)) is not None:
-            pos = m.start() + 1
-            p = m.end()
+        while (cm := _CONTEXT.search(text, pos)) is not None:
+            pos = cm.start() + 1
+            p = cm.end()
             s = surname_len(text, p)
             if not s or taken[p]:
                 continue
@@ -174,14 +179,15 @@ _WEAK_RULES = frozenset({"jieba person-name tag", "surname plus tagged given nam
 WEAK_UNCONFIRMED = 0.45
 
 
-def _weigh_with_model(rec: CdpRecognizer, text: str, spans, results: list) -> list:
+def _weigh_with_model(rec: CdpRecognizer, text: str, spans: list[LacSpan],
+                      results: list[RecognizerResult]) -> list[RecognizerResult]:
     """Combine rule hits with the model's person spans (see the module docstring)."""
     # characters inside a model person span (an array: linear however many names)
     per = bytearray(len(text) + 1)
     for sp in spans:
         if sp.label == "PER":
             per[sp.start : sp.end] = b"\x01" * (sp.end - sp.start)
-    out = []
+    out: list[RecognizerResult] = []
     for r in results:
         why = r.analysis_explanation.textual_explanation if r.analysis_explanation else ""
         if why in _WEAK_RULES and not any(per[r.start : r.end]):
@@ -215,7 +221,8 @@ def _model_score(name: str, confidence: float) -> float:
     return min(score, 0.95)
 
 
-def _add_model_names(rec: CdpRecognizer, text: str, spans, results: list) -> None:
+def _add_model_names(rec: CdpRecognizer, text: str, spans: list[LacSpan],
+                     results: list[RecognizerResult]) -> None:
     """The model's person spans, each scored. Where a rule found the same name, the two
     agree: one span covering both (王先生 from the rule, 王 from the model) at a raised
     score."""

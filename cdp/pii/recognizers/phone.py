@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 
 import phonenumbers
-from phonenumbers import Leniency, PhoneNumberMatcher, PhoneNumberType
+from phonenumbers import Leniency, PhoneNumber, PhoneNumberMatcher, PhoneNumberType
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from cdp.pii.entities import PHONE_NUMBER
 from cdp.pii.recognizers.base import CdpRecognizer, preceded_by_reference
@@ -35,11 +37,12 @@ class PhoneRecognizer(CdpRecognizer):
         # Chinese notes mostly carry mainland numbers; English ones also North American.
         self.regions = ("CN",) if supported_language == "zh" else ("CN", "US")
 
-    def analyze(self, text, entities, nlp_artifacts=None):
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         # Cheap prefilter: no run of 7+ digits (allowing separators), no phone number.
         if not _DIGIT_RUN.search(text):
             return []
-        found: dict[tuple[int, int], object] = {}
+        found: dict[tuple[int, int], PhoneNumber] = {}
         for n, region in enumerate(self.regions):
             if n and not self._uncovered_digits(text, found):
                 break  # a second region only matters for digit runs the first left over

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
@@ -27,7 +29,8 @@ class ResidentIdRecognizer(CdpRecognizer):
     ENTITIES = (CN_RESIDENT_ID,)
     CONTEXT = ("身份证", "证件", "身份", "公民", "实名", "id", "identity", "resident")
 
-    def analyze(self, text, entities, nlp_artifacts=None):
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []
         for m in _PATTERN.finditer(text):
             number = m.group().replace(" ", "").upper()
