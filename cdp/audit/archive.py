@@ -322,7 +322,7 @@ def archive_before(
 # -- verifying a segment file on its own -----------------------------------------------------
 def _read_lines(path: Path) -> Iterator[bytes]:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:  # type: ignore[operator]
+    with opener(path, "rb") as fh:
         yield from fh
 
 

@@ -13,38 +13,18 @@ the claim mapping is tested on its own.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, abort, url_for
 from sqlalchemy import select
 
+from cdp.console.context import audit, bp, cpolicy
 from cdp.console.models import ConsoleUser
-from cdp.console.settings import ConsolePolicy
-from cdp.console.web import audit, bp, cpolicy
+from cdp.console.settings import ConsolePolicy, oidc_settings
 from cdp.errors import Forbidden
 from cdp.http import db_session
-
-
-@dataclass(frozen=True)
-class OidcSettings:
-    issuer: str
-    client_id: str
-    client_secret: str
-    scope: str = "openid profile email"
-
-
-def oidc_settings(env: Mapping[str, str] | None = None) -> OidcSettings | None:
-    env = os.environ if env is None else env
-    issuer, cid, secret = (env.get(k, "").strip() for k in
-                           ("CDP_OIDC_ISSUER", "CDP_OIDC_CLIENT_ID", "CDP_OIDC_CLIENT_SECRET"))
-    if not (issuer and cid and secret):
-        return None
-    return OidcSettings(issuer.rstrip("/"), cid, secret,
-                        env.get("CDP_OIDC_SCOPE", "openid profile email"))
 
 
 def role_from_claims(claims: Mapping[str, Any], policy: ConsolePolicy) -> str:

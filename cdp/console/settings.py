@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -84,3 +85,21 @@ def console_policy(policy_dir: str) -> ConsolePolicy:
         policy = parse_console_policy(data, roles)
         _cache[policy_dir] = (stamp, policy)
         return policy
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    issuer: str
+    client_id: str
+    client_secret: str
+    scope: str = "openid profile email"
+
+
+def oidc_settings(env: Mapping[str, str] | None = None) -> OidcSettings | None:
+    env = os.environ if env is None else env
+    issuer, cid, secret = (env.get(k, "").strip() for k in
+                           ("CDP_OIDC_ISSUER", "CDP_OIDC_CLIENT_ID", "CDP_OIDC_CLIENT_SECRET"))
+    if not (issuer and cid and secret):
+        return None
+    return OidcSettings(issuer.rstrip("/"), cid, secret,
+                        env.get("CDP_OIDC_SCOPE", "openid profile email"))

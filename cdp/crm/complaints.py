@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
-from cdp.db.bulk import insert_rows
 from cdp.crm.models import CareTask, Complaint, ComplaintEvent, table
 from cdp.crm.settings import CATEGORIES, PRIORITIES, CrmSettings
 from cdp.crypto import fields
 from cdp.db import new_id
+from cdp.db.bulk import insert_rows
 from cdp.errors import Conflict, NotFound, ValidationError
 from cdp.identity.models import Interaction, SourceRecord
 
@@ -49,8 +49,7 @@ def default_priority(category: str) -> str:
     return {"adverse_drug_reaction": "urgent", "privacy": "high"}.get(category, "normal")
 
 
-def adr_due(learned_on: date, *, serious: bool, new: bool, death: bool,
-            settings: CrmSettings) -> date:
+def adr_due(learned_on: date, *, serious: bool, new: bool, death: bool, settings: CrmSettings) -> date:
     """The reporting deadline of an adverse drug reaction: the day learned for a death,
     else 15 days (serious or new) or 30 days after the day the pharmacy learned of it."""
     if death:
@@ -77,40 +76,76 @@ def sla(c: Complaint, settings: CrmSettings, now: datetime) -> dict[str, Any]:
 
 def as_json(c: Complaint, settings: CrmSettings, now: datetime) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": c.id, "customer_id": c.customer_id, "origin": c.origin, "channel": c.channel,
-        "category": c.category, "priority": c.priority, "state": c.state,
+        "id": c.id,
+        "customer_id": c.customer_id,
+        "origin": c.origin,
+        "channel": c.channel,
+        "category": c.category,
+        "priority": c.priority,
+        "state": c.state,
         "opened_at": c.opened_at.isoformat(),
         "first_response_at": c.first_response_at.isoformat() if c.first_response_at else None,
         "resolved_at": c.resolved_at.isoformat() if c.resolved_at else None,
         "closed_at": c.closed_at.isoformat() if c.closed_at else None,
-        "satisfaction": c.satisfaction, "dsr_id": c.dsr_id,
+        "satisfaction": c.satisfaction,
+        "dsr_id": c.dsr_id,
         "sla": sla(c, settings, now),
     }
     if c.category == ADR:
         out["adr"] = {
             "learned_on": c.adr_learned_on.isoformat() if c.adr_learned_on else None,
-            "serious": c.adr_serious, "new": c.adr_new, "death": c.adr_death,
+            "serious": c.adr_serious,
+            "new": c.adr_new,
+            "death": c.adr_death,
             "report_due_on": c.regulatory_due_on.isoformat() if c.regulatory_due_on else None,
-            "report_overdue": bool(c.regulatory_due_on and c.state != "closed"
-                                   and now.astimezone(settings.tz).date() > c.regulatory_due_on),
+            "report_overdue": bool(
+                c.regulatory_due_on
+                and c.state != "closed"
+                and now.astimezone(settings.tz).date() > c.regulatory_due_on
+            ),
         }
     return out
 
 
-def _audit(session: Session, c: Complaint, action: str, actor: str, ctx: dict[str, Any] | None,
-           detail: dict[str, Any]) -> None:
+def _audit(
+    session: Session,
+    c: Complaint,
+    action: str,
+    actor: str,
+    ctx: dict[str, Any] | None,
+    detail: dict[str, Any],
+) -> None:
     ctx = ctx or {}
-    record(session, AuditEntry(
-        actor=actor, role=ctx.get("role"), purpose=ctx.get("purpose"),
-        request_id=ctx.get("request_id"), action=action, customer_id=c.customer_id,
-        categories=("complaints",), detail={"complaint": c.id, **detail}))
+    record(
+        session,
+        AuditEntry(
+            actor=actor,
+            role=ctx.get("role"),
+            purpose=ctx.get("purpose"),
+            request_id=ctx.get("request_id"),
+            action=action,
+            customer_id=c.customer_id,
+            categories=("complaints",),
+            detail={"complaint": c.id, **detail},
+        ),
+    )
 
 
 def open_complaint(
-    session: Session, settings: CrmSettings, *, customer_id: str, category: str,
-    channel: str, opened_at: datetime, actor: str, priority: str | None = None,
-    origin: str = "api", interaction_id: str | None = None, adr: dict[str, Any] | None = None,
-    description: str | None = None, data_key: tuple[str, bytes] | None = None,
+    session: Session,
+    settings: CrmSettings,
+    *,
+    customer_id: str,
+    category: str,
+    channel: str,
+    opened_at: datetime,
+    actor: str,
+    priority: str | None = None,
+    origin: str = "api",
+    interaction_id: str | None = None,
+    adr: dict[str, Any] | None = None,
+    description: str | None = None,
+    data_key: tuple[str, bytes] | None = None,
     audit_context: dict[str, Any] | None = None,
 ) -> Complaint:
     """A new ticket in state ``open`` (audited); an ADR gets its regulatory deadline."""
@@ -119,40 +154,70 @@ def open_complaint(
     priority = priority or default_priority(category)
     if priority not in PRIORITIES:
         raise ValidationError(f"priority must be one of {', '.join(PRIORITIES)}", code="invalid_priority")
-    c = Complaint(customer_id=customer_id, interaction_id=interaction_id, origin=origin,
-                  channel=channel, category=category, priority=priority, state="open",
-                  opened_at=opened_at)
+    c = Complaint(
+        customer_id=customer_id,
+        interaction_id=interaction_id,
+        origin=origin,
+        channel=channel,
+        category=category,
+        priority=priority,
+        state="open",
+        opened_at=opened_at,
+    )
     if category == ADR:
         adr = adr or {}
         learned = adr.get("learned_on") or opened_at.astimezone(settings.tz).date()
         c.adr_learned_on = learned
-        c.adr_serious, c.adr_new, c.adr_death = (bool(adr.get("serious")), bool(adr.get("new")),
-                                                 bool(adr.get("death")))
-        c.regulatory_due_on = adr_due(learned, serious=c.adr_serious, new=c.adr_new,
-                                      death=c.adr_death, settings=settings)
+        c.adr_serious, c.adr_new, c.adr_death = (
+            bool(adr.get("serious")),
+            bool(adr.get("new")),
+            bool(adr.get("death")),
+        )
+        c.regulatory_due_on = adr_due(
+            learned, serious=c.adr_serious, new=c.adr_new, death=c.adr_death, settings=settings
+        )
     session.add(c)
     session.flush()
     if description and data_key is not None:
         c.data_key_id = data_key[0]
-        c.description_ct = fields.encrypt(data_key[1], description.encode(),
-                                          fields.field_aad("crm_complaints", "description_ct", c.id))
-    session.add(ComplaintEvent(complaint_id=c.id, from_state=None, to_state="open", at=opened_at,
-                               actor=actor))
-    _audit(session, c, "crm.complaint.open", actor, audit_context,
-           {"category": category, "priority": priority, "origin": origin})
+        c.description_ct = fields.encrypt(
+            data_key[1], description.encode(), fields.field_aad("crm_complaints", "description_ct", c.id)
+        )
+    session.add(
+        ComplaintEvent(complaint_id=c.id, from_state=None, to_state="open", at=opened_at, actor=actor)
+    )
+    _audit(
+        session,
+        c,
+        "crm.complaint.open",
+        actor,
+        audit_context,
+        {"category": category, "priority": priority, "origin": origin},
+    )
     return c
 
 
 def get(session: Session, complaint_id: str) -> Complaint:
-    c = session.get(Complaint, complaint_id) if isinstance(complaint_id, str) and len(complaint_id) <= 32 else None
+    c = (
+        session.get(Complaint, complaint_id)
+        if isinstance(complaint_id, str) and len(complaint_id) <= 32
+        else None
+    )
     if c is None:
         raise NotFound("no such complaint")
     return c
 
 
 def transition(
-    session: Session, settings: CrmSettings, c: Complaint, to: str, *, actor: str, now: datetime,
-    satisfaction: int | None = None, audit_context: dict[str, Any] | None = None,
+    session: Session,
+    settings: CrmSettings,
+    c: Complaint,
+    to: str,
+    *,
+    actor: str,
+    now: datetime,
+    satisfaction: int | None = None,
+    audit_context: dict[str, Any] | None = None,
 ) -> Complaint:
     """Move ``c`` to state ``to`` (Conflict when the move is not allowed); audited. Resolving
     opens a follow-up task; a satisfaction score (1-5) may be given once resolved."""
@@ -164,18 +229,28 @@ def transition(
         if not isinstance(satisfaction, int) or not 1 <= satisfaction <= 5:
             raise ValidationError("satisfaction must be 1 to 5", code="invalid_satisfaction")
         if to not in ("resolved", "closed"):
-            raise Conflict("satisfaction is recorded once the complaint is resolved",
-                           code="not_resolved")
+            raise Conflict("satisfaction is recorded once the complaint is resolved", code="not_resolved")
     prev = c.state
     c.state = to
     if prev == "open" and c.first_response_at is None:
         c.first_response_at = now
     if to == "resolved":
         c.resolved_at = now
-        ref = f"complaint:{c.id}:{session.scalar(select(ComplaintEvent.id).where(ComplaintEvent.complaint_id == c.id).order_by(ComplaintEvent.id.desc()).limit(1))}"
-        session.add(CareTask(customer_id=c.customer_id, kind="complaint_followup", ref=ref[:64],
-                             due_on=now.astimezone(settings.tz).date()
-                             + timedelta(days=settings.followup_complaint_days)))
+        last_event = session.scalar(
+            select(ComplaintEvent.id)
+            .where(ComplaintEvent.complaint_id == c.id)
+            .order_by(ComplaintEvent.id.desc())
+            .limit(1)
+        )
+        ref = f"complaint:{c.id}:{last_event}"
+        session.add(
+            CareTask(
+                customer_id=c.customer_id,
+                kind="complaint_followup",
+                ref=ref[:64],
+                due_on=now.astimezone(settings.tz).date() + timedelta(days=settings.followup_complaint_days),
+            )
+        )
     if to == "closed":
         c.closed_at = now
     if to == "open":
@@ -185,8 +260,14 @@ def transition(
         c.satisfaction = satisfaction
     session.add(ComplaintEvent(complaint_id=c.id, from_state=prev, to_state=to, at=now, actor=actor))
     session.flush()
-    _audit(session, c, "crm.complaint.transition", actor, audit_context,
-           {"from": prev, "to": to, **({"satisfaction": satisfaction} if satisfaction else {})})
+    _audit(
+        session,
+        c,
+        "crm.complaint.transition",
+        actor,
+        audit_context,
+        {"from": prev, "to": to, **({"satisfaction": satisfaction} if satisfaction else {})},
+    )
     return c
 
 
@@ -198,8 +279,14 @@ def from_interactions(session: Session, platform: Any, settings: CrmSettings, no
     over a large history opens tens of thousands."""
     have = select(Complaint.interaction_id).where(Complaint.interaction_id.is_not(None))
     rows = session.execute(
-        select(Interaction.id, Interaction.customer_id, Interaction.at, Interaction.data_key_id,
-               Interaction.text_ct, SourceRecord.source)
+        select(
+            Interaction.id,
+            Interaction.customer_id,
+            Interaction.at,
+            Interaction.data_key_id,
+            Interaction.text_ct,
+            SourceRecord.source,
+        )
         .join(SourceRecord, SourceRecord.id == Interaction.record_id)
         .where(Interaction.kind == "complaint", Interaction.id.not_in(have))
         .order_by(Interaction.at, Interaction.id)
@@ -216,45 +303,85 @@ def from_interactions(session: Session, platform: Any, settings: CrmSettings, no
         # (皮疹 -> <HEALTH_TERM>), which are what tells an adverse reaction apart
         if r.data_key_id in keys and r.text_ct is not None:
             try:
-                text = fields.decrypt(keys[r.data_key_id], r.text_ct,
-                                      fields.field_aad("interactions", "text_ct", r.id)).decode()
+                text = fields.decrypt(
+                    keys[r.data_key_id], r.text_ct, fields.field_aad("interactions", "text_ct", r.id)
+                ).decode()
             except Exception:  # noqa: BLE001 - an unreadable text still becomes a ticket
                 text = ""
         category = classify(text, settings)
         low = text.lower()
         opened = r.at or now
         row: dict[str, Any] = {
-            "id": new_id(), "customer_id": r.customer_id, "interaction_id": r.id,
-            "origin": "interaction", "channel": r.source, "category": category,
-            "priority": default_priority(category), "state": "open", "opened_at": opened,
-            "first_response_at": None, "resolved_at": None, "closed_at": None,
-            "adr_learned_on": None, "adr_serious": False, "adr_new": False, "adr_death": False,
-            "regulatory_due_on": None, "satisfaction": None, "dsr_id": None,
-            "data_key_id": None, "description_ct": None, "created_at": now, "updated_at": now,
+            "id": new_id(),
+            "customer_id": r.customer_id,
+            "interaction_id": r.id,
+            "origin": "interaction",
+            "channel": r.source,
+            "category": category,
+            "priority": default_priority(category),
+            "state": "open",
+            "opened_at": opened,
+            "first_response_at": None,
+            "resolved_at": None,
+            "closed_at": None,
+            "adr_learned_on": None,
+            "adr_serious": False,
+            "adr_new": False,
+            "adr_death": False,
+            "regulatory_due_on": None,
+            "satisfaction": None,
+            "dsr_id": None,
+            "data_key_id": None,
+            "description_ct": None,
+            "created_at": now,
+            "updated_at": now,
         }
         if category == ADR:
             learned = opened.astimezone(settings.tz).date()
             death = any(w in low for w in DEATH_WORDS)
             serious = any(w in low for w in SERIOUS_WORDS)
-            row.update(adr_learned_on=learned, adr_serious=serious, adr_death=death,
-                       regulatory_due_on=adr_due(learned, serious=serious, new=False,
-                                                 death=death, settings=settings))
+            row.update(
+                adr_learned_on=learned,
+                adr_serious=serious,
+                adr_death=death,
+                regulatory_due_on=adr_due(
+                    learned, serious=serious, new=False, death=death, settings=settings
+                ),
+            )
         tickets.append(row)
-        events.append({"complaint_id": row["id"], "from_state": None, "to_state": "open",
-                       "at": opened, "actor": "system"})
-        audits.append(AuditEntry(actor="system", action="crm.complaint.open",
-                                 customer_id=r.customer_id, categories=("complaints",),
-                                 detail={"complaint": row["id"], "category": category,
-                                         "priority": row["priority"], "origin": "interaction"}))
+        events.append(
+            {
+                "complaint_id": row["id"],
+                "from_state": None,
+                "to_state": "open",
+                "at": opened,
+                "actor": "system",
+            }
+        )
+        audits.append(
+            AuditEntry(
+                actor="system",
+                action="crm.complaint.open",
+                customer_id=r.customer_id,
+                categories=("complaints",),
+                detail={
+                    "complaint": row["id"],
+                    "category": category,
+                    "priority": row["priority"],
+                    "origin": "interaction",
+                },
+            )
+        )
     for start in range(0, len(tickets), 5000):
-        insert_rows(session, table(Complaint), tickets[start:start + 5000])
-        insert_rows(session, table(ComplaintEvent), events[start:start + 5000])
+        insert_rows(session, table(Complaint), tickets[start : start + 5000])
+        insert_rows(session, table(ComplaintEvent), events[start : start + 5000])
     record(session, *audits)
     return len(tickets)
 
 
-def monthly_report(session: Session, settings: CrmSettings, month: str, now: datetime,
-                   min_count: int | None) -> dict[str, Any]:
+def monthly_report(
+    session: Session, settings: CrmSettings, month: str, now: datetime, min_count: int | None
+) -> dict[str, Any]:
     """Per category and channel for the month (YYYY-MM, opened in the CRM time zone):
     volume, SLA met (first response and resolution), mean satisfaction. Cells with fewer
     than ``min_count`` complaints are suppressed (None: no suppression)."""
@@ -264,9 +391,12 @@ def monthly_report(session: Session, settings: CrmSettings, month: str, now: dat
     except (ValueError, TypeError):
         raise ValidationError("month must be YYYY-MM", code="invalid_month") from None
     end_local = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=settings.tz)
-    rows = session.scalars(select(Complaint).where(
-        Complaint.opened_at >= start_local.astimezone(UTC),
-        Complaint.opened_at < end_local.astimezone(UTC)))
+    rows = session.scalars(
+        select(Complaint).where(
+            Complaint.opened_at >= start_local.astimezone(UTC),
+            Complaint.opened_at < end_local.astimezone(UTC),
+        )
+    )
     cells: dict[tuple[str, str], list[Complaint]] = defaultdict(list)
     for c in rows:
         cells[(c.category, c.channel)].append(c)
@@ -278,11 +408,16 @@ def monthly_report(session: Session, settings: CrmSettings, month: str, now: dat
             continue
         flags = [sla(c, settings, now) for c in cs]
         sats = [c.satisfaction for c in cs if c.satisfaction is not None]
-        out.append({
-            "category": cat, "channel": channel, "volume": n, "suppressed": False,
-            "first_response_sla_met": sum(not f["first_response_breached"] for f in flags),
-            "resolution_sla_met": sum(not f["resolution_breached"] for f in flags),
-            "satisfaction_mean": round(sum(sats) / len(sats), 2) if sats else None,
-            "satisfaction_count": len(sats),
-        })
+        out.append(
+            {
+                "category": cat,
+                "channel": channel,
+                "volume": n,
+                "suppressed": False,
+                "first_response_sla_met": sum(not f["first_response_breached"] for f in flags),
+                "resolution_sla_met": sum(not f["resolution_breached"] for f in flags),
+                "satisfaction_mean": round(sum(sats) / len(sats), 2) if sats else None,
+                "satisfaction_count": len(sats),
+            }
+        )
     return {"month": month, "rows": out}

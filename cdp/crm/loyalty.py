@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cdp.db.bulk import insert_rows
 from cdp.crm.facts import Order
 from cdp.crm.models import LoyaltyAccount, LoyaltyEntry
 from cdp.crm.models import table as _table
 from cdp.crm.settings import CrmSettings
+from cdp.db.bulk import insert_rows
 from cdp.errors import Conflict, ValidationError
 
 EARNING = ("accrual", "adjustment")

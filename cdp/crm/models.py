@@ -185,5 +185,6 @@ class CareTask(Base):
 def table(model: type[Base]) -> Table:
     """The Core table of a mapped class (typed: ``__table__`` is a FromClause to mypy)."""
     t = model.__table__
-    assert isinstance(t, Table)
+    if not isinstance(t, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
     return t

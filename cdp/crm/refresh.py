@@ -22,7 +22,6 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
-from cdp.db.bulk import insert_rows
 from cdp.crm import clv, complaints, gates, loyalty
 from cdp.crm.facts import iter_facts
 from cdp.crm.models import CareTask, CrmProfile, ModelFit, SegmentMember
@@ -32,6 +31,7 @@ from cdp.crm.settings import CrmSettings, load_settings
 from cdp.crm.traits import Rfm, base_traits, quintile_scores
 from cdp.crypto import fields
 from cdp.db import new_id
+from cdp.db.bulk import insert_rows
 
 log = logging.getLogger("cdp.crm")
 DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0}
@@ -293,7 +293,8 @@ def _care_tasks(session: Session, platform: Any, settings: CrmSettings, ids: lis
         have.add(ref)
         tid = new_id()
         key = keys[i]
-        assert key is not None
+        if key is None:
+            raise RuntimeError("a care task for a customer without a live data key")
         rows.append({"id": tid, "customer_id": ids[i], "kind": kind, "ref": ref, "due_on": due,
                      "status": "open", "data_key_id": key[0],
                      "detail_ct": fields.encrypt_json(key[1], {"class": cls},

@@ -16,8 +16,6 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from cdp.access.guard import AccessContext, current_access, protected
-from cdp.http.openapi import api_doc
-from cdp.http.parsing import parse
 from cdp.audit.log import record
 from cdp.crm import complaints as complaints_svc
 from cdp.crm import gates, loyalty, reads
@@ -51,8 +49,10 @@ from cdp.crm.schemas import (
 from cdp.crm.segments import Segment, load_segments
 from cdp.crm.settings import CrmSettings, load_settings
 from cdp.errors import CdpError, Forbidden, NotFound
-from cdp.identity.models import Customer
 from cdp.http import current_platform, db_session
+from cdp.http.openapi import api_doc
+from cdp.http.parsing import parse
+from cdp.identity.models import Customer
 
 bp = Blueprint("crm", __name__)
 

@@ -35,10 +35,12 @@ def _make_partition(platform: Platform, start: datetime) -> str:
     month and those ahead), so the test can write entries into a month that is already over."""
     name = f"audit_events_{start:%Y_%m}"
     with platform.engine.begin() as conn:
-        conn.execute(text(
-            f"CREATE TABLE {name} PARTITION OF audit_events FOR VALUES FROM "
-            f"('{start.isoformat()}') TO ('{_month(start, 1).isoformat()}')"
-        ))
+        conn.execute(
+            text(
+                f"CREATE TABLE {name} PARTITION OF audit_events FOR VALUES FROM "
+                f"('{start.isoformat()}') TO ('{_month(start, 1).isoformat()}')"
+            )
+        )
     return name
 
 
@@ -68,8 +70,11 @@ def test_months_are_partitions_and_each_stays_append_only(platform: Platform, db
     dbname = db_url.rsplit("/", 1)[1]
     with psycopg.connect(f"postgresql://cdp_app@127.0.0.1:5432/{dbname}") as conn:
         assert conn.execute(f"SELECT count(*) FROM {current}").fetchone() == (3,)
-        for sql in (f"DELETE FROM {current}", f"TRUNCATE {current}",
-                    f"INSERT INTO {current} SELECT * FROM {current}"):
+        for sql in (
+            f"DELETE FROM {current}",
+            f"TRUNCATE {current}",
+            f"INSERT INTO {current} SELECT * FROM {current}",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(sql)
             conn.rollback()
@@ -93,8 +98,9 @@ def test_archive_writes_a_segment_detaches_and_verify_continues(
     write_entries(platform, 10)  # this month: stays live
 
     res = CliRunner().invoke(
-        cli, ["audit", "archive", "--before", f"{_month(now, -1):%Y-%m}", "--out", str(tmp_path),
-              "--drop"], env=cli_env,
+        cli,
+        ["audit", "archive", "--before", f"{_month(now, -1):%Y-%m}", "--out", str(tmp_path), "--drop"],
+        env=cli_env,
     )
     assert res.exit_code == 0, res.output
     segment = Path(res.stdout.strip())
@@ -214,18 +220,24 @@ def test_archive_refuses_what_it_must_not_do(
         assert part in {p.name for p in partitions(s)}
 
 
-def test_archive_on_sqlite_is_refused_with_a_reason(platform: Platform, cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_archive_on_sqlite_is_refused_with_a_reason(
+    platform: Platform, cli_env: dict[str, str], tmp_path: Path
+) -> None:
     if is_postgres(platform.engine):
         pytest.skip("the SQLite refusal")
     res = CliRunner().invoke(
         cli, ["audit", "archive", "--before", "2020-01", "--out", str(tmp_path)], env=cli_env
     )
     assert res.exit_code == 1 and "needs PostgreSQL" in res.output
-    res = CliRunner().invoke(cli, ["audit", "archive", "--before", "2020-13", "--out", str(tmp_path)], env=cli_env)
+    res = CliRunner().invoke(
+        cli, ["audit", "archive", "--before", "2020-13", "--out", str(tmp_path)], env=cli_env
+    )
     assert res.exit_code != 0 and "YYYY-MM" in res.output
 
 
-def test_verify_reports_progress_when_asked(platform: Platform, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_reports_progress_when_asked(
+    platform: Platform, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cdp.audit import verify
 
     monkeypatch.setattr(verify, "_TICK", 5)
@@ -238,7 +250,9 @@ def test_verify_reports_progress_when_asked(platform: Platform, cli_env: dict[st
     assert "verifying" not in quiet.stderr
 
 
-def test_partitions_command_keeps_months_ahead_and_lists_them(cli_env: dict[str, str], platform: Platform) -> None:
+def test_partitions_command_keeps_months_ahead_and_lists_them(
+    cli_env: dict[str, str], platform: Platform
+) -> None:
     res = CliRunner().invoke(cli, ["audit", "partitions", "--ahead", "6"], env=cli_env)
     assert res.exit_code == 0, res.output
     if not is_postgres(platform.engine):
@@ -267,7 +281,8 @@ def test_two_archives_in_a_row_chain_together_and_a_forged_one_is_named(
     files = []
     for before in (second, _month(now, -1)):
         res = CliRunner().invoke(
-            cli, ["audit", "archive", "--before", f"{before:%Y-%m}", "--out", str(tmp_path)],
+            cli,
+            ["audit", "archive", "--before", f"{before:%Y-%m}", "--out", str(tmp_path)],
             env=cli_env,
         )
         assert res.exit_code == 0, res.output
@@ -288,14 +303,23 @@ def test_two_archives_in_a_row_chain_together_and_a_forged_one_is_named(
     with platform.transaction() as s:
         last = s.scalars(select(AuditSegment).order_by(AuditSegment.id.desc()).limit(1)).first()
         assert last is not None
-        s.add(AuditSegment(before=last.before, file_name="forged.jsonl.gz", entry_count=1,
-                           ends=last.ends, statement=last.statement,
-                           signature=Keyring.generate().signing_key.sign(last.statement.encode())))
+        s.add(
+            AuditSegment(
+                before=last.before,
+                file_name="forged.jsonl.gz",
+                entry_count=1,
+                ends=last.ends,
+                statement=last.statement,
+                signature=Keyring.generate().signing_key.sign(last.statement.encode()),
+            )
+        )
     code, out = run_verify(cli_env)
     assert code == 1 and "forged.jsonl.gz" in out and "signature does not verify" in out
 
 
-def test_progress_is_reported_by_the_parallel_workers_too(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_is_reported_by_the_parallel_workers_too(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _pg_only(platform)
     from cdp.audit import verify
 
@@ -303,7 +327,8 @@ def test_progress_is_reported_by_the_parallel_workers_too(platform: Platform, mo
     write_entries(platform, 30, per_tx=10)
     seen: list[int] = []
     with platform.transaction() as s:
-        res = verify.verify_log(s, platform.keyring.verify_key, workers=2, parallel_above=0,
-                                progress=seen.append)
+        res = verify.verify_log(
+            s, platform.keyring.verify_key, workers=2, parallel_above=0, progress=seen.append
+        )
     assert res.ok and res.entries == 30
     assert seen and seen == sorted(seen) and seen[-1] == 30

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from cdp.access.policy import POLICY_FILES, policy_store
 from cdp.console import accounts, sessions
+from cdp.console.context import access, audit, bp, is_htmx, live
 from cdp.console.models import ConsoleSession
 from cdp.console.settings import FILE as CONSOLE_FILE
-from cdp.console.web import access, audit, bp, is_htmx, live
 from cdp.errors import Conflict, NotFound
 from cdp.http import current_platform, db_session
 

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from cdp.console.charts import bar_chart, line_chart, suppress
-from cdp.console.web import access, bp, cpolicy
+from cdp.console.context import access, bp, cpolicy
 from cdp.db import utcnow
 from cdp.http import db_session
 from cdp.identity.models import Consent, Customer, SourceRecord

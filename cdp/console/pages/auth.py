@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 
 from cdp.audit.models import AuditEvent
 from cdp.console import accounts, sessions
-from cdp.console.i18n import LANG_COOKIE, LANGUAGES
-from cdp.console.web import (
+from cdp.console.context import (
     COOKIE,
     COOKIE_PATH,
     PRE_COOKIE,
@@ -26,6 +25,7 @@ from cdp.console.web import (
     set_session_cookie,
     stateable_purposes,
 )
+from cdp.console.i18n import LANG_COOKIE, LANGUAGES
 from cdp.db import utcnow
 from cdp.http import current_platform, db_session
 
@@ -78,7 +78,7 @@ def _login_page(status: int = 200, error: str | None = None) -> Any:
 
 
 def _oidc_enabled() -> bool:
-    from cdp.console.oidc import oidc_settings
+    from cdp.console.settings import oidc_settings
 
     return oidc_settings() is not None
 

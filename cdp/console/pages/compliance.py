@@ -14,7 +14,7 @@ from cdp.access import breakglass
 from cdp.audit import queries
 from cdp.audit.models import AuditCheckpoint, AuditEvent
 from cdp.audit.verify import verify_log
-from cdp.console.web import access, bp
+from cdp.console.context import access, bp
 from cdp.db import utcnow
 from cdp.errors import ValidationError
 from cdp.http import current_platform, db_session, request_id

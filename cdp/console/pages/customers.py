@@ -18,8 +18,8 @@ from cdp.access import service
 from cdp.access.breakglass import MAX_MINUTES, MIN_REASON
 from cdp.access.models import BreakGlassGrant
 from cdp.console import accounts, graph, sessions
+from cdp.console.context import access, audit, bp, live
 from cdp.console.search import detect
-from cdp.console.web import access, audit, bp, live
 from cdp.db import utcnow
 from cdp.errors import CdpError, ValidationError
 from cdp.http import current_platform, db_session

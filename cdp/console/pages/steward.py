@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 
 from cdp.access import service
 from cdp.access.guard import AccessContext
-from cdp.console.web import access, bp
+from cdp.console.context import access, bp
 from cdp.errors import CdpError, ValidationError
 from cdp.http import current_platform, db_session
 from cdp.identity.models import Customer, Identifier, LineageEvent, SourceRecord
