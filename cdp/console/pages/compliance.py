@@ -146,7 +146,15 @@ def dsr_detail(dsr_id: str) -> Any:
     req = rights.get_request(db_session(), dsr_id)
     return render_template("console/dsr_detail.html", req=req, days=_days_left(req),
                            timeline=_timeline(req), error=None,
-                           next_states=sorted(rights.TRANSITIONS[req.status]))
+                           next_states=sorted(rights.TRANSITIONS[req.status]),
+                           needs_approval=_needs_approval(req))
+
+
+def _needs_approval(req: Any) -> bool:
+    """Whether a second person must approve ``req`` before it is carried out (four eyes,
+    ``policies/retention.toml [dsr] four_eyes``) and nobody has yet."""
+    policy = load_retention(current_platform().config.policy_dir)
+    return req.kind in policy.four_eyes and not (req.detail or {}).get("approved_by")
 
 
 @bp.post("/compliance/dsr/<dsr_id>/<step>")
@@ -157,6 +165,8 @@ def dsr_step(dsr_id: str, step: str) -> Any:
     reason = request.form.get("reason", "").strip()
     if step == "verify":
         rights.verify_request(session, req, method=request.form.get("method", "manual"), **_who(ctx))
+    elif step == "approve":
+        rights.approve_request(session, current_platform(), req, **_who(ctx))
     elif step == "refuse":
         if not reason:
             raise ValidationError("a refusal needs a written reason", code="reason_required")
@@ -170,9 +180,11 @@ def dsr_step(dsr_id: str, step: str) -> Any:
             req.detail = {**req.detail, "note": redact_text(reason[:2000], "storage").text}
         out = rights.execute_request(session, current_platform(), req, **_who(ctx))
         if req.kind == "access":
-            # The package is handed over, not stored: shown once, on this response.
+            # The package is sealed for the data subject: its one-time token is shown once,
+            # on this response, to be handed over; the executor never sees the package.
             return render_template("console/dsr_detail.html", req=req, days=_days_left(req),
-                                   timeline=_timeline(req), error=None, package=out.get("package"),
+                                   timeline=_timeline(req), error=None,
+                                   delivery=out.get("delivery"), needs_approval=False,
                                    next_states=sorted(rights.TRANSITIONS[req.status]))
     else:
         raise ValidationError("unknown step", code="unknown_step")

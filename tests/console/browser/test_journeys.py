@@ -15,7 +15,7 @@ from cdp.console.models import ConsoleSession, ConsoleUser
 from cdp.db import utcnow
 from tests.console.browser.conftest import Watch, sign_in
 from tests.console.conftest import NO_CONSENT_PHONE
-from tests.console.helpers import PASSWORD
+from tests.console.helpers import PASSWORD, make_user
 
 PLAIN_VALUES = ("+8613812345678", "13812345678", "11010519850412703X", "zhangsf@example.com",
                 "jd_a8k2x9q7", "oWx_93jd82kq")
@@ -171,6 +171,7 @@ def test_journey5_dsr_moves_through_states_refusal_needs_reason_overdue_marked( 
 ) -> None:
     from cdp.rights.models import DsrRequest
 
+    make_user(live.app.extensions["cdp"], "compliance-officer-2", "compliance_officer")
     sign_in(page, live.url, staff["compliance_officer"], PASSWORD, "data_subject_request")
     page.goto(f"{live.url}/console/compliance/dsr")
     page.get_by_label("Customer id").fill(customers["consenting"])
@@ -180,18 +181,29 @@ def test_journey5_dsr_moves_through_states_refusal_needs_reason_overdue_marked( 
     expect(page.locator("#dsr-due")).to_contain_text("15 days left")
     page.get_by_role("button", name="Mark verified").click()
     expect(page.locator("#dsr-state")).to_have_text("verified")
+    dsr_path = page.url.removeprefix(live.url)
     page.get_by_role("button", name="Refuse the request").click()  # no reason
     expect(page.get_by_role("alert")).to_contain_text("reason")
     page.go_back()
     page.reload()
     expect(page.locator("#dsr-state")).to_have_text("verified")
+    # Four eyes: the officer who approves may not carry out the request; a second officer does.
+    page.get_by_role("button", name="Approve (second person)").click()
+    expect(page.get_by_role("button", name="Carry out the request")).to_be_visible()
+    page.get_by_role("button", name="Carry out the request").click()
+    expect(page.get_by_role("alert")).to_contain_text("approv")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, live.url, "compliance-officer-2", PASSWORD, "data_subject_request")
+    page.goto(f"{live.url}{dsr_path}")
     page.get_by_role("button", name="Carry out the request").click()
     expect(page.locator("#dsr-state")).to_have_text("completed")
+    expect(page.locator("#dsr-token")).not_to_be_empty()
     timeline = page.locator("#timeline li")
-    expect(timeline).to_have_count(3)
+    expect(timeline).to_have_count(4)
     expect(timeline.nth(0)).to_contain_text("dsr.receive")
     expect(timeline.nth(1)).to_contain_text("dsr.verify")
-    expect(timeline.nth(2)).to_contain_text("dsr.access_package")
+    expect(timeline.nth(2)).to_contain_text("dsr.approve")
+    expect(timeline.nth(3)).to_contain_text("dsr.access_package")
     # A second request, refused with a reason.
     page.goto(f"{live.url}/console/compliance/dsr")
     page.get_by_label("Customer id").fill(customers["no_consent"])
