@@ -156,7 +156,14 @@ def main() -> int:
                 'include-name = "GET /v1/customers"\n'
                 'checks.positive_data_acceptance.expected-statuses = '
                 '["2XX", 401, 403, 404, 409, 422, 429]\n'
-                # A batch is answered per record (CONTRACT §4): an invalid record is
+                # `open_dsr` opens a data subject request only for a privacy complaint: the
+                # schema cannot tie one field to another's value, so a schema-valid
+                # `open_dsr` on another category is refused with 422 not_privacy.
+                "[[operations]]\n"
+                'include-name = "POST /v1/crm/complaints"\n'
+                'checks.positive_data_acceptance.expected-statuses = '
+                '["2XX", 401, 403, 404, 409, 422, 429]\n'
+                # A batch is answered per record (docs/api.md): an invalid record is
                 # rejected in a 200 answer while the valid ones are stored.
                 "[[operations]]\n"
                 'include-name = "POST /v1/records"\n'

@@ -149,7 +149,8 @@ class ComplaintList(BaseModel):
 
 
 class MonthQuery(_Strict):
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    # a calendar month from year 1000 on (0000-01 names no month)
+    month: str = Field(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")
 
 
 class ReportOut(BaseModel):

@@ -278,7 +278,7 @@ def loyalty_read(customer_id: str) -> Any:
 
 
 @bp.post("/customers/<customer_id>/loyalty/redeem")
-@api_doc(body=RedeemIn, response=LoyaltyOut, purpose=True, tags=["crm"])
+@api_doc(body=RedeemIn, response=LoyaltyOut, purpose=True, tags=["crm"], status=201)
 @protected("crm_loyalty", "write", purpose="required")
 def loyalty_redeem(customer_id: str) -> Any:
     """Spend points (oldest first); 409 when the balance is short. An idempotency key
@@ -318,7 +318,7 @@ def list_complaints() -> Any:
 
 
 @bp.post("/crm/complaints")
-@api_doc(body=ComplaintIn, response=ComplaintOut, purpose=True, tags=["crm"])
+@api_doc(body=ComplaintIn, response=ComplaintOut, purpose=True, tags=["crm"], status=201)
 @protected("crm_complaints", "write", purpose="required")
 def create_complaint() -> Any:
     """Open a complaint (audited). A privacy complaint with ``open_dsr`` opens a data
