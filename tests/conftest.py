@@ -37,6 +37,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     leaked = sorted(v for v in SENSITIVE if v in text)
     if leaked:
         print(f"\nPERSONAL DATA IN LOGS: {len(leaked)} ingested values appeared in log lines")
+        if os.environ.get("CDP_TEST_SHOW_LEAKS"):  # synthetic values; for debugging a leak
+            for v in leaked:
+                line = next(x for x in LOG_SINK.lines if v in x)
+                print(f"  {v!r} in: {line[:300]!r}")
         session.exitstatus = 1
     else:
         print(f"\nlog check: {len(LOG_SINK.lines)} log lines, {len(SENSITIVE)} ingested values, none leaked")

@@ -25,6 +25,10 @@ from cdp.audit.models import AuditEvent
 from tests.access.fixtures import ingest, record_variant
 from tests.security.live import free_port, live_gunicorn
 
+# An id no customer has. Random rather than all zeros: a live server's request lines reach the
+# log (urllib3), and the run's log check would find a placeholder phone (00000000000) in them.
+NO_SUCH_CUSTOMER = uuid.uuid4().hex
+
 
 def _app(config, **limits):  # type: ignore[no-untyped-def]
     """The app with ``limits``. The tests use windows of an hour: the sliding window of a
@@ -55,7 +59,7 @@ def test_wrong_secrets_under_a_victims_prefix_neither_lock_it_out_nor_blame_it( 
     client = app.test_client()
     victim = make_api_key("customer_service", "customer_support")
     prefix = victim["Authorization"].split("_")[1]
-    url = "/v1/customers/" + "0" * 32
+    url = "/v1/customers/" + NO_SUCH_CUSTOMER
     attacker = _addr()
     forged = {**victim, "Authorization": f"Bearer cdp_{prefix}_{'x' * 43}"}
     codes = [client.get(url, headers=forged, environ_base=attacker).status_code for _ in range(40)]
@@ -83,7 +87,7 @@ def test_failed_authentications_are_limited_per_address_and_audited_in_aggregate
     app = _app(config, ratelimit_anonymous="30/hour")
     client = app.test_client()
     addr = _addr()
-    url = "/v1/customers/" + "0" * 32
+    url = "/v1/customers/" + NO_SUCH_CUSTOMER
     codes = []
     for _ in range(300):  # a fresh random prefix per request: no per-key bucket to fill
         forged = {"Authorization": f"Bearer cdp_{uuid.uuid4().hex[:12]}_{'y' * 43}",
@@ -107,7 +111,7 @@ def test_unauthenticated_traffic_has_a_global_limit_that_spares_known_keys(  # t
 ) -> None:
     app = _app(config, ratelimit_anonymous_global="25/hour", ratelimit_anonymous="100/hour")
     client = app.test_client()
-    url = "/v1/customers/" + "0" * 32
+    url = "/v1/customers/" + NO_SUCH_CUSTOMER
     worker = make_api_key("customer_service", "customer_support")
     assert client.get(url, headers=worker, environ_base=_addr()).status_code == 404
     # Many addresses, one bad request each (a botnet): the global limit stops them.
@@ -155,7 +159,7 @@ def test_counter_store_unreachable_at_start_serves_with_one_warning(  # type: ig
     caplog.set_level(logging.WARNING, logger="cdp.access.ratelimit")
     app = _app(config, ratelimit_storage_uri=_dead_redis_url(), ratelimit_default="4/hour")
     headers = make_api_key("customer_service", "customer_support")
-    url = "/v1/customers/" + "0" * 32
+    url = "/v1/customers/" + NO_SUCH_CUSTOMER
     codes: list[int] = []
     lock = threading.Lock()
 
@@ -206,7 +210,7 @@ def test_counter_store_down_at_start_and_killed_mid_run_under_gunicorn(  # type:
     with platform.transaction() as s:
         _, key = create_key(s, "customer_service")
     headers = {"Authorization": f"Bearer {key}", "X-Purpose-Of-Use": "customer_support"}
-    url = "/v1/customers/" + "0" * 32
+    url = "/v1/customers/" + NO_SUCH_CUSTOMER
 
     def burst(base: str, n: int) -> list[int]:
         out: list[int] = []
@@ -260,7 +264,7 @@ def test_a_key_revoked_by_another_process_is_refused_by_every_worker_at_once(  #
         row, key = create_key(s, "customer_service")
     headers = {"Authorization": f"Bearer {key}", "X-Purpose-Of-Use": "customer_support"}
     with live_gunicorn(config, tmp_path, workers=2) as (base, _):
-        url = base + "/v1/customers/" + "0" * 32
+        url = base + "/v1/customers/" + NO_SUCH_CUSTOMER
         # Both workers have just authenticated (and remembered) the key.
         warm = [requests.get(url, headers=headers, timeout=30).status_code for _ in range(12)]
         assert set(warm) == {404}
