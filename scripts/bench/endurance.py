@@ -43,7 +43,6 @@ import sys
 import tempfile
 import threading
 import time
-import timeit
 import urllib.parse
 from collections import defaultdict
 from pathlib import Path
@@ -52,6 +51,8 @@ from typing import Any
 import redis
 from sqlalchemy import select
 
+from scripts.bench.procstat import children, machine_figure_ms, pg_backends, rss_mb
+
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 5091
 
@@ -59,44 +60,6 @@ PORT = 5091
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(p / 100 * len(s)))] if s else float("nan")
-
-
-def rss_mb(pid: int, field: str = "VmRSS") -> float:
-    """``field`` of /proc/PID/status in MB: VmRSS, or RssAnon (private memory only; a
-    PostgreSQL backend's VmRSS also counts the shared buffers it has touched so far, which
-    grows with the pages read, not with a leak)."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as f:
-                out.extend(int(x) for x in f.read().split())
-    except OSError:
-        pass
-    return out
-
-
-def pg_backends(database: str) -> list[int]:
-    out = []
-    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if cmd.startswith("postgres:") and f" {database} " in cmd:
-            out.append(int(pid))
-    return out
 
 
 class Recorder:
@@ -177,7 +140,7 @@ def main() -> None:
     ap.add_argument("--json", dest="json_out", default=None)
     args = ap.parse_args()
 
-    machine_ms = min(timeit.repeat("sum(range(10**7))", number=1, repeat=3)) * 1000
+    machine_ms = machine_figure_ms()
     from cdp.access.apikeys import create_key
     from cdp.config import Config
     from cdp.identity.models import Customer

@@ -33,7 +33,6 @@ import os
 import subprocess
 import sys
 import time
-import timeit
 from pathlib import Path
 
 import psycopg
@@ -42,32 +41,11 @@ from psycopg import sql
 from cdp.config import Config
 from cdp.crypto.keyring import Keyring
 from cdp.platform import Platform, upgrade_schema
+from scripts.bench.procstat import children, machine_figure_ms, rss_mb
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/"
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as f:
-                out.extend(int(x) for x in f.read().split())
-    except OSError:
-        pass
-    return out
 
 
 def generate(people: int) -> Path:
@@ -99,7 +77,7 @@ def main() -> None:
     ap.add_argument("--skip-baseline", action="store_true")
     args = ap.parse_args()
 
-    machine_ms = min(timeit.repeat("sum(range(10**7))", number=1, repeat=3)) * 1000
+    machine_ms = machine_figure_ms()
     print(f"machine: sum(range(10**7)) {machine_ms:.0f} ms, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     path = generate(args.people)

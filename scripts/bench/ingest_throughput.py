@@ -29,6 +29,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from scripts.bench.procstat import children, cpu_s, status_mb
 from scripts.bench.resolution_quality import REPO, cdp_command, fresh_database
 
 
@@ -71,42 +72,6 @@ def plain_insert(path: Path, url: str) -> tuple[int, float]:
     return n, elapsed
 
 
-def _status_mb(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of ``pid`` in MB; zeros once it has gone."""
-    rss = hwm = 0.0
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1]) / 1024
-                elif line.startswith("VmHWM:"):
-                    hwm = int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return rss, hwm
-
-
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as f:
-                out.extend(int(x) for x in f.read().split())
-    except OSError:
-        pass
-    return out
-
-
-def _cpu_s(pid: int) -> float | None:
-    """utime + stime of ``pid`` in seconds (None once it has gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_sampled(cmd: list[str], env: dict[str, str],
                 pg_url: str | None = None) -> tuple[subprocess.CompletedProcess, list, float]:
     """Run ``cmd``, sampling every 0.5 s the RSS and high-water mark of the process and of its
@@ -128,8 +93,8 @@ def run_sampled(cmd: list[str], env: dict[str, str],
     samples: list[tuple[float, float, float, float, float]] = []
     start = time.perf_counter()
     while proc.poll() is None:
-        rss, hwm = _status_mb(proc.pid)
-        kids = [_status_mb(c) for c in _children(proc.pid)]
+        rss, hwm = status_mb(proc.pid, "VmRSS", "VmHWM")
+        kids = [status_mb(c, "VmRSS", "VmHWM") for c in children(proc.pid)]
         if rss:
             samples.append((time.perf_counter() - start, rss, sum(k[0] for k in kids), hwm,
                             sum(k[1] for k in kids)))
@@ -137,7 +102,7 @@ def run_sampled(cmd: list[str], env: dict[str, str],
             for (pid,) in server.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
                     (dbname, own)).fetchall():
-                cpu = _cpu_s(pid)
+                cpu = cpu_s(pid)
                 if cpu is not None:
                     server_cpu[pid] = cpu
         time.sleep(0.5)
