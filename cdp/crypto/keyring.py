@@ -51,6 +51,9 @@ class Keyring:
     signing_seed: bytes
     path: str | None = None
     _derived: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # The file's (inode, size, mtime) when last read: a rotation by another process replaces
+    # the file (a new inode), and the next wrapping key must be the new one.
+    _signature: tuple[int, int, int] | None = field(default=None, repr=False)
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -86,6 +89,7 @@ class Keyring:
                 pseudonym_root=_unb64(data["pseudonym_root"]),
                 signing_seed=_unb64(data["signing_key"]),
                 path=str(p),
+                _signature=_file_signature(st),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise KeyringError(f"keyring {p} is malformed: {type(exc).__name__}") from None
@@ -110,6 +114,7 @@ class Keyring:
             with os.fdopen(fd, "w") as fh:
                 json.dump(data, fh, indent=2)
             os.replace(tmp, target)
+            self._signature = _file_signature(os.stat(target))
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -118,12 +123,32 @@ class Keyring:
         return self.path
 
     # -- keys -----------------------------------------------------------------------------
+    def wrapping_version(self) -> int:
+        """The version new data keys must be wrapped under: the current one in the file.
+
+        A long-running process (a gunicorn worker, an ingest) would otherwise go on wrapping
+        under the key-encryption key that `cdp keys rotate` in another process has just retired.
+        One stat call per new data key; the file is re-read only when it was replaced.
+        """
+        if self.path:
+            try:
+                signature = _file_signature(os.stat(self.path))
+            except OSError:
+                return self.current_kek  # the file moved away: keep what we hold
+            if signature != self._signature:
+                fresh = Keyring.load(self.path)
+                if fresh.index_root != self.index_root:
+                    raise KeyringError(f"keyring {self.path} was replaced by a different keyring")
+                self.keks.update(fresh.keks)
+                self.current_kek = fresh.current_kek
+                self._signature = fresh._signature
+        return self.current_kek
+
     def kek(self, version: int) -> bytes:
         key = self.keks.get(version)
         if key is None and self.path:
             # Another process rotated: pick up the new key-encryption key from the file.
-            fresh = Keyring.load(self.path)
-            self.keks.update(fresh.keks)
+            self.wrapping_version()
             key = self.keks.get(version)
         if key is None:
             raise KeyringError(f"key-encryption key version {version} is not in the keyring")
@@ -162,6 +187,10 @@ class Keyring:
 
     def verify_key_bytes(self) -> bytes:
         return self.verify_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def _file_signature(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 @lru_cache(maxsize=8)

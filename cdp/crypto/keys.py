@@ -45,7 +45,7 @@ class KeyService:
         """A fresh data key for ``customer_id`` (not yet added to a session)."""
         dek = os.urandom(32)
         row = DataKey(id=new_id(), customer_id=customer_id)
-        row.kek_version = self.keyring.current_kek
+        row.kek_version = self.keyring.wrapping_version()
         row.wrapped = fields.encrypt(self.keyring.kek(row.kek_version), dek, _wrap_aad(row.id))
         self._remember(row.wrapped, dek)
         return row, dek
@@ -125,7 +125,7 @@ class KeyService:
         Only the small wrapped keys change; no field ciphertext is touched, so rotation runs
         online in short transactions while ingest goes on.
         """
-        current = self.keyring.current_kek
+        current = self.keyring.wrapping_version()
         rows = list(
             session.scalars(
                 select(DataKey)

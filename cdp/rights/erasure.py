@@ -118,7 +118,7 @@ def _retain_rx(session: Session, platform: Platform, ids: list[str], keep: timed
         }
         rid = new_id()
         key = os.urandom(32)
-        version = platform.keyring.current_kek
+        version = platform.keyring.wrapping_version()
         session.add(RetainedRecord(
             id=rid, customer_id=r.customer_id, source=r.source, category="health",
             reason="rx_record_retention", kek_version=version,
