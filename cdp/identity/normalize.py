@@ -22,7 +22,7 @@ from pypinyin import Style, lazy_pinyin
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 
-from cdp.identity.vocabulary import IDENTIFIER_TYPES
+from cdp.identity.vocabulary import IDENTIFIER_TYPES, SCOPED_BY_SOURCE
 
 # Identifier statuses (also the values of Identifier.status).
 VALID = "valid"
@@ -188,8 +188,7 @@ def normalize_identifier(id_type: str, value: object, source: str) -> NormalIden
         v = v.upper()
         if not _PASSPORT.match(v):
             return NormalIdentifier(id_type, INVALID, None)
-    if id_type in ("platform_user_id", "wechat_openid"):
-        # Meaningful only inside the issuing channel: scope the index by source.
+    if id_type in SCOPED_BY_SOURCE:
         v = f"{source}|{v}"
     return NormalIdentifier(id_type, VALID, v)
 

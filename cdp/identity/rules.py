@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from cdp.errors import CdpError
+from cdp.identity.vocabulary import SCOPED_BY_SOURCE
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,6 @@ class FieldWeights:
 @dataclass(frozen=True)
 class IdentityRules:
     strength: dict[str, str]
-    scoped_by_source: frozenset[str]
     blocked: dict[str, frozenset[str]]
     shared_limit: dict[str, int]
     link_threshold: float
@@ -55,11 +55,13 @@ def _weights(spec: dict) -> FieldWeights:
 
 def parse_rules(data: dict) -> IdentityRules:
     ids = dict(data.get("identifiers", {}))
-    scoped = frozenset(ids.pop("scoped_by_source", []))
+    scoped = ids.pop("scoped_by_source", None)
+    if scoped is not None and frozenset(scoped) != SCOPED_BY_SOURCE:
+        # Accepting it would change nothing (the blind indexes are fixed) and mislead.
+        raise ValueError("scoped_by_source cannot be changed by policy")
     prob = data.get("probabilistic", {})
     return IdentityRules(
         strength={k: str(v) for k, v in ids.items()},
-        scoped_by_source=scoped,
         blocked={k: frozenset(v) for k, v in data.get("blocked", {}).items()},
         shared_limit={k: int(v) for k, v in data.get("shared", {}).items()},
         link_threshold=float(prob.get("link_threshold", 10.0)),

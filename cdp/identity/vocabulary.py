@@ -19,6 +19,11 @@ IDENTIFIER_CATEGORY: dict[str, str] = {
 }
 IDENTIFIER_TYPES: tuple[str, ...] = tuple(IDENTIFIER_CATEGORY)
 
+# Identifiers meaningful only inside the issuing channel: their blind index is taken over
+# "source|value", so the same account name on two marketplaces never links. Fixed here, not
+# in policy, because changing it changes every stored blind index of these types.
+SCOPED_BY_SOURCE: frozenset[str] = frozenset({"platform_user_id", "wechat_openid"})
+
 PROFILE_CATEGORY: dict[str, str] = {
     "name": "identity",
     "gender": "identity",

@@ -123,3 +123,20 @@ def test_name_kind_is_the_kind_normalize_name_gives() -> None:
         assert nz.name_kind.__wrapped__(name) == expected, name
         kinds.add(expected)
     assert {"full", "honorific", "nickname", "latin", "other", None} <= kinds
+
+
+def test_a_policy_cannot_unscope_channel_identifiers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Unscoping platform_user_id would let one marketplace's account name link another's
+    customer; the key used to be parsed and ignored, so a steward could believe it worked."""
+    import shutil
+    from pathlib import Path
+
+    from cdp.errors import CdpError
+
+    shutil.copy(Path(POLICY_DIR) / "identity.toml", tmp_path / "identity.toml")
+    text = (tmp_path / "identity.toml").read_text(encoding="utf-8")
+    text = text.replace("[identifiers]\n", '[identifiers]\nscoped_by_source = ["wechat_openid"]\n', 1)
+    (tmp_path / "identity.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(CdpError) as err:
+        load_rules(tmp_path)
+    assert err.value.code == "policy_invalid"
