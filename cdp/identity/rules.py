@@ -65,7 +65,7 @@ def parse_rules(data: dict) -> IdentityRules:
         blocked={k: frozenset(v) for k, v in data.get("blocked", {}).items()},
         shared_limit={k: int(v) for k, v in data.get("shared", {}).items()},
         link_threshold=float(prob.get("link_threshold", 10.0)),
-        merge_threshold=float(prob.get("merge_threshold", 20.0)),
+        merge_threshold=float(prob.get("merge_threshold", prob.get("link_threshold", 10.0))),
         max_block_size=int(prob.get("max_block_size", 60)),
         weights={k: _weights(v) for k, v in prob.get("fields", {}).items()},
         trust={k: int(v) for k, v in data.get("trust", {}).items()},
