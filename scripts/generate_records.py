@@ -210,6 +210,9 @@ class Generator:
             self.rates.update(rates)
         self.rng = random.Random(f"cdp-records/{seed}")
         self.shuffle_rng = random.Random(f"cdp-records/{seed}/shuffle")
+        # Profiling objections draw from their own stream, so adding them left every other
+        # generated value (and the tests and benchmarks built on them) as it was.
+        self.objection_rng = random.Random(f"cdp-records/{seed}/objection")
         self.counters: Counter = Counter()
         self.stats = Stats()
         self._next_pid = 0
@@ -486,7 +489,7 @@ class Generator:
     def _consents(self, ts: int) -> list:
         rng = self.rng
         out = []
-        for purpose in ("marketing", "health_marketing", "analytics"):
+        for purpose in ("marketing", "marketing_health", "care_reminders"):
             if rng.random() < 0.5:
                 out.append(
                     {
@@ -495,6 +498,13 @@ class Generator:
                         "at": iso(ts - between(rng, 0, 86400 * 30)),
                     }
                 )
+        # A few customers object to profiling (PIPL art. 24): a withdrawn `profiling` decision;
+        # some agree to their pseudonymised data going to a research partner.
+        if self.objection_rng.random() < 0.04:
+            out.append({"purpose": "profiling", "granted": False, "at": iso(ts - 3600)})
+        if self.objection_rng.random() < 0.3:
+            out.append({"purpose": "research", "granted": self.objection_rng.random() < 0.8,
+                        "at": iso(ts - 7200)})
         return out
 
     # --- one record --------------------------------------------------------------------

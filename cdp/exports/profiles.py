@@ -24,8 +24,11 @@ PURPOSES = {
     "compliance_audit",
     "data_subject_request",
     "research",
-    "health_marketing",
 }
+# The consent purposes records carry (docs/records.md): a profile's consent gates name these.
+# `research`: separate consent to hand pseudonymised data to a research partner (a third
+# party, PIPL art. 23).
+CONSENT_PURPOSES = {"marketing", "marketing_health", "care_reminders", "profiling", "research"}
 FORMATS = ("csv", "jsonl", "parquet")
 MODES = ("full", "incremental")
 
@@ -104,15 +107,18 @@ class Profile:
     schedule: str | None = None
     schedule_mode: str = "incremental"
     description: str = ""
-    # The consent purpose a customer must have granted (newest decision wins); default purpose.
-    consent_purpose: str = ""
+    # The consent a customer must have granted (newest decision wins); None: no consent gate.
+    consent_purpose: str | None = None
     # A second, separate consent required when the profile carries health data.
     health_consent_purpose: str | None = None
+    # Customers whose newest decision on this purpose is a withdrawal are left out (an
+    # objection to profiling, PIPL art. 24); None: no objection gate.
+    objection_purpose: str | None = "profiling"
 
     @property
     def consent_purposes(self) -> tuple[str, ...]:
-        extra = (self.health_consent_purpose,) if self.health_consent_purpose else ()
-        return (self.consent_purpose, *extra)
+        """The consents a customer must have granted to be in the export."""
+        return tuple(p for p in (self.consent_purpose, self.health_consent_purpose) if p)
 
     @property
     def output_fields(self) -> list[FieldSpec]:
@@ -143,9 +149,19 @@ def parse_profile(name: str, data: dict[str, Any]) -> Profile:
     purpose = data.get("purpose")
     if purpose not in PURPOSES:
         raise _fail(name, f"purpose must be one of {sorted(PURPOSES)}")
-    consent_purpose = data.get("consent_purpose", purpose)
-    if not isinstance(consent_purpose, str) or not NAME_RE.match(consent_purpose):
-        raise _fail(name, "consent_purpose must be a lower-case purpose name")
+    # Marketing needs the customer's marketing consent whatever the file says; other purposes
+    # name their consent gate, if any, explicitly.
+    consent_purpose = data.get("consent_purpose", "marketing" if purpose == "marketing" else None)
+    if consent_purpose is not None and consent_purpose not in CONSENT_PURPOSES:
+        raise _fail(name, f"consent_purpose must be one of {sorted(CONSENT_PURPOSES)} "
+                    "(the consents records carry)")
+    if purpose == "marketing" and consent_purpose != "marketing":
+        raise _fail(name, "a marketing export needs consent_purpose = \"marketing\"")
+    objection = data.get("objection_purpose", "profiling")
+    if objection == "":
+        objection = None
+    if objection is not None and objection not in CONSENT_PURPOSES:
+        raise _fail(name, f"objection_purpose must be one of {sorted(CONSENT_PURPOSES)} or \"\"")
     formats = tuple(data.get("formats", ["csv"]))
     if not formats or any(f not in FORMATS for f in formats) or len(set(formats)) != len(formats):
         raise _fail(name, f"formats must be distinct values of {list(FORMATS)}")
@@ -202,9 +218,8 @@ def parse_profile(name: str, data: dict[str, Any]) -> Profile:
     if not any(s.transform != "drop" for s in specs):
         raise _fail(name, "every field is dropped")
     health_consent = data.get("health_consent_purpose")
-    if health_consent is not None and (not isinstance(health_consent, str)
-                                       or not NAME_RE.match(health_consent)):
-        raise _fail(name, "health_consent_purpose must be a lower-case purpose name")
+    if health_consent is not None and health_consent not in CONSENT_PURPOSES:
+        raise _fail(name, f"health_consent_purpose must be one of {sorted(CONSENT_PURPOSES)}")
     if any(s.source in HEALTH and s.transform != "drop" for s in specs) and not health_consent:
         raise _fail(name, "health data (sensitive personal information) needs a separate "
                     "consent: set health_consent_purpose")
@@ -221,6 +236,7 @@ def parse_profile(name: str, data: dict[str, Any]) -> Profile:
         description=str(data.get("description", "")),
         consent_purpose=consent_purpose,
         health_consent_purpose=health_consent,
+        objection_purpose=objection,
     )
 
 

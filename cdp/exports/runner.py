@@ -116,9 +116,12 @@ def iter_eligible_rows(platform: Platform, profile: Profile, since: datetime | N
             last = customers[-1][0]
             ids = [c[0] for c in customers]
             consents = [newest_consents(session, ids, p) for p in profile.consent_purposes]
+            objections = (newest_consents(session, ids, profile.objection_purpose)
+                          if profile.objection_purpose else {})
             eligible: list[str] = []
             for cid, status in customers:
-                if status != "active" or not all(c.get(cid, False) for c in consents):
+                if (status != "active" or not all(c.get(cid, False) for c in consents)
+                        or objections.get(cid) is False):
                     # Merged-away customers leave too: their rows live on under the survivor.
                     gone.append(cid)
                     continue

@@ -7,8 +7,8 @@ the same rows raw, in the same run, on the same database.
 
 Setup (not timed in the ratio): generated records are ingested through the real ingest
 (``ingest_records``) into a SQLite (default) or PostgreSQL (``--db``) database, and every
-active customer is given a consent for the purpose ``bench_export`` so that the whole
-population is eligible (the shipped profiles export only the consenting share).
+active customer is given the ``marketing_health`` consent the profile's health field needs, so
+that the whole population is eligible (the shipped profiles export only the consenting share).
 
 Measured, each phase in a fresh child process so that peak memory is its own:
   raw     the eligible rows (same consent filter, same decryption of the unified view),
@@ -41,8 +41,8 @@ PROFILE = """
 description = "benchmark: bi_weekly's shape over the whole population"
 recipient = "bench_team"
 purpose = "analytics"
-consent_purpose = "bench_export"
-health_consent_purpose = "bench_export"
+objection_purpose = ""
+health_consent_purpose = "marketing_health"
 formats = ["csv", "parquet"]
 k = 5
 max_suppression = 0.05
@@ -157,7 +157,7 @@ def setup(work: Path, db: str, people: int, seed: int) -> dict:
     with platform.transaction() as s:
         ids = list(s.scalars(select(Customer.id).where(Customer.status == "active")))
         s.execute(Consent.__table__.insert(), [
-            {"customer_id": c, "purpose": "bench_export", "granted": True, "at": now,
+            {"customer_id": c, "purpose": "marketing_health", "granted": True, "at": now,
              "channel": "bench", "version": None, "created_at": now} for c in ids])
     platform.dispose()
     return {"ingest_seconds": round(ingest_s, 1), "records": summary.accepted, "customers": len(ids)}

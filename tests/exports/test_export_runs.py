@@ -116,16 +116,18 @@ def test_only_consenting_active_customers_and_incremental_removals(
     exported = {r["customer"] for r in _rows(first.directory, "bi_weekly")}
     with platform.Session() as s:
         ids = list(s.scalars(select(Customer.id).where(Customer.status == "active")))
-        consent = newest_consents(s, ids, "analytics")
-    granted = [c for c in ids if consent.get(c)]
-    refused = [c for c in ids if not consent.get(c)]
+        # bi_weekly has no consent gate; an objection to profiling keeps a customer out.
+        objected = newest_consents(s, ids, "profiling")
+    granted = [c for c in ids if objected.get(c) is not False]
+    refused = [c for c in ids if objected.get(c) is False]
+    assert refused, "the generated records hold profiling objections"
     pseud = {c: keyed_pseudonym(key, f"customer_id|{c}") for c in ids}
     assert not {pseud[c] for c in refused} & exported
     assert len(exported) + first.suppressed == len(granted)
     target = next(c for c in granted if pseud[c] in exported)
     restricted = next(c for c in granted if c != target and pseud[c] in exported)
     with platform.transaction() as s:
-        withdraw_consent(s, target, ["analytics"])
+        withdraw_consent(s, target, ["profiling"])
         s.get(Customer, restricted).status = "restricted"
     inc = run_export(platform, "bi_weekly", mode="incremental")
     removed = (inc.directory / "removed.csv").read_text().split()
@@ -230,10 +232,11 @@ def test_incremental_run_exports_only_what_changed(platform: Platform) -> None:
         from cdp.identity.models import SourceRecord
 
         touched = set(s.scalars(select(SourceRecord.customer_id).where(SourceRecord.source == "app")))
-        consent = newest_consents(s, list(touched), "analytics")
+        consent = newest_consents(s, list(touched), "research")
+        objected = newest_consents(s, list(touched), "profiling")
     inc = run_export(platform, "research_quarterly", mode="incremental")
     doc = json.loads(inc.manifest_path.read_text())["manifest"]
-    assert doc["candidates"] == sum(1 for c in touched if consent.get(c))
+    assert doc["candidates"] == sum(1 for c in touched if consent.get(c) and objected.get(c) is not False)
     assert 0 < doc["candidates"] < len(touched) + 1
 
 
@@ -249,7 +252,7 @@ def test_health_data_goes_only_to_customers_with_the_separate_consent(
     policies = tmp_path / "pol"
     shutil.copytree(POLICY_DIR, policies)
     (policies / "exports" / "health.toml").write_text(
-        'recipient = "care_team"\npurpose = "marketing"\nhealth_consent_purpose = "health_marketing"\n'
+        'recipient = "care_team"\npurpose = "marketing"\nhealth_consent_purpose = "marketing_health"\n'
         'k = 2\n[[fields]]\nname = "c"\nsource = "customer_id"\ntransform = "pseudonym"\n'
         '[[fields]]\nsource = "rx_order_count"\ntransform = "keep"\n')
     p2 = Platform(replace(platform.config, policy_dir=str(policies)))
@@ -261,8 +264,10 @@ def test_health_data_goes_only_to_customers_with_the_separate_consent(
     with platform.Session() as s:
         ids = list(s.scalars(select(Customer.id).where(Customer.status == "active")))
         mk = newest_consents(s, ids, "marketing")
-        hm = newest_consents(s, ids, "health_marketing")
-    both = {keyed_pseudonym(key, f"customer_id|{c}") for c in ids if mk.get(c) and hm.get(c)}
+        hm = newest_consents(s, ids, "marketing_health")
+        objected = newest_consents(s, ids, "profiling")
+    both = {keyed_pseudonym(key, f"customer_id|{c}") for c in ids
+            if mk.get(c) and hm.get(c) and objected.get(c) is not False}
     only_marketing = {keyed_pseudonym(key, f"customer_id|{c}") for c in ids if mk.get(c) and not hm.get(c)}
     got = {r["c"] for r in _rows(res.directory, "health")}
     assert got == both and only_marketing and not got & only_marketing

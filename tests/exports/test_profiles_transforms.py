@@ -53,8 +53,20 @@ def test_health_data_needs_a_separate_consent() -> None:
     rx = {"source": "rx_order_count", "transform": "keep"}
     with pytest.raises(ValidationError, match="separate"):
         parse_profile("bad", _profile(fields=[rx]))
-    ok = parse_profile("ok", _profile(fields=[rx], health_consent_purpose="health_marketing"))
-    assert ok.consent_purposes == ("analytics", "health_marketing")
+    ok = parse_profile("ok", _profile(fields=[rx], health_consent_purpose="marketing_health"))
+    assert ok.consent_purposes == ("marketing_health",)
+
+
+def test_consent_gates_name_consents_that_records_carry() -> None:
+    # A gate on a consent no channel sends would silently export nobody.
+    with pytest.raises(ValidationError, match="consent_purpose must be one of"):
+        parse_profile("bad", _profile(consent_purpose="analytics"))
+    with pytest.raises(ValidationError, match="marketing export needs"):
+        parse_profile("bad", _profile(purpose="marketing", consent_purpose="research"))
+    assert parse_profile("ok", _profile(purpose="marketing")).consent_purposes == ("marketing",)
+    default = parse_profile("ok", _profile())
+    assert default.consent_purposes == () and default.objection_purpose == "profiling"
+    assert parse_profile("ok", _profile(objection_purpose="")).objection_purpose is None
 
 
 def test_bad_cron_and_purpose_are_refused() -> None:

@@ -158,7 +158,9 @@ def test_every_line_matches_contract_shape(dataset):
             assert isinstance(i["text"], str) and i["text"]
             datetime.fromisoformat(i["at"])
         for c in r.get("consents", []):
-            assert c["purpose"] in ("marketing", "health_marketing", "analytics")
+            # The contract's consent purposes, no others.
+            assert c["purpose"] in ("marketing", "marketing_health", "care_reminders", "profiling",
+                                    "research")
             assert isinstance(c["granted"], bool)
             datetime.fromisoformat(c["at"])
     assert set(IDENTIFIER_TYPES) == CONTRACT_ID_TYPES
