@@ -14,7 +14,7 @@ class Config:
     database_url: str = "sqlite:///var/cdp.db"
     keyring_path: str = "var/keyring.json"
     policy_dir: str = "policies"
-    # Flask-Limiter storage; memory:// is per process, production uses redis://.
+    # Rate-limit storage (the `limits` library); memory:// is per process, production uses redis://.
     ratelimit_storage_uri: str = "memory://"
     # Requests per authenticated key, all endpoints together.
     ratelimit_default: str = "600/minute"
