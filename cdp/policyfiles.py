@@ -53,7 +53,7 @@ class PolicyFileError(CdpError):
         self.line = line
 
 
-def _signature(path: Path) -> Signature:
+def _signature(path: str) -> Signature:
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -94,6 +94,7 @@ class PolicyFiles:
         self.directory = Path(directory)
         self._lock = threading.RLock()
         self._files: dict[str, _File] = {}
+        self._paths: dict[str, str] = {}
         self._versions = 0
         self._loaded: dict[str, _Loaded] = {}
         self._objects: dict[str, Any] = {}
@@ -111,14 +112,20 @@ class PolicyFiles:
 
     def path(self, name: str) -> Path:
         """The path of ``name`` (e.g. ``"crm.toml"``, ``"segments/vip.toml"``)."""
-        if not _SAFE.fullmatch(name):
-            raise PolicyFileError(name, "not a policy file name")
-        return self.directory / name
+        return Path(self._where(name))
+
+    def _where(self, name: str) -> str:
+        where = self._paths.get(name)
+        if where is None:
+            if not _SAFE.fullmatch(name):
+                raise PolicyFileError(name, "not a policy file name")
+            where = self._paths[name] = os.path.join(self.directory, name)
+        return where
 
     def _current(self, name: str) -> _File | None:
         """The cached content of ``name``, read again when its signature changed (or, for a
         racy file, when its bytes did); None when the file does not exist."""
-        path = self.path(name)
+        path = self._where(name)
         sig = _signature(path)
         hit = self._files.get(name)
         if sig is None:
@@ -132,7 +139,8 @@ class PolicyFiles:
             hit = self._files.get(name)
             now = time.time_ns()
             try:
-                raw = path.read_bytes()
+                with open(path, "rb") as fh:
+                    raw = fh.read()
             except FileNotFoundError:
                 self._files.pop(name, None)
                 return None
@@ -156,7 +164,7 @@ class PolicyFiles:
 
     def signature(self, name: str) -> Signature:
         """(mtime_ns, size, inode) of ``name``; None when it does not exist."""
-        return _signature(self.path(name))
+        return _signature(self._where(name))
 
     def exists(self, name: str) -> bool:
         return self.version(name) is not None
