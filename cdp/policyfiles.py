@@ -5,9 +5,9 @@ rules as text) and keeps what it read per file *signature*, ``(mtime_ns, size, i
 an edited file (an editor's save, a deploy's rename, ``cdp access reload``) is read again
 on the next call; an unchanged one is not parsed twice. A file written in the last two
 seconds is compared by content too, since a second edit in the same timestamp tick can
-leave its signature as it was. Capabilities build their typed
-settings with ``load(key, build)``: the result is kept until one of the files, or one of the
-directory listings, that ``build`` read changes. Nothing here is module-global: the
+leave its signature as it was. Capabilities build their typed settings with
+``load(key, build)``: the result is kept until one of the files, or one of the directory
+listings, that ``build`` read changes. Nothing here is module-global: the
 platform owns one ``PolicyFiles`` (``platform.policies``), each ingest worker process builds
 its own from the same directory, and two platforms on different directories share nothing.
 
@@ -35,6 +35,7 @@ Signature = tuple[int, int, int] | None
 _LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
 # A name inside the policy directory: relative, no parent steps.
 _SAFE = re.compile(r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*(\.[A-Za-z0-9]+)?")
+_MAX_PATHS = 1024
 
 
 class PolicyFileError(CdpError):
@@ -119,7 +120,9 @@ class PolicyFiles:
         if where is None:
             if not _SAFE.fullmatch(name):
                 raise PolicyFileError(name, "not a policy file name")
-            where = self._paths[name] = os.path.join(self.directory, name)
+            where = os.path.join(self.directory, name)
+            if len(self._paths) < _MAX_PATHS:  # bounded: names can come from requests
+                self._paths[name] = where
         return where
 
     def _current(self, name: str) -> _File | None:
