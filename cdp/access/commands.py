@@ -42,10 +42,11 @@ def check_cmd(policy_dir: str | None) -> None:
 @click.option("--purpose", default=None)
 def views_cmd(role: str, purpose: str | None) -> None:
     """Print how ROLE sees each data category (optionally for one purpose)."""
-    from cdp.commandline import get_platform
+    from cdp.config import Config
+    from cdp.policyfiles import PolicyFiles
 
     try:
-        p = load_policy_set(get_platform().policies)
+        p = load_policy_set(PolicyFiles(Config.from_env().policy_dir))
     except PolicyError as exc:
         raise click.ClickException(f"policy invalid: {exc.message}") from None
     if role not in p.roles:
