@@ -96,7 +96,7 @@ def keys_create(role: str, name: str | None) -> None:
     from cdp.access.apikeys import create_key
 
     platform = get_platform()
-    roles = known_roles(platform.config.policy_dir)
+    roles = known_roles(platform.policies)
     if role not in roles:
         raise click.BadParameter(f"unknown role; one of: {', '.join(sorted(roles))}", param_hint="--role")
     with platform.transaction() as session:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-
 import click
 
 from cdp.config import Config
 from cdp.platform import Platform
+from cdp.policyfiles import PolicyFileError, PolicyFiles
 
 
 def get_platform() -> Platform:
@@ -24,6 +22,9 @@ def get_platform() -> Platform:
     return platform
 
 
-def known_roles(policy_dir: str) -> set[str]:
-    data = tomllib.loads(Path(policy_dir, "roles.toml").read_text())
-    return set(data.get("roles", {}))
+def known_roles(policies: PolicyFiles) -> set[str]:
+    """The roles declared in roles.toml; a clean command-line error when it cannot be read."""
+    try:
+        return set(policies.document("roles.toml").get("roles", {}))
+    except PolicyFileError as exc:
+        raise click.ClickException(exc.message) from None

@@ -14,7 +14,7 @@ class Config:
     database_url: str = "sqlite:///var/cdp.db"
     keyring_path: str = "var/keyring.json"
     policy_dir: str = "policies"
-    # Flask-Limiter storage; memory:// is per process, production uses redis://.
+    # Rate-limit storage (the `limits` library); memory:// is per process, production uses redis://.
     ratelimit_storage_uri: str = "memory://"
     # Requests per authenticated key, all endpoints together.
     ratelimit_default: str = "600/minute"
@@ -75,8 +75,14 @@ def ensure_parent(path: str) -> None:
 
 def default_policy_dir() -> str:
     """``policies`` in the working directory (a checkout); where there is none, the default
-    policies an installed package carries under ``<prefix>/share/cdp/policies``."""
+    policies an installed package carries under ``<prefix>/share/cdp/policies``, else the
+    checkout's own (a command run from another directory)."""
+    if Path("policies").is_dir():
+        return "policies"
     installed = Path(sys.prefix) / "share" / "cdp" / "policies"
-    if not Path("policies").is_dir() and installed.is_dir():
+    if installed.is_dir():
         return str(installed)
+    checkout = Path(__file__).resolve().parent.parent / "policies"
+    if checkout.is_dir():
+        return str(checkout)
     return "policies"

@@ -1,4 +1,5 @@
-"""The runtime: configuration, database engine, keyring and key service for one process.
+"""The runtime: configuration, database engine, keyring, key service and policy files for one
+process.
 
 Flask apps, CLI commands and scheduled jobs each hold one ``Platform``; the unit of work
 (``transaction()``) belongs to them, never to service functions.
@@ -18,6 +19,7 @@ from cdp.config import Config
 from cdp.crypto.keyring import Keyring
 from cdp.crypto.keys import KeyService
 from cdp.db import make_engine
+from cdp.policyfiles import PolicyFiles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +42,9 @@ class Platform:
         # hide_parameters: SQL errors must never echo personal values into logs.
         self.engine = make_engine(config.database_url, hide_parameters=True)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        # Every policy file (access, identity rules, PII operators, export profiles...) is
+        # read through this one object; nothing else reads the policy directory.
+        self.policies = PolicyFiles(config.policy_dir)
         self._keyring = keyring
         self._keys: KeyService | None = None
         self._lock = threading.RLock()  # keys -> keyring nests

@@ -20,6 +20,7 @@ from cdp.audit.queries import READ_ACTIONS
 from cdp.crypto import fields
 from cdp.db import new_id, utcnow
 from cdp.errors import Forbidden, ValidationError
+from cdp.policyfiles import PolicyFiles
 
 MIN_REASON = 15
 MAX_REASON = 1000
@@ -39,6 +40,7 @@ def grant(
     request_id: str | None,
     data_key: tuple[str, bytes] | None = None,
     console_user_id: int | None = None,
+    policies: PolicyFiles | None = None,
 ) -> BreakGlassGrant:
     """Record a grant (flushes) with its reason redacted; the reason as written is kept only
     encrypted under ``data_key`` (the customer's (key id, key)), or not at all without one.
@@ -69,7 +71,7 @@ def grant(
         role=role,
         purpose=purpose,
         customer_id=customer_id,
-        reason=redact_text(reason, "storage").text,
+        reason=redact_text(reason, "storage", policies=policies).text,
         reason_ct=reason_ct,
         data_key_id=data_key[0] if data_key is not None else None,
         created_at=now,

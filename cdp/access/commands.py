@@ -23,10 +23,11 @@ def check_cmd(policy_dir: str | None) -> None:
     mtime, size and inode on each request); run this first so a broken edit is caught here.
     """
     from cdp.config import Config
+    from cdp.policyfiles import PolicyFiles
 
     directory = policy_dir or Config.from_env().policy_dir
     try:
-        p = load_policy_set(directory)
+        p = load_policy_set(PolicyFiles(directory))
     except PolicyError as exc:
         click.echo(f"policy invalid: {exc.message}", err=True)
         sys.exit(1)
@@ -42,8 +43,12 @@ def check_cmd(policy_dir: str | None) -> None:
 def views_cmd(role: str, purpose: str | None) -> None:
     """Print how ROLE sees each data category (optionally for one purpose)."""
     from cdp.config import Config
+    from cdp.policyfiles import PolicyFiles
 
-    p = load_policy_set(Config.from_env().policy_dir)
+    try:
+        p = load_policy_set(PolicyFiles(Config.from_env().policy_dir))
+    except PolicyError as exc:
+        raise click.ClickException(f"policy invalid: {exc.message}") from None
     if role not in p.roles:
         raise click.BadParameter(
             f"unknown role; one of: {', '.join(sorted(p.roles))}", param_hint="ROLE"

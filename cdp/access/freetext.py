@@ -39,6 +39,7 @@ from cdp.pii.entities import Entity
 from cdp.pii.operators import OPERATORS
 from cdp.pii.policy import OperatorSet, load_policy
 from cdp.pii.redact import apply_operators
+from cdp.policyfiles import PolicyFiles
 
 STORAGE_POLICY = "storage"
 _TAG_FORM = re.compile(r"<[^<>]+>")
@@ -59,16 +60,18 @@ def render_text(
     *,
     text_redacted: str | None = None,
     entity_types: Iterable[str] | None = None,
+    policies: PolicyFiles | None = None,
 ) -> str:
     """``text`` under the operator set ``pii_policy``: what
     ``redact_text(text, pii_policy).text`` returns, from the stored redaction when it
-    determines the spans, else from a (remembered) scan."""
-    op_set = load_policy(pii_policy)
+    determines the spans, else from a (remembered) scan. ``policies`` holds the operator
+    sets (the platform's; without one, those of ``Config.from_env()``)."""
+    op_set = load_policy(pii_policy, policies)
     if not text.strip():
         return text
     spans: Sequence[Entity] | None = None
     if text_redacted is not None and entity_types is not None:
-        spans = spans_from_redaction(text, text_redacted, entity_types)
+        spans = spans_from_redaction(text, text_redacted, entity_types, policies)
     if spans is not None:
         stats["aligned"] += 1
     else:
@@ -77,13 +80,13 @@ def render_text(
 
 
 def spans_from_redaction(
-    text: str, redacted: str, entity_types: Iterable[str]
+    text: str, redacted: str, entity_types: Iterable[str], policies: PolicyFiles | None = None
 ) -> list[Entity] | None:
     """The spans of ``text`` that the storage operator set turned into ``redacted``, or None
     when they are not determined exactly (see the module docstring)."""
     if len(text) > MAX_ALIGN_CHARS or len(redacted) > MAX_ALIGN_CHARS:
         return None
-    storage = load_policy(STORAGE_POLICY)
+    storage = load_policy(STORAGE_POLICY, policies)
     tags: dict[str, str] = {}
     for t in set(entity_types):
         rule = storage.rule_for(t)
@@ -169,8 +172,10 @@ def _unique_split(text: str, literals: list[str]) -> list[tuple[int, int]] | Non
 def _scan(text: str, op_set: OperatorSet) -> tuple[Entity, ...]:
     from cdp.pii.scan import scan_text
 
-    # the policy is part of the key: its thresholds decide which candidates are kept
-    key = hmac.new(_memo_key, op_set.name.encode() + b"\0" + text.encode(),
+    # the policy's thresholds are part of the key: they decide which candidates are kept
+    # (two platforms may hold different files of the same name)
+    thresholds = repr((op_set.min_score, sorted(op_set.type_min_scores.items())))
+    key = hmac.new(_memo_key, thresholds.encode() + b"\0" + text.encode(),
                    hashlib.sha256).digest()
     with _memo_lock:
         found = _memo.get(key)

@@ -65,7 +65,7 @@ class AccessContext:
 
 def current_policy() -> PolicySet:
     """The policy in force (reloaded when the policy files change; see PolicyStore)."""
-    return policy_store(current_platform().config.policy_dir).current()
+    return policy_store(current_platform().policies).current()
 
 
 def current_principal() -> Principal:

@@ -1,8 +1,9 @@
 """Access policy: casbin rules (role, resource, action, purpose) plus field views per role.
 
 Everything comes from files in the policy directory (``roles.toml``, ``model.conf``,
-``policy.csv``, ``views.toml``), is validated as a whole, and is refused with a message
-naming the file and the bad name when anything is unknown. A loaded ``PolicySet`` is
+``policy.csv``, ``views.toml``), read through the platform's ``PolicyFiles``, is validated
+as a whole, and is refused with a message naming the file and the bad name when anything
+is unknown. A loaded ``PolicySet`` is
 immutable; ``PolicyStore`` swaps in a new one when the files change (see ``current``).
 """
 
@@ -12,17 +13,16 @@ import csv
 import hashlib
 import io
 import logging
-import os
 import threading
 import time
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import casbin
+from casbin.model import Model
 
 from cdp.errors import CdpError
+from cdp.policyfiles import PolicyFileError, PolicyFiles
 
 log = logging.getLogger("cdp.access.policy")
 # casbin logs the whole model at INFO on every load (each reload in every worker): noise.
@@ -69,6 +69,8 @@ class PolicySet:
     rules: tuple[tuple[str, str, str, str], ...]
     fingerprint: str
     enforcer: casbin.Enforcer = field(repr=False, compare=False)
+    # Where the views' pii_policy operator sets are read (policies/pii of the same files).
+    files: PolicyFiles | None = field(default=None, repr=False, compare=False)
     # Decisions are pure functions of the immutable rules: memoised per PolicySet, so a
     # reload (a new PolicySet) starts with an empty memo.
     _memo: dict[tuple[str, str, str, str], bool] = field(
@@ -118,17 +120,16 @@ class PolicySet:
 # Loading and validation
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _pii_policy_exists(files: PolicyFiles, name: Any) -> bool:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PolicyError(f"{path.name}: file not found in {path.parent}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{path.name}: not valid TOML ({exc})") from None
+        return isinstance(name, str) and files.exists(f"pii/{name}.toml")
+    except PolicyFileError:  # not a file name at all
+        return False
 
 
 def _parse_view(
-    where: str, category: str, raw: Any, *, levels: set[str], consents: set[str], pii_dir: Path
+    where: str, category: str, raw: Any, *, levels: set[str], consents: set[str],
+    files: PolicyFiles,
 ) -> CategoryView:
     if isinstance(raw, str):
         raw = {"view": raw}
@@ -151,10 +152,10 @@ def _parse_view(
                 f"views.toml: {where}.address names unknown level {level!r}; one of {sorted(levels)}"
             )
     pii_policy = raw.get("pii_policy")
-    if pii_policy is not None and not (pii_dir / f"{pii_policy}.toml").is_file():
+    if pii_policy is not None and not _pii_policy_exists(files, pii_policy):
         raise PolicyError(
             f"views.toml: {where}.{category} names unknown pii_policy {pii_policy!r} "
-            f"(no {pii_dir.name}/{pii_policy}.toml)"
+            f"(no pii/{pii_policy}.toml)"
         )
     consent = raw.get("consent")
     if consent is not None and consent not in consents:
@@ -166,12 +167,8 @@ def _parse_view(
 
 
 def _read_rules(
-    path: Path, roles: set[str], purposes: set[str]
+    text: str, roles: set[str], purposes: set[str]
 ) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str]]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyError(f"policy.csv: file not found in {path.parent}") from None
     rules: list[tuple[str, str, str, str]] = []
     groups: list[tuple[str, str]] = []
     for lineno, row in enumerate(csv.reader(io.StringIO(text), skipinitialspace=True), start=1):
@@ -209,26 +206,26 @@ def _read_rules(
     return rules, groups
 
 
-def fingerprint(policy_dir: str | Path) -> tuple[tuple[str, int, int, int], ...]:
-    """Cheap change detector: (name, mtime_ns, size, inode) of each policy file."""
-    out = []
-    for name in POLICY_FILES:
-        try:
-            st = os.stat(os.path.join(policy_dir, name))
-            out.append((name, st.st_mtime_ns, st.st_size, st.st_ino))
-        except FileNotFoundError:
-            out.append((name, 0, -1, 0))
-    return tuple(out)
+def fingerprint(files: PolicyFiles) -> tuple[int | None, ...]:
+    """Cheap change detector: the content version of each policy file (PolicyFiles compares
+    their (mtime_ns, size, inode), and the bytes of a file written in the last seconds)."""
+    return tuple(files.version(name) for name in POLICY_FILES)
 
 
-def load_policy_set(policy_dir: str | Path) -> PolicySet:
-    """Load and validate every access policy file in ``policy_dir``; PolicyError when bad."""
-    base = Path(policy_dir)
-    roles_doc = _read_toml(base / "roles.toml")
+def load_policy_set(files: PolicyFiles) -> PolicySet:
+    """Load and validate every access policy file of ``files``; PolicyError when bad."""
+    try:
+        return _load_policy_set(files)
+    except PolicyFileError as exc:  # missing or not valid TOML: the same refusal
+        raise PolicyError(exc.message) from None
+
+
+def _load_policy_set(files: PolicyFiles) -> PolicySet:
+    roles_doc = files.document("roles.toml")
     roles = set(roles_doc.get("roles", {}))
     if not roles:
         raise PolicyError("roles.toml: declares no [roles.*]")
-    doc = _read_toml(base / "views.toml")
+    doc = files.document("views.toml")
 
     categories = doc.get("categories")
     if not isinstance(categories, list) or not categories:
@@ -248,8 +245,6 @@ def load_policy_set(policy_dir: str | Path) -> PolicySet:
                 f"views.toml: purposes.{name} requires unknown consent {needed!r}; "
                 "declare it under [consents]"
             )
-    pii_dir = base / "pii"
-
     views: dict[str, dict[str, CategoryView]] = {}
     purpose_views: dict[tuple[str, str], dict[str, CategoryView]] = {}
     break_glass: dict[str, frozenset[str]] = {}
@@ -269,7 +264,7 @@ def load_policy_set(policy_dir: str | Path) -> PolicySet:
                         f"one of {', '.join(categories)}"
                     )
                 out[category] = _parse_view(
-                    where, category, raw, levels=levels, consents=consents, pii_dir=pii_dir
+                    where, category, raw, levels=levels, consents=consents, files=files
                 )
             return out
 
@@ -292,12 +287,12 @@ def load_policy_set(policy_dir: str | Path) -> PolicySet:
     health_default = str(hc.pop("default", "prescription_medicine"))
     health_classes = tuple((stem.lower(), str(cls)) for stem, cls in hc.items())
 
-    rules, groups = _read_rules(base / "policy.csv", roles, set(purposes))
-    model_path = base / "model.conf"
-    if not model_path.is_file():
-        raise PolicyError(f"model.conf: file not found in {base}")
+    rules, groups = _read_rules(files.text("policy.csv"), roles, set(purposes))
+    model_text = files.text("model.conf")
     try:
-        enforcer = casbin.Enforcer(str(model_path))
+        model = Model()
+        model.load_model_from_text(model_text)
+        enforcer = casbin.Enforcer(model)
         for rule in rules:
             enforcer.add_policy(*rule)
         for member, group in groups:
@@ -310,7 +305,7 @@ def load_policy_set(policy_dir: str | Path) -> PolicySet:
 
     digest = hashlib.sha256()
     for name in POLICY_FILES:
-        digest.update((base / name).read_bytes())
+        digest.update(files.text(name).encode("utf-8"))
     return PolicySet(
         roles=frozenset(roles),
         categories=tuple(categories),
@@ -324,6 +319,7 @@ def load_policy_set(policy_dir: str | Path) -> PolicySet:
         rules=tuple(rules),
         fingerprint=digest.hexdigest()[:16],
         enforcer=enforcer,
+        files=files,
     )
 
 
@@ -338,18 +334,19 @@ class PolicyStore:
     (logged as an error), so a typo cannot silently open or close access.
     """
 
-    def __init__(self, policy_dir: str | Path):
-        self.policy_dir = str(policy_dir)
+    def __init__(self, files: PolicyFiles):
+        self.files = files
+        self.policy_dir = str(files.directory)
         self._lock = threading.Lock()
-        self._stamp = fingerprint(self.policy_dir)
-        self._policy = load_policy_set(self.policy_dir)
+        self._stamp = fingerprint(files)
+        self._policy = load_policy_set(files)
         self.last_error: str | None = None
         self.reloads = 0
         self.loaded_at = time.time()  # when the policy in force was loaded
         self.refused_at: float | None = None  # when a changed policy was last refused
 
     def current(self) -> PolicySet:
-        stamp = fingerprint(self.policy_dir)
+        stamp = fingerprint(self.files)
         if stamp != self._stamp:
             with self._lock:
                 if stamp != self._stamp:
@@ -358,7 +355,7 @@ class PolicyStore:
 
     def _reload(self, stamp: tuple[Any, ...]) -> None:
         try:
-            fresh = load_policy_set(self.policy_dir)
+            fresh = load_policy_set(self.files)
         except PolicyError as exc:
             self.last_error = exc.message
             self.refused_at = time.time()
@@ -377,21 +374,10 @@ class PolicyStore:
         self._stamp = stamp
 
 
-_stores: dict[str, PolicyStore] = {}
-_stores_lock = threading.Lock()
-
-
-def policy_store(policy_dir: str | Path) -> PolicyStore:
-    """The process-wide store for ``policy_dir`` (created, and validated, on first use)."""
-    key = str(policy_dir)
-    store = _stores.get(key)
-    if store is None:
-        with _stores_lock:
-            store = _stores.get(key)
-            if store is None:
-                store = PolicyStore(key)
-                _stores[key] = store
-    return store
+def policy_store(files: PolicyFiles) -> PolicyStore:
+    """The store of ``files`` (the platform's: one per PolicyFiles, created and validated on
+    first use)."""
+    return files.shared("access.store", PolicyStore)
 
 
 def decision_cost(policy: PolicySet, n: int = 10_000, *, memo: bool = True) -> float:

@@ -188,6 +188,7 @@ class _Renderer:
                 cv.pii_policy,
                 text_redacted=it.get("text_redacted"),
                 entity_types=it.get("entity_types"),
+                policies=self.policy.files,
             )
         else:
             # The ingest-time redaction; never fall back to the original.

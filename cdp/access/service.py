@@ -227,7 +227,7 @@ def find_customer_ids(
     normal = nz.normalize_identifier(identifier_type, value, source or "")
     if normal.status == nz.PLACEHOLDER or (
         normal.norm is not None
-        and load_rules(platform.config.policy_dir).is_blocked(identifier_type, normal.norm)
+        and load_rules(platform.policies).is_blocked(identifier_type, normal.norm)
     ):
         raise ValidationError(
             "this value is a known placeholder, not a person's identifier; it cannot be searched",
@@ -320,6 +320,7 @@ def open_break_glass(
         minutes=minutes,
         request_id=ctx.audit(action="").request_id,
         data_key=(key_row.id, platform.keys.unwrap(key_row)) if key_row is not None else None,
+        policies=platform.policies,
     )
     record(
         session,

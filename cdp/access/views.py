@@ -39,7 +39,7 @@ def _setup(state: Any) -> None:
     # Validate the policy at start: a bad policy file stops the service from starting.
     from cdp.access.policy import policy_store
 
-    policy_store(state.app.extensions["cdp"].config.policy_dir)
+    policy_store(state.app.extensions["cdp"].policies)
 
 
 @bp.get("/customers/<customer_id>")

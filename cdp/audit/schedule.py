@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tomllib
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -13,20 +11,23 @@ from cdp.audit.checkpoints import create_checkpoint, current_heads
 from cdp.audit.models import AuditCheckpoint
 from cdp.errors import ValidationError
 from cdp.platform import Platform
+from cdp.policyfiles import PolicyFiles
 
 POLICY_FILE = "audit.toml"
 DEFAULT_INTERVAL = timedelta(minutes=60)
 
 
-def checkpoint_interval(policy_dir: str | Path) -> timedelta:
+def checkpoint_interval(policies: PolicyFiles) -> timedelta:
     """How often the scheduler signs a checkpoint (``[checkpoints] every_minutes`` in
     ``policies/audit.toml``; 60 minutes when the file is absent). Refuses a value that is
     not a positive number of minutes, naming the file and key."""
-    path = Path(policy_dir) / POLICY_FILE
-    if not path.is_file():
+    return policies.load("audit", _build)
+
+
+def _build(files: PolicyFiles) -> timedelta:
+    if not files.exists(POLICY_FILE):
         return DEFAULT_INTERVAL
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
+    data = files.document(POLICY_FILE)
     value = data.get("checkpoints", {}).get("every_minutes", DEFAULT_INTERVAL.total_seconds() / 60)
     if (
         isinstance(value, bool)
@@ -34,7 +35,7 @@ def checkpoint_interval(policy_dir: str | Path) -> timedelta:
         or not 0 < value <= 7 * 24 * 60
     ):
         raise ValidationError(
-            f"{path}: [checkpoints] every_minutes must be a number of minutes in (0, 10080]"
+            f"{POLICY_FILE}: [checkpoints] every_minutes must be a number of minutes in (0, 10080]"
         )
     return timedelta(minutes=value)
 

@@ -40,7 +40,7 @@ def users_create(name: str, role: str, password_stdin: bool) -> None:
     from cdp.console.accounts import create_user
 
     platform = get_platform()
-    roles = known_roles(platform.config.policy_dir)
+    roles = known_roles(platform.policies)
     if role not in roles:
         raise click.BadParameter(
             f"unknown role; one of: {', '.join(sorted(roles))}", param_hint="--role"

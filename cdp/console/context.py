@@ -59,7 +59,7 @@ def cookie_secure() -> bool:
 
 
 def cpolicy() -> ConsolePolicy:
-    return console_policy(current_platform().config.policy_dir)
+    return console_policy(current_platform().policies)
 
 
 def live() -> sessions.Live:

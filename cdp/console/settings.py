@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import threading
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from cdp.errors import CdpError
+from cdp.policyfiles import PolicyFiles
 
 FILE = "console.toml"
 
@@ -64,27 +62,17 @@ def parse_console_policy(data: dict[str, Any], roles: set[str]) -> ConsolePolicy
     )
 
 
-_cache: dict[str, tuple[int, ConsolePolicy]] = {}
-_lock = threading.Lock()
+def console_policy(policies: PolicyFiles) -> ConsolePolicy:
+    """The console policy of ``policies`` (re-read when console.toml or roles.toml changes;
+    the defaults when there is no console.toml)."""
+    return policies.load("console", _build)
 
 
-def console_policy(policy_dir: str) -> ConsolePolicy:
-    """The console policy of ``policy_dir`` (re-read when the file changes; the defaults
-    when there is no console.toml)."""
-    path = Path(policy_dir, FILE)
-    try:
-        stamp = os.stat(path).st_mtime_ns
-    except FileNotFoundError:
+def _build(files: PolicyFiles) -> ConsolePolicy:
+    if not files.exists(FILE):
         return ConsolePolicy()
-    cached = _cache.get(policy_dir)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    with _lock:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        roles = set(tomllib.loads(Path(policy_dir, "roles.toml").read_text()).get("roles", {}))
-        policy = parse_console_policy(data, roles)
-        _cache[policy_dir] = (stamp, policy)
-        return policy
+    roles = set(files.document("roles.toml").get("roles", {}))
+    return parse_console_policy(files.document(FILE), roles)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def adherence_cmd(year: int, output: str) -> None:
     from cdp.crm.traits import fills_of
 
     platform = get_platform()
-    settings = load_settings(platform.config.policy_dir)
+    settings = load_settings(platform.policies)
     end = date(year, 12, 31)
     rows = 0
     with platform.transaction() as session, open(output, "w", newline="", encoding="utf-8") as fh:
@@ -103,7 +103,7 @@ def clv_fit_cmd(calibration_end: date, holdout_end: date | None, time_unit: str)
     if holdout_end is not None and holdout_end <= calibration_end:
         raise click.BadParameter("must be after --calibration-end", param_hint="--holdout-end")
     platform = get_platform()
-    settings = load_settings(platform.config.policy_dir)
+    settings = load_settings(platform.policies)
     unit = DAYS_PER_UNIT[time_unit]
     xs, txs, Ts, holdout = [], [], [], []
     with platform.transaction() as session:
@@ -145,7 +145,7 @@ def reminders_cmd(due_within: int, as_of: date | None) -> None:
     from cdp.crm.refresh import today
 
     platform = get_platform()
-    settings = load_settings(platform.config.policy_dir)
+    settings = load_settings(platform.policies)
     day = as_of or today(settings)
     with platform.transaction() as session:
         rows = refill_reminders(session, platform, settings, day, due_within)

@@ -134,7 +134,7 @@ def iter_facts(
     *, chunk: int = CHUNK,
 ) -> Iterator[CustomerFacts]:
     """Facts of every active customer (or of ``ids``), in id order."""
-    rules = load_rules(platform.config.policy_dir)
+    rules = load_rules(platform.policies)
     index_key = platform.keyring.index_key("crm_order")
     wanted = active_customer_ids(session) if ids is None else ids
     conn = session.connection()

@@ -120,8 +120,8 @@ def _score(report: RefreshReport, settings: CrmSettings, rfms: list[Rfm], as_of:
 def refresh(session: Session, platform: Any, as_of: date | None = None, *,
             actor: str = "system") -> RefreshReport:
     """Compute every CRM output as of ``as_of`` (today in the CRM time zone by default)."""
-    settings = load_settings(platform.config.policy_dir)
-    segments = load_segments(platform.config.policy_dir)
+    settings = load_settings(platform.policies)
+    segments = load_segments(platform.policies)
     as_of = as_of or today(settings)
     now = datetime.now(UTC)
     stamp = min(now, end_of_day(as_of, settings))

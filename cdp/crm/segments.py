@@ -16,15 +16,13 @@ malformed table raises SegmentError naming the file, the segment and the bad ter
 
 from __future__ import annotations
 
-import functools
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cdp.errors import CdpError
+from cdp.policyfiles import PolicyFileError, PolicyFiles
 
 # trait -> (kind, health-derived). Kinds: num, str, list.
 TRAITS: dict[str, tuple[str, bool]] = {
@@ -178,20 +176,13 @@ def parse_segments(doc: dict[str, Any], file: str) -> list[Segment]:
     return out
 
 
-def _stamp(policy_dir: str) -> tuple[tuple[str, int], ...]:
-    d = Path(policy_dir, "segments")
-    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in d.glob("*.toml"))) if d.is_dir() else ()
-
-
-@functools.lru_cache(maxsize=8)
-def _load(policy_dir: str, _stamp: tuple[tuple[str, int], ...]) -> dict[str, Segment]:
+def _build(policies: PolicyFiles) -> dict[str, Segment]:
     out: dict[str, Segment] = {}
-    for path in sorted(Path(policy_dir, "segments").glob("*.toml")):
-        rel = f"segments/{path.name}"
+    for rel in policies.listing("segments"):
         try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise SegmentError(f"{rel}: not valid TOML ({exc})") from None
+            doc = policies.document(rel)
+        except PolicyFileError as exc:  # not valid TOML: the file and line
+            raise SegmentError(exc.message) from None
         for seg in parse_segments(doc, rel):
             if seg.name in out:
                 raise SegmentError(f"{rel}: segment {seg.name} is also defined in {out[seg.name].file}")
@@ -199,6 +190,7 @@ def _load(policy_dir: str, _stamp: tuple[tuple[str, int], ...]) -> dict[str, Seg
     return out
 
 
-def load_segments(policy_dir: str) -> dict[str, Segment]:
-    """Every segment of ``policy_dir``/segments, by name (re-read when a file changes)."""
-    return _load(policy_dir, _stamp(policy_dir))
+def load_segments(policies: PolicyFiles) -> dict[str, Segment]:
+    """Every segment of ``segments/*.toml`` in ``policies``, by name (re-read when a file
+    changes, appears or goes)."""
+    return policies.load("segments", _build)

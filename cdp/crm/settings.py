@@ -6,13 +6,12 @@ Both are validated at load; a bad value raises PolicyError naming the file and t
 from __future__ import annotations
 
 import functools
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from cdp.errors import CdpError
+from cdp.policyfiles import PolicyFileError, PolicyFiles
 
 PRIORITIES = ("urgent", "high", "normal", "low")
 CATEGORIES = ("delivery", "product_quality", "adverse_drug_reaction", "billing", "privacy",
@@ -100,11 +99,11 @@ def _num(doc: dict[str, Any], where: str, key: str, default: Any = None, *,
     return float(v)
 
 
-def load_catalog(path: Path) -> dict[str, tuple[str, int]]:
-    """SKU -> (ATC code, days of supply per unit)."""
-    if not path.is_file():
+def load_catalog(policies: PolicyFiles) -> dict[str, tuple[str, int]]:
+    """SKU -> (ATC code, days of supply per unit), from catalog.toml (empty when absent)."""
+    if not policies.exists("catalog.toml"):
         return {}
-    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    doc = _document(policies, "catalog.toml")
     out: dict[str, tuple[str, int]] = {}
     for sku, spec in (doc.get("sku") or {}).items():
         atc, days = spec.get("atc"), spec.get("days_per_unit")
@@ -180,24 +179,17 @@ def parse_settings(doc: dict[str, Any], catalog: dict[str, tuple[str, int]]) -> 
     )
 
 
-def _stamp(policy_dir: str) -> tuple[tuple[str, int], ...]:
-    out = []
-    for name in ("crm.toml", "catalog.toml"):
-        p = Path(policy_dir, name)
-        out.append((name, p.stat().st_mtime_ns if p.exists() else 0))
-    return tuple(out)
-
-
-@functools.lru_cache(maxsize=8)
-def _load(policy_dir: str, _stamp: tuple[tuple[str, int], ...]) -> CrmSettings:
-    path = Path(policy_dir, "crm.toml")
+def _document(policies: PolicyFiles, name: str) -> dict[str, Any]:
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except tomllib.TOMLDecodeError as exc:
-        raise CrmPolicyError(f"crm.toml: not valid TOML ({exc})") from None
-    return parse_settings(doc, load_catalog(Path(policy_dir, "catalog.toml")))
+        return policies.document(name, default={})
+    except PolicyFileError as exc:  # not valid TOML: the file and line
+        raise CrmPolicyError(exc.message) from None
 
 
-def load_settings(policy_dir: str) -> CrmSettings:
-    """The CRM settings of ``policy_dir`` (re-read when a file changes)."""
-    return _load(policy_dir, _stamp(policy_dir))
+def _build(policies: PolicyFiles) -> CrmSettings:
+    return parse_settings(_document(policies, "crm.toml"), load_catalog(policies))
+
+
+def load_settings(policies: PolicyFiles) -> CrmSettings:
+    """The CRM settings of ``policies`` (re-read when crm.toml or catalog.toml changes)."""
+    return policies.load("crm", _build)

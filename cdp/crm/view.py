@@ -72,7 +72,7 @@ def crm_section(
     objects = gates.objects_to_profiling(consents)
     marketing = policy.required_consent(purpose) == gates.MARKETING
     if traits is not None and not (objects and marketing):
-        segments = load_segments(platform.config.policy_dir)
+        segments = load_segments(platform.policies)
         health_segs = [s for s in traits.get("segments", []) if s in segments and segments[s].health]
         other_segs = [s for s in traits.get("segments", []) if s not in health_segs]
         out["as_of"] = traits.get("as_of")
@@ -102,7 +102,7 @@ def crm_section(
     if open_complaints:
         v = view("complaints")
         if v != "absent":
-            settings = load_settings(platform.config.policy_dir)
+            settings = load_settings(platform.policies)
             now = datetime.now(UTC)
             part = {"category": "complaints", "view": v, "open": len(open_complaints)}
             if v == "plain":

@@ -58,11 +58,11 @@ bp = Blueprint("crm", __name__)
 
 
 def _settings() -> CrmSettings:
-    return load_settings(current_platform().config.policy_dir)
+    return load_settings(current_platform().policies)
 
 
 def _segment(name: str) -> Segment:
-    seg = load_segments(current_platform().config.policy_dir).get(name)
+    seg = load_segments(current_platform().policies).get(name)
     if seg is None:
         raise NotFound("no such segment")
     return seg
@@ -108,7 +108,7 @@ def _customer_gate(ctx: AccessContext, customer_id: str, action: str) -> Custome
 def list_segments() -> Any:
     """Every segment with its current size (sizes below the policy minimum suppressed)."""
     settings, sizes = _settings(), reads.segment_sizes(db_session())
-    segs = load_segments(current_platform().config.policy_dir)
+    segs = load_segments(current_platform().policies)
     out = []
     for name, seg in sorted(segs.items()):
         n = gates.suppressed(sizes.get(name, 0), settings.min_count)
@@ -401,7 +401,7 @@ def retention_report() -> Any:
                 for v, d in reads.retention_counts(session, settings).items()}
     sizes = reads.segment_sizes(session)
     segs = {}
-    for name in sorted(load_segments(current_platform().config.policy_dir)):
+    for name in sorted(load_segments(current_platform().policies)):
         flow = reads.segment_flow(session, name, since)
         segs[name] = {"size": gates.suppressed(sizes.get(name, 0), settings.min_count),
                       "entered": gates.suppressed(flow["entered"], settings.min_count),

@@ -42,7 +42,7 @@ def profiles_cmd() -> None:
     """List the export profiles (validated)."""
     from cdp.exports.profiles import load_profiles
 
-    for p in load_profiles(get_platform().config.policy_dir):
+    for p in load_profiles(get_platform().policies):
         click.echo(f"{p.name}\trecipient={p.recipient}\tpurpose={p.purpose}\tk={p.k}\t"
                    f"schedule={p.schedule or '-'}\tformats={','.join(p.formats)}")
 

@@ -9,12 +9,12 @@ would ship one in clear is refused when loaded, not discovered in a file later.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cdp.errors import NotFound, ValidationError
+from cdp.policyfiles import PolicyFileError, PolicyFiles
 
 PURPOSES = {
     "customer_support",
@@ -270,27 +270,28 @@ def _check_params(profile: str, i: int, transform: str, params: dict[str, Any]) 
         raise _fail(profile, f"field #{i + 1}: policy must be redacted, masked or pseudonymised")
 
 
-def profiles_dir(policy_dir: str | Path) -> Path:
-    return Path(policy_dir) / "exports"
+FOLDER = "exports"
 
 
-def load_profile(policy_dir: str | Path, name: str) -> Profile:
-    """The profile ``name`` from ``policy_dir/exports/name.toml``; NotFound if absent."""
-    if not NAME_RE.match(name or ""):
+def load_profile(policies: PolicyFiles, name: str) -> Profile:
+    """The profile ``name`` from ``exports/<name>.toml`` of ``policies``; NotFound if absent
+    (re-read when the file changes)."""
+    if not NAME_RE.fullmatch(name or ""):
         raise NotFound("no such export profile")
-    path = profiles_dir(policy_dir) / f"{name}.toml"
-    if not path.is_file():
+    return policies.load(f"{FOLDER}/{name}", lambda files: _build(files, name))
+
+
+def _build(files: PolicyFiles, name: str) -> Profile:
+    file = f"{FOLDER}/{name}.toml"
+    if not files.exists(file):
         raise NotFound("no such export profile")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise _fail(name, f"not valid TOML ({exc})") from None
+        data = files.document(file)
+    except PolicyFileError as exc:  # not valid TOML: the file and line, as a refused profile
+        raise _fail(name, exc.message) from None
     return parse_profile(name, data)
 
 
-def load_profiles(policy_dir: str | Path) -> list[Profile]:
-    """Every profile in ``policy_dir/exports``, validated, sorted by name."""
-    d = profiles_dir(policy_dir)
-    if not d.is_dir():
-        return []
-    return [load_profile(policy_dir, p.stem) for p in sorted(d.glob("*.toml"))]
+def load_profiles(policies: PolicyFiles) -> list[Profile]:
+    """Every profile in ``exports/`` of ``policies``, validated, sorted by name."""
+    return [load_profile(policies, Path(file).stem) for file in policies.listing(FOLDER)]

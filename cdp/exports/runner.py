@@ -191,7 +191,7 @@ def run_export(
     running row count (progress, fault injection in tests); ``on_written`` with the count of
     candidate rows gone through the second pass, the one that writes the files (progress).
     """
-    profile = load_profile(platform.config.policy_dir, profile_name)
+    profile = load_profile(platform.policies, profile_name)
     if mode not in ("full", "incremental"):
         raise ValueError("mode must be full or incremental")
     started = utcnow()
@@ -241,6 +241,7 @@ def _produce(platform: Platform, profile: Profile, run_id: str, tmp: Path, root:
         pseudonym_key=ring.pseudonym_key(profile.pseudonym_scope),
         date_shift_key=ring.pseudonym_key(profile.pseudonym_scope + "/date-shift"),
         today=started.astimezone(UTC).date(),
+        policies=platform.policies,
     )
     fields = profile.output_fields
     qis = [f for f in fields if f.quasi_identifier]

@@ -16,6 +16,7 @@ from typing import Any
 
 from cdp.crypto.blind_index import keyed_pseudonym
 from cdp.exports.profiles import FieldSpec
+from cdp.policyfiles import PolicyFiles
 
 SUPPRESSED = "*"
 _MUNICIPALITIES = ("北京市", "上海市", "天津市", "重庆市")
@@ -33,6 +34,8 @@ class Context:
     customer_id: str = ""
     # The current customer's own names and identifiers (see rows.known_values).
     known: list[str] = field(default_factory=list)
+    # The platform's policy files (the ``redact`` transform's PII operator sets).
+    policies: PolicyFiles | None = None
 
 
 def split_address(address: str) -> tuple[str, str]:
@@ -166,7 +169,7 @@ def apply(spec: FieldSpec, value: Any, ctx: Context) -> Any:
         from cdp.pii.redact import redact_text
 
         text = redact_text(str(value), policy=str(p.get("policy", "redacted")),
-                           key=ctx.pseudonym_key).text
+                           key=ctx.pseudonym_key, policies=ctx.policies).text
         # Belt and braces: the engine can miss a short or unusual name; the customer's own
         # known values are removed whatever it found.
         for known in ctx.known:

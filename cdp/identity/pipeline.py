@@ -28,6 +28,7 @@ from cdp.identity.resolve import RecordResult, ingest_batch
 from cdp.identity.rules import IdentityRules, load_rules
 from cdp.identity.writer import BatchStats
 from cdp.pii.analyzer import get_analyzer
+from cdp.policyfiles import PolicyFiles
 
 
 @dataclass
@@ -77,12 +78,12 @@ def ingest_records(
     back); rerunning the same input skips what is already stored (content HMAC).
     """
     summary = summary or IngestSummary()
-    rules = load_rules(platform.config.policy_dir)
+    rules = load_rules(platform.policies)
     if workers > 0:
         prepared_batches = _prepared_in_workers(platform, items, batch_size, workers)
     else:
         prepared_batches = (
-            (len(batch), [prepare(rec, platform.keyring, rules) for _, rec in batch])
+            (len(batch), [prepare(rec, platform.keyring, rules, platform.policies) for _, rec in batch])
             for batch in _chunked(items, batch_size)
         )
     return _store_batches(platform, prepared_batches, actor=actor, rules=rules, summary=summary,
@@ -118,7 +119,7 @@ def ingest_lines(
 
         return ingest_records(platform, items(), actor=actor, batch_size=batch_size,
                               summary=summary, on_batch=on_batch)
-    rules = load_rules(platform.config.policy_dir)
+    rules = load_rules(platform.policies)
     return _store_batches(
         platform, _lines_in_workers(platform, lines, batch_size, workers, summary, on_reject),
         actor=actor, rules=rules, summary=summary, on_batch=on_batch)
@@ -198,7 +199,7 @@ def _bulk_session(session: Any) -> None:
     conn.info["cdp_bulk_pragmas"] = True
 
 
-_WORKER: tuple[Keyring, IdentityRules] | None = None
+_WORKER: tuple[Keyring, IdentityRules, PolicyFiles] | None = None
 
 
 def _die_with_parent(parent: int) -> None:
@@ -218,33 +219,35 @@ _PR_SET_PDEATHSIG = 1
 def _worker_init(keyring_path: str, policy_dir: str, parent: int) -> None:
     global _WORKER
     _die_with_parent(parent)
-    _WORKER = (Keyring.load(keyring_path), load_rules(policy_dir))
+    # The worker's own PolicyFiles over the same directory (the parent's holds locks).
+    policies = PolicyFiles(policy_dir)
+    _WORKER = (Keyring.load(keyring_path), load_rules(policies), policies)
     get_analyzer()  # load the PII engine now, so it is frozen with the rest (see bulk_gc)
     gc.collect()
     gc.freeze()
     gc.set_threshold(*BULK_GC_THRESHOLD)
 
 
-def _worker_state() -> tuple[Keyring, IdentityRules]:
-    """The keyring and rules _worker_init loaded into this worker process."""
+def _worker_state() -> tuple[Keyring, IdentityRules, PolicyFiles]:
+    """The keyring, rules and policy files _worker_init loaded into this worker process."""
     if _WORKER is None:
         raise RuntimeError("ingest worker used before _worker_init ran")
     return _WORKER
 
 
 def _worker_prepare(recs: list[RecordIn]) -> list[PreparedRecord]:
-    keyring, rules = _worker_state()
-    return [prepare(r, keyring, rules) for r in recs]
+    keyring, rules, policies = _worker_state()
+    return [prepare(r, keyring, rules, policies) for r in recs]
 
 
 def _worker_parse_prepare(
     lines: list[tuple[int, str]],
 ) -> list[tuple[int, PreparedRecord | None, str | None]]:
-    keyring, rules = _worker_state()
+    keyring, rules, policies = _worker_state()
     out: list[tuple[int, PreparedRecord | None, str | None]] = []
     for n, line in lines:
         try:
-            out.append((n, prepare(parse_line(line), keyring, rules), None))
+            out.append((n, prepare(parse_line(line), keyring, rules, policies), None))
         except RecordRejected as e:
             out.append((n, None, e.reason))
     return out
@@ -335,7 +338,7 @@ def _in_workers(platform: Any, workers: int, fn: Callable[[Any], Any],
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_worker_init,
-        initargs=(platform.config.keyring_path, platform.config.policy_dir, os.getpid()),
+        initargs=(platform.config.keyring_path, str(platform.policies.directory), os.getpid()),
     ) as pool:
         pending: deque = deque()
         for job in jobs:

@@ -28,6 +28,7 @@ from cdp.pii.classify import classify_field
 from cdp.pii.policy import load_policy
 from cdp.pii.redact import apply_operators
 from cdp.pii.scan import scan_texts
+from cdp.policyfiles import PolicyFiles
 
 
 @dataclass
@@ -90,7 +91,8 @@ def _utc(v: datetime | None) -> datetime | None:
     return v.astimezone(UTC) if v is not None else None
 
 
-def prepare(rec: RecordIn, keyring: Keyring, rules: IdentityRules) -> PreparedRecord:
+def prepare(rec: RecordIn, keyring: Keyring, rules: IdentityRules,
+            policies: PolicyFiles | None = None) -> PreparedRecord:
     """Normal forms, blind indexes and features of one validated record (no I/O)."""
     source = rec.source
     digest = hmac.new(keyring.index_key("content"), _canonical(rec), hashlib.sha256).hexdigest()
@@ -161,7 +163,7 @@ def prepare(rec: RecordIn, keyring: Keyring, rules: IdentityRules) -> PreparedRe
     # Redaction happens here, before the resolution lock is taken: it is the slow part.
     # scan_texts answers repeated notes from its memo (same result as scanning each).
     if notes:
-        storage = load_policy("storage")
+        storage = load_policy("storage", policies)
         scanned = scan_texts([i.text for i in notes], min_score=storage.threshold_for)
         for i, found in zip(notes, scanned, strict=True):
             interactions.append({"kind": i.kind, "at": _utc(i.at), "text": i.text,

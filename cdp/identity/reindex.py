@@ -32,7 +32,8 @@ def prepare_values(platform: Any, source: str, source_record_id: str,
         "identifiers": [{"type": t, "value": v} for t, v in identifiers],
         "profile": {k: v for k, v in profile.items() if isinstance(v, str) and v},
     })
-    return prepare(rec, platform.keyring, rules or load_rules(platform.config.policy_dir))
+    return prepare(rec, platform.keyring, rules or load_rules(platform.policies),
+                   platform.policies)
 
 
 def record_identifiers(session: Session, record_id: str) -> list[Identifier]:

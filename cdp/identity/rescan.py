@@ -75,7 +75,7 @@ def rescan_batch(session: Session, platform: Any, progress: RescanProgress, *,
     rows = list(session.scalars(q))
     if not rows:
         return 0
-    storage = load_policy(STORAGE_POLICY)
+    storage = load_policy(STORAGE_POLICY, platform.policies)
     deks = platform.keys.load(session, {r.data_key_id for r in rows})
     readable = [r for r in rows if r.data_key_id in deks]
     texts = [

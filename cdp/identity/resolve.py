@@ -113,7 +113,7 @@ def ingest_batch(session: Session, platform: Any, prepared: list[PreparedRecord]
     ``cache``, what the batch knows of its customers goes into it once flushed (see
     ``EvidenceCache``).
     """
-    rules = rules or load_rules(platform.config.policy_dir)
+    rules = rules or load_rules(platform.policies)
     lock_resolution(session)
     existing = stored_records(session, {p.key for p in prepared})
     results: list[RecordResult] = []

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 from cdp.errors import CdpError
 from cdp.identity.vocabulary import SCOPED_BY_SOURCE
+from cdp.policyfiles import PolicyFiles
+
+FILE = "identity.toml"
 
 
 @dataclass(frozen=True)
@@ -72,21 +72,18 @@ def parse_rules(data: dict) -> IdentityRules:
     )
 
 
-@lru_cache(maxsize=8)
-def _load(path: str, mtime: float) -> IdentityRules:
-    return parse_rules(tomllib.loads(Path(path).read_text(encoding="utf-8")))
+def load_rules(policies: PolicyFiles) -> IdentityRules:
+    """The rules in ``identity.toml`` of ``policies`` (re-read when the file changes)."""
+    return policies.load("identity", _build)
 
 
-def load_rules(policy_dir: str | Path) -> IdentityRules:
-    """The rules in ``<policy_dir>/identity.toml`` (re-read when the file changes)."""
-    path = Path(policy_dir) / "identity.toml"
+def _build(files: PolicyFiles) -> IdentityRules:
+    if not files.exists(FILE):
+        raise CdpError(f"identity rules not found at {files.path(FILE)} (check CDP_POLICY_DIR)",
+                       code="policy_missing", status=500)
+    doc = files.document(FILE)
     try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        raise CdpError(f"identity rules not found at {path} (check CDP_POLICY_DIR)",
-                       code="policy_missing", status=500) from None
-    try:
-        return _load(str(path), mtime)
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as e:
-        raise CdpError(f"identity rules in {path} are invalid: {type(e).__name__}",
+        return parse_rules(doc)
+    except (KeyError, TypeError, ValueError) as e:
+        raise CdpError(f"identity rules in {FILE} are invalid: {type(e).__name__}: {e}"[:300],
                        code="policy_invalid", status=500) from None

@@ -28,6 +28,7 @@ from cdp.identity.models import (
     SourceRecord,
 )
 from cdp.identity.writer import merge_rows
+from cdp.policyfiles import PolicyFiles
 
 MAX_REASON = 2000
 
@@ -41,7 +42,7 @@ def _active(session: Session, customer_id: str) -> Customer:
     return c
 
 
-def _check_reason(reason: str) -> str:
+def _check_reason(reason: str, policies: PolicyFiles) -> str:
     """The reason as stored in the lineage: redacted by the PII engine, since a steward's
     note ("same person, both called from 138...") is free text that may name the customer."""
     from cdp.pii.redact import redact_text
@@ -49,7 +50,7 @@ def _check_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("a reason is required", code="reason_required")
-    return redact_text(reason[:MAX_REASON], "storage").text
+    return redact_text(reason[:MAX_REASON], "storage", policies=policies).text
 
 
 def _national_ids(session: Session, customer_id: str) -> set[str]:
@@ -79,7 +80,7 @@ def merge_customers(session: Session, platform: Any, a: str, b: str, actor: str,
     existing as status "merged" pointing at ``a``; its data keys move to ``a`` so every
     inherited value stays readable.
     """
-    reason = _check_reason(reason)
+    reason = _check_reason(reason, platform.policies)
     if a == b:
         raise ValidationError("cannot merge a customer with itself", code="same_customer")
     ca, cb = _active(session, a), _active(session, b)
@@ -112,7 +113,7 @@ def split_records(session: Session, platform: Any, customer_id: str, record_ids:
     The moved values are re-encrypted under the new customer's own data key, so erasing
     either customer later never touches the other's data.
     """
-    reason = _check_reason(reason)
+    reason = _check_reason(reason, platform.policies)
     _active(session, customer_id)
     wanted = sorted(set(record_ids))
     if not wanted:

@@ -138,7 +138,7 @@ def assemble_customers(
                 idents.append(row)
         if live:
             if rules is None:
-                rules = load_rules(platform.config.policy_dir)
+                rules = load_rules(platform.policies)
             _fill(session, conn, platform, live, out, rules, records, idents)
     return {cid: out[cid] for cid in wanted if cid in out}
 

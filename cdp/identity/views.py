@@ -45,7 +45,7 @@ def post_records() -> Any:
     if len(body) > MAX_RECORDS:
         raise ValidationError(f"at most {MAX_RECORDS} records per request", code="too_many_records")
     platform = current_platform()
-    rules = load_rules(platform.config.policy_dir)
+    rules = load_rules(platform.policies)
     results: list[dict[str, Any] | None] = [None] * len(body)
     valid = []
     for i, obj in enumerate(body):
@@ -55,7 +55,7 @@ def post_records() -> Any:
             results[i] = {"index": i, "status": "rejected", "reason": e.reason}
     session = db_session()
     actor = current_principal().actor
-    prepared = [prepare(rec, platform.keyring, rules) for _, rec in valid]
+    prepared = [prepare(rec, platform.keyring, rules, platform.policies) for _, rec in valid]
     out, stats = store_prepared(session, platform, prepared, actor=actor, rules=rules)
     new_customers, merges = stats.new_customers, stats.merges
     for (i, _), r in zip(valid, out, strict=True):

@@ -33,7 +33,7 @@ def build_scheduler(platform: Platform, retry_seconds: int = RETRY_SECONDS) -> B
         timezone="UTC",
     )
     wanted: set[str] = set()
-    for profile in load_profiles(platform.config.policy_dir):
+    for profile in load_profiles(platform.policies):
         if not profile.schedule:
             continue
         job_id = f"export:{profile.name}"
@@ -54,7 +54,7 @@ def build_scheduler(platform: Platform, retry_seconds: int = RETRY_SECONDS) -> B
     from cdp.audit.schedule import checkpoint_interval
 
     scheduler.add_job(tasks.audit_checkpoint_job, "interval",
-                      seconds=checkpoint_interval(platform.config.policy_dir).total_seconds(),
+                      seconds=checkpoint_interval(platform.policies).total_seconds(),
                       id="audit_checkpoint", replace_existing=True)
     wanted |= {"dsr_overdue", "retention", "retry", "audit_checkpoint", "crm_refresh"}
     scheduler._cdp_wanted = wanted

@@ -44,7 +44,7 @@ def _export_work(profile: str) -> Callable[[lock.Claim], object]:
         platform = _p()
         if c.takeover:
             abandon_running(platform, profile)
-        prof = load_profile(platform.config.policy_dir, profile)
+        prof = load_profile(platform.policies, profile)
         return run_export(platform, profile, mode=prof.schedule_mode, actor="scheduler")
 
     return work
@@ -112,7 +112,7 @@ def retention_job() -> None:
 def audit_checkpoint_job() -> None:
     from cdp.audit.schedule import checkpoint_interval
 
-    every = checkpoint_interval(_p().config.policy_dir)
+    every = checkpoint_interval(_p().policies)
     fire = _floor(datetime.now(UTC), every)
     lock.run_once(_p(), "audit_checkpoint", fire, _audit_checkpoint_work)
 

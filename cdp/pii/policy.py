@@ -1,4 +1,5 @@
-"""Operator sets: which operator applies to which entity type, read from ``policies/pii``.
+"""Operator sets: which operator applies to which entity type, read from ``policies/pii``
+through the platform's :class:`~cdp.policyfiles.PolicyFiles`.
 
 One TOML file per named set (``storage``, ``masked``, ``redacted``, ``pseudonymised``...)::
 
@@ -22,22 +23,18 @@ floor (``cdp.pii.analyzer.SCAN_FLOOR``): candidates under it are never kept.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from cdp.config import Config
 from cdp.errors import ValidationError
 from cdp.pii.analyzer import SCAN_FLOOR, SCORE_THRESHOLD
 from cdp.pii.operators import OPERATORS
+from cdp.policyfiles import PolicyFiles, policy_files_for
 
 _NAME = re.compile(r"[a-z0-9_\-]{1,64}")
 _FALLBACK = {"operator": "replace"}
-_lock = threading.Lock()
-_cache: dict[tuple[str, float], OperatorSet] = {}
 
 
 @dataclass(frozen=True)
@@ -59,35 +56,27 @@ class OperatorSet:
         return self.type_min_scores.get(entity_type, self.min_score)
 
 
-def policy_dir() -> Path:
-    """``$CDP_POLICY_DIR/pii``; the repository's ``policies/pii`` when that is absent."""
-    base = Path(os.environ.get("CDP_POLICY_DIR", "policies"))
-    candidate = base / "pii"
-    if candidate.is_dir():
-        return candidate
-    return Path(__file__).resolve().parents[2] / "policies" / "pii"
+def policy_files(policies: PolicyFiles | None = None) -> PolicyFiles:
+    """``policies``; without one (a scan outside any platform: ``cdp pii scan``, the
+    installation check), the process's files for ``Config.from_env().policy_dir``."""
+    if policies is not None:
+        return policies
+    return policy_files_for(Config.from_env().policy_dir)
 
 
-def load_policy(name: str) -> OperatorSet:
-    """Load (and cache until the file changes) the operator set ``name``."""
+def load_policy(name: str, policies: PolicyFiles | None = None) -> OperatorSet:
+    """The operator set ``name`` (``pii/<name>.toml``), re-read when the file changes."""
     if not _NAME.fullmatch(name or ""):
         raise ValidationError("invalid PII policy name")
-    path = policy_dir() / f"{name}.toml"
-    try:
-        mtime = path.stat().st_mtime
-    except FileNotFoundError:
-        raise ValidationError(f"unknown PII policy {name!r}") from None
-    key = (str(path), mtime)
-    with _lock:
-        cached = _cache.get(key)
-    if cached is not None:
-        return cached
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
-    op_set = parse_policy(name, data)
-    with _lock:
-        _cache[key] = op_set
-    return op_set
+    files = policy_files(policies)
+    return files.load(f"pii/{name}", lambda f: _build(f, name))
+
+
+def _build(files: PolicyFiles, name: str) -> OperatorSet:
+    file = f"pii/{name}.toml"
+    if not files.exists(file):
+        raise ValidationError(f"unknown PII policy {name!r}")
+    return parse_policy(name, files.document(file))
 
 
 def parse_policy(name: str, data: dict[str, Any]) -> OperatorSet:

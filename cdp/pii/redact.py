@@ -8,6 +8,7 @@ from cdp.pii.entities import Entity
 from cdp.pii.operators import ENC_TOKEN, OPERATORS, decrypt_token
 from cdp.pii.policy import OperatorSet, load_policy
 from cdp.pii.scan import scan_text
+from cdp.policyfiles import PolicyFiles
 
 
 @dataclass
@@ -19,23 +20,25 @@ class RedactionResult:
 
 
 def redact_text(text: str, policy: str = "storage", key: bytes | None = None, *,
-                language: str | None = None) -> RedactionResult:
+                language: str | None = None,
+                policies: PolicyFiles | None = None) -> RedactionResult:
     """Scan ``text`` and apply the operator set ``policy`` (a file in ``policies/pii``) to
     every detected entity scoring at least the set's threshold for its type. ``key`` feeds the
-    ``pseudonym`` and ``encrypt`` operators."""
-    op_set = load_policy(policy)
+    ``pseudonym`` and ``encrypt`` operators; ``policies`` is the platform's policy files
+    (without one, those of ``Config.from_env()``)."""
+    op_set = load_policy(policy, policies)
     entities = scan_text(text, language, min_score=op_set.threshold_for)
     return RedactionResult(text=apply_operators(text, entities, op_set, key),
                            entities=entities)
 
 
 def redact_for(text: str | None, policy_name: str, key: bytes | None = None, *,
-               language: str | None = None) -> str | None:
+               language: str | None = None, policies: PolicyFiles | None = None) -> str | None:
     """``text`` rendered for a role view or export profile: the access and export layers'
     one call. ``policy_name`` names a file in ``policies/pii`` (``redacted``, ``masked``,
     ``pharmacy_care``, ``pseudonymised``...); an unknown name raises ValidationError rather
     than falling back to showing the text. None and blank text come back unchanged."""
-    op_set = load_policy(policy_name)
+    op_set = load_policy(policy_name, policies)
     if text is None or not text.strip():
         return text
     return apply_operators(text, scan_text(text, language, min_score=op_set.threshold_for),

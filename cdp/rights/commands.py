@@ -68,8 +68,10 @@ def refuse_cmd(dsr_id: str, reason: str, actor: str) -> None:
     """Refuse a request, with the reason the person will be told."""
     from cdp.rights.service import get_request, refuse_request
 
-    with get_platform().transaction() as session:
-        refuse_request(session, get_request(session, dsr_id), actor=_actor(actor), reason=reason)
+    platform = get_platform()
+    with platform.transaction() as session:
+        refuse_request(session, get_request(session, dsr_id), actor=_actor(actor), reason=reason,
+                       policies=platform.policies)
     click.echo("refused")
 
 

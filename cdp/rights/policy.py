@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from cdp.errors import ValidationError
+from cdp.policyfiles import PolicyFiles
+
+FILE = "retention.toml"
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,20 @@ def _days(section: dict, key: str = "keep_days") -> timedelta | None:
     return timedelta(days=v)
 
 
-def load_retention(policy_dir: str | Path) -> RetentionPolicy:
-    """The rules in ``policy_dir/retention.toml`` (defaults when the file is absent)."""
-    path = Path(policy_dir) / "retention.toml"
-    if not path.is_file():
+def load_retention(policies: PolicyFiles) -> RetentionPolicy:
+    """The rules in ``retention.toml`` of ``policies`` (defaults when the file is absent;
+    re-read when it changes)."""
+    return policies.load("retention", _build)
+
+
+def _build(files: PolicyFiles) -> RetentionPolicy:
+    if not files.exists(FILE):
         return RetentionPolicy()
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return parse_retention(files.document(FILE))
+
+
+def parse_retention(data: dict) -> RetentionPolicy:
+    """Validate retention.toml's content; ValidationError naming the bad key."""
     cats = data.get("categories", {})
     base = RetentionPolicy()
     dsr = data.get("dsr", {})

@@ -25,7 +25,7 @@ ERASE_BATCH = 50
 def run_retention(platform: Platform, *, actor: str = "scheduler",
                   now: datetime | None = None) -> dict[str, Any]:
     """Apply policies/retention.toml once. Returns counts per rule; each rule is audited."""
-    policy = load_retention(platform.config.policy_dir)
+    policy = load_retention(platform.policies)
     now = now or utcnow()
     out: dict[str, Any] = {}
 

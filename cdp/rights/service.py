@@ -18,6 +18,7 @@ from cdp.db import utcnow
 from cdp.errors import Conflict, Forbidden, NotFound, ValidationError
 from cdp.identity.models import Consent, Customer
 from cdp.platform import Platform
+from cdp.policyfiles import PolicyFiles
 from cdp.rights.models import DsrRequest
 from cdp.rights.policy import load_retention
 
@@ -85,7 +86,7 @@ def create_request(session: Session, platform: Platform, customer_id: str, kind:
     if customer.status == "erased":
         raise Conflict("this customer has been erased", code="erased")
     now = utcnow()
-    policy = load_retention(platform.config.policy_dir)
+    policy = load_retention(platform.policies)
     req = DsrRequest(customer_id=customer.id, kind=kind, status="received", received_at=now,
                      due_at=now + policy.dsr_deadline, channel=str(channel)[:64], actor=actor,
                      detail=detail, result={})
@@ -111,7 +112,7 @@ def approve_request(session: Session, platform: Platform, req: DsrRequest, *, ac
     (``policies/retention.toml [dsr] four_eyes``). The approver cannot be the executor."""
     if req.status != "verified":
         raise Conflict("only a verified request can be approved", code="invalid_transition")
-    if req.kind not in load_retention(platform.config.policy_dir).four_eyes:
+    if req.kind not in load_retention(platform.policies).four_eyes:
         raise Conflict(f"a {req.kind} request needs no approval", code="approval_not_needed")
     req.detail = {**req.detail, "approved_by": actor, "approved_at": utcnow().isoformat()}
     _audit(session, req, "dsr.approve", actor, role=role, request_id=request_id)
@@ -131,14 +132,15 @@ def _check_four_eyes(req: DsrRequest, policy: Any, actor: str) -> None:
 
 
 def refuse_request(session: Session, req: DsrRequest, *, actor: str, reason: str,
-                   role: str | None = None, request_id: str | None = None) -> DsrRequest:
+                   role: str | None = None, request_id: str | None = None,
+                   policies: PolicyFiles | None = None) -> DsrRequest:
     if not reason or not reason.strip():
         raise ValidationError("a refusal needs a reason")
     _move(req, "refused")
     from cdp.pii.redact import redact_text
 
     # Free text about a person (stored in clear, shown in listings): redacted like any note.
-    req.refused_reason = redact_text(reason.strip()[:2000], "storage").text
+    req.refused_reason = redact_text(reason.strip()[:2000], "storage", policies=policies).text
     req.completed_at = utcnow()
     _audit(session, req, "dsr.refuse", actor, role=role, request_id=request_id)
     return req
@@ -151,7 +153,7 @@ def execute_request(session: Session, platform: Platform, req: DsrRequest, *, ac
     request: the package, which is handed over and not stored)."""
     if req.status != "verified":
         raise Conflict("only a verified request can be executed", code="invalid_transition")
-    policy = load_retention(platform.config.policy_dir)
+    policy = load_retention(platform.policies)
     _check_four_eyes(req, policy, actor)
     if req.kind == "correction":
         from cdp.rights.correction import check_correction

@@ -92,7 +92,8 @@ def refuse(dsr_id: str) -> Any:
     reason = _body().get("reason")
     if not isinstance(reason, str):
         raise ValidationError("a refusal needs a reason")
-    service.refuse_request(db_session(), req, reason=reason, **_who())
+    service.refuse_request(db_session(), req, reason=reason,
+                           policies=current_platform().policies, **_who())
     return jsonify(service.request_json(req))
 
 

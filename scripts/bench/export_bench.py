@@ -175,7 +175,7 @@ def phase(work: Path, db: str, which: str) -> dict:
     t = time.perf_counter()
     if which == "raw":
         total = _count(platform)
-        profile = load_profile(platform.config.policy_dir, "bench")
+        profile = load_profile(platform.policies, "bench")
         out = work / "raw"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()

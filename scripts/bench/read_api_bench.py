@@ -444,7 +444,7 @@ def decision_and_render_cost(platform: Any, ids: list[str]) -> None:
     from cdp.access.render import render
     from cdp.identity.view import assemble_customer
 
-    policy = load_policy_set(platform.config.policy_dir)
+    policy = load_policy_set(platform.policies)
     raw = decision_cost(policy, 5000, memo=False)
     memo = decision_cost(policy, 50000, memo=True)
     print(

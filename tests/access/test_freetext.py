@@ -122,7 +122,7 @@ def test_a_storage_operator_that_keeps_values_is_not_aligned(monkeypatch) -> Non
     monkeypatch.setattr(
         freetext,
         "load_policy",
-        lambda name: MaskingStorage() if name == freetext.STORAGE_POLICY else real(name),
+        lambda name, *rest: MaskingStorage() if name == freetext.STORAGE_POLICY else real(name, *rest),
     )
     assert spans_from_redaction(note, redacted, types) is None
 
@@ -158,7 +158,7 @@ def test_storage_tags_that_are_not_self_delimiting_or_shared_are_not_aligned(mon
         monkeypatch.setattr(
             freetext,
             "load_policy",
-            lambda name, s=storage: s if name == freetext.STORAGE_POLICY else real(name),
+            lambda name, *rest, s=storage: s if name == freetext.STORAGE_POLICY else real(name, *rest),
         )
         assert spans_from_redaction(note, redacted, types) is None
         assert spans_from_redaction(note, note, []) == []
@@ -170,6 +170,6 @@ def test_storage_tags_that_are_not_self_delimiting_or_shared_are_not_aligned(mon
     monkeypatch.setattr(
         freetext,
         "load_policy",
-        lambda name: Shared() if name == freetext.STORAGE_POLICY else real(name),
+        lambda name, *rest: Shared() if name == freetext.STORAGE_POLICY else real(name, *rest),
     )
     assert spans_from_redaction("张三 13987654321", "<PII> <PII>", ["PERSON", "PHONE_NUMBER"]) is None

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cdp.access.policy import PolicyError, load_policy_set, policy_store
+from cdp.policyfiles import PolicyFiles
 from tests.conftest import POLICY_DIR
 
 
@@ -25,7 +26,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 def test_shipped_policy_loads_with_design_defaults() -> None:
-    p = load_policy_set(POLICY_DIR)
+    p = load_policy_set(PolicyFiles(POLICY_DIR))
     assert p.view_for("customer_service", "customer_support", "contact").view == "masked"
     assert p.view_for("pharmacist", "pharmacy_care", "health").view == "plain"
     assert p.view_for("marketing", "marketing", "address").level == "city"
@@ -95,7 +96,7 @@ def test_bad_policy_refuses_to_load_with_clear_message(
 ) -> None:
     _edit(policy_dir / file, old, new)
     with pytest.raises(PolicyError) as info:
-        load_policy_set(policy_dir)
+        load_policy_set(PolicyFiles(policy_dir))
     assert message in info.value.message
     assert file in info.value.message
 
@@ -122,7 +123,7 @@ def test_policy_change_reaches_every_worker(policy_dir: Path, config, make_api_k
     # Each worker is its own process in production: give them separate stores here too.
     from cdp.access import policy as policy_mod
 
-    store_a = policy_mod.PolicyStore(policy_dir)
+    store_a = policy_mod.PolicyStore(PolicyFiles(policy_dir))
     headers = make_api_key("analyst", "customer_support")
     assert worker_b.test_client().get("/v1/customers/abc", headers=headers).status_code == 403
     # Worker A's operator grants analysts customer_support ...
@@ -134,7 +135,7 @@ def test_policy_change_reaches_every_worker(policy_dir: Path, config, make_api_k
     # A broken edit is refused; the last good policy stays in force.
     _edit(policy_dir / "views.toml", 'contact = "masked"', 'contact = "see-all"')
     assert worker_b.test_client().get("/v1/customers/abc", headers=headers).status_code == 404
-    assert "unknown view 'see-all'" in (policy_store(str(policy_dir)).last_error or "")
+    assert "unknown view 'see-all'" in (policy_store(worker_b.extensions["cdp"].policies).last_error or "")
     for app in (worker_a, worker_b):
         app.extensions["cdp"].dispose()
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from cdp.access.policy import load_policy_set
 from cdp.audit.models import AuditEvent
+from cdp.policyfiles import PolicyFiles
 from tests.access.fixtures import FULL_RECORD, HIDDEN, OPENNESS, SHOWN, ingest, record_variant
 from tests.conftest import POLICY_DIR
 
@@ -80,7 +81,7 @@ def _check_view(text: str, category: str, shown_as: str) -> list[str]:
 
 
 def test_role_purpose_category_matrix(client, make_api_key, platform) -> None:  # type: ignore[no-untyped-def]
-    policy = load_policy_set(POLICY_DIR)
+    policy = load_policy_set(PolicyFiles(POLICY_DIR))
     [customer] = ingest(client, make_api_key("ingest_service"), [FULL_RECORD])
     consents = {"marketing": True, "marketing_health": True}
     problems: list[str] = []

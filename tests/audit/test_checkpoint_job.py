@@ -16,6 +16,7 @@ from cdp.errors import ValidationError
 from cdp.jobs import tasks
 from cdp.jobs.models import JobRun
 from cdp.platform import Platform
+from cdp.policyfiles import PolicyFiles
 from tests.audit.helpers import tamper, write_entries
 from tests.conftest import POLICY_DIR
 
@@ -45,16 +46,16 @@ def test_checkpoint_job_signs_once_per_firing_and_protects_the_tail(platform: Pl
 def test_interval_comes_from_the_policy_file(platform: Platform, tmp_path: Path) -> None:
     from cdp.jobs.scheduler import build_scheduler
 
-    assert checkpoint_interval(POLICY_DIR).total_seconds() == 3600
+    assert checkpoint_interval(PolicyFiles(POLICY_DIR)).total_seconds() == 3600
     sched = build_scheduler(platform)
     job = sched.get_job("audit_checkpoint")
     assert job is not None and job.trigger.interval.total_seconds() == 3600
 
     (tmp_path / "audit.toml").write_text("[checkpoints]\nevery_minutes = 5\n")
-    assert checkpoint_interval(tmp_path).total_seconds() == 300
+    assert checkpoint_interval(PolicyFiles(tmp_path)).total_seconds() == 300
     (tmp_path / "audit.toml").write_text("[checkpoints]\nevery_minutes = 0\n")
     with pytest.raises(ValidationError, match="every_minutes"):
-        checkpoint_interval(tmp_path)
+        checkpoint_interval(PolicyFiles(tmp_path))
     other = Platform(replace(platform.config, policy_dir=str(tmp_path)))
     try:
         with pytest.raises(ValidationError, match="every_minutes"):

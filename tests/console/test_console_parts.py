@@ -11,6 +11,7 @@ from cdp.console.oidc import account_name, oidc_settings, role_from_claims
 from cdp.console.search import detect
 from cdp.console.settings import ConsolePolicyError, console_policy, parse_console_policy
 from cdp.errors import Forbidden
+from cdp.policyfiles import PolicyFiles
 from tests.conftest import POLICY_DIR
 
 ROLES = {"customer_service", "pharmacist", "admin", "analyst"}
@@ -27,7 +28,7 @@ def test_search_works_out_the_identifier_type(typed: str, kind: str | None) -> N
 
 
 def test_console_policy_file_loads_and_bad_values_are_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    policy = console_policy(POLICY_DIR)
+    policy = console_policy(PolicyFiles(POLICY_DIR))
     assert policy.idle.total_seconds() == 15 * 60 and policy.absolute.total_seconds() == 12 * 3600
     assert policy.needs_mfa("admin") and not policy.needs_mfa("pharmacist")
     assert policy.oidc_roles["cdp-pharmacists"] == "pharmacist"

@@ -12,11 +12,12 @@ from cdp.audit.models import AuditEvent
 from cdp.crm import complaints
 from cdp.crm.models import CareTask, Complaint
 from cdp.crm.settings import load_settings
+from cdp.policyfiles import PolicyFiles
 from tests.conftest import POLICY_DIR
 from tests.crm.helpers import ingest_records, order, otc, person, run_cli
 
 SH = ZoneInfo("Asia/Shanghai")
-SETTINGS = load_settings(POLICY_DIR)
+SETTINGS = load_settings(PolicyFiles(POLICY_DIR))
 
 
 def sh(*args: int) -> datetime:

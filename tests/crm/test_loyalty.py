@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from cdp.crm import loyalty
 from cdp.crm.models import LoyaltyAccount, LoyaltyEntry
 from cdp.crm.settings import load_settings
+from cdp.policyfiles import PolicyFiles
 from tests.conftest import POLICY_DIR
 from tests.crm.helpers import fill, ingest_records, order, otc, person, run_cli
 
@@ -114,7 +115,7 @@ def test_expiry_and_spending_take_the_oldest_points(client, make_api_key, cli_en
 
 
 def test_tier_up_at_once_down_at_period_end(client, make_api_key, cli_env, platform) -> None:  # type: ignore[no-untyped-def]
-    settings = load_settings(POLICY_DIR)
+    settings = load_settings(PolicyFiles(POLICY_DIR))
     [cid] = ingest_records(client, make_api_key, [person(
         [order("T1", _at(5), [otc(600.0)], total=600.0)], record_id="tier-1")])
     run_cli(cli_env, "crm", "refresh")
@@ -130,7 +131,7 @@ def test_tier_up_at_once_down_at_period_end(client, make_api_key, cli_env, platf
 
 
 def test_birthday_list_needs_marketing_consent(client, make_api_key, cli_env) -> None:  # type: ignore[no-untyped-def]
-    settings = load_settings(POLICY_DIR)
+    settings = load_settings(PolicyFiles(POLICY_DIR))
     soon = NOW.astimezone(settings.tz).date() + timedelta(days=3)
     birth = date(1980, soon.month, min(soon.day, 28)).isoformat()
     yes, no = ingest_records(client, make_api_key, [

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from cdp.crm.models import SegmentMember
 from cdp.crm.segments import SegmentError, load_segments, parse_segments
+from cdp.policyfiles import PolicyFiles
 from tests.conftest import POLICY_DIR
 from tests.crm.helpers import ingest_records, order, otc, person, run_cli
 
@@ -22,7 +23,7 @@ def _one(when: object) -> object:
 
 
 def test_the_default_set_loads() -> None:
-    segs = load_segments(POLICY_DIR)
+    segs = load_segments(PolicyFiles(POLICY_DIR))
     for name in (
         "champions",
         "loyal",
@@ -93,12 +94,12 @@ def test_a_bad_file_refuses_to_load(tmp_path: Path) -> None:
         '[[segment]]\nname = "x"\nwhen = { trait = "frequncy", op = ">", value = 1 }\n'
     )
     with pytest.raises(SegmentError, match=r"segments/zz.toml: segment x: when: unknown trait 'frequncy'"):
-        load_segments(str(pol))
+        load_segments(PolicyFiles(pol))
     (pol / "segments" / "zz.toml").write_text(
         '[[segment]]\nname = "champions"\nwhen = { trait = "frequency", op = ">", value = 1 }\n'
     )
     with pytest.raises(SegmentError, match="also defined"):
-        load_segments(str(pol))
+        load_segments(PolicyFiles(pol))
 
 
 def test_membership_keeps_entry_and_exit_times(client, make_api_key, cli_env, platform) -> None:  # type: ignore[no-untyped-def]

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from cdp.crm.settings import CrmPolicyError, load_settings, parse_settings
+from cdp.policyfiles import PolicyFiles
 from tests.conftest import POLICY_DIR
 
 DOC = tomllib.loads(Path(POLICY_DIR, "crm.toml").read_text(encoding="utf-8"))
 
 
 def test_shipped_policy_loads() -> None:
-    s = load_settings(POLICY_DIR)
+    s = load_settings(PolicyFiles(POLICY_DIR))
     assert s.class_prefixes["statins"] == ("C10AA",) and s.class_prefixes["ras"] == ("C09",)
     assert s.class_prefixes["diabetes"] == ("A10B",) and s.adherence_threshold == 0.8
     assert s.tier_for(0) == "member" and s.tier_for(500) == "silver" and s.tier_for(10**6) == "platinum"
@@ -46,4 +47,4 @@ def test_bad_catalog_names_the_sku(tmp_path: Path) -> None:
     shutil.copytree(POLICY_DIR, pol)
     (pol / "catalog.toml").write_text('[sku.BAD1]\natc = "C10-AA"\ndays_per_unit = 7\n')
     with pytest.raises(CrmPolicyError, match=r"catalog.toml: sku.BAD1.atc"):
-        load_settings(str(pol))
+        load_settings(PolicyFiles(pol))

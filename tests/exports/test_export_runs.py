@@ -23,6 +23,7 @@ from cdp.exports.profiles import load_profile
 from cdp.exports.runner import newest_consents, run_export
 from cdp.identity.models import Customer
 from cdp.platform import Platform
+from cdp.policyfiles import PolicyFiles
 from tests.conftest import POLICY_DIR
 from tests.exports.data import direct_values, generated_records, ingest, register_sensitive
 
@@ -74,7 +75,7 @@ def test_no_direct_identifier_or_dropped_value_in_any_file(platform: Platform, l
         # and the raw ingest digits of phones, however formatted
         digits = {"".join(ch for ch in v if ch.isdigit()) for v in values}
         assert not [d for d in digits if len(d) >= 11 and d in text]
-        profile = load_profile(POLICY_DIR, prof)
+        profile = load_profile(PolicyFiles(POLICY_DIR), prof)
         rows = _rows(res.directory, prof)
         assert len(rows) == res.rows
         qi = [f.name for f in profile.quasi_identifiers]
@@ -303,7 +304,7 @@ def test_a_run_reads_without_filling_the_process_wide_caches(
     _clear_shared_caches(platform)
     before = _shared_cache_sizes(platform)
     assert set(before.values()) == {0} and len(before) >= 9
-    profile = load_profile(POLICY_DIR, "bi_weekly")
+    profile = load_profile(PolicyFiles(POLICY_DIR), "bi_weekly")
     rows = list(iter_eligible_rows(platform, profile, batch=25))
     res = run_export(platform, "bi_weekly")
     assert rows and res.rows > 0

@@ -18,6 +18,7 @@ from cdp.exports.kanon import KAnonymizer
 from cdp.exports.profiles import FieldSpec, load_profiles, parse_profile
 from cdp.exports.transforms import Context, apply, date_shift_days, depth, hierarchy, split_address
 from cdp.exports.writers import open_writer, sha256_file
+from cdp.policyfiles import PolicyFiles
 from tests.conftest import POLICY_DIR
 
 
@@ -29,7 +30,7 @@ def _profile(**fields_over):  # type: ignore[no-untyped-def]
 
 
 def test_shipped_profiles_are_valid() -> None:
-    names = {p.name for p in load_profiles(POLICY_DIR)}
+    names = {p.name for p in load_profiles(PolicyFiles(POLICY_DIR))}
     assert {"bi_weekly", "reco_daily", "research_quarterly"} <= names
 
 

@@ -18,6 +18,7 @@ from cdp.identity.matching import Features
 from cdp.identity.prepare import PreparedRecord, prepare
 from cdp.identity.records import validate_record
 from cdp.identity.rules import IdentityRules, load_rules
+from cdp.policyfiles import PolicyFiles
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 NID_A = "11010519850412703X"
@@ -57,7 +58,7 @@ def keyring() -> Keyring:
 
 @pytest.fixture(scope="module")
 def rules() -> IdentityRules:
-    return load_rules(POLICY_DIR)
+    return load_rules(PolicyFiles(POLICY_DIR))
 
 
 def rec(keyring: Keyring, rules: IdentityRules, srid: str, ids: list[tuple[str, str]],

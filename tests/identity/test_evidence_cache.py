@@ -27,7 +27,7 @@ from tests.identity.identity_records import NAME_A, NID_A, NID_B, PHONE_A, rec
 
 
 def _batch(platform: Any, cache: EvidenceCache | None, records: list[dict[str, Any]]) -> list[str]:
-    rules = load_rules(platform.config.policy_dir)
+    rules = load_rules(platform.policies)
     prepared = [prepare(validate_record(r), platform.keyring, rules) for r in records]
     with platform.transaction() as s:
         results, _ = ingest_batch(s, platform, prepared, actor="test", rules=rules, cache=cache)
@@ -110,7 +110,7 @@ def test_a_rolled_back_batch_leaves_nothing_trusted_in_the_cache(platform) -> No
     cache = EvidenceCache()
     [a] = _batch(platform, cache, [rec("app", "r1", [("phone", PHONE_A)], name=NAME_A)])
     with pytest.raises(_Abort), platform.transaction() as s:
-        rules = load_rules(platform.config.policy_dir)
+        rules = load_rules(platform.policies)
         p = prepare(validate_record(rec("jd_health", "r2", [("phone", PHONE_A), ("national_id", NID_B)],
                                         name=NAME_A)), platform.keyring, rules)
         [res], _ = ingest_batch(s, platform, [p], actor="test", rules=rules, cache=cache)

@@ -130,7 +130,7 @@ def test_pair_lookup_finds_the_same_holders_as_in_lists(platform) -> None:
         rec("app", "app-1", [("member_id", "M-77"), ("phone", PHONE_A)], name="李娜娜"),
     ]
     ingest(platform, records, batch_size=10)
-    rules = load_rules(platform.config.policy_dir)
+    rules = load_rules(platform.policies)
     probe = [prepare(validate_record(r), platform.keyring, rules) for r in records]
     with platform.transaction() as s:
         if not is_postgres(s):

@@ -9,6 +9,7 @@ from cdp.identity import normalize as nz
 from cdp.identity.prepare import prepare
 from cdp.identity.records import validate_record
 from cdp.identity.rules import load_rules
+from cdp.policyfiles import PolicyFiles
 from tests.conftest import POLICY_DIR
 from tests.identity.identity_records import NID_A, NID_BAD, rec
 
@@ -34,7 +35,7 @@ def test_masked_phone_is_weak_evidence_only() -> None:
 
 
 def test_till_placeholder_is_blocked_by_policy(keyring) -> None:
-    rules = load_rules(POLICY_DIR)
+    rules = load_rules(PolicyFiles(POLICY_DIR))
     p = prepare(validate_record(rec("store_pos", "s1", [("phone", "138 0013 8000")])), keyring, rules)
     assert p.identifiers[0].status == "placeholder"
     assert p.identifiers[0].strength == "none"
@@ -53,7 +54,7 @@ def test_national_id_checksum() -> None:
 
 
 def test_invalid_national_id_is_flagged_and_never_matched(keyring) -> None:
-    rules = load_rules(POLICY_DIR)
+    rules = load_rules(PolicyFiles(POLICY_DIR))
     p = prepare(validate_record(rec("jd_health", "j1", [("national_id", NID_BAD)])), keyring, rules)
     assert p.identifiers[0].status == "invalid"
     assert p.identifiers[0].bidx is None and "national_id" not in p.features.ids
@@ -132,11 +133,12 @@ def test_a_policy_cannot_unscope_channel_identifiers(tmp_path) -> None:  # type:
     from pathlib import Path
 
     from cdp.errors import CdpError
+    from cdp.policyfiles import PolicyFiles
 
     shutil.copy(Path(POLICY_DIR) / "identity.toml", tmp_path / "identity.toml")
     text = (tmp_path / "identity.toml").read_text(encoding="utf-8")
     text = text.replace("[identifiers]\n", '[identifiers]\nscoped_by_source = ["wechat_openid"]\n', 1)
     (tmp_path / "identity.toml").write_text(text, encoding="utf-8")
     with pytest.raises(CdpError) as err:
-        load_rules(tmp_path)
+        load_rules(PolicyFiles(tmp_path))
     assert err.value.code == "policy_invalid"

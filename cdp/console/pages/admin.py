@@ -75,8 +75,9 @@ def _as_time(t: float | None) -> str | None:
 @bp.get("/admin/policy")
 def admin_policy() -> Any:
     access("console", "manage", purpose="optional")
-    policy_dir = current_platform().config.policy_dir
-    store = policy_store(policy_dir)
+    policies = current_platform().policies
+    policy_dir = str(policies.directory)
+    store = policy_store(policies)
     current = store.current()
     files = [(name, _stamp(Path(policy_dir, name))) for name in (*POLICY_FILES, CONSOLE_FILE)]
     return render_template(

@@ -153,7 +153,7 @@ def dsr_detail(dsr_id: str) -> Any:
 def _needs_approval(req: Any) -> bool:
     """Whether a second person must approve ``req`` before it is carried out (four eyes,
     ``policies/retention.toml [dsr] four_eyes``) and nobody has yet."""
-    policy = load_retention(current_platform().config.policy_dir)
+    policy = load_retention(current_platform().policies)
     return req.kind in policy.four_eyes and not (req.detail or {}).get("approved_by")
 
 
@@ -170,14 +170,16 @@ def dsr_step(dsr_id: str, step: str) -> Any:
     elif step == "refuse":
         if not reason:
             raise ValidationError("a refusal needs a written reason", code="reason_required")
-        rights.refuse_request(session, req, reason=reason, **_who(ctx))
+        rights.refuse_request(session, req, reason=reason,
+                              policies=current_platform().policies, **_who(ctx))
     elif step == "execute":
         if req.kind == "restriction" and not reason:
             raise ValidationError("a restriction needs a written reason", code="reason_required")
         if reason:
             from cdp.pii.redact import redact_text
 
-            req.detail = {**req.detail, "note": redact_text(reason[:2000], "storage").text}
+            req.detail = {**req.detail, "note": redact_text(
+                reason[:2000], "storage", policies=current_platform().policies).text}
         out = rights.execute_request(session, current_platform(), req, **_who(ctx))
         if req.kind == "access":
             # The package is sealed for the data subject: its one-time token is shown once,
@@ -195,7 +197,7 @@ def dsr_step(dsr_id: str, step: str) -> Any:
 def retention() -> Any:
     access("audit", "read")
     session = db_session()
-    policy = load_retention(current_platform().config.policy_dir)
+    policy = load_retention(current_platform().policies)
     now = utcnow()
     kept = session.execute(
         select(RetainedRecord.category, func.count(), func.min(RetainedRecord.keep_until))
