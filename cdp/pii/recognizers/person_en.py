@@ -76,7 +76,7 @@ class LatinPersonRecognizer(CdpRecognizer):
 
     def analyze(self, text: str, entities: list[str],
                 nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
-        if not re.search(r"[A-Z][a-z]", text):
+        if not re.search(r"[A-Z][a-z]|[A-Z]{2}", text):
             return []
         results = []
         pos = 0
@@ -128,7 +128,7 @@ _CUE_BEFORE = re.compile(
     r"(?:\b(?:said|says|told|tells|asked|by|with|from|to|and|thanks|thank you|dear|hi|hello|"
     r"according to|spokesman|spokeswoman|minister|president|coach|striker|manager|captain|"
     r"player|leader|chairman|director|doctor|nurse|patient|customer|wife|husband|son|"
-    r"daughter|mother|father|brother|sister|friend|colleague|contact|name is|named|called|"
+    r"daughter|mother|father|brother|sister|friend|colleague|contact|name is|name|named|called|"
     r"cc|attn)[:,]?\s*)$",
     re.IGNORECASE,
 )
@@ -138,6 +138,9 @@ _CUE_AFTER = re.compile(
     r"who|and his|and her)\b)",
     re.IGNORECASE,
 )
+# After a capitalised word opening a sentence, these make it a verb or an interjection.
+_NOT_A_NAME_AFTER = re.compile(r"\s+(?:you|your|i|we|they|it|the|a|an|this|that|to|all|"
+                               r"everyone|me|us|him|her|them|so|not)\b")
 _SENTENCE_END = re.compile(r"(?:^|[.!?:;\n\"“]|\s-\s)\s*$")
 
 
@@ -154,7 +157,10 @@ def capitalised_runs(text: str) -> list[tuple[int, int, float, str]]:
     # capitals say little: such a text's runs need a listed name or a cue to count.
     alpha = re.findall(r"\b[A-Za-z][a-z'’]*\b", text)
     title_case = len(alpha) >= 4 and sum(w[0].isupper() for w in alpha) / len(alpha) > 0.6
-    given, family = given_names(), surnames()
+    # TEXT IN CAPITALS (headlines, shouted notes) says even less: every word qualifies.
+    letters = re.findall(r"[A-Za-z]{2,}", text)
+    shouting = bool(letters) and sum(w.isupper() for w in letters) / len(letters) > 0.6
+    given, family = _Lookup(given_names()), _Lookup(surnames())
     out: list[tuple[int, int, float, str]] = []
     words = list(_WORD.finditer(text))
     i = 0
@@ -185,14 +191,18 @@ def capitalised_runs(text: str) -> list[tuple[int, int, float, str]]:
         sentence_start = _SENTENCE_END.search(before) is not None
         cue = _CUE_BEFORE.search(before) is not None or _CUE_AFTER.match(text, end) is not None
         score = _run_score(toks, given, family, sentence_start, cue, lower_words)
-        if title_case and not cue:
+        if shouting and not cue:
+            score -= 0.25
+        elif title_case and not cue:
             score -= 0.15
+        if len(toks) == 1 and sentence_start and _NOT_A_NAME_AFTER.match(text, end):
+            score = 0.0  # "Hope you are well", "Will you call", "Mark the date"
         if score > 0:
             out.append((start, end, round(min(score, 0.95), 3), "capitalised name-list run"))
     return out
 
 
-def _run_score(toks: list[str], given: dict[str, int], family: dict[str, int],
+def _run_score(toks: list[str], given: _Lookup, family: _Lookup,
                sentence_start: bool, cue: bool, lower_words: set[str]) -> float:
     first, last = toks[0], toks[-1]
     is_initial = [len(t) == 2 and t.endswith(".") for t in toks]
@@ -232,6 +242,24 @@ def _run_score(toks: list[str], given: dict[str, int], family: dict[str, int],
     if all(_common(t, lower_words) for t in toks if not t.endswith(".")):
         score -= 0.3
     return score
+
+
+class _Lookup:
+    """A name list's rank of a word as written: O'Brien and McDonald are listed as Obrien
+    and Mcdonald; a hyphenated given name (Jean-Luc) ranks as its first part, a double-barrelled
+    surname (Smith-Jones) as its best part."""
+
+    def __init__(self, ranks: dict[str, int]) -> None:
+        self._ranks = ranks
+
+    def get(self, word: str) -> int | None:
+        key = word.replace("'", "").replace("’", "")
+        rank = self._ranks.get(key) or self._ranks.get(key.title())
+        if rank is not None or "-" not in key:
+            return rank
+        parts = [self._ranks.get(p.title()) for p in key.split("-") if p]
+        found = [r for r in parts if r is not None]
+        return min(found) if found else None
 
 
 def _norm(word: str) -> str:
