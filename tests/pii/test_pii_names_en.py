@@ -62,3 +62,33 @@ def test_storage_threshold_keeps_surnames_after_a_role_word() -> None:
 )
 def test_capitalised_words_that_are_not_names(text: str) -> None:
     assert names(text, min_score=0.4) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # roles and epithets before a name are cut off, and cue it
+        ("President Bill Clinton met Russian Prime Minister Viktor Chernomyrdin.",
+         ["Bill Clinton", "Viktor Chernomyrdin"]),
+        ("Uzbek striker Igor Shkvyrin took advantage of a misdirected header.",
+         ["Igor Shkvyrin"]),
+        # names in no English list, made of words English never uses otherwise
+        ("Takuya Takagi scored the winner in the 88th minute.", ["Takuya Takagi"]),
+        ("Pakistan 's Wasim Akram took four wickets.", ["Wasim Akram"]),
+    ],
+)
+def test_names_in_news_style_sentences(text: str, expected: list[str]) -> None:
+    assert names(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sri Lanka beat Costa Rica in the final.",                  # countries
+        "Japan began the defence of their Asian Cup title.",        # everyday words
+        "The deadline for the Sage Award is November 5.",
+        "She reads Political Wire every morning.",
+    ],
+)
+def test_places_and_everyday_phrases_are_not_names(text: str) -> None:
+    assert names(text, min_score=0.4) == []
