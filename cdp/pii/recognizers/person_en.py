@@ -288,10 +288,22 @@ _RARE = 3.5
 
 
 def _everyday_lead(word: str, given: _Lookup) -> bool:
+    if word.lower() in _ROLES:
+        return True
     if word.endswith(".") or zipf(word) < _EVERYDAY:
         return False
     rank = given.get(word)
     return rank is None or rank > 300
+
+
+# Roles that stand before a name, however rare the word ("Prescriber Kofi Okafor").
+_ROLES = frozenset("""
+prescriber pharmacist doctor nurse patient customer client caller recipient cardholder buyer
+member contact holder courier driver technician striker goalkeeper keeper midfielder defender
+forward batsman bowler coach captain manager president minister chairman chairwoman director
+spokesman spokeswoman senator governor judge officer inspector sergeant detective agent
+champion leader chief secretary ambassador premier chancellor mayor general colonel
+""".split())
 
 
 class _Lookup:
