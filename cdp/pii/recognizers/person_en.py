@@ -8,9 +8,18 @@ phrase ("my name is", "patient", "customer", "Dear", "Thanks,").
 The recall layer scores every run of capitalised words (with initials, hyphens, apostrophes,
 ``O'Brien``, ``Jean-Luc``, ``J. Smith``, names in capitals) against the US Census given-name and
 surname frequency lists (:mod:`cdp.pii.lexicon.census_names`), the run's shape (one word or
-several, at a sentence start or not, a word the text also uses in lower case) and the words
-around it ("said", "told", "according to", a title). The score is what a policy's threshold
-reads: storage redaction keeps weaker candidates, display shows only the surer ones.
+several, at a sentence start or not, a word the text also uses in lower case), the words
+around it ("said", "told", "according to", a title), how common its words are in ordinary
+English (:mod:`cdp.pii.lexicon.en_wordfreq`: "Asian Cup" is made of everyday words, "Takuya
+Takagi" of words English never uses but as names) and whether it is a country or language
+name (:mod:`cdp.pii.lexicon.en_places`). Everyday words opening a run are roles and epithets
+("Russian Prime Minister Viktor Chernomyrdin"): they are cut off and cue the name. The score
+is what a policy's threshold reads: storage redaction keeps weaker candidates, display shows
+only the surer ones.
+
+No statistical English NER runs here: the only English pipeline on the package registry is a
+third-party republication whose NER weights could not be verified against the official release
+(``scripts/pii_eval/check_spacy_republication.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from cdp.pii.entities import PERSON
 from cdp.pii.lexicon.census_names import given_names, surnames
+from cdp.pii.lexicon.en_places import place_names
+from cdp.pii.lexicon.en_wordfreq import zipf
 from cdp.pii.lexicon.names import EN_FIRST_NAMES, EN_TITLES, PINYIN_SURNAMES
 from cdp.pii.recognizers.base import CdpRecognizer
 
@@ -74,9 +85,14 @@ def _is_pinyin(word: str) -> bool:
 class LatinPersonRecognizer(CdpRecognizer):
     ENTITIES = (PERSON,)
 
+    def load(self) -> None:
+        # the lists load with the engine (once per process, before its objects are frozen),
+        # not in the middle of the first English note
+        given_names(), surnames(), place_names(), zipf("a")
+
     def analyze(self, text: str, entities: list[str],
                 nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
-        if not re.search(r"[A-Z][a-z]", text):
+        if not re.search(r"[A-Z][a-z]|[A-Z]{2}", text):
             return []
         results = []
         pos = 0
@@ -128,7 +144,7 @@ _CUE_BEFORE = re.compile(
     r"(?:\b(?:said|says|told|tells|asked|by|with|from|to|and|thanks|thank you|dear|hi|hello|"
     r"according to|spokesman|spokeswoman|minister|president|coach|striker|manager|captain|"
     r"player|leader|chairman|director|doctor|nurse|patient|customer|wife|husband|son|"
-    r"daughter|mother|father|brother|sister|friend|colleague|contact|name is|named|called|"
+    r"daughter|mother|father|brother|sister|friend|colleague|contact|name is|name|named|called|"
     r"cc|attn)[:,]?\s*)$",
     re.IGNORECASE,
 )
@@ -138,6 +154,9 @@ _CUE_AFTER = re.compile(
     r"who|and his|and her)\b)",
     re.IGNORECASE,
 )
+# After a capitalised word opening a sentence, these make it a verb or an interjection.
+_NOT_A_NAME_AFTER = re.compile(r"\s+(?:you|your|i|we|they|it|the|a|an|this|that|to|all|"
+                               r"everyone|me|us|him|her|them|so|not)\b")
 _SENTENCE_END = re.compile(r"(?:^|[.!?:;\n\"“]|\s-\s)\s*$")
 
 
@@ -154,7 +173,11 @@ def capitalised_runs(text: str) -> list[tuple[int, int, float, str]]:
     # capitals say little: such a text's runs need a listed name or a cue to count.
     alpha = re.findall(r"\b[A-Za-z][a-z'’]*\b", text)
     title_case = len(alpha) >= 4 and sum(w[0].isupper() for w in alpha) / len(alpha) > 0.6
-    given, family = given_names(), surnames()
+    # TEXT IN CAPITALS (headlines, shouted notes) says even less: every word qualifies.
+    letters = re.findall(r"[A-Za-z]{2,}", text)
+    shouting = bool(letters) and sum(w.isupper() for w in letters) / len(letters) > 0.6
+    given, family = _Lookup(given_names()), _Lookup(surnames())
+    places = place_names()
     out: list[tuple[int, int, float, str]] = []
     words = list(_WORD.finditer(text))
     i = 0
@@ -175,6 +198,10 @@ def capitalised_runs(text: str) -> list[tuple[int, int, float, str]]:
             run.pop(0)
         while run and _edge_word(run[-1].group()):
             run.pop()
+        # everyday words before a name are roles and epithets ("Prime Minister", "Uzbek
+        # striker", "Russian"): they open the run, the name follows (and they cue it)
+        while len(run) > 1 and _everyday_lead(_norm(run[0].group()), given):
+            run.pop(0)
         if not run or len(run) > 4:
             continue
         toks = [_norm(m.group()) for m in run]
@@ -185,14 +212,20 @@ def capitalised_runs(text: str) -> list[tuple[int, int, float, str]]:
         sentence_start = _SENTENCE_END.search(before) is not None
         cue = _CUE_BEFORE.search(before) is not None or _CUE_AFTER.match(text, end) is not None
         score = _run_score(toks, given, family, sentence_start, cue, lower_words)
-        if title_case and not cue:
+        if shouting and not cue:
+            score -= 0.25
+        elif title_case and not cue:
             score -= 0.15
+        if " ".join(toks) in places:
+            score -= 0.5  # Sri Lanka, Jordan, Urdu
+        if len(toks) == 1 and sentence_start and _NOT_A_NAME_AFTER.match(text, end):
+            score = 0.0  # "Hope you are well", "Will you call", "Mark the date"
         if score > 0:
             out.append((start, end, round(min(score, 0.95), 3), "capitalised name-list run"))
     return out
 
 
-def _run_score(toks: list[str], given: dict[str, int], family: dict[str, int],
+def _run_score(toks: list[str], given: _Lookup, family: _Lookup,
                sentence_start: bool, cue: bool, lower_words: set[str]) -> float:
     first, last = toks[0], toks[-1]
     is_initial = [len(t) == 2 and t.endswith(".") for t in toks]
@@ -212,6 +245,11 @@ def _run_score(toks: list[str], given: dict[str, int], family: dict[str, int],
             score = 0.3
         if cue:
             score += 0.2 if score else 0.35
+        common = zipf(word)
+        if score and not cue and common >= _EVERYDAY and (g is None or g > 300):
+            score -= 0.15  # Hope, Will, Grace, Bill: names, and everyday words
+        elif score and common < _RARE and not sentence_start:
+            score += 0.1
         if sentence_start:
             score -= 0.1
         return score
@@ -229,9 +267,61 @@ def _run_score(toks: list[str], given: dict[str, int], family: dict[str, int],
         score += 0.2
     if cue:
         score += 0.15
+    # everyday words at either end ("Asian Cup", "Sage Award", "Political Wire") make a name
+    # unlikely; a run of words English never uses otherwise ("Takuya Takagi") makes it likely
+    full = [t for t, ini in zip(toks, is_initial, strict=True) if not ini]
+    if zipf(last) >= _EVERYDAY and (f is None or f > 5000):
+        score -= 0.35 if f is None else 0.25
+    if not is_initial[0] and zipf(first) >= _EVERYDAY and (g is None or g > 1000):
+        score -= 0.2
+    if full and all(zipf(t) < _RARE for t in full):
+        score += 0.15
     if all(_common(t, lower_words) for t in toks if not t.endswith(".")):
         score -= 0.3
     return score
+
+
+# Zipf frequencies: an everyday English word (award, cup, hope: 30+ per million words), and
+# a word English text hardly uses but as a name (under ~3 per million).
+_EVERYDAY = 4.5
+_RARE = 3.5
+
+
+def _everyday_lead(word: str, given: _Lookup) -> bool:
+    if word.lower() in _ROLES:
+        return True
+    if word.endswith(".") or zipf(word) < _EVERYDAY:
+        return False
+    rank = given.get(word)
+    return rank is None or rank > 300
+
+
+# Roles that stand before a name, however rare the word ("Prescriber Kofi Okafor").
+_ROLES = frozenset("""
+prescriber pharmacist doctor nurse patient customer client caller recipient cardholder buyer
+member contact holder courier driver technician striker goalkeeper keeper midfielder defender
+forward batsman bowler coach captain manager president minister chairman chairwoman director
+spokesman spokeswoman senator governor judge officer inspector sergeant detective agent
+champion leader chief secretary ambassador premier chancellor mayor general colonel
+""".split())
+
+
+class _Lookup:
+    """A name list's rank of a word as written: O'Brien and McDonald are listed as Obrien
+    and Mcdonald; a hyphenated given name (Jean-Luc) ranks as its first part, a double-barrelled
+    surname (Smith-Jones) as its best part."""
+
+    def __init__(self, ranks: dict[str, int]) -> None:
+        self._ranks = ranks
+
+    def get(self, word: str) -> int | None:
+        key = word.replace("'", "").replace("’", "")
+        rank = self._ranks.get(key) or self._ranks.get(key.title())
+        if rank is not None or "-" not in key:
+            return rank
+        parts = [self._ranks.get(p.title()) for p in key.split("-") if p]
+        found = [r for r in parts if r is not None]
+        return min(found) if found else None
 
 
 def _norm(word: str) -> str:
