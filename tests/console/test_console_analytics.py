@@ -85,6 +85,8 @@ def test_analyst_sees_suppressed_aggregates_and_no_member(console_app, staff, cr
                   "ch-complaints"):
         assert f'id="{chart}"' in html
     assert "<svg" in html and "style=" not in html.split("<main", 1)[1]
+    zh = c.get("/console/analytics", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "分群规模" in zh and "按价值评分的留存与流失" in zh and "&lt; 10" in zh
     refused = c.get("/console/analytics/segments/marketplace_buyers")
     assert refused.status_code == 403
     assert crm_population["both"][0] not in refused.get_data(as_text=True)
