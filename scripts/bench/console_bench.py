@@ -87,12 +87,17 @@ def main() -> None:
         create_user(s, "bench-agent", "customer_service", "bench password 1234")
         create_user(s, "bench-steward", "data_steward", "bench password 1234")
         create_user(s, "bench-officer", "compliance_officer", "bench password 1234")
+        create_user(s, "bench-marketing", "marketing", "bench password 1234")
     api = app.test_client()
     resp = api.post("/v1/records", json=records(args.records),
                     headers={"Authorization": f"Bearer {ingest_key}"})
     ids = {r["customer_id"] for r in resp.get_json()["results"]}
     assert resp.status_code == 200 and len(ids) == 1, "expected one customer"
     cid = ids.pop()
+    from cdp.crm.refresh import refresh
+
+    with platform.transaction() as s:
+        refresh(s, platform)  # the customer's CRM profile: the 360's crm section, analytics
 
     def signed_in(name: str, purpose: str) -> Any:
         c = app.test_client()
@@ -112,6 +117,7 @@ def main() -> None:
     agent = signed_in("bench-agent", "customer_support")
     steward = signed_in("bench-steward", "customer_support")
     officer = signed_in("bench-officer", "compliance_audit")
+    marketer = signed_in("bench-marketing", "marketing")
     headers = {"Authorization": f"Bearer {read_key}", "X-Purpose-Of-Use": "customer_support"}
     cases: list[tuple[str, Any]] = [
         ("api GET /v1/customers/{id}", lambda: api.get(f"/v1/customers/{cid}", headers=headers)),
@@ -123,6 +129,7 @@ def main() -> None:
         ("console break-glass form", lambda: agent.get(f"/console/customers/{cid}/break-glass")),
         ("console steward (customer)", lambda: steward.get(f"/console/steward?customer={cid}")),
         ("console audit (customer)", lambda: officer.get(f"/console/compliance/audit?customer_id={cid}")),
+        ("console analytics (marketing)", lambda: marketer.get("/console/analytics")),
     ]
     machine = machine_figure()
     print(f"machine: sum(range(10**7)) = {machine * 1000:.0f} ms; load average {os.getloadavg()[0]:.2f}")
