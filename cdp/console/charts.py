@@ -154,7 +154,7 @@ def grouped_bar_chart(title: str, series: Sequence[Series], *, chart_id: str) ->
     for j, s in enumerate(series):
         out.append(f'<rect x="{x}" y="4" width="10" height="10" fill="{SERIES[j % len(SERIES)]}"/>')
         out.append(f'<text x="{x + 14}" y="13" font-size="11" fill="#333333">{escape(s.name)}</text>')
-        x += 22 + 7 * len(s.name)
+        x += 22 + sum(12 if ord(ch) > 0x2E7F else 7 for ch in s.name)  # CJK glyphs are wider
     out.append("</svg>")
     # every text in ``out`` went through escape(); the rest are numbers, colours and the
     # caller's constant chart_id
