@@ -4,6 +4,7 @@ commands.py) audit each read in their transaction, the gates decide who may be l
 
 from __future__ import annotations
 
+import bisect
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -158,4 +159,24 @@ def birthdays(session: Session, platform: Any, today: date, days: int) -> list[d
         if md in wanted:
             out.append({"customer_id": cid, "on": wanted[md].isoformat(), "tier": t.get("tier")})
     out.sort(key=lambda r: (r["on"], r["customer_id"]))
+    return out
+
+
+def segment_flow_weekly(session: Session, starts: list[datetime]) -> dict[str, list[dict[str, int]]]:
+    """Per segment, entries and exits in each week beginning at ``starts`` (ascending; the
+    last week runs to now): one pass over the membership rows that moved since the first."""
+    if not starts:
+        return {}
+    first = starts[0]
+    out: dict[str, list[dict[str, int]]] = {}
+
+    def week(at: datetime) -> int:
+        return bisect.bisect_right(starts, at) - 1
+
+    for seg, at in session.execute(select(SegmentMember.segment, SegmentMember.entered_at)
+                                   .where(SegmentMember.entered_at >= first)):
+        out.setdefault(seg, [{"entered": 0, "left": 0} for _ in starts])[week(at)]["entered"] += 1
+    for seg, at in session.execute(select(SegmentMember.segment, SegmentMember.left_at)
+                                   .where(SegmentMember.left_at >= first)):
+        out.setdefault(seg, [{"entered": 0, "left": 0} for _ in starts])[week(at)]["left"] += 1
     return out

@@ -6,7 +6,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -97,3 +99,57 @@ def customers(console_app: Any) -> dict[str, str]:
     ids = ingest(console_app, customer_records())
     assert ids[0] == ids[1] != ids[2]
     return {"consenting": ids[0], "no_consent": ids[2]}
+
+
+def crm_as_of() -> date:
+    """The CRM refresh day of the tests: today, or the last day of the previous year early
+    in January (two fills 30 days apart must fall inside one measurement year)."""
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    return today if today.timetuple().tm_yday > 45 else date(today.year - 1, 12, 31)
+
+
+# (consents, how many): marketplace statin buyers. marketplace_buyers (plain) holds all 12,
+# statin_users (health-derived) too; marketing may list 10 and 4 of them respectively.
+CRM_GROUPS: tuple[tuple[dict[str, bool], int], ...] = (
+    ({"marketing": True, "marketing_health": True}, 4),
+    ({"marketing": True}, 6),
+    ({}, 2),
+)
+
+
+def crm_records(as_of: date) -> list[dict[str, Any]]:
+    from tests.crm.helpers import fill, order, otc, person
+
+    first = (as_of - timedelta(days=40)).isoformat() + "T10:00:00+08:00"
+    second = (as_of - timedelta(days=10)).isoformat() + "T10:00:00+08:00"
+    out = []
+    for i, (consents, n) in enumerate(CRM_GROUPS):
+        for j in range(n):
+            k = len(out)
+            spend = 20.0 + 45.0 * k  # spread over frequency and value scores
+            extra = [order(f"CRM-{i}-{j}-x{e}",
+                           (as_of - timedelta(days=15 + 4 * e)).isoformat() + "T12:00:00+08:00",
+                           [otc(spend)]) for e in range(k % 5)]
+            out.append(person([order(f"CRM-{i}-{j}-1", first, [fill("C10AA05", 30), otc(spend)]),
+                               order(f"CRM-{i}-{j}-2", second, [fill("C10AA05", 30)]), *extra],
+                              consents=consents, phone=f"1370000{i}{j:03d}"))
+    return out
+
+
+@pytest.fixture
+def crm_population(console_app: Any) -> dict[str, list[str]]:
+    """12 customers scored by a CRM refresh, by consent group: "both" (marketing and
+    marketing_health), "marketing" (marketing only), "none"."""
+    from cdp.crm.refresh import refresh
+
+    as_of = crm_as_of()
+    ids = ingest(console_app, crm_records(as_of))
+    platform = console_app.extensions["cdp"]
+    with platform.transaction() as session:
+        refresh(session, platform, as_of)
+    out: dict[str, list[str]] = {}
+    at = 0
+    for name, (_consents, n) in zip(("both", "marketing", "none"), CRM_GROUPS, strict=True):
+        out[name] = ids[at:at + n]
+        at += n
+    return out

@@ -64,6 +64,20 @@ def test_small_counts_are_suppressed_in_charts() -> None:
     assert "style=" not in svg and "<script" not in svg
 
 
+def test_grouped_bars_one_colour_per_series_suppressed_grey_labels_escaped() -> None:
+    from cdp.console.charts import SERIES, SUPPRESSED, Point, Series, grouped_bar_chart
+
+    svg = str(grouped_bar_chart("Complaints <b>", [
+        Series("Complaints", [Point("delivery · app", 14), Point("<x>", 0, True)]),
+        Series("Resolved in time", [Point("delivery · app", 12), Point("<x>", 0, True)]),
+    ], chart_id="g1"))
+    assert svg.count(f'fill="{SERIES[0]}"') == 2 and svg.count(f'fill="{SERIES[1]}"') == 2  # bar + legend
+    assert svg.count(f'fill="{SUPPRESSED}"') == 2
+    assert "&lt;x&gt;, Complaints: suppressed" in svg and "<x>" not in svg and "<b>" not in svg
+    assert "delivery · app, Resolved in time: 12" in svg
+    assert "style=" not in svg and "<script" not in svg
+
+
 def test_identity_graph_draws_one_labelled_edge_per_record() -> None:
     edges = [Edge("jd_health", "jd-1", "new", (), 3),
              Edge("wechat", "wx-1", "deterministic:phone", ("phone",), 1),

@@ -6,8 +6,7 @@ audit) after the access guard's decision for the session's purpose of use.
 
 from __future__ import annotations
 
-from datetime import datetime
-from itertools import pairwise
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
@@ -20,12 +19,14 @@ from cdp.access.models import BreakGlassGrant
 from cdp.console import accounts, graph, sessions
 from cdp.console.context import access, audit, bp, live
 from cdp.console.search import detect
+from cdp.crm.settings import load_settings
 from cdp.db import utcnow
 from cdp.errors import CdpError, ValidationError
 from cdp.http import current_platform, db_session
 
 MAX_RESULTS = 20
 BREAK_GLASS_MINUTES = (15, 30, 60, 120)
+REFILL_SOON_DAYS = 7
 
 
 @bp.get("/")
@@ -95,30 +96,13 @@ def live_grant(customer_id: str) -> BreakGlassGrant | None:
     )
 
 
-def refill_rows(prescriptions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Fills per medicine with the days between them (the pharmacist's refill picture).
-
-    Built from the prescriptions as rendered for the role: nothing here sees more than the
-    page shows. Adherence scores (PDC) come from cdp.crm when that is present."""
-    per_drug: dict[str, list[datetime]] = {}
-    seen: set[tuple[str, str]] = set()
-    for order in prescriptions:
-        at = order.get("ordered_at")
-        if not at:
-            continue
-        for item in order.get("items") or []:
-            name = item.get("name") or item.get("class")
-            if not name or (name, at) in seen:
-                continue  # one order arrives through several channels
-            seen.add((name, at))
-            per_drug.setdefault(str(name), []).append(datetime.fromisoformat(str(at)))
-    rows = []
-    for name, dates in sorted(per_drug.items()):
-        dates.sort()
-        gaps = [(b - a).days for a, b in pairwise(dates)]
-        rows.append({"name": name, "fills": len(dates), "first": dates[0].date(),
-                     "last": dates[-1].date(), "gaps": gaps})
-    return rows
+def refill_state(due: str, today: date) -> str:
+    """The colour class of a refill due date: overdue, within a week, or later."""
+    try:
+        days = (date.fromisoformat(due) - today).days
+    except ValueError:
+        return ""
+    return "days-overdue" if days < 0 else "days-soon" if days <= REFILL_SOON_DAYS else "days-ok"
 
 
 def _dedupe_orders(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -142,6 +126,8 @@ def customer(customer_id: str) -> Any:
     )
     if view.get("status") == "merged":
         return render_template("console/merged.html", view=view)
+    crm_settings = load_settings(current_platform().policies)
+    today = datetime.now(UTC).astimezone(crm_settings.tz).date()
     edges = graph.edges_of(view)
     name = (view.get("profile") or {}).get("name", {}).get("value") or _("Customer")
     may_break_glass = (
@@ -157,7 +143,8 @@ def customer(customer_id: str) -> Any:
         may_break_glass=may_break_glass,
         orders=_dedupe_orders(view.get("orders") or []),
         prescriptions=_dedupe_orders(view.get("prescriptions") or []),
-        refills=refill_rows(view.get("prescriptions") or []),
+        refill_class=lambda due: refill_state(str(due), today),
+        adherence_threshold=crm_settings.adherence_threshold,
         complaints=[i for i in view.get("interactions") or [] if i.get("kind") == "complaint"],
         loyalty=[
             i for ident in view.get("identities") or [] for i in ident.get("identifiers") or []

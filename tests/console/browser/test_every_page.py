@@ -79,7 +79,8 @@ def test_journey8_every_page_accessible_strict_and_leak_free(  # type: ignore[no
             "/console/", f"/console/customers/{cid}",
             f"/console/customers/{cid}/break-glass", "/console/purpose"]),
         "pharmacist": ("pharmacy_care", [f"/console/customers/{cid}", f"/console/customers/{other}"]),
-        "marketing": ("marketing", ["/console/", f"/console/customers/{cid}", "/console/analytics"]),
+        "marketing": ("marketing", ["/console/", f"/console/customers/{cid}", "/console/analytics",
+                                  "/console/analytics/segments/statin_users"]),
         "analyst": ("analytics", ["/console/analytics"]),
         "data_steward": ("customer_support", [
             "/console/steward", f"/console/steward?customer={cid}&other={other}",
