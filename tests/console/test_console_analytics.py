@@ -146,3 +146,30 @@ def test_weekly_segment_flow_buckets_entries_and_exits(console_app, crm_populati
     with platform.transaction() as s:
         flow = reads.segment_flow_weekly(s, weeks)["t_seg"]
     assert flow == [{"entered": 0, "left": 0}, {"entered": 1, "left": 1}, {"entered": 1, "left": 0}]
+
+
+def test_customer_service_sees_points_tier_and_open_tickets_with_their_clocks(  # type: ignore[no-untyped-def]
+        console_app, staff, crm_population) -> None:
+    from cdp.crm import complaints, loyalty
+    from cdp.crm.settings import load_settings
+
+    cid = crm_population["both"][0]  # marketing may open this one
+    platform = console_app.extensions["cdp"]
+    opened = datetime.now(UTC) - timedelta(days=3)
+    with platform.transaction() as s:
+        settings = load_settings(platform.policies)
+        ticket = complaints.open_complaint(
+            s, settings, customer_id=cid, category="adverse_drug_reaction", channel="app",
+            opened_at=opened, actor="test", adr={"serious": True})
+        due = ticket.regulatory_due_on
+        points = loyalty.summary(s, cid)
+    cs = _signed_in(console_app, staff, "customer_service")
+    html = cs.get(f"/console/customers/{cid}").get_data(as_text=True)
+    part = html[html.index('id="loyalty"'):]
+    assert f"Points balance: {points['balance']}" in part
+    tickets = html[html.index('id="tickets"'):]
+    assert "adverse_drug_reaction" in tickets and due is not None and due.isoformat() in tickets
+    # marketing reads the same customer, never the tickets (complaints are not in its view)
+    mk = _signed_in(console_app, staff, "marketing")
+    page = mk.get(f"/console/customers/{cid}")
+    assert page.status_code == 200 and 'id="tickets"' not in page.get_data(as_text=True)
