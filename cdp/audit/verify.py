@@ -251,10 +251,14 @@ def _check_live_lines(lines: list[bytes]) -> list[Checked]:
                 prev, head, len(cats), cats, len(view), view, len(detail), detail
             )
         else:
-            data = b"%s|[%s]|%d:%s|%d:%s|%d:%s" % (
-                prev, head, len(cats.decode()), cats, len(view.decode()), view,
-                len(detail.decode()), detail,
-            )
+            try:
+                data = b"%s|[%s]|%d:%s|%d:%s|%d:%s" % (
+                    prev, head, len(cats.decode()), cats, len(view.decode()), view,
+                    len(detail.decode()), detail,
+                )
+            except UnicodeDecodeError:  # not UTF-8 (a SQL_ASCII database): the slow path says
+                append(_slow_live_row(line))
+                continue
         if (
             head.count(b'"') != 2 * (9 - f[2:11].count(b"null"))
             or sha(data).hexdigest().encode() != entry

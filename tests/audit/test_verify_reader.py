@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from cdp.audit import copy_out
+from cdp.audit.log import AuditEntry, record
 from cdp.audit.models import AuditEvent
 from cdp.audit.verify import verify_log
 from cdp.db import is_postgres
@@ -76,6 +77,22 @@ def test_a_year_bc_is_not_its_ad_twin(pg: Platform) -> None:
     with pg.transaction() as s:
         era = s.scalar(select(func.to_char(AuditEvent.at, "BC")).where(AuditEvent.id == victim))
     assert era == "BC"
+    res = _verify(pg)
+    assert not res.ok and res.first_bad is not None
+    assert res.first_bad.entry_id == victim and "altered" in res.first_bad.message
+
+
+def test_non_ascii_head_without_escapes_verifies_and_its_tampering_is_named(pg: Platform) -> None:
+    # Non-ASCII in a head string and nothing to escape anywhere: the fast path's own case
+    # (character lengths of the JSON columns taken from their decoded text).
+    with pg.transaction() as s:
+        record(s, AuditEntry(actor="apikey:héllo", action="customers.read", role="pharmacist",
+                             categories=["contact"], view={"contact": "masked"}))
+    write_entries(pg, 2)
+    assert _verify(pg).ok
+    with pg.transaction() as s:
+        victim = s.scalar(select(AuditEvent.id).where(AuditEvent.actor == "apikey:héllo"))
+    tamper(pg, "UPDATE audit_events SET actor = 'apikey:hëllo' WHERE id = :i", i=victim)
     res = _verify(pg)
     assert not res.ok and res.first_bad is not None
     assert res.first_bad.entry_id == victim and "altered" in res.first_bad.message
