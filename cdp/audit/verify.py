@@ -7,9 +7,11 @@ checkpoint (bad Ed25519 signature). Entries written after the newest checkpoint 
 protected by the chain alone: cutting that unsigned tail is only detectable by the next
 checkpoint, so checkpoints are made on a schedule (cdp/audit/schedule.py).
 
-On PostgreSQL the rows come from one COPY in text form and are hashed from their bytes
-(see _check_copy_lines), first in physical order without a sort; any doubt sends the walk
-through the exact (chain, seq)-ordered pass, which names the first bad entry.
+On PostgreSQL the rows come from one COPY in text form, read in batches straight from
+libpq's buffer (cdp/audit/copy_out.py) and hashed from their bytes (see _check_live_lines),
+first in physical order without a sort; any doubt sends the walk through the exact
+(chain, seq)-ordered pass, which names the first bad entry. Segment files keep the older
+line layout of _PG_SELECT, checked by _check_copy_lines (cdp/audit/archive.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import multiprocessing
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +31,7 @@ from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from cdp.audit.checkpoints import SignedCheckpoint, stored_checkpoints
+from cdp.audit.copy_out import copy_out_batches
 from cdp.audit.log import GENESIS, canonical_text, chain_digest
 from cdp.audit.models import AuditEvent
 from cdp.audit.segments import check_segment_rows, stored_segments
@@ -86,9 +89,12 @@ def _counted(rows: Iterable[Any], tick: Callable[[int], None] | None) -> Iterato
 # text, so the common row is hashed with a few byte joins and no Python objects per column.
 # The COPY text escapes (backslash sequences) and anything needing JSON escaping take the
 # slow path below, which decodes the fields and uses log.canonical_text itself.
+# to_char's YYYY has no sign: a year BC would print as the same year AD. The era suffix
+# (AD/BC) is printed and only "AD" removed, so a BC time never hashes like its AD twin.
 _AT_ISO = (
-    "'\"' || replace(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), "
-    "'.000000', '') || '+00:00\"'"
+    "'\"' || replace(replace(to_char(at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"AD'), '.000000+', '+'), '+00:00AD', '+00:00') "
+    "|| '\"'"
 )
 _HEAD_STRINGS = (
     "actor",
@@ -120,7 +126,11 @@ def _copy_unescape(field: bytes) -> bytes:
 def _slow_row(line: bytes) -> Checked:
     """One COPY line the fast path would not vouch for: decode it fully and hash it the way
     the writer did. Malformed lines (NULL chains, wrong column count) count as altered."""
-    fields = [_copy_unescape(f) for f in line.split(b"\t")]
+    return _slow_fields([_copy_unescape(f) for f in line.split(b"\t")])
+
+
+def _slow_fields(fields: list[bytes], well_formed: bool = True) -> Checked:
+    """The slow check of one row's unescaped fields in _PG_SELECT's order."""
     try:
         chain, seq = int(fields[1]), int(fields[2])
         int(fields[0])
@@ -129,7 +139,7 @@ def _slow_row(line: bytes) -> Checked:
         return (fields[0] if fields[0].isdigit() else b"0", b"-1", b"0", b"", b"", False)
     # Returned as the digits COPY sent, like the fast path's rows (the walk compares them).
     rid_b, chain_b, seq_b = fields[0], fields[1], fields[2]
-    if len(fields) != 17:
+    if len(fields) != 17 or not well_formed:
         return (rid_b, chain_b, seq_b, b"", b"", False)
     prev, entry = fields[15], fields[16]
     try:
@@ -197,6 +207,68 @@ def _check_copy_lines(lines: Iterable[Any]) -> Iterator[Checked]:
         yield (f[0], f[1], f[2], prev, entry, True)
 
 
+# The live check's own COPY layout (never stored; segment files keep _PG_SELECT's): the
+# same columns with chain and seq first, so the head is one join, and the id last, so the
+# line's newline ends a field the hot loop never hashes.
+_LIVE_SELECT = (
+    "SELECT chain, seq, "  # noqa: S608 - built from the column names above, no input
+    + _AT_ISO
+    + ", "
+    + ", ".join(f"'\"' || {c} || '\"'" for c in _HEAD_STRINGS)
+    + ", categories::text, view::text, detail::text, prev_hash, entry_hash, id FROM audit_events"
+)
+
+
+def _slow_live_row(line: bytes) -> Checked:
+    """A _LIVE_SELECT line the fast path would not vouch for, checked by _slow_fields."""
+    f = line.rstrip(b"\n").split(b"\t")
+    return _slow_fields([_copy_unescape(x) for x in f[-1:] + f[:-1]])
+
+
+def _check_live_lines(lines: list[bytes]) -> list[Checked]:
+    """Hash a batch of _LIVE_SELECT lines: the per-row hot loop of a PostgreSQL check.
+
+    As _check_copy_lines: the fast path hashes the line's own bytes and vouches for a row
+    only when the line has no backslash (no COPY or JSON escapes) and each quoted head token
+    holds no quote, so that the bytes hashed are exactly ``log.canonical_text`` of the row.
+    Anything else, and any mismatch, is decided by the slow path.
+    """
+    sha = hashlib.sha256
+    out: list[Checked] = []
+    append = out.append
+    for line in lines:
+        if b"\\" in line:
+            append(_slow_live_row(line))
+            continue
+        f = line.split(b"\t")
+        if len(f) != 17:
+            append(_slow_live_row(line))
+            continue
+        head = b",".join(f[:11])
+        cats, view, detail, prev, entry = f[11:16]
+        if line.isascii():  # the JSON lengths are in characters: bytes, when all is ASCII
+            data = b"%s|[%s]|%d:%s|%d:%s|%d:%s" % (
+                prev, head, len(cats), cats, len(view), view, len(detail), detail
+            )
+        else:
+            try:
+                data = b"%s|[%s]|%d:%s|%d:%s|%d:%s" % (
+                    prev, head, len(cats.decode()), cats, len(view.decode()), view,
+                    len(detail.decode()), detail,
+                )
+            except UnicodeDecodeError:  # not UTF-8 (a SQL_ASCII database): the slow path says
+                append(_slow_live_row(line))
+                continue
+        if (
+            head.count(b'"') != 2 * (9 - f[2:11].count(b"null"))
+            or sha(data).hexdigest().encode() != entry
+        ):
+            append(_slow_live_row(line))
+            continue
+        append((f[16], f[0], f[1], prev, entry, True))
+    return out
+
+
 def _pg_setup(cur: Any) -> None:
     # One in-memory sort instead of an external merge; no JIT compile for one scan.
     cur.execute("SET LOCAL work_mem = '256MB'")
@@ -206,29 +278,48 @@ def _pg_setup(cur: Any) -> None:
     cur.execute("SET LOCAL synchronize_seqscans = off")
 
 
+def _ticked(
+    batches: Iterable[list[bytes]], tick: Callable[[int], None] | None
+) -> Iterator[list[bytes]]:
+    for batch in batches:
+        if tick is not None:
+            tick(len(batch))
+        yield batch
+
+
 def _pg_check(
-    cur: Any,
+    conn: Any,
     expected: dict[tuple[int, int], list[tuple[str, str]]],
     part: tuple[int, int] | None = None,
     starts: Starts | None = None,
     tick: Callable[[int], None] | None = None,
 ) -> _Walk:
-    """Check the chains (all, or those with chain % part[1] == part[0]) over one cursor.
+    """Check the chains (all, or those with chain % part[1] == part[0]) on one psycopg
+    connection (inside its transaction).
 
     First in physical order (one sequential scan, no sort); if anything at all looks wrong
     there, again in (chain, seq) order, which names the first bad entry exactly.
     """
-    _pg_setup(cur)
+    with conn.cursor() as cur:
+        _pg_setup(cur)
     where = f" WHERE chain % {int(part[1])} = {int(part[0])}" if part else ""
-    with cur.copy("COPY (" + _PG_SELECT + where + ")" + _COPY_OPTIONS) as copy:
-        walk = _walk_unordered(_check_copy_lines(_counted(copy, tick)), expected, starts)
-        if walk is None:
-            for _ in copy:  # the connection is free again only after the COPY ends
-                pass
+
+    def checked(
+        query: str, progress: Callable[[int], None] | None
+    ) -> Generator[Checked, None, None]:
+        copy = copy_out_batches(conn, "COPY (" + query + ")" + _COPY_OPTIONS)
+        try:
+            for batch in _ticked(copy, progress):
+                yield from _check_live_lines(batch)
+        finally:
+            copy.close()  # an early stop still ends the COPY: the connection stays usable
+
+    rows = checked(_LIVE_SELECT + where, tick)
+    walk = _walk_unordered(rows, expected, starts)
+    rows.close()
     if walk is not None:
         return walk
-    with cur.copy("COPY (" + _PG_SELECT + where + _PG_ORDER + ")" + _COPY_OPTIONS) as copy:
-        return _walk(_check_copy_lines(copy), expected, starts)
+    return _walk(checked(_LIVE_SELECT + where + _PG_ORDER, None), expected, starts)
 
 
 def _sqlite_rows(session: Session, batch: int) -> Iterator[Checked]:
@@ -490,8 +581,8 @@ def _walk_pg_chains(
     import psycopg
 
     tick = _worker_tick if _WORKER_COUNTER is not None else None
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        return _pg_check(cur, expected, part, starts, tick)
+    with psycopg.connect(dsn) as conn:
+        return _pg_check(conn, expected, part, starts, tick)
 
 
 def verify_log(
@@ -578,8 +669,7 @@ def verify_log(
             if progress is not None:
                 progress(checked[0])
 
-        with raw.cursor() as cur:
-            walks = [_pg_check(cur, expected, None, starts, tick if progress else None)]
+        walks = [_pg_check(raw, expected, None, starts, tick if progress else None)]
     else:
         sq_checked = [0]
 

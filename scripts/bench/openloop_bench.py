@@ -24,6 +24,11 @@ send is the generator's fault, still counted in the latency), CPU per request of
 gunicorn workers, of PostgreSQL's backends and of the generator itself (Linux /proc). Then
 the highest rate with p99 < 100 ms for each kind and their ratio (goal: full >= 0.6 x bare).
 
+``--probe`` looks for the tail's causes: each gunicorn worker logs its garbage collections
+(generation, pause) and a sampler thread reads pg_stat_activity every 10 ms during each
+phase (what the active backends wait on: locks, WAL, I/O, client); checkpoints and WAL
+figures (pg_stat_bgwriter, pg_stat_wal) are read before and after each phase.
+
 The generator is this process: ``--senders`` threads with one keep-alive connection each
 take the next due request. It shares the machine's cores with the service. Bounded: every
 phase stops at its end (in-flight requests get 10 s); a rate whose p99 passes 2 s for both
@@ -77,6 +82,63 @@ def wait_up(port: int, timeout: float = 240) -> None:
             pass
         time.sleep(0.5)
     raise SystemExit("the service did not come up")
+
+
+class Probe:
+    """pg_stat_activity sampled every 10 ms in a thread, for one phase at a time."""
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(dsn, autocommit=True)
+        self.samples: dict[str, int] = {}
+        self.n = 0
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def stats(self) -> dict[str, int]:
+        row = self.conn.execute(
+            "SELECT checkpoints_timed + checkpoints_req, buffers_checkpoint, buffers_backend, "
+            "(SELECT wal_buffers_full FROM pg_stat_wal), (SELECT wal_sync FROM pg_stat_wal) "
+            "FROM pg_stat_bgwriter").fetchone()
+        keys = ("checkpoints", "buffers_checkpoint", "buffers_backend", "wal_buffers_full", "wal_sync")
+        return dict(zip(keys, (int(x or 0) for x in row or ()), strict=False))
+
+    def _run(self) -> None:
+        q = ("SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU'), left(query, 30) "
+             "FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
+             "AND pid <> pg_backend_pid()")
+        while not self.stop.wait(0.01):
+            self.n += 1
+            for wait, query in self.conn.execute(q).fetchall():
+                key = f"{wait} | {query}"
+                self.samples[key] = self.samples.get(key, 0) + 1
+
+    def start(self) -> None:
+        self.samples, self.n = {}, 0
+        self.stop.clear()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def finish(self) -> dict[str, Any]:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+        top = sorted(self.samples.items(), key=lambda kv: -kv[1])[:8]
+        return {"samples": self.n, "active_backends_top": top}
+
+
+def gc_report(prefix: str) -> list[str]:
+    lines = []
+    for f in sorted(Path(prefix).parent.glob(Path(prefix).name + ".*.json")):
+        pauses = json.loads(f.read_text())
+        by_gen = {g: [p for gg, p, _ in pauses if gg == g] for g in (0, 1, 2)}
+        lines.append(
+            f"worker {f.stem.rsplit('.', 1)[1]}: " + ", ".join(
+                f"gen{g} {len(v)} collections, max {max(v, default=0):.1f} ms, "
+                f"total {sum(v):.0f} ms" for g, v in by_gen.items())
+            + f"; pauses > 10 ms: {sum(1 for _, p, _ in pauses if p > 10)}")
+    return lines
 
 
 def run_phase(port: int, paths: list[str], headers: dict[str, str], rate: float,
@@ -159,6 +221,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=PORT)
     ap.add_argument("--ratelimit-storage", default="redis://127.0.0.1:6379/13")
     ap.add_argument("--json", dest="json_out", default=None)
+    ap.add_argument("--probe", action="store_true", help="GC pauses, PostgreSQL waits (see above)")
     args = ap.parse_args()
 
     machine_ms = min(timeit.repeat("sum(range(10**7))", number=1, repeat=3)) * 1000
@@ -177,11 +240,19 @@ def main() -> None:
     order = random.sample(ids, min(len(ids), 20_000))
     env = dict(os.environ, CDP_DATABASE_URL=args.database_url, CDP_KEYRING=args.keyring,
                CDP_POLICY_DIR=str(ROOT / "policies"), CDP_RATELIMIT="10000000/minute",
+               # One key reads every customer here; a call centre has a key per agent (or
+               # raises the per-key customer-data limit, 600/minute by default).
+               CDP_RATELIMIT_CUSTOMER_DATA="10000000/minute",
                CDP_RATELIMIT_STORAGE=args.ratelimit_storage, CDP_BIND=f"127.0.0.1:{args.port}")
     if args.workers:
         env["CDP_WORKERS"] = str(args.workers)
     if args.threads:
         env["CDP_THREADS"] = str(args.threads)
+    gc_prefix = str(ROOT / "var" / "bench" / f"openloop_gc_{os.getpid()}")
+    probe = None
+    if args.probe:
+        env["CDP_BENCH_GC_LOG"] = gc_prefix
+        probe = Probe(args.database_url.replace("postgresql+psycopg://", "postgresql://"))
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "gunicorn.conf.py"),
          "--log-level", "warning", "scripts.bench.read_api_bench:bench_app()"],
@@ -208,8 +279,15 @@ def main() -> None:
             worst = []
             for kind, (paths, headers) in kinds.items():
                 c0 = cpu_ticks(server.pid, dbname)
+                if probe is not None:
+                    before = probe.stats()
+                    probe.start()
                 r = run_phase(args.port, paths, headers, rate, args.seconds, args.senders)
                 c1 = cpu_ticks(server.pid, dbname)
+                if probe is not None:
+                    r["probe"] = probe.finish()
+                    after = probe.stats()
+                    r["probe"]["delta"] = {k: after[k] - before[k] for k in after}
                 tick = os.sysconf("SC_CLK_TCK")
                 n = max(r["requests"], 1)
                 r["service_cpu_ms_per_req"] = round((c1["service"] - c0["service"]) * 1000 / tick / n, 2)
@@ -224,6 +302,10 @@ def main() -> None:
                       f"CPU {r['gen_cpu_ms_per_req']:.2f} ms/req ({r['gen_cpu_pct_core']:.0f}% of a core); "
                       f"gunicorn {r['service_cpu_ms_per_req']:.2f} ms/req, PostgreSQL "
                       f"{r['postgres_cpu_ms_per_req']:.2f} ms/req; load {r['load']}", flush=True)
+                if probe is not None:
+                    pr = r["probe"]
+                    print(f"     probe: {pr['delta']}; active backends in {pr['samples']} samples: "
+                          + "; ".join(f"{k} x{v}" for k, v in pr["active_backends_top"]), flush=True)
             if min(worst) > 2000:
                 print("p99 over 2 s for both kinds: sweep ended", flush=True)
                 break
@@ -234,6 +316,9 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+    if probe is not None:
+        for line in gc_report(gc_prefix):
+            print("gc " + line, flush=True)
     best = {}
     for kind in ("bare", "full"):
         ok = [r["offered"] for r in results if r["kind"] == kind and r["p99"] < 100 and r["errors"] == 0]

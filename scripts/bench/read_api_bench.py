@@ -147,6 +147,30 @@ def _bare_reader() -> Any:
     return read_old
 
 
+def _log_gc_pauses(prefix: str) -> None:
+    """Record every cyclic collection's pause (generation, ms, time) of this worker and write
+    them to ``<prefix>.<pid>.json`` when it exits (openloop_bench.py --probe)."""
+    import atexit
+    import gc
+
+    pauses: list[tuple[int, float, float]] = []
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((info["generation"], (time.perf_counter() - started[0]) * 1000,
+                           time.time()))
+
+    gc.callbacks.append(callback)
+    def write() -> None:
+        with open(f"{prefix}.{os.getpid()}.json", "w") as fh:
+            json.dump(pauses, fh)
+
+    atexit.register(write)
+
+
 def bench_app():  # type: ignore[no-untyped-def]
     """The service plus the bare endpoint (only in this benchmark)."""
     from cdp.app import create_app
@@ -166,6 +190,8 @@ def bench_app():  # type: ignore[no-untyped-def]
         gc.freeze()
     else:
         prepare_gc_for_serving()
+    if os.environ.get("CDP_BENCH_GC_LOG"):
+        _log_gc_pauses(os.environ["CDP_BENCH_GC_LOG"])
 
     @app.get("/bench/bare/<customer_id>")
     def bare(customer_id: str):  # type: ignore[no-untyped-def]
