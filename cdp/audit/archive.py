@@ -232,6 +232,7 @@ def archive_before(
         _check_copy_lines,
         _pg_setup,
         _walk,
+        pinned_names,
     )
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -244,9 +245,6 @@ def archive_before(
     raw = session.connection().connection.dbapi_connection
     if raw is None:
         raise RuntimeError("the session's connection has no open driver connection")
-    copy_sql = (
-        f"COPY ({_PG_SELECT} WHERE {_ranges_sql(ranges)} ORDER BY chain, seq){_COPY_OPTIONS}"
-    )
     with (
         gzip.open(partial, "wb", compresslevel=GZIP_LEVEL) as fh,
         raw.cursor() as cur,  # type: ignore[attr-defined]  # psycopg's cursor is a context manager
@@ -265,8 +263,13 @@ def archive_before(
                 count += 1
                 yield line
 
-        with cur.copy(copy_sql) as copy:
-            walk = _walk(_check_copy_lines(written(copy)), expected_labels, starts)
+        with pinned_names(cur) as table:
+            copy_sql = (
+                f"COPY ({_PG_SELECT.format(table=table)} WHERE {_ranges_sql(ranges)} "
+                f"ORDER BY chain, seq){_COPY_OPTIONS}"
+            )
+            with cur.copy(copy_sql) as copy:
+                walk = _walk(_check_copy_lines(written(copy)), expected_labels, starts)
         if walk.problems:
             first = min(walk.problems, key=lambda p: p.entry_id or 0)
             raise ArchiveError(f"{first.describe()}: run `cdp audit verify`")

@@ -23,10 +23,12 @@ import re
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
@@ -111,7 +113,7 @@ _PG_SELECT = (
     + _AT_ISO
     + ", "
     + ", ".join(f"'\"' || {c} || '\"'" for c in _HEAD_STRINGS)
-    + ", categories::text, view::text, detail::text, prev_hash, entry_hash FROM audit_events"
+    + ", categories::text, view::text, detail::text, prev_hash, entry_hash FROM {table}"
 )
 _PG_ORDER = " ORDER BY chain, seq"
 _COPY_OPTIONS = " TO STDOUT (FORMAT text, NULL 'null')"
@@ -215,7 +217,7 @@ _LIVE_SELECT = (
     + _AT_ISO
     + ", "
     + ", ".join(f"'\"' || {c} || '\"'" for c in _HEAD_STRINGS)
-    + ", categories::text, view::text, detail::text, prev_hash, entry_hash, id FROM audit_events"
+    + ", categories::text, view::text, detail::text, prev_hash, entry_hash, id FROM {table}"
 )
 
 
@@ -278,6 +280,33 @@ def _pg_setup(cur: Any) -> None:
     cur.execute("SET LOCAL synchronize_seqscans = off")
 
 
+@contextmanager
+def pinned_names(cur: Any) -> Iterator[str]:
+    """The audit table's schema-qualified name, with the session's search path narrowed to
+    pg_catalog while the block runs (restored after it).
+
+    The COPY query formats every row with operators, functions and casts (``||``,
+    ``to_char``, ``::text``). Resolved through the usual search path, a better-matching
+    ``||`` or ``to_char`` created in ``public`` by someone who can write the database would
+    make tampered rows print as the untampered ones; the check exists for exactly that
+    person. Only pg_catalog's are used inside the block.
+    """
+    cur.execute(
+        "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),"
+        " pg_catalog.current_setting('search_path')"
+        " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.oid = pg_catalog.to_regclass('audit_events')"
+    )
+    table, previous = cur.fetchone()
+    cur.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)")
+    try:
+        yield table
+    finally:
+        # After an error the transaction is aborted and its SET LOCAL goes with it.
+        if cur.connection.info.transaction_status != TransactionStatus.INERROR:
+            cur.execute("SELECT pg_catalog.set_config('search_path', %s, true)", (previous,))
+
+
 def _ticked(
     batches: Iterable[list[bytes]], tick: Callable[[int], None] | None
 ) -> Iterator[list[bytes]]:
@@ -302,7 +331,20 @@ def _pg_check(
     """
     with conn.cursor() as cur:
         _pg_setup(cur)
+        with pinned_names(cur) as table:
+            return _pg_check_pinned(conn, table, expected, part, starts, tick)
+
+
+def _pg_check_pinned(
+    conn: Any,
+    table: str,
+    expected: dict[tuple[int, int], list[tuple[str, str]]],
+    part: tuple[int, int] | None,
+    starts: Starts | None,
+    tick: Callable[[int], None] | None,
+) -> _Walk:
     where = f" WHERE chain % {int(part[1])} = {int(part[0])}" if part else ""
+    live_select = _LIVE_SELECT.format(table=table)
 
     def checked(
         query: str, progress: Callable[[int], None] | None
@@ -314,12 +356,12 @@ def _pg_check(
         finally:
             copy.close()  # an early stop still ends the COPY: the connection stays usable
 
-    rows = checked(_LIVE_SELECT + where, tick)
+    rows = checked(live_select + where, tick)
     walk = _walk_unordered(rows, expected, starts)
     rows.close()
     if walk is not None:
         return walk
-    return _walk(checked(_LIVE_SELECT + where + _PG_ORDER, None), expected, starts)
+    return _walk(checked(live_select + where + _PG_ORDER, None), expected, starts)
 
 
 def _sqlite_rows(session: Session, batch: int) -> Iterator[Checked]:
