@@ -230,8 +230,9 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
 
         # profiles are replaced whole (a merged or erased customer's profile goes with it)
         session.execute(delete(CrmProfile))
+        memo = _SegmentMemo(segments)
         for part in _chunks(zip(range(n), spill, strict=True), WRITE_CHUNK):
-            _write_chunk(session, settings, segments, part, pop, objecting, buyers, rfm_scores,
+            _write_chunk(session, settings, memo, part, pop, objecting, buyers, rfm_scores,
                          scores, position, tiers, as_of, now, stamp, report)
         # stays of customers no longer active (merged, erased) end too
         gone = select(Customer.id).where(Customer.status != "active")
@@ -304,7 +305,28 @@ def _accrue(session: Session, settings: CrmSettings, pending: list[tuple[str, li
     report.points_adjusted += c["adjusted"]
 
 
-def _write_chunk(session: Session, settings: CrmSettings, segments: dict[str, Segment],
+class _SegmentMemo:
+    """Segment membership by the values of the traits each definition uses: a predicate
+    reads only those, and most customers share them (RFM segments: 125 score triples), so
+    each segment is decided once per distinct combination."""
+
+    def __init__(self, segments: dict[str, Segment]):
+        self.specs = [(name, seg.predicate, tuple(sorted(seg.traits))) for name, seg in segments.items()]
+        self.seen: list[dict[tuple[Any, ...], bool]] = [{} for _ in self.specs]
+
+    def members(self, t: dict[str, Any]) -> list[str]:
+        out = []
+        for (name, predicate, used), seen in zip(self.specs, self.seen, strict=True):
+            key = tuple(tuple(v) if isinstance(v := t.get(n), list) else v for n in used)
+            hit = seen.get(key)
+            if hit is None:
+                hit = seen[key] = bool(predicate(t))
+            if hit:
+                out.append(name)
+        return out
+
+
+def _write_chunk(session: Session, settings: CrmSettings, memo: _SegmentMemo,
                  part: list[tuple[int, Any]], pop: _Population, objecting: np.ndarray,
                  buyers: np.ndarray, rfm_scores: np.ndarray, scores: dict[str, np.ndarray] | None,
                  position: np.ndarray, tiers: dict[str, str], as_of: date, now: datetime,
@@ -333,8 +355,7 @@ def _write_chunk(session: Session, settings: CrmSettings, segments: dict[str, Se
                      clv_12m=round(float(scores["clv_12m"][j]), 2),
                      value_score=int(scores["value_score"][j]))
         t["tier"] = tiers.get(cid)
-        member_of = ([] if objecting[i] or not buyers[i]
-                     else [name for name, seg in segments.items() if seg.predicate(t)])
+        member_of = [] if objecting[i] or not buyers[i] else memo.members(t)
         stays = open_stays.get(cid, {})
         for name in member_of:
             if name not in stays:
