@@ -306,23 +306,25 @@ def _accrue(session: Session, settings: CrmSettings, pending: list[tuple[str, li
 
 
 class _SegmentMemo:
-    """Segment membership by the values of the traits each definition uses: a predicate
-    reads only those, and most customers share them (RFM segments: 125 score triples), so
-    each segment is decided once per distinct combination."""
+    """Segment membership by the values of the traits the definitions use: a predicate reads
+    only those, and most customers share them (the RFM segments: 125 score triples), so the
+    segments using one set of traits are decided once per distinct combination of values."""
 
     def __init__(self, segments: dict[str, Segment]):
-        self.specs = [(name, seg.predicate, tuple(sorted(seg.traits))) for name, seg in segments.items()]
-        self.seen: list[dict[tuple[Any, ...], bool]] = [{} for _ in self.specs]
+        groups: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
+        for name, seg in segments.items():
+            groups.setdefault(tuple(sorted(seg.traits)), []).append((name, seg.predicate))
+        self.groups: list[tuple[tuple[str, ...], list[tuple[str, Any]], dict[Any, tuple[str, ...]]]] = [
+            (used, preds, {}) for used, preds in groups.items()]
 
     def members(self, t: dict[str, Any]) -> list[str]:
-        out = []
-        for (name, predicate, used), seen in zip(self.specs, self.seen, strict=True):
+        out: list[str] = []
+        for used, preds, seen in self.groups:
             key = tuple(tuple(v) if isinstance(v := t.get(n), list) else v for n in used)
             hit = seen.get(key)
             if hit is None:
-                hit = seen[key] = bool(predicate(t))
-            if hit:
-                out.append(name)
+                hit = seen[key] = tuple(name for name, predicate in preds if predicate(t))
+            out.extend(hit)
         return out
 
 
