@@ -109,7 +109,7 @@ def build_order(raw: dict[str, Any], source: str, index_key: bytes, tz: ZoneInfo
             _num(it.get("qty"), 1.0),
             _num(price) if price is not None else None,
             atc.upper() if isinstance(atc, str) and atc else None,
-            int(ds) if type(ds) in _NUMBER else None,
+            int(ds) if isinstance(ds, int | float) and not isinstance(ds, bool) else None,
         ))
     total = raw.get("total")
     amount = _num(total) if total is not None else sum(
