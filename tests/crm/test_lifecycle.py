@@ -153,3 +153,18 @@ def test_access_package_holds_the_crm_data_and_erasure_deletes_it(client, make_a
         assert _rows(platform, model, cid) == 0, model.__name__
     with platform.transaction() as s:
         assert s.scalar(select(func.count()).select_from(ComplaintEvent)) == 0
+
+
+def test_atc_and_days_supply_shown_to_roles_that_see_prescriptions(client, make_api_key) -> None:  # type: ignore[no-untyped-def]
+    [cid] = ingest_records(client, make_api_key, [person(
+        [order("V1", _at(10), [fill("C10AA05", 28), otc(12.0)], total=42.0)], record_id="view-1")])
+    r = client.get(f"/v1/customers/{cid}", headers=make_api_key("pharmacist", "pharmacy_care"))
+    assert r.status_code == 200
+    [rx] = r.get_json()["prescriptions"]
+    assert rx["view"] == "plain"
+    assert rx["items"][0]["atc"] == "C10AA05" and rx["items"][0]["days_supply"] == 28
+    assert "atc" not in rx["items"][1]  # the channel sent none for this item
+    # masked (compliance officer): which orders, not what was bought
+    r = client.get(f"/v1/customers/{cid}", headers=make_api_key("compliance_officer", "compliance_audit"))
+    [rx] = r.get_json()["prescriptions"]
+    assert rx["view"] == "masked" and all("atc" not in it and "days_supply" not in it for it in rx["items"])
