@@ -127,7 +127,7 @@ def test_a_merge_by_ingest_moves_the_ledger(client, make_api_key, cli_env, platf
     assert _balance(platform, cc) == 210
 
 
-def test_access_package_holds_crm_data_and_erasure_deletes_it(client, make_api_key, cli_env, platform) -> None:  # type: ignore[no-untyped-def]
+def test_access_package_and_erasure_cover_crm_rows(client, make_api_key, cli_env, platform) -> None:  # type: ignore[no-untyped-def]
     rec = person([order("P1", _at(200), [fill("C10AA05", 90)], total=30.0),
                   order("P2", _at(100), [fill("C10AA05", 90), otc(60.0)], total=90.0)],
                  record_id="pkg-1", consents={"care_reminders": True},
