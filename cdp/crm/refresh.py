@@ -1,9 +1,10 @@
 """`cdp crm refresh`: every CRM output computed from the data as of one day.
 
-One pass over the customers (decrypt, reduce to traits, accrue loyalty points), then the
-population-wide steps: RFM quintiles, the BG/NBD and Gamma-Gamma fits and scores, tiers,
-point expiry, segment membership (entries and exits), care tasks, complaint tickets. The
-caller owns the transaction; everything here only flushes.
+A pass over the customers (decrypt, reduce to traits, accrue loyalty points), the
+population-wide steps (RFM quintiles, the BG/NBD and Gamma-Gamma fits and scores, point
+expiry, tiers), a second pass writing profiles and segment entries and exits, then care
+tasks and complaint tickets (docs/crm.md, "How the refresh runs"). The caller owns the
+transaction; everything here only flushes.
 """
 
 from __future__ import annotations
