@@ -257,6 +257,7 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
 
 
 WRITE_CHUNK = 5000
+MEMO_MAX = 4096
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -324,7 +325,9 @@ class _SegmentMemo:
             key = tuple(tuple(v) if isinstance(v := t.get(n), list) else v for n in used)
             hit = seen.get(key)
             if hit is None:
-                hit = seen[key] = tuple(name for name, predicate in preds if predicate(t))
+                hit = tuple(name for name, predicate in preds if predicate(t))
+                if len(seen) < MEMO_MAX:  # a continuous trait (p_alive) never repeats: bounded
+                    seen[key] = hit
             out.extend(hit)
         return out
 
@@ -338,15 +341,20 @@ def _write_chunk(session: Session, settings: CrmSettings, memo: _SegmentMemo,
     segment entries and exits of these customers (against their open stays)."""
     ids = [pop.ids[i] for i, _ in part]
     open_stays: dict[str, dict[str, int]] = {}
+    leaving: list[int] = []
     for start in range(0, len(ids), 500):
         for rid, seg_name, cid in session.execute(
                 select(SegmentMember.id, SegmentMember.segment, SegmentMember.customer_id)
                 .where(SegmentMember.left_at.is_(None),
-                       SegmentMember.customer_id.in_(ids[start:start + 500]))):
-            open_stays.setdefault(cid, {})[seg_name] = rid
+                       SegmentMember.customer_id.in_(ids[start:start + 500]))
+                .order_by(SegmentMember.id)):
+            stays = open_stays.setdefault(cid, {})
+            if seg_name in stays:
+                leaving.append(rid)  # a second open stay in one segment: the later one ends
+            else:
+                stays[seg_name] = rid
     profiles: list[dict[str, Any]] = []
     entering: list[dict[str, Any]] = []
-    leaving: list[int] = []
     for (i, (key_id, dek_hex, t)), cid in zip(part, ids, strict=True):
         if rfm_scores[0, i]:
             t["r_score"], t["f_score"], t["m_score"] = (int(v) for v in rfm_scores[:, i])
