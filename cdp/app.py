@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 
-from cdp import audit, http
+from cdp import audit, extensions, http
 from cdp.config import Config
 from cdp.platform import Platform
 
@@ -20,14 +20,6 @@ BLUEPRINT_MODULES: list[str] = [
     "cdp.audit.views",
     "cdp.crm.views",
 ]
-
-
-def _add_view_sections() -> None:
-    """Sections capabilities add to the customer view (rendered under the same read)."""
-    from cdp.access.service import add_view_section
-    from cdp.crm.view import crm_section
-
-    add_view_section("crm", crm_section)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -55,7 +47,7 @@ def create_app(config: dict[str, Any] | Config | None = None) -> Flask:
     http.init_app(app)
     audit.init_app(app)
     _register_blueprints(app)
-    _add_view_sections()
+    extensions.install()
 
     from cdp.console.web import init_app as init_console
 

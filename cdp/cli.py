@@ -67,6 +67,9 @@ def cli() -> None:
     # Every model on the metadata before any command runs (foreign keys resolve by table
     # name, and the command modules are imported lazily).
     import cdp.models  # noqa: F401
+    from cdp import extensions
+
+    extensions.install()
 
 
 @cli.command()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from cdp.crm.facts import Order
@@ -220,29 +220,42 @@ def trailing_points(session: Session, as_of: date) -> dict[str, int]:
 def update_tiers(session: Session, settings: CrmSettings, customer_ids: Iterable[str],
                  as_of: date) -> dict[str, str]:
     """Tier per customer: up at once when the trailing points reach a higher tier, down only
-    once the tier period has ended. Returns customer -> tier."""
+    once the tier period has ended. Returns customer -> tier. Accounts are read and written
+    as plain rows (new ones inserted, changed ones updated in one executemany)."""
     points = trailing_points(session, as_of)
-    accounts = {a.customer_id: a for a in session.scalars(select(LoyaltyAccount))}
+    acct = _table(LoyaltyAccount)
+    accounts = {r.customer_id: r for r in session.execute(
+        select(acct.c.customer_id, acct.c.tier, acct.c.tier_since, acct.c.tier_until))}
     period = timedelta(days=settings.tier_period_days)
     out: dict[str, str] = {}
     new_rows = []
+    changed = []
+    stamp = datetime.now(UTC)
     for cid in customer_ids:
         want = settings.tier_for(points.get(cid, 0))
         acc = accounts.get(cid)
         if acc is None:
             new_rows.append({"customer_id": cid, "tier": want, "tier_since": as_of,
-                             "tier_until": as_of + period, "updated_at": datetime.now(UTC)})
+                             "tier_until": as_of + period, "updated_at": stamp})
             out[cid] = want
             continue
-        cur = settings.tier_rank(acc.tier)
-        if settings.tier_rank(want) > cur:
-            acc.tier, acc.tier_since, acc.tier_until = want, as_of, as_of + period
-        elif as_of >= acc.tier_until:
-            if want != acc.tier:
-                acc.tier, acc.tier_since = want, as_of
-            acc.tier_until = as_of + period
-        out[cid] = acc.tier
-    insert_rows(session, _table(LoyaltyAccount), new_rows)
+        tier, since, until = acc.tier, acc.tier_since, acc.tier_until
+        if settings.tier_rank(want) > settings.tier_rank(tier):
+            tier, since, until = want, as_of, as_of + period
+        elif as_of >= until:
+            if want != tier:
+                tier, since = want, as_of
+            until = as_of + period
+        if (tier, since, until) != (acc.tier, acc.tier_since, acc.tier_until):
+            changed.append({"c_id": cid, "c_tier": tier, "c_since": since, "c_until": until,
+                            "c_at": stamp})
+        out[cid] = tier
+    insert_rows(session, acct, new_rows)
+    if changed:
+        session.execute(update(acct).where(acct.c.customer_id == bindparam("c_id"))
+                        .values(tier=bindparam("c_tier"), tier_since=bindparam("c_since"),
+                                tier_until=bindparam("c_until"), updated_at=bindparam("c_at")),
+                        changed)
     session.flush()
     return out
 

@@ -1,9 +1,10 @@
 """`cdp crm refresh`: every CRM output computed from the data as of one day.
 
-One pass over the customers (decrypt, reduce to traits, accrue loyalty points), then the
-population-wide steps: RFM quintiles, the BG/NBD and Gamma-Gamma fits and scores, tiers,
-point expiry, segment membership (entries and exits), care tasks, complaint tickets. The
-caller owns the transaction; everything here only flushes.
+A pass over the customers (decrypt, reduce to traits, accrue loyalty points), the
+population-wide steps (RFM quintiles, the BG/NBD and Gamma-Gamma fits and scores, point
+expiry, tiers), a second pass writing profiles and segment entries and exits, then care
+tasks and complaint tickets (docs/crm.md, "How the refresh runs"). The caller owns the
+transaction; everything here only flushes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import hashlib
 import hmac
 import logging
 import time as _time
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -23,15 +26,17 @@ from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
 from cdp.crm import clv, complaints, gates, loyalty
-from cdp.crm.facts import iter_facts
+from cdp.crm.facts import iter_fact_chunks
 from cdp.crm.models import CareTask, CrmProfile, ModelFit, SegmentMember
 from cdp.crm.models import table as _table
-from cdp.crm.segments import load_segments
+from cdp.crm.segments import Segment, load_segments
 from cdp.crm.settings import CrmSettings, load_settings
+from cdp.crm.spill import Spill
 from cdp.crm.traits import Rfm, base_traits, quintile_scores
 from cdp.crypto import fields
 from cdp.db import new_id
 from cdp.db.bulk import insert_rows
+from cdp.identity.models import Customer
 
 log = logging.getLogger("cdp.crm")
 DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0}
@@ -69,27 +74,54 @@ def task_ref(index_key: bytes, *parts: str) -> str:
     return hmac.new(index_key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
-def rfm_inputs(rfms: list[Rfm], as_of: date, unit_days: float) -> tuple[np.ndarray, ...]:
-    """(x, t_x, T, repeat count, mean repeat-day value) per customer in ``rfms``."""
-    n = len(rfms)
-    x, tx, T = np.zeros(n), np.zeros(n), np.zeros(n)
-    mean_rep = np.zeros(n)
-    for i, r in enumerate(rfms):
-        first = r.days[0]
-        x[i] = len(r.days) - 1
-        tx[i] = (r.days[-1] - first).days / unit_days
-        T[i] = (as_of - first).days / unit_days
-        if len(r.days) > 1:
-            mean_rep[i] = sum(r.day_amounts[1:]) / (len(r.days) - 1)
-    return x, tx, T, x.copy(), mean_rep
+@dataclass
+class _Population:
+    """What the population-wide steps need of each customer, in compact arrays (one entry
+    per active customer, in id order): never the traits themselves."""
+
+    ids: list[str] = field(default_factory=list)
+    buyer: array = field(default_factory=lambda: array("b"))
+    objecting: array = field(default_factory=lambda: array("b"))
+    recency: array = field(default_factory=lambda: array("d"))
+    frequency: array = field(default_factory=lambda: array("d"))
+    monetary: array = field(default_factory=lambda: array("d"))
+    x: array = field(default_factory=lambda: array("d"))  # repeat purchase days
+    tx: array = field(default_factory=lambda: array("d"))  # days from first to last purchase
+    age: array = field(default_factory=lambda: array("d"))  # days from first purchase to as_of
+    mean_repeat: array = field(default_factory=lambda: array("d"))
+    mean_all: array = field(default_factory=lambda: array("d"))
+
+    def add(self, cid: str, rfm: Rfm, t: dict[str, Any], objecting: bool, as_of: date) -> None:
+        self.ids.append(cid)
+        self.objecting.append(objecting)
+        days = rfm.days
+        self.buyer.append(bool(days))
+        if not days:
+            for a in (self.recency, self.frequency, self.monetary, self.x, self.tx, self.age,
+                      self.mean_repeat, self.mean_all):
+                a.append(0.0)
+            return
+        n = len(days)
+        self.recency.append(float(t["recency_days"]))
+        self.frequency.append(float(t["frequency"]))
+        self.monetary.append(float(t["monetary"]))
+        self.x.append(n - 1)
+        self.tx.append((days[-1] - days[0]).days)
+        self.age.append((as_of - days[0]).days)
+        self.mean_repeat.append(sum(rfm.day_amounts[1:]) / (n - 1) if n > 1 else 0.0)
+        self.mean_all.append(sum(rfm.day_amounts) / n)
 
 
-def _score(report: RefreshReport, settings: CrmSettings, rfms: list[Rfm], as_of: date,
-           session: Session) -> dict[str, np.ndarray] | None:
-    """Fit both models on the scored customers and score them; None when they cannot be
-    fitted (too few customers or purchases)."""
+def _score(report: RefreshReport, settings: CrmSettings, pop: _Population, idx: np.ndarray,
+           as_of: date, session: Session) -> dict[str, np.ndarray] | None:
+    """Fit both models on the scored customers (``idx``) and score them; None when they
+    cannot be fitted (too few customers or purchases)."""
     unit = DAYS_PER_UNIT[settings.time_unit]
-    x, tx, T, freq, mean_rep = rfm_inputs(rfms, as_of, unit)
+    x = np.frombuffer(pop.x, dtype=np.float64)[idx]
+    tx = np.frombuffer(pop.tx, dtype=np.float64)[idx] / unit
+    T = np.frombuffer(pop.age, dtype=np.float64)[idx] / unit
+    freq = x.copy()
+    mean_rep = np.frombuffer(pop.mean_repeat, dtype=np.float64)[idx]
     try:
         params = clv.fit_bgnbd(x, tx, T)
     except ValueError:
@@ -98,7 +130,7 @@ def _score(report: RefreshReport, settings: CrmSettings, rfms: list[Rfm], as_of:
         return None
     report.bg_nbd = {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b,
                      "log_likelihood": params.log_likelihood}
-    session.add(ModelFit(model="bg_nbd", as_of=as_of, customers=len(rfms),
+    session.add(ModelFit(model="bg_nbd", as_of=as_of, customers=int(idx.size),
                          params={**report.bg_nbd, "time_unit": settings.time_unit}))
     sc = clv.score(params, x, tx, T, horizon=settings.horizon_days / unit,
                    months=settings.value_months, days_per_unit=unit,
@@ -111,15 +143,52 @@ def _score(report: RefreshReport, settings: CrmSettings, rfms: list[Rfm], as_of:
                              params=report.gamma_gamma))
     except ValueError:
         # too few repeat buyers: each customer's own mean spend per purchase day
-        spend = np.array([sum(r.day_amounts) / len(r.days) for r in rfms])
+        spend = np.frombuffer(pop.mean_all, dtype=np.float64)[idx]
     value = sc.value(spend)
     return {"p_alive": sc.p_alive, "expected_90d": sc.expected, "clv_12m": value,
             "value_score": quintile_scores(value)}
 
 
+@dataclass
+class _CareCandidate:
+    customer_id: str
+    key_id: str
+    dek: bytes
+    kind: str
+    cls: str
+    ref: str
+    due: date
+
+
+def _care_candidates(index_key: bytes, settings: CrmSettings, cid: str, key: tuple[str, bytes],
+                     t: dict[str, Any], as_of: date) -> list[_CareCandidate]:
+    """New chronic patients (first fill of a chronic class within the window) and patients
+    below the adherence threshold (the caller checks care_reminders consent)."""
+    window = timedelta(days=settings.followup_new_chronic_days + 30)
+    out = []
+    for cls, first in t.get("class_first_fill", {}).items():
+        d = date.fromisoformat(first)
+        if as_of - window <= d <= as_of:
+            out.append(_CareCandidate(cid, key[0], key[1], "new_chronic", cls,
+                                      task_ref(index_key, "new_chronic", cid, cls),
+                                      d + timedelta(days=settings.followup_new_chronic_days)))
+    for cls in t.get("nonadherent_classes", []):
+        out.append(_CareCandidate(cid, key[0], key[1], "low_adherence", cls,
+                                  task_ref(index_key, "low_adherence", cid, cls, str(as_of.year)),
+                                  as_of + timedelta(days=settings.followup_low_adherence_days)))
+    return out
+
+
 def refresh(session: Session, platform: Any, as_of: date | None = None, *,
             actor: str = "system") -> RefreshReport:
-    """Compute every CRM output as of ``as_of`` (today in the CRM time zone by default)."""
+    """Compute every CRM output as of ``as_of`` (today in the CRM time zone by default).
+
+    Two passes over the customers, in id order. The first reads each chunk of customers'
+    orders and profile (decrypted), reduces each customer to its own traits, accrues loyalty
+    points, and keeps only numbers for the population-wide steps; the traits go to an
+    encrypted spill file (cdp.crm.spill). Then the fits, quintiles and tiers; the second
+    pass reads the spill back and writes profiles and segment entries and exits, chunk by
+    chunk. Memory holds a chunk plus a few numbers per customer."""
     settings = load_settings(platform.policies)
     segments = load_segments(platform.policies)
     as_of = as_of or today(settings)
@@ -134,121 +203,49 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
         report.seconds[name] = round(t - clock, 3)
         clock = t
 
-    consents = gates.newest_consents(session)
-    ids: list[str] = []
-    traits: list[dict[str, Any]] = []
-    rfms: list[Rfm] = []
-    keys: list[tuple[str, bytes] | None] = []
-    pending_orders: list[tuple[str, list[Any]]] = []
-    for f in iter_facts(session, platform, settings):
-        t, rfm = base_traits(f, settings, as_of)
-        ids.append(f.customer_id)
-        traits.append(t)
-        rfms.append(rfm)
-        keys.append((f.key_id, f.dek) if f.key_id and f.dek else None)
-        orders = [o for o in f.orders if o.day <= as_of]
-        if orders:
-            pending_orders.append((f.customer_id, orders))
-        if len(pending_orders) >= 2000:
-            c = loyalty.accrue(session, settings, pending_orders, stamp)
-            report.points_accrued += c["accrued"]
-            report.points_adjusted += c["adjusted"]
-            pending_orders = []
-    c = loyalty.accrue(session, settings, pending_orders, stamp)
-    report.points_accrued += c["accrued"]
-    report.points_adjusted += c["adjusted"]
-    report.customers = len(ids)
-    lap("read_traits_accrue")
+    with Spill() as spill:
+        pop, care = _first_pass(session, platform, settings, as_of, stamp, report, spill)
+        lap("read_traits_accrue")
+        n = len(pop.ids)
+        objecting = np.frombuffer(pop.objecting, dtype=np.int8).astype(bool)
+        buyers = np.frombuffer(pop.buyer, dtype=np.int8).astype(bool)
+        report.profiling_objections = int(objecting.sum())
+        scored_idx = np.nonzero(buyers & ~objecting)[0]
+        report.scored = int(scored_idx.size)
+        rfm_scores = np.zeros((3, n), dtype=np.int64)
+        scores: dict[str, np.ndarray] | None = None
+        if scored_idx.size:
+            for row, (col, sign) in enumerate(((pop.recency, -1.0), (pop.frequency, 1.0),
+                                               (pop.monetary, 1.0))):
+                vals = sign * np.frombuffer(col, dtype=np.float64)[scored_idx]
+                rfm_scores[row, scored_idx] = quintile_scores(vals)
+            lap("rfm")
+            scores = _score(report, settings, pop, scored_idx, as_of, session)
+            lap("fit_score")
+        position = np.full(n, -1, dtype=np.int64)
+        position[scored_idx] = np.arange(scored_idx.size)
 
-    objecting = np.array([gates.objects_to_profiling(consents.get(cid, {})) for cid in ids],
-                         dtype=bool)
-    report.profiling_objections = int(objecting.sum())
-    buyers = np.array([bool(r.days) for r in rfms], dtype=bool)
-    scored_idx = np.nonzero(buyers & ~objecting)[0]
-    report.scored = int(scored_idx.size)
-    if scored_idx.size:
-        rec = np.array([-traits[i]["recency_days"] for i in scored_idx], dtype=np.float64)
-        freq = np.array([traits[i]["frequency"] for i in scored_idx], dtype=np.float64)
-        mon = np.array([traits[i]["monetary"] for i in scored_idx], dtype=np.float64)
-        for name, vals in (("r_score", rec), ("f_score", freq), ("m_score", mon)):
-            for k, q in zip(scored_idx, quintile_scores(vals), strict=True):
-                traits[int(k)][name] = int(q)
-        lap("rfm")
-        scores = _score(report, settings, [rfms[i] for i in scored_idx], as_of, session)
-        lap("fit_score")
-        if scores is not None:
-            for j, k in enumerate(scored_idx):
-                pa = float(scores["p_alive"][j])
-                traits[int(k)].update(p_alive=round(pa, 4), churn_score=round(1.0 - pa, 4),
-                                 expected_90d=round(float(scores["expected_90d"][j]), 4),
-                                 clv_12m=round(float(scores["clv_12m"][j]), 2),
-                                 value_score=int(scores["value_score"][j]))
+        report.points_expired = loyalty.expire_due(session, None, stamp)
+        tiers = loyalty.update_tiers(session, settings, pop.ids, as_of)
+        lap("loyalty")
 
-    report.points_expired = loyalty.expire_due(session, None, stamp)
-    tiers = loyalty.update_tiers(session, settings, ids, as_of)
-    for i, cid in enumerate(ids):
-        traits[i]["tier"] = tiers.get(cid)
-    lap("loyalty")
+        # profiles are replaced whole (a merged or erased customer's profile goes with it)
+        session.execute(delete(CrmProfile))
+        memo = _SegmentMemo(segments)
+        for part in _chunks(zip(range(n), spill, strict=True), WRITE_CHUNK):
+            _write_chunk(session, settings, memo, part, pop, objecting, buyers, rfm_scores,
+                         scores, position, tiers, as_of, now, stamp, report)
+        # stays of customers no longer active (merged, erased) end too
+        gone = select(Customer.id).where(Customer.status != "active")
+        res = session.execute(update(SegmentMember)
+                              .where(SegmentMember.left_at.is_(None),
+                                     SegmentMember.customer_id.in_(gone))
+                              .values(left_at=stamp)
+                              .execution_options(synchronize_session=False))
+        report.segments_left += int(getattr(res, "rowcount", 0) or 0)
+        lap("segments_profiles")
 
-    # segment membership: entries and exits against the open stays
-    members: dict[str, set[str]] = {name: set() for name in segments}
-    for i, cid in enumerate(ids):
-        if objecting[i] or not buyers[i]:
-            continue
-        t = traits[i]
-        for name, seg in segments.items():
-            if seg.predicate(t):
-                members[name].add(cid)
-    open_rows = session.execute(select(SegmentMember.id, SegmentMember.segment,
-                                       SegmentMember.customer_id)
-                                .where(SegmentMember.left_at.is_(None))).all()
-    current: dict[str, set[str]] = {}
-    leaving: list[int] = []
-    for rid, seg_name, cid in open_rows:
-        if cid in members.get(seg_name, ()):
-            current.setdefault(seg_name, set()).add(cid)
-        else:
-            leaving.append(rid)
-    for start in range(0, len(leaving), 500):
-        session.execute(update(SegmentMember).where(SegmentMember.id.in_(leaving[start:start + 500]))
-                        .values(left_at=stamp))
-    entering = [{"segment": name, "customer_id": cid, "entered_at": stamp, "left_at": None}
-                for name, cids in members.items() for cid in sorted(cids - current.get(name, set()))]
-    insert_rows(session, _table(SegmentMember), entering)
-    report.segments_entered, report.segments_left = len(entering), len(leaving)
-    for i, cid in enumerate(ids):
-        traits[i]["segments"] = sorted(n for n, cids in members.items() if cid in cids)
-    lap("segments")
-
-    # profiles: replaced whole (a merged or erased customer's profile goes with it)
-    session.execute(delete(CrmProfile))
-    rows: list[dict[str, Any]] = []
-    written = 0
-    for i, cid in enumerate(ids):
-        key = keys[i]
-        if key is None:
-            continue
-        t = traits[i]
-        due = [r["due"] for r in t["refills"]]
-        rows.append({
-            "customer_id": cid, "as_of": as_of, "computed_at": now, "data_key_id": key[0],
-            "traits_ct": fields.encrypt(key[1], orjson.dumps(t),
-                                        fields.field_aad("crm_profiles", "traits_ct", cid)),
-            "r_score": t.get("r_score"), "f_score": t.get("f_score"), "m_score": t.get("m_score"),
-            "p_alive": t.get("p_alive"), "clv_12m": t.get("clv_12m"),
-            "value_score": t.get("value_score"), "profiling_objection": bool(objecting[i]),
-            "next_refill_due": date.fromisoformat(min(due)) if due else None,
-        })
-        if len(rows) == 5000:  # written as they are made: the ciphertexts are not all held
-            insert_rows(session, _table(CrmProfile), rows)
-            written += len(rows)
-            rows = []
-    insert_rows(session, _table(CrmProfile), rows)
-    report.profiles = written + len(rows)
-    lap("profiles")
-
-    report.care_tasks_created = _care_tasks(session, platform, settings, ids, traits, keys,
-                                            consents, as_of)
+    report.care_tasks_created = _care_tasks(session, platform, care)
     report.complaints_opened = complaints.from_interactions(session, platform, settings, stamp)
     lap("tasks_complaints")
     session.flush()
@@ -259,45 +256,164 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
     return report
 
 
-def _care_tasks(session: Session, platform: Any, settings: CrmSettings, ids: list[str],
-                traits: list[dict[str, Any]], keys: list[tuple[str, bytes] | None],
-                consents: dict[str, dict[str, bool]], as_of: date) -> int:
-    """New chronic patients (first fill of a chronic class within the window) and patients
-    below the adherence threshold, for customers with care_reminders consent."""
+WRITE_CHUNK = 5000
+MEMO_MAX = 4096
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    part: list[Any] = []
+    for item in items:
+        part.append(item)
+        if len(part) == size:
+            yield part
+            part = []
+    if part:
+        yield part
+
+
+def _first_pass(session: Session, platform: Any, settings: CrmSettings, as_of: date,
+                stamp: datetime, report: RefreshReport,
+                spill: Spill) -> tuple[_Population, list[_CareCandidate]]:
+    pop = _Population()
+    care: list[_CareCandidate] = []
     index_key = platform.keyring.index_key("crm_task")
-    window = timedelta(days=settings.followup_new_chronic_days + 30)
-    wanted: list[tuple[int, str, str, str, date]] = []
-    for i, cid in enumerate(ids):
-        if keys[i] is None or not gates.may_remind(consents.get(cid, {})):
+    pending_orders: list[tuple[str, list[Any]]] = []
+    for part in iter_fact_chunks(session, platform, settings):
+        consents = gates.newest_consents(session, [f.customer_id for f in part])
+        for f in part:
+            t, rfm = base_traits(f, settings, as_of)
+            cid = f.customer_id
+            mine = consents.get(cid, {})
+            pop.add(cid, rfm, t, gates.objects_to_profiling(mine), as_of)
+            key = (f.key_id, f.dek) if f.key_id and f.dek else None
+            spill.append([key[0] if key else None, key[1].hex() if key else None, t])
+            if key is not None and gates.may_remind(mine):
+                care.extend(_care_candidates(index_key, settings, cid, key, t, as_of))
+            orders = [o for o in f.orders if o.day <= as_of]
+            if orders:
+                pending_orders.append((cid, orders))
+        if len(pending_orders) >= 2000:
+            _accrue(session, settings, pending_orders, stamp, report)
+            pending_orders = []
+    _accrue(session, settings, pending_orders, stamp, report)
+    report.customers = len(pop.ids)
+    return pop, care
+
+
+def _accrue(session: Session, settings: CrmSettings, pending: list[tuple[str, list[Any]]],
+            stamp: datetime, report: RefreshReport) -> None:
+    c = loyalty.accrue(session, settings, pending, stamp)
+    report.points_accrued += c["accrued"]
+    report.points_adjusted += c["adjusted"]
+
+
+class _SegmentMemo:
+    """Segment membership by the values of the traits the definitions use: a predicate reads
+    only those, and most customers share them (the RFM segments: 125 score triples), so the
+    segments using one set of traits are decided once per distinct combination of values."""
+
+    def __init__(self, segments: dict[str, Segment]):
+        groups: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
+        for name, seg in segments.items():
+            groups.setdefault(tuple(sorted(seg.traits)), []).append((name, seg.predicate))
+        self.groups: list[tuple[tuple[str, ...], list[tuple[str, Any]], dict[Any, tuple[str, ...]]]] = [
+            (used, preds, {}) for used, preds in groups.items()]
+
+    def members(self, t: dict[str, Any]) -> list[str]:
+        out: list[str] = []
+        for used, preds, seen in self.groups:
+            key = tuple(tuple(v) if isinstance(v := t.get(n), list) else v for n in used)
+            hit = seen.get(key)
+            if hit is None:
+                hit = tuple(name for name, predicate in preds if predicate(t))
+                if len(seen) < MEMO_MAX:  # a continuous trait (p_alive) never repeats: bounded
+                    seen[key] = hit
+            out.extend(hit)
+        return out
+
+
+def _write_chunk(session: Session, settings: CrmSettings, memo: _SegmentMemo,
+                 part: list[tuple[int, Any]], pop: _Population, objecting: np.ndarray,
+                 buyers: np.ndarray, rfm_scores: np.ndarray, scores: dict[str, np.ndarray] | None,
+                 position: np.ndarray, tiers: dict[str, str], as_of: date, now: datetime,
+                 stamp: datetime, report: RefreshReport) -> None:
+    """Scores, tier and segments into each customer's traits; their profile rows; the
+    segment entries and exits of these customers (against their open stays)."""
+    ids = [pop.ids[i] for i, _ in part]
+    open_stays: dict[str, dict[str, int]] = {}
+    leaving: list[int] = []
+    for start in range(0, len(ids), 500):
+        for rid, seg_name, cid in session.execute(
+                select(SegmentMember.id, SegmentMember.segment, SegmentMember.customer_id)
+                .where(SegmentMember.left_at.is_(None),
+                       SegmentMember.customer_id.in_(ids[start:start + 500]))
+                .order_by(SegmentMember.id)):
+            stays = open_stays.setdefault(cid, {})
+            if seg_name in stays:
+                leaving.append(rid)  # a second open stay in one segment: the later one ends
+            else:
+                stays[seg_name] = rid
+    profiles: list[dict[str, Any]] = []
+    entering: list[dict[str, Any]] = []
+    for (i, (key_id, dek_hex, t)), cid in zip(part, ids, strict=True):
+        if rfm_scores[0, i]:
+            t["r_score"], t["f_score"], t["m_score"] = (int(v) for v in rfm_scores[:, i])
+        j = int(position[i])
+        if scores is not None and j >= 0:
+            pa = float(scores["p_alive"][j])
+            t.update(p_alive=round(pa, 4), churn_score=round(1.0 - pa, 4),
+                     expected_90d=round(float(scores["expected_90d"][j]), 4),
+                     clv_12m=round(float(scores["clv_12m"][j]), 2),
+                     value_score=int(scores["value_score"][j]))
+        t["tier"] = tiers.get(cid)
+        member_of = [] if objecting[i] or not buyers[i] else memo.members(t)
+        stays = open_stays.get(cid, {})
+        for name in member_of:
+            if name not in stays:
+                entering.append({"segment": name, "customer_id": cid, "entered_at": stamp,
+                                 "left_at": None})
+        leaving.extend(rid for name, rid in stays.items() if name not in member_of)
+        t["segments"] = sorted(member_of)
+        if key_id is None:
             continue
-        t = traits[i]
-        for cls, first in t.get("class_first_fill", {}).items():
-            d = date.fromisoformat(first)
-            if as_of - window <= d <= as_of:
-                wanted.append((i, "new_chronic", cls, task_ref(index_key, "new_chronic", cid, cls),
-                               d + timedelta(days=settings.followup_new_chronic_days)))
-        for cls in t.get("nonadherent_classes", []):
-            wanted.append((i, "low_adherence", cls,
-                           task_ref(index_key, "low_adherence", cid, cls, str(as_of.year)),
-                           as_of + timedelta(days=settings.followup_low_adherence_days)))
+        due = [r["due"] for r in t["refills"]]
+        profiles.append({
+            "customer_id": cid, "as_of": as_of, "computed_at": now, "data_key_id": key_id,
+            "traits_ct": fields.encrypt(bytes.fromhex(dek_hex), orjson.dumps(t),
+                                        fields.field_aad("crm_profiles", "traits_ct", cid)),
+            "r_score": t.get("r_score"), "f_score": t.get("f_score"), "m_score": t.get("m_score"),
+            "p_alive": t.get("p_alive"), "clv_12m": t.get("clv_12m"),
+            "value_score": t.get("value_score"), "profiling_objection": bool(objecting[i]),
+            "next_refill_due": date.fromisoformat(min(due)) if due else None,
+        })
+    for start in range(0, len(leaving), 500):
+        session.execute(update(SegmentMember)
+                        .where(SegmentMember.id.in_(leaving[start:start + 500]))
+                        .values(left_at=stamp).execution_options(synchronize_session=False))
+    insert_rows(session, _table(SegmentMember), entering)
+    insert_rows(session, _table(CrmProfile), profiles)
+    report.segments_entered += len(entering)
+    report.segments_left += len(leaving)
+    report.profiles += len(profiles)
+
+
+def _care_tasks(session: Session, platform: Any, wanted: list[_CareCandidate]) -> int:
+    """The care tasks of ``wanted`` not created yet (one per patient, kind and subject)."""
     if not wanted:
         return 0
-    refs = [w[3] for w in wanted]
+    refs = [w.ref for w in wanted]
     have: set[str] = set()
     for start in range(0, len(refs), 500):
         have.update(session.scalars(select(CareTask.ref).where(CareTask.ref.in_(refs[start:start + 500]))))
     rows = []
-    for i, kind, cls, ref, due in wanted:
-        if ref in have:
+    for w in wanted:
+        if w.ref in have:
             continue
-        have.add(ref)
+        have.add(w.ref)
         tid = new_id()
-        key = keys[i]
-        if key is None:
-            raise RuntimeError("a care task for a customer without a live data key")
-        rows.append({"id": tid, "customer_id": ids[i], "kind": kind, "ref": ref, "due_on": due,
-                     "status": "open", "data_key_id": key[0],
-                     "detail_ct": fields.encrypt_json(key[1], {"class": cls},
+        rows.append({"id": tid, "customer_id": w.customer_id, "kind": w.kind, "ref": w.ref,
+                     "due_on": w.due, "status": "open", "data_key_id": w.key_id,
+                     "detail_ct": fields.encrypt_json(w.dek, {"class": w.cls},
                                                       fields.field_aad("crm_care_tasks", "detail_ct", tid)),
                      "outcome": None, "completed_at": None, "completed_by": None,
                      "created_at": datetime.now(UTC)})

@@ -97,6 +97,7 @@ def base_traits(f: CustomerFacts, settings: CrmSettings, as_of: date) -> tuple[d
 
     fills = fills_of(orders, settings, as_of)
     prefixes = settings.class_prefixes
+    chronic = settings.chronic_classes  # a property: built anew on each access
     t["atc_codes"] = sorted({fl.atc for fl in fills})
     classes_first: dict[str, date] = {}
     recent: set[str] = set()
@@ -107,9 +108,9 @@ def base_traits(f: CustomerFacts, settings: CrmSettings, as_of: date) -> tuple[d
             if fl.day > as_of - timedelta(days=365):
                 recent.add(c)
     t["drug_classes"] = sorted(classes_first)
-    t["chronic_classes"] = sorted(c for c in recent if c in settings.chronic_classes)
+    t["chronic_classes"] = sorted(c for c in recent if c in chronic)
     t["class_first_fill"] = {c: d.isoformat() for c, d in sorted(classes_first.items())
-                             if c in settings.chronic_classes}
+                             if c in chronic}
     adh = adherence(fills, prefixes, as_of.year, settings.adherence_threshold)
     t["adherence"] = [
         {"class": a.cls, "year": as_of.year, "fills": a.fills, "pdc": a.pdc, "adherent": a.adherent,

@@ -17,6 +17,7 @@ from cdp.crypto import fields
 from cdp.crypto.models import DataKey
 from cdp.db import utcnow
 from cdp.errors import Conflict, NotFound, ValidationError
+from cdp.identity import hooks
 from cdp.identity.models import (
     Consent,
     Customer,
@@ -88,7 +89,7 @@ def merge_customers(session: Session, platform: Any, a: str, b: str, actor: str,
     if na and nb and na != nb:
         raise Conflict("the customers hold different national ID numbers", code="national_id_conflict")
     now = utcnow()
-    record_ids = merge_rows(session, b, a, "steward", ["steward"], actor, now)
+    record_ids = merge_rows(session, b, a, "steward", ["steward"], actor, now, platform=platform)
     ca.updated_at = now
     session.add(LineageEvent(kind="merged", customer_id=a, other_customer_id=b,
                              record_ids=record_ids, rule="steward", evidence=["steward"],
@@ -178,6 +179,7 @@ def split_records(session: Session, platform: Any, customer_id: str, record_ids:
                              reason=reason, created_at=now))
     session.execute(update(Customer).where(Customer.id == customer_id).values(updated_at=now))
     session.flush()
+    hooks.split(session, platform, customer_id, new.id, ids, now)
     ctx = _context(audit_context)
     record(session,
            AuditEntry(actor=actor, action="identity.split", customer_id=customer_id,

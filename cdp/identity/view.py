@@ -42,6 +42,17 @@ from cdp.identity.rules import load_rules
 from cdp.identity.vocabulary import identifier_category
 
 
+def _item(it: dict[str, Any]) -> dict[str, Any]:
+    """An order item as the view shows it; the ATC code and days' supply only where the
+    channel sent them (a plain view passes them on, masked and redacted views rebuild items)."""
+    out = {"sku": it.get("sku"), "name": it.get("name"), "rx": bool(it.get("rx")),
+           "qty": it.get("qty"), "unit_price": it.get("unit_price")}
+    for k in ("atc", "days_supply"):
+        if it.get(k) is not None:
+            out[k] = it[k]
+    return out
+
+
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
 
@@ -334,11 +345,7 @@ def _fill(
                 "field": e["field"], "value": e["value"], "category": e["category"],
             })
         for o in open_json("source_records", "orders_ct", r.r_id, r.r_key, r.orders_ct) or []:
-            items = [
-                {"sku": it.get("sku"), "name": it.get("name"), "rx": bool(it.get("rx")),
-                 "qty": it.get("qty"), "unit_price": it.get("unit_price")}
-                for it in o.get("items") or []
-            ]
+            items = [_item(it) for it in o.get("items") or []]
             rx = any(it["rx"] for it in items)
             entry = {
                 "order_id": o.get("order_id"), "source": r.source,

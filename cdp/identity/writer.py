@@ -19,6 +19,7 @@ from cdp.crypto import fields
 from cdp.crypto.models import DataKey
 from cdp.db import is_postgres, new_id, utcnow
 from cdp.db.bulk import insert_rows
+from cdp.identity import hooks
 from cdp.identity.decision import Decision
 from cdp.identity.evidence import Evidence
 from cdp.identity.matching import Features
@@ -227,7 +228,8 @@ class BatchWriter:
                 status="merged", merged_into=fin(target), updated_at=self.now))
         if self.db_merges:
             move_customers(s, self.db_merges, fin, self.now, pg=self.ev.pg, chunk=self.ev.chunk,
-                           keep_links={r["id"] for r in self.updated_records})
+                           keep_links={r["id"] for r in self.updated_records},
+                           platform=self.platform)
         for model in (SourceRecord, Identifier, MatchKey, IdentityLink, Interaction, Consent):
             rows = self.rows.get(model)
             if not rows:
@@ -274,11 +276,13 @@ Merge = tuple[str, str, str, list[str], str, list[str]]
 
 
 def move_customers(session: Session, merges: list[Merge], final: Callable[[str], str],
-                   now: datetime, *, pg: bool, chunk: int, keep_links: Set[str] = frozenset()) -> None:
+                   now: datetime, *, pg: bool, chunk: int, keep_links: Set[str] = frozenset(),
+                   platform: Any = None) -> None:
     """Carry out merges of stored customers, a statement per table for all of them: rows and
     data keys move to the final survivor, the moved records' links end and restart there,
     merged customers (and those merged into them before) point at it. Records in
     ``keep_links`` get their new link elsewhere (a batch re-links the records it updates).
+    Then the merge hooks of the capabilities above (cdp.identity.hooks) move their rows.
 
     The one merge routine: batch ingest and the data steward's merge both call it.
     """
@@ -327,15 +331,16 @@ def move_customers(session: Session, merges: list[Merge], final: Callable[[str],
     survivors = sorted({p["t"] for p in pairs})
     for part in chunks(survivors, chunk):
         s.execute(update(c).where(in_values(pg, c.c.id, list(part))).values(updated_at=now))
+    hooks.merged(s, platform, [(p["o"], p["t"]) for p in pairs], now)
 
 
 def merge_rows(session: Session, other: str, target: str, rule: str, evidence: list[str],
-               actor: str, now: datetime) -> list[str]:
+               actor: str, now: datetime, *, platform: Any = None) -> list[str]:
     """Merge stored customer ``other`` into ``target`` (the steward's merge); returns the ids
     of the records that moved."""
     moved: list[str] = []
     pg = is_postgres(session)
     move_customers(session, [(other, target, rule, list(evidence), actor, moved)],
                    lambda c: target if c == other else c, now,
-                   pg=pg, chunk=PG_PAIR_CHUNK if pg else CHUNK)
+                   pg=pg, chunk=PG_PAIR_CHUNK if pg else CHUNK, platform=platform)
     return moved

@@ -10,7 +10,7 @@ the same person starts a new customer that inherits nothing.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from cdp.identity.models import (
     SourceRecord,
 )
 from cdp.platform import Platform
+from cdp.rights import hooks
 from cdp.rights.models import RetainedRecord
 
 
@@ -42,6 +43,8 @@ class ErasureResult:
     identifiers_deleted: int
     keys_shredded: int
     retained: int
+    # rows of the capabilities above (the CRM's derived rows), per table
+    derived_rows_deleted: dict[str, int] = field(default_factory=dict)
 
 
 def _aad(column: str, row_id: str) -> bytes:
@@ -156,6 +159,9 @@ def erase_customer(session: Session, platform: Platform, customer_id: str, *, rx
     now = now or utcnow()
     ids = absorbed_ids(session, customer_id)
     retained = _retain_rx(session, platform, ids, rx_keep, now)
+    derived: dict[str, int] = {}
+    for hook in hooks.ERASURE_HOOKS.values():
+        derived.update(hook(session, platform, ids, now))
     shredded = 0
     for cid in ids:
         shredded += platform.keys.shred(session, cid)
@@ -184,4 +190,4 @@ def erase_customer(session: Session, platform: Platform, customer_id: str, *, rx
                              evidence=[], actor=actor, reason=reason[:200], created_at=now))
     session.flush()
     session.expire_all()
-    return ErasureResult(ids, n_rec, n_ident, shredded, retained)
+    return ErasureResult(ids, n_rec, n_ident, shredded, retained, derived)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from cdp.audit.models import AuditEvent
 from cdp.db import utcnow
 from cdp.platform import Platform
+from cdp.rights import hooks
 
 CSV_HEADER = ["section", "path", "value", "source", "source_record_id", "observed_at", "category"]
 
@@ -35,13 +36,19 @@ def build_package(session: Session, platform: Platform, customer_id: str) -> dic
     channels: dict[str, int] = {}
     for ident in view.get("identities", []):
         channels[ident["source"]] = channels.get(ident["source"], 0) + 1
-    return {
+    package = {
         "generated_at": utcnow().isoformat(),
         "customer_id": customer_id,
         "channels": [{"source": s, "records": n} for s, n in sorted(channels.items())],
         "data": view,
         "accesses": accesses(session, customer_id),
     }
+    # sections of the capabilities above (the CRM's), registered by the assembly
+    for name, (section, _) in hooks.PACKAGE_SECTIONS.items():
+        value = section(session, platform, customer_id)
+        if value is not None and name not in package:
+            package[name] = value
+    return package
 
 
 def _walk(section: str, path: str, node: Any, ctx: dict[str, Any]) -> Iterator[list[Any]]:
@@ -66,7 +73,8 @@ def package_csv(package: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(CSV_HEADER)
-    for section in ("channels", "data", "accesses"):
+    added = [name for name in hooks.PACKAGE_SECTIONS if name in package]
+    for section in ("channels", "data", "accesses", *added):
         for row in _walk(section, "", package[section], {}):
             w.writerow(row)
     return buf.getvalue()

@@ -175,8 +175,12 @@ def execute_request(session: Session, platform: Platform, req: DsrRequest, *, ac
         token = seal_package(req, package, expires_at)
         out = {"delivery": {"token": token, "expires_at": expires_at.isoformat(),
                             "download": f"/v1/dsr/{req.id}/package"}}
-        cats = ("contact", "government_id", "platform_id", "identity", "demographic", "address",
-                "health", "purchase", "free_text", "consent")
+        from cdp.rights.hooks import section_categories
+
+        cats: tuple[str, ...] = (
+            "contact", "government_id", "platform_id", "identity", "demographic", "address",
+            "health", "purchase", "free_text", "consent")
+        cats += tuple(c for c in section_categories(package) if c not in cats)
         _audit(session, req, "dsr.access_package", actor, role=role, request_id=request_id,
                categories=cats)
     elif req.kind == "deletion":

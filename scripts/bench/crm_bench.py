@@ -267,7 +267,7 @@ def bench_refresh(args: argparse.Namespace) -> dict[str, Any]:
         out["customers"] = s.scalar(select(func.count()).select_from(Customer)
                                     .where(Customer.status == "active"))
     # baseline: a plain SQL pass over the same orders (every record's encrypted orders)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     with platform.engine.connect() as conn:
         n = nbytes = 0
         for row in conn.execute(text("SELECT customer_id, orders_ct FROM source_records "
@@ -275,16 +275,21 @@ def bench_refresh(args: argparse.Namespace) -> dict[str, Any]:
             n += 1
             nbytes += len(row[1])
     out["baseline_plain_sql_pass_s"] = round(time.perf_counter() - t, 3)
+    out["baseline_plain_sql_pass_cpu_s"] = round(time.process_time() - cpu, 3)
     out["baseline_rows"], out["baseline_mb"] = n, round(nbytes / 1e6, 1)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for run in range(args.runs):
-        t = time.perf_counter()
+        load = _load_avg()
+        t, cpu = time.perf_counter(), time.process_time()
         with platform.transaction() as s:
             rep = refresh(s, platform, date.fromisoformat(args.as_of) if args.as_of else None,
                           actor="bench")
         secs = time.perf_counter() - t
         out[f"refresh_{run + 1}"] = {
-            "seconds": round(secs, 2), "phases": rep.seconds, "customers": rep.customers,
+            "seconds": round(secs, 2), "cpu_s": round(time.process_time() - cpu, 2),
+            "load_before": load, "load_after": _load_avg(),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "phases": rep.seconds, "customers": rep.customers,
             "scored": rep.scored, "segments_entered": rep.segments_entered,
             "segments_left": rep.segments_left, "points_accrued": rep.points_accrued,
             "care_tasks": rep.care_tasks_created, "complaints": rep.complaints_opened,
