@@ -13,6 +13,7 @@ Chinese text also goes through Baidu's LAC model (:mod:`cdp.pii.models.lac`, shi
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import unicodedata
@@ -90,6 +91,14 @@ def _stretches(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def model_enabled() -> bool:
+    """Whether Chinese text goes through the name model. ``CDP_PII_ZH_MODEL=off`` leaves
+    Chinese names to the rules alone (the engine as it was before the model): for A/B
+    measurements of the model's cost, and as an operator's switch should it misbehave."""
+    return os.environ.get("CDP_PII_ZH_MODEL", "on").strip().lower() not in (
+        "off", "0", "false", "no")
+
+
 # Model results computed ahead for texts about to be scanned (per thread; see prefetch).
 _ahead = threading.local()
 
@@ -140,6 +149,9 @@ def _model_names_within_budget(text: str) -> list[LacSpan] | None:
 def prefetch_model_names(texts: Iterable[str]) -> Iterator[None]:
     """Within the block, scans of these texts (in this thread) use model results computed
     here in batches: the same results, for less CPU than one text at a time."""
+    if not model_enabled():
+        yield
+        return
     pieces: dict[str, None] = {}
     for text in texts:
         if isinstance(text, str) and has_cjk(text):
@@ -205,7 +217,8 @@ class OfflineNlpEngine(NlpEngine):
             self._pos = pos
             self._tokenizer = tokenizer
             self._tags = pos.word_tag_tab
-            get_lac()
+            if model_enabled():
+                get_lac()
             en = spacy.blank("en")
             self._en = en
             self._vocab = en.vocab
@@ -226,7 +239,7 @@ class OfflineNlpEngine(NlpEngine):
         if language == "zh" or has_cjk(text):
             # only the model's person names are used (jieba's tokens serve context words);
             # None tells the recognizers the model did not run (budget spent)
-            lac = _model_names_within_budget(text)
+            lac = _model_names_within_budget(text) if model_enabled() else None
             words: list[str] = []
             tags: list[str] = []
             for word in self._tokenizer.cut(text, HMM=True):
