@@ -148,21 +148,29 @@ def _model_names_within_budget(text: str) -> list[LacSpan] | None:
 @contextmanager
 def prefetch_model_names(texts: Iterable[str]) -> Iterator[None]:
     """Within the block, scans of these texts (in this thread) use model results computed
-    here in batches: the same results, for less CPU than one text at a time."""
+    here in batches: the same results, for less CPU than one text at a time. Blocks nest:
+    an inner one computes only what the outer one has not (ingest prefetches a whole chunk
+    of records, then each record's scan asks again for its own notes)."""
     if not model_enabled():
         yield
         return
+    outer: dict[str, list[LacSpan]] | None = getattr(_ahead, "cache", None)
+    cache = outer if outer is not None else {}
     pieces: dict[str, None] = {}
     for text in texts:
         if isinstance(text, str) and has_cjk(text):
             for start, end in _stretches(text):
-                pieces[text[start:end]] = None
+                piece = text[start:end]
+                if piece not in cache:
+                    pieces[piece] = None
     todo = list(pieces)
-    _ahead.cache = dict(zip(todo, get_lac().spans_many(todo, only=_LAC_KEEP), strict=True))
+    if todo:
+        cache.update(zip(todo, get_lac().spans_many(todo, only=_LAC_KEEP), strict=True))
+    _ahead.cache = cache
     try:
         yield
     finally:
-        _ahead.cache = None
+        _ahead.cache = outer
 
 
 def _shift(spans: list[LacSpan], by: int) -> list[LacSpan]:
