@@ -24,7 +24,6 @@ from typing import Any
 import spacy
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 from spacy.language import Language
-from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from cdp.pii.language import has_cjk
@@ -240,9 +239,6 @@ class OfflineNlpEngine(NlpEngine):
         """Tokenise ``text``; Chinese (or any text with CJK) goes through jieba."""
         if not self._loaded:
             self.load()
-        vocab = self._vocab
-        if vocab is None:
-            raise RuntimeError("OfflineNlpEngine.load() did not build the vocabulary")
         lac: list[LacSpan] | None = []
         if language == "zh" or has_cjk(text):
             # only the model's person names are used (jieba's tokens serve context words);
@@ -253,7 +249,6 @@ class OfflineNlpEngine(NlpEngine):
             for word in self._tokenizer.cut(text, HMM=True):
                 words.append(word)
                 tags.append(self._tag(word))
-            doc = Doc(vocab, words=words, spaces=[False] * len(words), tags=tags)
             starts = []
             pos = 0
             for w in words:
@@ -268,10 +263,13 @@ class OfflineNlpEngine(NlpEngine):
                 words.append(m.group())
                 starts.append(m.start())
             tags = [""] * len(words)
-            doc = Doc(vocab, words=words, spaces=[False] * len(words))
         artifacts = OfflineNlpArtifacts(
             entities=[],
-            tokens=doc,
+            # The words themselves, not a spaCy Doc: Presidio's context enhancer only
+            # iterates them and takes their lengths, and a Doc would cost a tenth of the scan
+            # and add every new word of every note to the process's spaCy vocabulary for
+            # good (it never shrinks: a long ingest's memory would grow with it).
+            tokens=words,  # type: ignore[arg-type]
             tokens_indices=starts,
             lemmas=[w.lower() for w in words],
             nlp_engine=self,
