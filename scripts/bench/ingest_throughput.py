@@ -6,6 +6,12 @@ store, audit) through `cdp ingest`, against a plain insert of the same lines in 
     python scripts/bench/ingest_throughput.py --people 36000 \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/cdp_ingest_bench
 
+    python scripts/bench/ingest_throughput.py --people 3000 --zh-model both --rounds 3
+
+``--zh-model both`` ingests the same file with the Chinese name model off and on
+(``CDP_PII_ZH_MODEL``), alternating, each into a fresh database, and reports the model's
+cost as the ratio of the best runs (wall and CPU time).
+
 Baseline: the same JSONL streamed into one table (source, source_record_id, raw JSON text)
 with executemany in batches of 500 and a commit per batch: no validation, encryption or
 resolution. Reports records/s of both, the ratio, and the RSS of the `cdp ingest` process
@@ -160,7 +166,9 @@ def ingest_once(records: Path, tmp: Path, args: argparse.Namespace, zh_model: st
                 plain: bool) -> dict | None:
     """One `cdp ingest` of ``records`` into a fresh database (and, with ``plain``, the plain
     insert baseline into the same database first). None when the ingest failed."""
-    with fresh_database(_variant_url(args.database_url, zh_model), tmp) as url:
+    url_arg = (_variant_url(args.database_url, zh_model) if args.zh_model == "both"
+               else args.database_url)
+    with fresh_database(url_arg, tmp) as url:
         if url.startswith("sqlite"):
             db = tmp / f"cdp-{zh_model}.db"
             db.unlink(missing_ok=True)
