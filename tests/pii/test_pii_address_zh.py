@@ -53,6 +53,10 @@ def test_street_addresses_found_whole(text, address):
         "这条路5号线地铁很挤",                     # a measure word before 路, a metro line
         "深圳市南山区的天气不错",                  # divisions without a street
         "第3号药品在广东生产",
+        "网络线路1号机房故障",                     # ordinary words ending in 路
+        "这条思路3号方案更好",
+        "电路2号板坏了",
+        "一路12号选手加油",
     ],
 )
 def test_places_that_are_no_address_left_alone(text):

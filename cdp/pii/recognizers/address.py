@@ -132,6 +132,8 @@ class AddressRecognizer(CdpRecognizer):
         for m in _ROAD_NUMBER.finditer(text):
             if m.start() < covered or any(r.start <= m.start() < r.end for r in results):
                 continue
+            if _ordinary_word_at(toks, m.end()):
+                continue
             start = _road_name_start(toks, m.start())
             if start is None:
                 continue
@@ -140,6 +142,16 @@ class AddressRecognizer(CdpRecognizer):
                 results.append(self.result(LOCATION, start, rest.end(), 0.6,
                                            "road and house number"))
         return results
+
+
+def _ordinary_word_at(toks: list[Tok], suffix_end: int) -> bool:
+    """Whether the road suffix ending at ``suffix_end`` is the end of an ordinary two-character
+    word (线路, 思路, 电路, 出路, 一路) rather than of a road's name (南路, 建国路, 学府路)."""
+    for tok in toks:
+        if tok.end == suffix_end and tok.start < suffix_end:
+            return (len(tok.text) == 2 and tok.tag not in ("ns", "nz", "nw")
+                    and tok.text[0] not in "东南西北中")
+    return False
 
 
 def _road_name_start(toks: list[Tok], suffix_at: int) -> int | None:
