@@ -28,6 +28,7 @@ from cdp.identity.resolve import RecordResult, ingest_batch
 from cdp.identity.rules import IdentityRules, load_rules
 from cdp.identity.writer import BatchStats
 from cdp.pii.analyzer import get_analyzer
+from cdp.pii.scan import prefetch as scan_prefetch
 from cdp.policyfiles import PolicyFiles
 
 
@@ -83,7 +84,8 @@ def ingest_records(
         prepared_batches = _prepared_in_workers(platform, items, batch_size, workers)
     else:
         prepared_batches = (
-            (len(batch), [prepare(rec, platform.keyring, rules, platform.policies) for _, rec in batch])
+            (len(batch), _prepare_all([rec for _, rec in batch], platform.keyring, rules,
+                                      platform.policies))
             for batch in _chunked(items, batch_size)
         )
     return _store_batches(platform, prepared_batches, actor=actor, rules=rules, summary=summary,
@@ -235,9 +237,30 @@ def _worker_state() -> tuple[Keyring, IdentityRules, PolicyFiles]:
     return _WORKER
 
 
+def _notes_of(recs: Iterable[RecordIn | None]) -> Iterator[str]:
+    return (i.text for r in recs if r is not None for i in r.interactions if i.text)
+
+
+# Records whose notes the name model reads in one go: enough notes for full batches, few
+# enough that the parsed records of a slice add little to a worker's memory.
+PREFETCH_RECORDS = 256
+
+
+def _prepare_all(recs: list[RecordIn], keyring: Keyring, rules: IdentityRules,
+                 policies: PolicyFiles) -> list[PreparedRecord]:
+    # The name model runs over the notes of many records at once (batched, it costs far
+    # less than over each record's one or two notes).
+    out: list[PreparedRecord] = []
+    for lo in range(0, len(recs), PREFETCH_RECORDS):
+        part = recs[lo : lo + PREFETCH_RECORDS]
+        with scan_prefetch(_notes_of(part)):
+            out.extend(prepare(r, keyring, rules, policies) for r in part)
+    return out
+
+
 def _worker_prepare(recs: list[RecordIn]) -> list[PreparedRecord]:
     keyring, rules, policies = _worker_state()
-    return [prepare(r, keyring, rules, policies) for r in recs]
+    return _prepare_all(recs, keyring, rules, policies)
 
 
 def _worker_parse_prepare(
@@ -245,11 +268,22 @@ def _worker_parse_prepare(
 ) -> list[tuple[int, PreparedRecord | None, str | None]]:
     keyring, rules, policies = _worker_state()
     out: list[tuple[int, PreparedRecord | None, str | None]] = []
-    for n, line in lines:
-        try:
-            out.append((n, prepare(parse_line(line), keyring, rules, policies), None))
-        except RecordRejected as e:
-            out.append((n, None, e.reason))
+    for lo in range(0, len(lines), PREFETCH_RECORDS):
+        parsed: list[tuple[int, RecordIn | None, str | None]] = []
+        for n, line in lines[lo : lo + PREFETCH_RECORDS]:
+            try:
+                parsed.append((n, parse_line(line), None))
+            except RecordRejected as e:
+                parsed.append((n, None, e.reason))
+        with scan_prefetch(_notes_of(rec for _, rec, _ in parsed)):
+            for n, rec, reason in parsed:
+                if rec is None:
+                    out.append((n, None, reason))
+                    continue
+                try:
+                    out.append((n, prepare(rec, keyring, rules, policies), None))
+                except RecordRejected as e:
+                    out.append((n, None, e.reason))
     return out
 
 

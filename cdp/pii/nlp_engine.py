@@ -13,6 +13,7 @@ Chinese text also goes through Baidu's LAC model (:mod:`cdp.pii.models.lac`, shi
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import unicodedata
@@ -23,7 +24,6 @@ from typing import Any
 import spacy
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 from spacy.language import Language
-from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from cdp.pii.language import has_cjk
@@ -90,6 +90,14 @@ def _stretches(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def model_enabled() -> bool:
+    """Whether Chinese text goes through the name model. ``CDP_PII_ZH_MODEL=off`` leaves
+    Chinese names to the rules alone (the engine as it was before the model): for A/B
+    measurements of the model's cost, and as an operator's switch should it misbehave."""
+    return os.environ.get("CDP_PII_ZH_MODEL", "on").strip().lower() not in (
+        "off", "0", "false", "no")
+
+
 # Model results computed ahead for texts about to be scanned (per thread; see prefetch).
 _ahead = threading.local()
 
@@ -139,18 +147,29 @@ def _model_names_within_budget(text: str) -> list[LacSpan] | None:
 @contextmanager
 def prefetch_model_names(texts: Iterable[str]) -> Iterator[None]:
     """Within the block, scans of these texts (in this thread) use model results computed
-    here in batches: the same results, for less CPU than one text at a time."""
+    here in batches: the same results, for less CPU than one text at a time. Blocks nest:
+    an inner one computes only what the outer one has not (ingest prefetches a whole chunk
+    of records, then each record's scan asks again for its own notes)."""
+    if not model_enabled():
+        yield
+        return
+    outer: dict[str, list[LacSpan]] | None = getattr(_ahead, "cache", None)
+    cache = outer if outer is not None else {}
     pieces: dict[str, None] = {}
     for text in texts:
         if isinstance(text, str) and has_cjk(text):
             for start, end in _stretches(text):
-                pieces[text[start:end]] = None
+                piece = text[start:end]
+                if piece not in cache:
+                    pieces[piece] = None
     todo = list(pieces)
-    _ahead.cache = dict(zip(todo, get_lac().spans_many(todo, only=_LAC_KEEP), strict=True))
+    if todo:
+        cache.update(zip(todo, get_lac().spans_many(todo, only=_LAC_KEEP), strict=True))
+    _ahead.cache = cache
     try:
         yield
     finally:
-        _ahead.cache = None
+        _ahead.cache = outer
 
 
 def _shift(spans: list[LacSpan], by: int) -> list[LacSpan]:
@@ -205,7 +224,8 @@ class OfflineNlpEngine(NlpEngine):
             self._pos = pos
             self._tokenizer = tokenizer
             self._tags = pos.word_tag_tab
-            get_lac()
+            if model_enabled():
+                get_lac()
             en = spacy.blank("en")
             self._en = en
             self._vocab = en.vocab
@@ -219,20 +239,16 @@ class OfflineNlpEngine(NlpEngine):
         """Tokenise ``text``; Chinese (or any text with CJK) goes through jieba."""
         if not self._loaded:
             self.load()
-        vocab = self._vocab
-        if vocab is None:
-            raise RuntimeError("OfflineNlpEngine.load() did not build the vocabulary")
         lac: list[LacSpan] | None = []
         if language == "zh" or has_cjk(text):
             # only the model's person names are used (jieba's tokens serve context words);
             # None tells the recognizers the model did not run (budget spent)
-            lac = _model_names_within_budget(text)
+            lac = _model_names_within_budget(text) if model_enabled() else None
             words: list[str] = []
             tags: list[str] = []
             for word in self._tokenizer.cut(text, HMM=True):
                 words.append(word)
                 tags.append(self._tag(word))
-            doc = Doc(vocab, words=words, spaces=[False] * len(words), tags=tags)
             starts = []
             pos = 0
             for w in words:
@@ -247,10 +263,13 @@ class OfflineNlpEngine(NlpEngine):
                 words.append(m.group())
                 starts.append(m.start())
             tags = [""] * len(words)
-            doc = Doc(vocab, words=words, spaces=[False] * len(words))
         artifacts = OfflineNlpArtifacts(
             entities=[],
-            tokens=doc,
+            # The words themselves, not a spaCy Doc: Presidio's context enhancer only
+            # iterates them and takes their lengths, and a Doc would cost a tenth of the scan
+            # and add every new word of every note to the process's spaCy vocabulary for
+            # good (it never shrinks: a long ingest's memory would grow with it).
+            tokens=words,  # type: ignore[arg-type]
             tokens_indices=starts,
             lemmas=[w.lower() for w in words],
             nlp_engine=self,

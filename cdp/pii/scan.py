@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from presidio_analyzer import AnalyzerEngine
 
@@ -110,6 +111,19 @@ def scan_texts(texts: Iterable[str], language: str | None = None, *,
                  and t.strip() and len(t) <= WINDOW_CHARS]
     with prefetch_model_names(fresh):
         return _scan_each(texts, language, min_score)
+
+
+@contextmanager
+def prefetch(texts: Iterable[str], language: str | None = None) -> Iterator[None]:
+    """Within the block, scans (in this thread) of any of ``texts`` find the name model's
+    results computed here, in batches over all of them: for a caller about to scan many
+    texts a few at a time (ingest scans each record's notes), the batching of
+    :func:`scan_texts` across the whole lot. Texts the memo already answers are skipped."""
+    with _memo_lock:
+        fresh = [t for t in texts if isinstance(t, str) and (t, language) not in _memo
+                 and t.strip() and len(t) <= WINDOW_CHARS]
+    with prefetch_model_names(fresh):
+        yield
 
 
 def _scan_each(texts: list[str], language: str | None,

@@ -242,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"throughput ratio ours/stock: {stock_stats['scan_s'] / ours_stats['scan_s']:.2f}x "
           f"(wall), {stock_stats['cpu_s'] / ours_stats['cpu_s']:.2f}x (CPU)")
+    import timeit
+
+    machine = min(timeit.repeat("sum(range(10**7))", number=1, repeat=3)) * 1000
+    print(f"machine: sum(range(10**7)) {machine:.0f} ms, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -18,6 +18,7 @@ threshold can trade recall for precision; see docs/pii.md for the figures.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -109,6 +110,8 @@ class ChinesePersonRecognizer(CdpRecognizer):
         # 1. surname + honorific, starting on a word boundary (王先生, 欧阳女士)
         for m in _HONORIFIC.finditer(text):
             # jieba may glue a one-character verb or preposition to the surname (找任|叔叔)
+            if _measure_or_function(text, m.start()):
+                continue  # 总统和夫人: a conjunction, not the surname 和
             if m.start() in starts or not toks or _glued(toks, m.start(), text):
                 add(m.start(), m.end(), 0.8, "surname with honorific")
         # 2. context word then surname + given name
@@ -201,6 +204,12 @@ _LATIN_OR_CJK = re.compile(r"[A-Za-z\u4e00-\u9fff]")
 _TRIM = " \t\r\n,.;:!?，。；：！？、“”‘’\"'()（）[]【】《》<>·•"
 
 
+def _symbol(ch: str) -> bool:
+    """An emoji, a pictograph or another symbol (the model reads them as unknown characters
+    and may run a name into them: 花🌹, 小凯😂)."""
+    return unicodedata.category(ch)[0] in "SZC"
+
+
 # 周 and 月 are surnames too: 下周再来 is "come back next week", not 周再来.
 _TIME_WORDS = frozenset("下周 上周 本周 每周 这周 那周 下月 上月 本月 每月 这月 当月 次月".split())
 
@@ -210,6 +219,7 @@ def _model_score(name: str, confidence: float) -> float:
     at the start, an honorific at the end, or a transliteration dot; lowered for a single
     character (a given name alone is often a word)."""
     score = 0.45 + 0.35 * confidence
+    # a lone surname character is no evidence of a name (给我买了花: flowers)
     if surname_len(name, 0) and len(name) <= 4:
         score += 0.15
     if name.endswith(ZH_HONORIFICS):
@@ -234,9 +244,9 @@ def _add_model_names(rec: CdpRecognizer, text: str, spans: list[LacSpan],
         if sp.label != "PER":
             continue
         s, e = sp.start, sp.end
-        while s < e and text[s] in _TRIM:
+        while s < e and (text[s] in _TRIM or _symbol(text[s])):
             s += 1
-        while e > s and text[e - 1] in _TRIM:
+        while e > s and (text[e - 1] in _TRIM or _symbol(text[e - 1])):
             e -= 1
         name = text[s:e]
         if not name or not _LATIN_OR_CJK.search(name) or text[max(0, s - 1) : s + 1] in _TIME_WORDS:
@@ -249,6 +259,12 @@ def _add_model_names(rec: CdpRecognizer, text: str, spans: list[LacSpan],
             k = hits.pop()
             r = results[k]
             merged = min(0.95, max(score, r.score) + 0.1)
-            results[k] = rec.result(PERSON, min(s, r.start), max(e, r.end), round(merged, 3),
-                                    "model and rule agree")
+            why = r.analysis_explanation.textual_explanation if r.analysis_explanation else ""
+            if why.startswith(tuple(_WEAK_RULES)) and r.start <= s and e <= r.end and e - s >= 2:
+                # jieba's new word glued a function word to the name (和|老王, 祝|小凯):
+                # the model's boundaries are the name's
+                lo, hi = s, e
+            else:
+                lo, hi = min(s, r.start), max(e, r.end)
+            results[k] = rec.result(PERSON, lo, hi, round(merged, 3), "model and rule agree")
         # a model span across several rule hits (王先生王先生...) adds nothing to them
