@@ -74,56 +74,84 @@ def task_ref(index_key: bytes, *parts: str) -> str:
     return hmac.new(index_key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
+BUYER, OBJECTING = 1, 2  # flag bits per customer
+
+
 @dataclass
 class _Population:
-    """What the population-wide steps need of each customer, in compact arrays (one entry
-    per active customer, in id order): never the traits themselves."""
+    """What the population-wide steps need of each customer, as a few numbers in compact
+    arrays (one entry per active customer, in id order; about 37 bytes): never the traits,
+    nor the id (the spill holds both, read back in the same order). A purchase is a whole
+    day, so the models' inputs are day counts: t_x = age - recency, frequency = x + 1."""
 
-    ids: list[str] = field(default_factory=list)
-    buyer: array = field(default_factory=lambda: array("b"))
-    objecting: array = field(default_factory=lambda: array("b"))
-    recency: array = field(default_factory=lambda: array("d"))
-    frequency: array = field(default_factory=lambda: array("d"))
+    flags: array = field(default_factory=lambda: array("b"))  # BUYER | OBJECTING
+    recency: array = field(default_factory=lambda: array("i"))  # days from last purchase to as_of
+    x: array = field(default_factory=lambda: array("i"))  # repeat purchase days
+    age: array = field(default_factory=lambda: array("i"))  # days from first purchase to as_of
     monetary: array = field(default_factory=lambda: array("d"))
-    x: array = field(default_factory=lambda: array("d"))  # repeat purchase days
-    tx: array = field(default_factory=lambda: array("d"))  # days from first to last purchase
-    age: array = field(default_factory=lambda: array("d"))  # days from first purchase to as_of
     mean_repeat: array = field(default_factory=lambda: array("d"))
     mean_all: array = field(default_factory=lambda: array("d"))
 
-    def add(self, cid: str, rfm: Rfm, t: dict[str, Any], objecting: bool, as_of: date) -> None:
-        self.ids.append(cid)
-        self.objecting.append(objecting)
+    def __len__(self) -> int:
+        return len(self.flags)
+
+    def add(self, rfm: Rfm, t: dict[str, Any], objecting: bool, as_of: date) -> None:
         days = rfm.days
-        self.buyer.append(bool(days))
+        self.flags.append((BUYER if days else 0) | (OBJECTING if objecting else 0))
         if not days:
-            for a in (self.recency, self.frequency, self.monetary, self.x, self.tx, self.age,
-                      self.mean_repeat, self.mean_all):
+            for a in (self.recency, self.x, self.age):
+                a.append(0)
+            for a in (self.monetary, self.mean_repeat, self.mean_all):
                 a.append(0.0)
             return
         n = len(days)
-        self.recency.append(float(t["recency_days"]))
-        self.frequency.append(float(t["frequency"]))
-        self.monetary.append(float(t["monetary"]))
+        self.recency.append(t["recency_days"])
         self.x.append(n - 1)
-        self.tx.append((days[-1] - days[0]).days)
         self.age.append((as_of - days[0]).days)
+        self.monetary.append(float(t["monetary"]))
         self.mean_repeat.append(sum(rfm.day_amounts[1:]) / (n - 1) if n > 1 else 0.0)
         self.mean_all.append(sum(rfm.day_amounts) / n)
 
+    def column(self, name: str, idx: np.ndarray) -> np.ndarray:
+        """One array at ``idx``, as float64 (the values the steps compute on)."""
+        a = getattr(self, name)
+        return np.frombuffer(a, dtype=np.int32 if a.typecode == "i" else np.float64)[idx].astype(
+            np.float64)
+
+
+@dataclass
+class _Scores:
+    """The model scores of the scored customers (in order): per customer the index of its
+    distinct (x, t_x, T) row, its 12-month value and value score; per distinct row the
+    probability alive and expected purchases."""
+
+    row: np.ndarray  # int32 per scored customer
+    clv_12m: np.ndarray  # float64 per scored customer
+    value_score: np.ndarray  # int8 per scored customer
+    p_alive: np.ndarray  # per distinct row
+    expected_90d: np.ndarray  # per distinct row
+
 
 def _score(report: RefreshReport, settings: CrmSettings, pop: _Population, idx: np.ndarray,
-           as_of: date, session: Session) -> dict[str, np.ndarray] | None:
+           as_of: date, session: Session) -> _Scores | None:
     """Fit both models on the scored customers (``idx``) and score them; None when they
     cannot be fitted (too few customers or purchases)."""
     unit = DAYS_PER_UNIT[settings.time_unit]
-    x = np.frombuffer(pop.x, dtype=np.float64)[idx]
-    tx = np.frombuffer(pop.tx, dtype=np.float64)[idx] / unit
-    T = np.frombuffer(pop.age, dtype=np.float64)[idx] / unit
-    freq = x.copy()
-    mean_rep = np.frombuffer(pop.mean_repeat, dtype=np.float64)[idx]
+    x_days = np.frombuffer(pop.x, dtype=np.int32)[idx].astype(np.int64)
+    age = np.frombuffer(pop.age, dtype=np.int32)[idx].astype(np.int64)
+    tx_days = age - np.frombuffer(pop.recency, dtype=np.int32)[idx]
+    # identical (x, t_x, T) rows merged: whole days packed in one integer, whose order is
+    # the rows' lexicographic order (each field < 2**20 days or purchases)
+    key = (x_days << 40) | (tx_days << 20) | age
+    del age, tx_days
+    ukey, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
+    del key
+    mask = (1 << 20) - 1
+    ux = (ukey >> 40).astype(np.float64)
+    utx = ((ukey >> 20) & mask).astype(np.float64) / unit
+    uT = (ukey & mask).astype(np.float64) / unit
     try:
-        params = clv.fit_bgnbd(x, tx, T)
+        params = clv.fit_bgnbd(ux, utx, uT, weights=counts.astype(np.float64))
     except ValueError:
         return None
     if not all(np.isfinite([params.r, params.alpha, params.a, params.b])):
@@ -132,9 +160,12 @@ def _score(report: RefreshReport, settings: CrmSettings, pop: _Population, idx: 
                      "log_likelihood": params.log_likelihood}
     session.add(ModelFit(model="bg_nbd", as_of=as_of, customers=int(idx.size),
                          params={**report.bg_nbd, "time_unit": settings.time_unit}))
-    sc = clv.score(params, x, tx, T, horizon=settings.horizon_days / unit,
-                   months=settings.value_months, days_per_unit=unit,
-                   annual_discount=settings.discount_rate)
+    sc = clv.score_rows(params, ux, utx, uT, horizon=settings.horizon_days / unit,
+                        months=settings.value_months, days_per_unit=unit,
+                        annual_discount=settings.discount_rate)
+    freq = x_days.astype(np.float64)
+    del x_days
+    mean_rep = pop.column("mean_repeat", idx)
     try:
         gg = clv.fit_gamma_gamma(freq, mean_rep)
         spend = clv.expected_spend(gg, freq, mean_rep)
@@ -143,10 +174,11 @@ def _score(report: RefreshReport, settings: CrmSettings, pop: _Population, idx: 
                              params=report.gamma_gamma))
     except ValueError:
         # too few repeat buyers: each customer's own mean spend per purchase day
-        spend = np.frombuffer(pop.mean_all, dtype=np.float64)[idx]
-    value = sc.value(spend)
-    return {"p_alive": sc.p_alive, "expected_90d": sc.expected, "clv_12m": value,
-            "value_score": quintile_scores(value)}
+        spend = pop.column("mean_all", idx)
+    del freq, mean_rep
+    value = sc.discounted_purchases[inv] * spend
+    return _Scores(inv.astype(np.int32), value, quintile_scores(value).astype(np.int8),
+                   sc.p_alive, sc.expected)
 
 
 @dataclass
@@ -204,37 +236,38 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
         clock = t
 
     with Spill() as spill:
-        pop, care = _first_pass(session, platform, settings, as_of, stamp, report, spill)
-        lap("read_traits_accrue")
-        n = len(pop.ids)
-        objecting = np.frombuffer(pop.objecting, dtype=np.int8).astype(bool)
-        buyers = np.frombuffer(pop.buyer, dtype=np.int8).astype(bool)
+        pop = _first_pass(session, platform, settings, as_of, stamp, report, spill)
+        lap("read_traits_accrue_care")
+        n = len(pop)
+        flags = np.frombuffer(pop.flags, dtype=np.int8)
+        objecting = (flags & OBJECTING).astype(bool)
+        buyers = (flags & BUYER).astype(bool)
+        scored = buyers & ~objecting
         report.profiling_objections = int(objecting.sum())
-        scored_idx = np.nonzero(buyers & ~objecting)[0]
+        scored_idx = np.nonzero(scored)[0]
         report.scored = int(scored_idx.size)
-        rfm_scores = np.zeros((3, n), dtype=np.int64)
-        scores: dict[str, np.ndarray] | None = None
+        rfm_scores = np.zeros((3, n), dtype=np.int8)
+        scores: _Scores | None = None
         if scored_idx.size:
-            for row, (col, sign) in enumerate(((pop.recency, -1.0), (pop.frequency, 1.0),
-                                               (pop.monetary, 1.0))):
-                vals = sign * np.frombuffer(col, dtype=np.float64)[scored_idx]
-                rfm_scores[row, scored_idx] = quintile_scores(vals)
+            for row, (col, sign) in enumerate((("recency", -1.0), ("frequency", 1.0),
+                                               ("monetary", 1.0))):
+                vals = (pop.column("x", scored_idx) + 1.0 if col == "frequency"
+                        else pop.column(col, scored_idx))
+                rfm_scores[row, scored_idx] = quintile_scores(sign * vals)
             lap("rfm")
             scores = _score(report, settings, pop, scored_idx, as_of, session)
             lap("fit_score")
-        position = np.full(n, -1, dtype=np.int64)
-        position[scored_idx] = np.arange(scored_idx.size)
-
-        report.points_expired = loyalty.expire_due(session, None, stamp)
-        tiers = loyalty.update_tiers(session, settings, pop.ids, as_of)
-        lap("loyalty")
+        del pop, scored_idx  # from here on: flags, RFM scores and the scores
 
         # profiles are replaced whole (a merged or erased customer's profile goes with it)
         session.execute(delete(CrmProfile))
         memo = _SegmentMemo(segments)
-        for part in _chunks(zip(range(n), spill, strict=True), WRITE_CHUNK):
-            _write_chunk(session, settings, memo, part, pop, objecting, buyers, rfm_scores,
-                         scores, position, tiers, as_of, now, stamp, report)
+        j = 0  # the next scored customer's position in the scores
+        for start, part in zip(range(0, n, WRITE_CHUNK), _chunks(spill, WRITE_CHUNK), strict=True):
+            j = _write_chunk(session, settings, memo, start, part, flags, rfm_scores, scores, j,
+                             as_of, now, stamp, report)
+        # expiry of customers no longer active (their entries follow a merge: normally none)
+        report.points_expired += loyalty.expire_due(session, None, stamp)
         # stays of customers no longer active (merged, erased) end too
         gone = select(Customer.id).where(Customer.status != "active")
         res = session.execute(update(SegmentMember)
@@ -243,11 +276,10 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
                               .values(left_at=stamp)
                               .execution_options(synchronize_session=False))
         report.segments_left += int(getattr(res, "rowcount", 0) or 0)
-        lap("segments_profiles")
+        lap("expiry_tiers_segments_profiles")
 
-    report.care_tasks_created = _care_tasks(session, platform, care)
     report.complaints_opened = complaints.from_interactions(session, platform, settings, stamp)
-    lap("tasks_complaints")
+    lap("complaints")
     session.flush()
     record(session, AuditEntry(actor=actor, action="crm.refresh", detail={
         "as_of": report.as_of, "customers": report.customers, "profiles": report.profiles,
@@ -272,32 +304,34 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _first_pass(session: Session, platform: Any, settings: CrmSettings, as_of: date,
-                stamp: datetime, report: RefreshReport,
-                spill: Spill) -> tuple[_Population, list[_CareCandidate]]:
+                stamp: datetime, report: RefreshReport, spill: Spill) -> _Population:
     pop = _Population()
-    care: list[_CareCandidate] = []
     index_key = platform.keyring.index_key("crm_task")
     pending_orders: list[tuple[str, list[Any]]] = []
     for part in iter_fact_chunks(session, platform, settings):
         consents = gates.newest_consents(session, [f.customer_id for f in part])
+        care: list[_CareCandidate] = []
         for f in part:
             t, rfm = base_traits(f, settings, as_of)
             cid = f.customer_id
             mine = consents.get(cid, {})
-            pop.add(cid, rfm, t, gates.objects_to_profiling(mine), as_of)
+            pop.add(rfm, t, gates.objects_to_profiling(mine), as_of)
             key = (f.key_id, f.dek) if f.key_id and f.dek else None
-            spill.append([key[0] if key else None, key[1].hex() if key else None, t])
+            spill.append([cid, key[0] if key else None, key[1].hex() if key else None, t])
             if key is not None and gates.may_remind(mine):
                 care.extend(_care_candidates(index_key, settings, cid, key, t, as_of))
             orders = [o for o in f.orders if o.day <= as_of]
             if orders:
                 pending_orders.append((cid, orders))
+        # care tasks of this chunk now: a task's reference names its customer, so chunks
+        # never share one
+        report.care_tasks_created += _care_tasks(session, platform, care)
         if len(pending_orders) >= 2000:
             _accrue(session, settings, pending_orders, stamp, report)
             pending_orders = []
     _accrue(session, settings, pending_orders, stamp, report)
-    report.customers = len(pop.ids)
-    return pop, care
+    report.customers = len(pop)
+    return pop
 
 
 def _accrue(session: Session, settings: CrmSettings, pending: list[tuple[str, list[Any]]],
@@ -332,21 +366,25 @@ class _SegmentMemo:
         return out
 
 
-def _write_chunk(session: Session, settings: CrmSettings, memo: _SegmentMemo,
-                 part: list[tuple[int, Any]], pop: _Population, objecting: np.ndarray,
-                 buyers: np.ndarray, rfm_scores: np.ndarray, scores: dict[str, np.ndarray] | None,
-                 position: np.ndarray, tiers: dict[str, str], as_of: date, now: datetime,
-                 stamp: datetime, report: RefreshReport) -> None:
-    """Scores, tier and segments into each customer's traits; their profile rows; the
-    segment entries and exits of these customers (against their open stays)."""
-    ids = [pop.ids[i] for i, _ in part]
+def _write_chunk(session: Session, settings: CrmSettings, memo: _SegmentMemo, start: int,
+                 part: list[Any], flags: np.ndarray, rfm_scores: np.ndarray,
+                 scores: _Scores | None, j: int, as_of: date, now: datetime, stamp: datetime,
+                 report: RefreshReport) -> int:
+    """Point expiry and tiers of these customers (``part``: their spilled records, customers
+    ``start`` on); scores, tier and segments into each one's traits; their profile rows;
+    their segment entries and exits (against their open stays). Returns the position in
+    ``scores`` of the next scored customer."""
+    ids = [rec[0] for rec in part]
+    for i in range(0, len(ids), 500):
+        report.points_expired += loyalty.expire_due(session, ids[i:i + 500], stamp, due_only=True)
+    tiers = loyalty.update_tiers(session, settings, ids, as_of)
     open_stays: dict[str, dict[str, int]] = {}
     leaving: list[int] = []
-    for start in range(0, len(ids), 500):
+    for i in range(0, len(ids), 500):
         for rid, seg_name, cid in session.execute(
                 select(SegmentMember.id, SegmentMember.segment, SegmentMember.customer_id)
                 .where(SegmentMember.left_at.is_(None),
-                       SegmentMember.customer_id.in_(ids[start:start + 500]))
+                       SegmentMember.customer_id.in_(ids[i:i + 500]))
                 .order_by(SegmentMember.id)):
             stays = open_stays.setdefault(cid, {})
             if seg_name in stays:
@@ -355,18 +393,22 @@ def _write_chunk(session: Session, settings: CrmSettings, memo: _SegmentMemo,
                 stays[seg_name] = rid
     profiles: list[dict[str, Any]] = []
     entering: list[dict[str, Any]] = []
-    for (i, (key_id, dek_hex, t)), cid in zip(part, ids, strict=True):
+    for i, (cid, key_id, dek_hex, t) in enumerate(part, start):
         if rfm_scores[0, i]:
             t["r_score"], t["f_score"], t["m_score"] = (int(v) for v in rfm_scores[:, i])
-        j = int(position[i])
-        if scores is not None and j >= 0:
-            pa = float(scores["p_alive"][j])
-            t.update(p_alive=round(pa, 4), churn_score=round(1.0 - pa, 4),
-                     expected_90d=round(float(scores["expected_90d"][j]), 4),
-                     clv_12m=round(float(scores["clv_12m"][j]), 2),
-                     value_score=int(scores["value_score"][j]))
+        objecting = bool(flags[i] & OBJECTING)
+        scored = bool(flags[i] & BUYER) and not objecting
+        if scored:
+            if scores is not None:
+                row = int(scores.row[j])
+                pa = float(scores.p_alive[row])
+                t.update(p_alive=round(pa, 4), churn_score=round(1.0 - pa, 4),
+                         expected_90d=round(float(scores.expected_90d[row]), 4),
+                         clv_12m=round(float(scores.clv_12m[j]), 2),
+                         value_score=int(scores.value_score[j]))
+            j += 1
         t["tier"] = tiers.get(cid)
-        member_of = [] if objecting[i] or not buyers[i] else memo.members(t)
+        member_of = memo.members(t) if scored else []
         stays = open_stays.get(cid, {})
         for name in member_of:
             if name not in stays:
@@ -383,18 +425,19 @@ def _write_chunk(session: Session, settings: CrmSettings, memo: _SegmentMemo,
                                         fields.field_aad("crm_profiles", "traits_ct", cid)),
             "r_score": t.get("r_score"), "f_score": t.get("f_score"), "m_score": t.get("m_score"),
             "p_alive": t.get("p_alive"), "clv_12m": t.get("clv_12m"),
-            "value_score": t.get("value_score"), "profiling_objection": bool(objecting[i]),
+            "value_score": t.get("value_score"), "profiling_objection": objecting,
             "next_refill_due": date.fromisoformat(min(due)) if due else None,
         })
-    for start in range(0, len(leaving), 500):
+    for i in range(0, len(leaving), 500):
         session.execute(update(SegmentMember)
-                        .where(SegmentMember.id.in_(leaving[start:start + 500]))
+                        .where(SegmentMember.id.in_(leaving[i:i + 500]))
                         .values(left_at=stamp).execution_options(synchronize_session=False))
     insert_rows(session, _table(SegmentMember), entering)
     insert_rows(session, _table(CrmProfile), profiles)
     report.segments_entered += len(entering)
     report.segments_left += len(leaving)
     report.profiles += len(profiles)
+    return j
 
 
 def _care_tasks(session: Session, platform: Any, wanted: list[_CareCandidate]) -> int:

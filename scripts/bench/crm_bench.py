@@ -26,12 +26,16 @@ refresh: the generator's records for --people people (about 1.25 customers a per
 care_reminders and profiling consents added to some records, ``cdp init`` + ``cdp ingest``,
 then ``refresh()`` timed in process with its phases and the process's peak RSS; baseline:
 a plain SQL pass over the same orders (every source record's encrypted orders read, as the
-refresh must read them). Goal: 100,000 customers under 60 s.
+refresh must read them). Goal: 100,000 customers under 60 s. Memory: each run's peak RSS over
+the RSS at its start (the peak is reset before each run, Linux ``/proc/self/clear_refs``);
+run at two sizes (``--people 8000`` and ``80000``), the difference over the difference in
+customers is what the refresh holds per customer.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -58,6 +62,27 @@ def machine_figure() -> float:
 
 def _load_avg() -> float:
     return round(os.getloadavg()[0], 2)
+
+
+def _rss_mb(field: str) -> float | None:
+    """VmRSS (now) or VmHWM (peak since the last reset) of this process, in MB (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the process's peak RSS (Linux: ``5`` to /proc/self/clear_refs), so a run's peak
+    is its own and not an earlier step's."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 # -- fit ----------------------------------------------------------------------------------
@@ -280,6 +305,9 @@ def bench_refresh(args: argparse.Namespace) -> dict[str, Any]:
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for run in range(args.runs):
         load = _load_avg()
+        gc.collect()
+        reset = _reset_peak_rss()
+        rss_start = _rss_mb("VmRSS")
         t, cpu = time.perf_counter(), time.process_time()
         with platform.transaction() as s:
             rep = refresh(s, platform, date.fromisoformat(args.as_of) if args.as_of else None,
@@ -289,6 +317,11 @@ def bench_refresh(args: argparse.Namespace) -> dict[str, Any]:
             "seconds": round(secs, 2), "cpu_s": round(time.process_time() - cpu, 2),
             "load_before": load, "load_after": _load_avg(),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            # the run's own peak over the RSS at its start (peak reset before the run)
+            "rss_start_mb": rss_start,
+            "run_peak_growth_mb": (round(peak - rss_start, 1)
+                                   if reset and rss_start is not None
+                                   and (peak := _rss_mb("VmHWM")) is not None else None),
             "phases": rep.seconds, "customers": rep.customers,
             "scored": rep.scored, "segments_entered": rep.segments_entered,
             "segments_left": rep.segments_left, "points_accrued": rep.points_accrued,
