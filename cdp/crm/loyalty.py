@@ -95,32 +95,38 @@ def balance(session: Session, customer_id: str) -> int:
                               .where(LoyaltyEntry.customer_id == customer_id)) or 0)
 
 
-def expire_due(session: Session, customer_ids: Iterable[str] | None, now: datetime, *,
-               due_only: bool = False) -> int:
+def expire_due(session: Session, customer_ids: Iterable[str] | None, now: datetime) -> int:
     """Append an expiry entry for each lot past its expiry: minus the points left in it
     (0 when they were spent; spending takes the oldest first).
-    All customers with an expired lot when ``customer_ids`` is None; with ``due_only``,
-    those of ``customer_ids`` (a refresh, chunk by chunk). Returns entries added."""
-    q = select(LoyaltyEntry).order_by(LoyaltyEntry.customer_id, LoyaltyEntry.at, LoyaltyEntry.id)
-    ids = None if customer_ids is None else list(customer_ids)
-    if ids is not None:
-        q = q.where(LoyaltyEntry.customer_id.in_(ids))
-    if ids is None or due_only:
-        # lots past their expiry without an expiry entry: every expired lot gets one (of
-        # 0 points when it was spent), so a lot is looked at once, not every night
-        handled = select(LoyaltyEntry.lot_id).where(LoyaltyEntry.kind == "expiry",
-                                                    LoyaltyEntry.lot_id.is_not(None))
-        due = select(LoyaltyEntry.customer_id).where(
-            LoyaltyEntry.expires_at <= now, LoyaltyEntry.points > 0)
-        if ids is not None:
-            handled = handled.where(LoyaltyEntry.customer_id.in_(ids))
-            due = due.where(LoyaltyEntry.customer_id.in_(ids))
-        q = q.where(LoyaltyEntry.customer_id.in_(
-            due.where(LoyaltyEntry.id.not_in(handled)).distinct()))
+    All customers with an expired lot when ``customer_ids`` is None, 2,000 customers at a
+    time (a first refresh over a long history expires a lot of most customers). Returns
+    entries added."""
+    cols = (LoyaltyEntry.id, LoyaltyEntry.customer_id, LoyaltyEntry.kind, LoyaltyEntry.points,
+            LoyaltyEntry.at, LoyaltyEntry.expires_at, LoyaltyEntry.lot_id)
+    q = select(*cols).order_by(LoyaltyEntry.customer_id, LoyaltyEntry.at, LoyaltyEntry.id)
+    if customer_ids is not None:
+        return _expire(session, session.execute(
+            q.where(LoyaltyEntry.customer_id.in_(list(customer_ids)))), now)
+    # lots past their expiry without an expiry entry: every expired lot gets one (of
+    # 0 points when it was spent), so a lot is looked at once, not every night
+    handled = select(LoyaltyEntry.lot_id).where(LoyaltyEntry.kind == "expiry",
+                                                LoyaltyEntry.lot_id.is_not(None))
+    due = (select(LoyaltyEntry.customer_id).where(
+        LoyaltyEntry.expires_at <= now, LoyaltyEntry.points > 0,
+        LoyaltyEntry.id.not_in(handled)).distinct()
+        .order_by(LoyaltyEntry.customer_id).limit(2000))
+    added, last = 0, None
+    while True:
+        page = list(session.scalars(due if last is None else due.where(LoyaltyEntry.customer_id > last)))
+        if not page:
+            return added
+        added += _expire(session, session.execute(q.where(LoyaltyEntry.customer_id.in_(page))), now)
+        last = page[-1]
+
+
+def _expire(session: Session, found: Iterable[Any], now: datetime) -> int:
     per: dict[str, list[Any]] = defaultdict(list)
-    for e in session.execute(q.with_only_columns(
-            LoyaltyEntry.id, LoyaltyEntry.customer_id, LoyaltyEntry.kind, LoyaltyEntry.points,
-            LoyaltyEntry.at, LoyaltyEntry.expires_at, LoyaltyEntry.lot_id)):
+    for e in found:
         per[e.customer_id].append(e)
     rows: list[dict[str, Any]] = []
     for cid, entries in per.items():
@@ -222,23 +228,20 @@ def trailing_points(session: Session, as_of: date,
          .group_by(LoyaltyEntry.customer_id))
     if customer_ids is None:
         return {cid: int(p or 0) for cid, p in session.execute(q)}
-    out: dict[str, int] = {}
-    for i in range(0, len(customer_ids), 500):
-        out.update((cid, int(p or 0)) for cid, p in session.execute(
-            q.where(LoyaltyEntry.customer_id.in_(customer_ids[i:i + 500]))))
-    return out
+    return {cid: int(p or 0) for cid, p in session.execute(
+        q.where(LoyaltyEntry.customer_id.in_(list(customer_ids))))}
 
 
 def update_tiers(session: Session, settings: CrmSettings, customer_ids: Iterable[str],
-                 as_of: date) -> dict[str, str]:
+                 as_of: date, *, chunk: int = 500) -> dict[str, str]:
     """Tier per customer: up at once when the trailing points reach a higher tier, down only
-    once the tier period has ended. Returns customer -> tier. 500 customers at a time:
+    once the tier period has ended. Returns customer -> tier. ``chunk`` customers at a time:
     their points and accounts read as plain rows, new accounts inserted, changed ones
     updated in one executemany."""
     ids = list(customer_ids)
     out: dict[str, str] = {}
-    for i in range(0, len(ids), 500):
-        out.update(_update_tiers(session, settings, ids[i:i + 500], as_of))
+    for i in range(0, len(ids), chunk):
+        out.update(_update_tiers(session, settings, ids[i:i + chunk], as_of))
     session.flush()
     return out
 

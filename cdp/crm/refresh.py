@@ -9,11 +9,12 @@ transaction; everything here only flushes.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import hmac
 import logging
 import time as _time
-from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
@@ -77,46 +78,54 @@ def task_ref(index_key: bytes, *parts: str) -> str:
 BUYER, OBJECTING = 1, 2  # flag bits per customer
 
 
-@dataclass
 class _Population:
     """What the population-wide steps need of each customer, as a few numbers in compact
-    arrays (one entry per active customer, in id order; about 37 bytes): never the traits,
-    nor the id (the spill holds both, read back in the same order). A purchase is a whole
-    day, so the models' inputs are day counts: t_x = age - recency, frequency = x + 1."""
+    arrays (one entry per active customer, in id order; 37 bytes): never the traits, nor
+    the id (the spill holds both, read back in the same order). A purchase is a whole day,
+    so the models' inputs are day counts: t_x = age - recency, frequency = x + 1. The
+    arrays are allocated once for the customers counted before the pass (grown if more
+    come), not grown customer by customer: growing leaves holes in the heap."""
 
-    flags: array = field(default_factory=lambda: array("b"))  # BUYER | OBJECTING
-    recency: array = field(default_factory=lambda: array("i"))  # days from last purchase to as_of
-    x: array = field(default_factory=lambda: array("i"))  # repeat purchase days
-    age: array = field(default_factory=lambda: array("i"))  # days from first purchase to as_of
-    monetary: array = field(default_factory=lambda: array("d"))
-    mean_repeat: array = field(default_factory=lambda: array("d"))
-    mean_all: array = field(default_factory=lambda: array("d"))
+    COLUMNS = (("flags", np.int8),  # BUYER | OBJECTING
+               ("recency", np.int32),  # days from the last purchase to as_of
+               ("x", np.int32),  # repeat purchase days
+               ("age", np.int32),  # days from the first purchase to as_of
+               ("monetary", np.float64), ("mean_repeat", np.float64), ("mean_all", np.float64))
+
+    def __init__(self, capacity: int) -> None:
+        self.n = 0
+        self._cols = {name: np.zeros(max(capacity, 1), dtype=dt) for name, dt in self.COLUMNS}
 
     def __len__(self) -> int:
-        return len(self.flags)
+        return self.n
 
     def add(self, rfm: Rfm, t: dict[str, Any], objecting: bool, as_of: date) -> None:
+        i = self.n
+        if i == self._cols["flags"].size:
+            for name, col in self._cols.items():
+                grown = np.zeros(2 * col.size, dtype=col.dtype)
+                grown[:i] = col
+                self._cols[name] = grown
+        self.n = i + 1
         days = rfm.days
-        self.flags.append((BUYER if days else 0) | (OBJECTING if objecting else 0))
+        c = self._cols
+        c["flags"][i] = (BUYER if days else 0) | (OBJECTING if objecting else 0)
         if not days:
-            for a in (self.recency, self.x, self.age):
-                a.append(0)
-            for a in (self.monetary, self.mean_repeat, self.mean_all):
-                a.append(0.0)
-            return
+            return  # zeros
         n = len(days)
-        self.recency.append(t["recency_days"])
-        self.x.append(n - 1)
-        self.age.append((as_of - days[0]).days)
-        self.monetary.append(float(t["monetary"]))
-        self.mean_repeat.append(sum(rfm.day_amounts[1:]) / (n - 1) if n > 1 else 0.0)
-        self.mean_all.append(sum(rfm.day_amounts) / n)
+        c["recency"][i] = t["recency_days"]
+        c["x"][i] = n - 1
+        c["age"][i] = (as_of - days[0]).days
+        c["monetary"][i] = float(t["monetary"])
+        c["mean_repeat"][i] = sum(rfm.day_amounts[1:]) / (n - 1) if n > 1 else 0.0
+        c["mean_all"][i] = sum(rfm.day_amounts) / n
+
+    def raw(self, name: str) -> np.ndarray:
+        return self._cols[name][:self.n]
 
     def column(self, name: str, idx: np.ndarray) -> np.ndarray:
         """One array at ``idx``, as float64 (the values the steps compute on)."""
-        a = getattr(self, name)
-        return np.frombuffer(a, dtype=np.int32 if a.typecode == "i" else np.float64)[idx].astype(
-            np.float64)
+        return self._cols[name][idx].astype(np.float64)
 
 
 @dataclass
@@ -137,9 +146,9 @@ def _score(report: RefreshReport, settings: CrmSettings, pop: _Population, idx: 
     """Fit both models on the scored customers (``idx``) and score them; None when they
     cannot be fitted (too few customers or purchases)."""
     unit = DAYS_PER_UNIT[settings.time_unit]
-    x_days = np.frombuffer(pop.x, dtype=np.int32)[idx].astype(np.int64)
-    age = np.frombuffer(pop.age, dtype=np.int32)[idx].astype(np.int64)
-    tx_days = age - np.frombuffer(pop.recency, dtype=np.int32)[idx]
+    x_days = pop.raw("x")[idx].astype(np.int64)
+    age = pop.raw("age")[idx].astype(np.int64)
+    tx_days = age - pop.raw("recency")[idx]
     # identical (x, t_x, T) rows merged: whole days packed in one integer, whose order is
     # the rows' lexicographic order (each field < 2**20 days or purchases)
     key = (x_days << 40) | (tx_days << 20) | age
@@ -239,7 +248,7 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
         pop = _first_pass(session, platform, settings, as_of, stamp, report, spill)
         lap("read_traits_accrue_care")
         n = len(pop)
-        flags = np.frombuffer(pop.flags, dtype=np.int8)
+        flags = pop.raw("flags")
         objecting = (flags & OBJECTING).astype(bool)
         buyers = (flags & BUYER).astype(bool)
         scored = buyers & ~objecting
@@ -258,6 +267,9 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
             scores = _score(report, settings, pop, scored_idx, as_of, session)
             lap("fit_score")
         del pop, scored_idx  # from here on: flags, RFM scores and the scores
+        _release_freed_heap()
+        report.points_expired = loyalty.expire_due(session, None, stamp)
+        lap("expiry")
 
         # profiles are replaced whole (a merged or erased customer's profile goes with it)
         session.execute(delete(CrmProfile))
@@ -266,8 +278,6 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
         for start, part in zip(range(0, n, WRITE_CHUNK), _chunks(spill, WRITE_CHUNK), strict=True):
             j = _write_chunk(session, settings, memo, start, part, flags, rfm_scores, scores, j,
                              as_of, now, stamp, report)
-        # expiry of customers no longer active (their entries follow a merge: normally none)
-        report.points_expired += loyalty.expire_due(session, None, stamp)
         # stays of customers no longer active (merged, erased) end too
         gone = select(Customer.id).where(Customer.status != "active")
         res = session.execute(update(SegmentMember)
@@ -276,7 +286,7 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
                               .values(left_at=stamp)
                               .execution_options(synchronize_session=False))
         report.segments_left += int(getattr(res, "rowcount", 0) or 0)
-        lap("expiry_tiers_segments_profiles")
+        lap("tiers_segments_profiles")
 
     report.complaints_opened = complaints.from_interactions(session, platform, settings, stamp)
     lap("complaints")
@@ -289,6 +299,16 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
 
 
 WRITE_CHUNK = 5000
+
+
+def _release_freed_heap() -> None:
+    """Hand the memory the population steps freed back to the system (glibc's
+    ``malloc_trim``; elsewhere nothing). Their temporaries (sorts, ranks, the merged
+    rows: tens of bytes a customer) come from the heap once numpy's large blocks have
+    raised glibc's mmap threshold, and glibc keeps a freed heap resident: the second pass
+    would start from the steps' peak."""
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL(None).malloc_trim(0)
 MEMO_MAX = 4096
 
 
@@ -305,7 +325,8 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 def _first_pass(session: Session, platform: Any, settings: CrmSettings, as_of: date,
                 stamp: datetime, report: RefreshReport, spill: Spill) -> _Population:
-    pop = _Population()
+    pop = _Population(session.scalar(select(func.count()).select_from(Customer)
+                                     .where(Customer.status == "active")) or 0)
     index_key = platform.keyring.index_key("crm_task")
     pending_orders: list[tuple[str, list[Any]]] = []
     for part in iter_fact_chunks(session, platform, settings):
@@ -370,13 +391,11 @@ def _write_chunk(session: Session, settings: CrmSettings, memo: _SegmentMemo, st
                  part: list[Any], flags: np.ndarray, rfm_scores: np.ndarray,
                  scores: _Scores | None, j: int, as_of: date, now: datetime, stamp: datetime,
                  report: RefreshReport) -> int:
-    """Point expiry and tiers of these customers (``part``: their spilled records, customers
-    ``start`` on); scores, tier and segments into each one's traits; their profile rows;
+    """Tiers of these customers (``part``: their spilled records, customers ``start`` on)
+    (their points are all accrued); scores, tier and segments into each one's traits; their profile rows;
     their segment entries and exits (against their open stays). Returns the position in
     ``scores`` of the next scored customer."""
     ids = [rec[0] for rec in part]
-    for i in range(0, len(ids), 500):
-        report.points_expired += loyalty.expire_due(session, ids[i:i + 500], stamp, due_only=True)
     tiers = loyalty.update_tiers(session, settings, ids, as_of)
     open_stays: dict[str, dict[str, int]] = {}
     leaving: list[int] = []
