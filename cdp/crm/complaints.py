@@ -275,7 +275,7 @@ def from_interactions(session: Session, platform: Any, settings: CrmSettings, no
     """A ticket for every `complaint` interaction without one (category by the policy's
     keywords in its text; the text itself goes nowhere). Returns the number opened.
 
-    Written in bulk (tickets, their first state, one audit entry each), 5,000 interactions
+    Written in bulk (tickets, their first state, one audit entry each), 2,000 interactions
     at a time: a first refresh over a large history opens tens of thousands."""
     opened = 0
     while True:
@@ -285,7 +285,7 @@ def from_interactions(session: Session, platform: Any, settings: CrmSettings, no
             return opened
 
 
-OPEN_BATCH = 5000
+OPEN_BATCH = 2000
 
 
 def _open_batch(session: Session, platform: Any, settings: CrmSettings, now: datetime,

@@ -98,7 +98,7 @@ def balance(session: Session, customer_id: str) -> int:
 def expire_due(session: Session, customer_ids: Iterable[str] | None, now: datetime) -> int:
     """Append an expiry entry for each lot past its expiry: minus the points left in it
     (0 when they were spent; spending takes the oldest first).
-    All customers with an expired lot when ``customer_ids`` is None, 5,000 customers at a
+    All customers with an expired lot when ``customer_ids`` is None, 2,000 customers at a
     time (a first refresh over a long history expires a lot of most customers). Returns
     entries added."""
     cols = (LoyaltyEntry.id, LoyaltyEntry.customer_id, LoyaltyEntry.kind, LoyaltyEntry.points,
@@ -114,7 +114,7 @@ def expire_due(session: Session, customer_ids: Iterable[str] | None, now: dateti
     due = (select(LoyaltyEntry.customer_id).where(
         LoyaltyEntry.expires_at <= now, LoyaltyEntry.points > 0,
         LoyaltyEntry.id.not_in(handled)).distinct()
-        .order_by(LoyaltyEntry.customer_id).limit(5000))
+        .order_by(LoyaltyEntry.customer_id).limit(2000))
     added, last = 0, None
     while True:
         page = list(session.scalars(due if last is None else due.where(LoyaltyEntry.customer_id > last)))

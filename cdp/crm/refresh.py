@@ -329,9 +329,9 @@ def _first_pass(session: Session, platform: Any, settings: CrmSettings, as_of: d
                                      .where(Customer.status == "active")) or 0)
     index_key = platform.keyring.index_key("crm_task")
     pending_orders: list[tuple[str, list[Any]]] = []
+    care: list[_CareCandidate] = []
     for part in iter_fact_chunks(session, platform, settings):
         consents = gates.newest_consents(session, [f.customer_id for f in part])
-        care: list[_CareCandidate] = []
         for f in part:
             t, rfm = base_traits(f, settings, as_of)
             cid = f.customer_id
@@ -344,13 +344,14 @@ def _first_pass(session: Session, platform: Any, settings: CrmSettings, as_of: d
             orders = [o for o in f.orders if o.day <= as_of]
             if orders:
                 pending_orders.append((cid, orders))
-        # care tasks of this chunk now: a task's reference names its customer, so chunks
-        # never share one
-        report.care_tasks_created += _care_tasks(session, platform, care)
         if len(pending_orders) >= 2000:
+            # with the care tasks of the same customers: a task's reference names its
+            # customer, so batches never share one
             _accrue(session, settings, pending_orders, stamp, report)
-            pending_orders = []
+            report.care_tasks_created += _care_tasks(session, platform, care)
+            pending_orders, care = [], []
     _accrue(session, settings, pending_orders, stamp, report)
+    report.care_tasks_created += _care_tasks(session, platform, care)
     report.customers = len(pop)
     return pop
 
