@@ -4,6 +4,7 @@
     python -m scripts.bench.crm_bench fit                      # 100k and 1M synthetic customers
     python -m scripts.bench.crm_bench cdnow [--database-url URL]
     python -m scripts.bench.crm_bench refresh --people 80000 [--database-url URL] [--reuse DIR]
+    python -m scripts.bench.crm_bench compare DIR_A DIR_B     # two refreshed copies: equal?
 
 Every run prints a machine figure (the time of ``sum(range(10**7))``) and a baseline measured
 in the same run:
@@ -340,6 +341,61 @@ def bench_refresh(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+# -- compare ------------------------------------------------------------------------------
+def _crm_state(work: Path) -> dict[str, Any]:
+    """What a refresh leaves, decrypted: every profile's traits (without ``as_of``), open
+    segment stays, ledger sums and entry count, tiers, clear profile columns, counts of care
+    tasks and tickets."""
+    from sqlalchemy import func, select
+
+    import cdp.models  # noqa: F401 - every table mapped
+    from cdp.config import Config
+    from cdp.crm.models import CareTask, Complaint, CrmProfile, LoyaltyAccount, LoyaltyEntry, SegmentMember
+    from cdp.crm.reads import load_traits
+    from cdp.platform import Platform
+
+    p = Platform(Config(database_url=f"sqlite:///{work / 'cdp.db'}",
+                        keyring_path=str(work / "keyring.json"),
+                        policy_dir=str(REPO / "policies"), export_dir=str(work / "ex")))
+    with p.transaction() as s:
+        traits = load_traits(s, p, list(s.scalars(select(CrmProfile.customer_id))))
+        for t in traits.values():
+            t.pop("as_of", None)
+        out = {
+            "traits": traits,
+            "open_stays": set(s.execute(select(SegmentMember.segment, SegmentMember.customer_id)
+                                        .where(SegmentMember.left_at.is_(None))).all()),
+            "stays": s.scalar(select(func.count()).select_from(SegmentMember)),
+            "ledger_sums": dict(s.execute(select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
+                                          .group_by(LoyaltyEntry.customer_id)).all()),
+            "ledger_entries": s.scalar(select(func.count()).select_from(LoyaltyEntry)),
+            "tiers": {r[0]: tuple(r[1:]) for r in s.execute(select(
+                LoyaltyAccount.customer_id, LoyaltyAccount.tier, LoyaltyAccount.tier_since,
+                LoyaltyAccount.tier_until))},
+            "profiles": {r[0]: tuple(r[1:]) for r in s.execute(select(
+                CrmProfile.customer_id, CrmProfile.r_score, CrmProfile.f_score, CrmProfile.m_score,
+                CrmProfile.p_alive, CrmProfile.clv_12m, CrmProfile.value_score,
+                CrmProfile.profiling_objection, CrmProfile.next_refill_due))},
+            "care_tasks": s.scalar(select(func.count()).select_from(CareTask)),
+            "tickets": s.scalar(select(func.count()).select_from(Complaint)),
+        }
+    p.dispose()
+    return out
+
+
+def bench_compare(args: argparse.Namespace) -> dict[str, Any]:
+    """Two refreshed SQLite work directories (``--reuse`` of two runs): equal or not, per part."""
+    a, b = _crm_state(Path(args.a)), _crm_state(Path(args.b))
+    out: dict[str, Any] = {}
+    for k in a:
+        same = a[k] == b[k]
+        out[k] = {"same": same, "size": len(a[k]) if hasattr(a[k], "__len__") else a[k]}
+        if not same and k == "traits":
+            out[k]["different_customers"] = sum(a[k][c] != b[k].get(c) for c in a[k])
+    print(json.dumps(out), flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -356,8 +412,12 @@ def main() -> None:
     r.add_argument("--reuse", default=None, help="work directory of an earlier run (skips ingest)")
     r.add_argument("--runs", type=int, default=2)
     r.add_argument("--as-of", default=None)
+    cmp = sub.add_parser("compare", help="compare two refreshed work directories")
+    cmp.add_argument("a")
+    cmp.add_argument("b")
     args = ap.parse_args()
-    {"fit": bench_fit, "cdnow": bench_cdnow, "refresh": bench_refresh}[args.cmd](args)
+    {"fit": bench_fit, "cdnow": bench_cdnow, "refresh": bench_refresh,
+     "compare": bench_compare}[args.cmd](args)
 
 
 if __name__ == "__main__":
