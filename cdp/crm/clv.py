@@ -134,16 +134,20 @@ def bgnbd_log_likelihood(log_params: Array, x: Array, tx: Array, T: Array, w: Ar
 
 
 def fit_bgnbd(
-    x: Array, tx: Array, T: Array, *, merge: bool = True, start: tuple[float, ...] = (1, 1, 1, 1)
+    x: Array, tx: Array, T: Array, *, merge: bool = True, start: tuple[float, ...] = (1, 1, 1, 1),
+    weights: Array | None = None,
 ) -> BgNbdParams:
-    """Maximum-likelihood BG/NBD parameters for the customers (x, t_x, T).
+    """Maximum-likelihood BG/NBD parameters for the customers (x, t_x, T); with ``weights``,
+    the rows are already merged and each counts that many times.
 
     Raises ValueError when there is nothing to fit (no customers, or no time observed).
     """
     x, tx, T = (np.asarray(v, dtype=np.float64) for v in (x, tx, T))
     if x.size == 0 or not np.any(T > 0):
         raise ValueError("no customers with an observation period to fit")
-    if merge:
+    if weights is not None:
+        w = np.asarray(weights, dtype=np.float64)
+    elif merge:
         (x, tx, T), w = merge_rows(x, tx, T)
     else:
         w = np.ones_like(x)
@@ -283,6 +287,14 @@ def score(p: BgNbdParams, x: Array, tx: Array, T: Array, *, horizon: float, mont
     month's purchases is linear in spend, so the value is ``discounted_purchases x spend``.
     """
     (ux, utx, uT), inv, _ = distinct_rows(x, tx, T)
+    rows = score_rows(p, ux, utx, uT, horizon=horizon, months=months,
+                      days_per_unit=days_per_unit, annual_discount=annual_discount)
+    return Scores(rows.p_alive[inv], rows.expected[inv], rows.discounted_purchases[inv])
+
+
+def score_rows(p: BgNbdParams, ux: Array, utx: Array, uT: Array, *, horizon: float, months: int,
+               days_per_unit: float, annual_discount: float) -> Scores:
+    """``score`` of distinct (x, t_x, T) rows, one value each (the caller spreads them)."""
     alive = probability_alive(p, ux, utx, uT)
     exp_h = expected_purchases(p, horizon, ux, utx, uT)
     monthly = (1.0 + annual_discount) ** (1.0 / 12.0) - 1.0
@@ -293,7 +305,7 @@ def score(p: BgNbdParams, x: Array, tx: Array, T: Array, *, horizon: float, mont
         cur = expected_purchases(p, unit_month * i, ux, utx, uT)
         det += (cur - prev) / (1.0 + monthly) ** i
         prev = cur
-    return Scores(alive[inv], exp_h[inv], det[inv])
+    return Scores(alive, exp_h, det)
 
 
 def simulate_bgnbd(

@@ -275,8 +275,22 @@ def from_interactions(session: Session, platform: Any, settings: CrmSettings, no
     """A ticket for every `complaint` interaction without one (category by the policy's
     keywords in its text; the text itself goes nowhere). Returns the number opened.
 
-    Written in bulk (tickets, their first state, one audit entry each): a first refresh
-    over a large history opens tens of thousands."""
+    Written in bulk (tickets, their first state, one audit entry each), 2,000 interactions
+    at a time: a first refresh over a large history opens tens of thousands."""
+    opened = 0
+    while True:
+        n = _open_batch(session, platform, settings, now, OPEN_BATCH)
+        opened += n
+        if n < OPEN_BATCH:
+            return opened
+
+
+OPEN_BATCH = 2000
+
+
+def _open_batch(session: Session, platform: Any, settings: CrmSettings, now: datetime,
+                limit: int) -> int:
+    """Tickets for the oldest ``limit`` complaint interactions without one."""
     have = select(Complaint.interaction_id).where(Complaint.interaction_id.is_not(None))
     rows = session.execute(
         select(
@@ -290,6 +304,7 @@ def from_interactions(session: Session, platform: Any, settings: CrmSettings, no
         .join(SourceRecord, SourceRecord.id == Interaction.record_id)
         .where(Interaction.kind == "complaint", Interaction.id.not_in(have))
         .order_by(Interaction.at, Interaction.id)
+        .limit(limit)
     ).all()
     if not rows:
         return 0

@@ -98,23 +98,35 @@ def balance(session: Session, customer_id: str) -> int:
 def expire_due(session: Session, customer_ids: Iterable[str] | None, now: datetime) -> int:
     """Append an expiry entry for each lot past its expiry: minus the points left in it
     (0 when they were spent; spending takes the oldest first).
-    All customers with an expired lot when ``customer_ids`` is None. Returns entries added."""
-    q = select(LoyaltyEntry).order_by(LoyaltyEntry.customer_id, LoyaltyEntry.at, LoyaltyEntry.id)
+    All customers with an expired lot when ``customer_ids`` is None, 2,000 customers at a
+    time (a first refresh over a long history expires a lot of most customers). Returns
+    entries added."""
+    cols = (LoyaltyEntry.id, LoyaltyEntry.customer_id, LoyaltyEntry.kind, LoyaltyEntry.points,
+            LoyaltyEntry.at, LoyaltyEntry.expires_at, LoyaltyEntry.lot_id)
+    q = select(*cols).order_by(LoyaltyEntry.customer_id, LoyaltyEntry.at, LoyaltyEntry.id)
     if customer_ids is not None:
-        q = q.where(LoyaltyEntry.customer_id.in_(list(customer_ids)))
-    else:
-        # lots past their expiry without an expiry entry: every expired lot gets one (of
-        # 0 points when it was spent), so a lot is looked at once, not every night
-        handled = select(LoyaltyEntry.lot_id).where(LoyaltyEntry.kind == "expiry",
-                                                    LoyaltyEntry.lot_id.is_not(None))
-        due = select(LoyaltyEntry.customer_id).where(
-            LoyaltyEntry.expires_at <= now, LoyaltyEntry.points > 0,
-            LoyaltyEntry.id.not_in(handled)).distinct()
-        q = q.where(LoyaltyEntry.customer_id.in_(due))
+        return _expire(session, session.execute(
+            q.where(LoyaltyEntry.customer_id.in_(list(customer_ids)))), now)
+    # lots past their expiry without an expiry entry: every expired lot gets one (of
+    # 0 points when it was spent), so a lot is looked at once, not every night
+    handled = select(LoyaltyEntry.lot_id).where(LoyaltyEntry.kind == "expiry",
+                                                LoyaltyEntry.lot_id.is_not(None))
+    due = (select(LoyaltyEntry.customer_id).where(
+        LoyaltyEntry.expires_at <= now, LoyaltyEntry.points > 0,
+        LoyaltyEntry.id.not_in(handled)).distinct()
+        .order_by(LoyaltyEntry.customer_id).limit(2000))
+    added, last = 0, None
+    while True:
+        page = list(session.scalars(due if last is None else due.where(LoyaltyEntry.customer_id > last)))
+        if not page:
+            return added
+        added += _expire(session, session.execute(q.where(LoyaltyEntry.customer_id.in_(page))), now)
+        last = page[-1]
+
+
+def _expire(session: Session, found: Iterable[Any], now: datetime) -> int:
     per: dict[str, list[Any]] = defaultdict(list)
-    for e in session.execute(q.with_only_columns(
-            LoyaltyEntry.id, LoyaltyEntry.customer_id, LoyaltyEntry.kind, LoyaltyEntry.points,
-            LoyaltyEntry.at, LoyaltyEntry.expires_at, LoyaltyEntry.lot_id)):
+    for e in found:
         per[e.customer_id].append(e)
     rows: list[dict[str, Any]] = []
     for cid, entries in per.items():
@@ -205,27 +217,42 @@ def redeem(session: Session, customer_id: str, points: int, *, actor: str, now: 
     return entry
 
 
-def trailing_points(session: Session, as_of: date) -> dict[str, int]:
-    """Points earned per customer in the 12 months up to ``as_of`` (for tiers)."""
+def trailing_points(session: Session, as_of: date,
+                    customer_ids: Sequence[str] | None = None) -> dict[str, int]:
+    """Points earned per customer (of ``customer_ids``, or all) in the 12 months up to
+    ``as_of`` (for tiers)."""
     end = datetime.combine(as_of + timedelta(days=1), time(), UTC)
     start = end - timedelta(days=365)
-    rows = session.execute(
-        select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
-        .where(LoyaltyEntry.kind.in_(EARNING), LoyaltyEntry.at >= start, LoyaltyEntry.at < end)
-        .group_by(LoyaltyEntry.customer_id)
-    )
-    return {cid: int(p or 0) for cid, p in rows}
+    q = (select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
+         .where(LoyaltyEntry.kind.in_(EARNING), LoyaltyEntry.at >= start, LoyaltyEntry.at < end)
+         .group_by(LoyaltyEntry.customer_id))
+    if customer_ids is None:
+        return {cid: int(p or 0) for cid, p in session.execute(q)}
+    return {cid: int(p or 0) for cid, p in session.execute(
+        q.where(LoyaltyEntry.customer_id.in_(list(customer_ids))))}
 
 
 def update_tiers(session: Session, settings: CrmSettings, customer_ids: Iterable[str],
-                 as_of: date) -> dict[str, str]:
+                 as_of: date, *, chunk: int = 500) -> dict[str, str]:
     """Tier per customer: up at once when the trailing points reach a higher tier, down only
-    once the tier period has ended. Returns customer -> tier. Accounts are read and written
-    as plain rows (new ones inserted, changed ones updated in one executemany)."""
-    points = trailing_points(session, as_of)
+    once the tier period has ended. Returns customer -> tier. ``chunk`` customers at a time:
+    their points and accounts read as plain rows, new accounts inserted, changed ones
+    updated in one executemany."""
+    ids = list(customer_ids)
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), chunk):
+        out.update(_update_tiers(session, settings, ids[i:i + chunk], as_of))
+    session.flush()
+    return out
+
+
+def _update_tiers(session: Session, settings: CrmSettings, customer_ids: Sequence[str],
+                  as_of: date) -> dict[str, str]:
+    points = trailing_points(session, as_of, customer_ids)
     acct = _table(LoyaltyAccount)
     accounts = {r.customer_id: r for r in session.execute(
-        select(acct.c.customer_id, acct.c.tier, acct.c.tier_since, acct.c.tier_until))}
+        select(acct.c.customer_id, acct.c.tier, acct.c.tier_since, acct.c.tier_until)
+        .where(acct.c.customer_id.in_(customer_ids)))}
     period = timedelta(days=settings.tier_period_days)
     out: dict[str, str] = {}
     new_rows = []
@@ -256,7 +283,6 @@ def update_tiers(session: Session, settings: CrmSettings, customer_ids: Iterable
                         .values(tier=bindparam("c_tier"), tier_since=bindparam("c_since"),
                                 tier_until=bindparam("c_until"), updated_at=bindparam("c_at")),
                         changed)
-    session.flush()
     return out
 
 

@@ -9,11 +9,12 @@ transaction; everything here only flushes.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import hmac
 import logging
 import time as _time
-from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
@@ -74,56 +75,92 @@ def task_ref(index_key: bytes, *parts: str) -> str:
     return hmac.new(index_key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
-@dataclass
+BUYER, OBJECTING = 1, 2  # flag bits per customer
+
+
 class _Population:
-    """What the population-wide steps need of each customer, in compact arrays (one entry
-    per active customer, in id order): never the traits themselves."""
+    """What the population-wide steps need of each customer, as a few numbers in compact
+    arrays (one entry per active customer, in id order; 37 bytes): never the traits, nor
+    the id (the spill holds both, read back in the same order). A purchase is a whole day,
+    so the models' inputs are day counts: t_x = age - recency, frequency = x + 1. The
+    arrays are allocated once for the customers counted before the pass (grown if more
+    come), not grown customer by customer: growing leaves holes in the heap."""
 
-    ids: list[str] = field(default_factory=list)
-    buyer: array = field(default_factory=lambda: array("b"))
-    objecting: array = field(default_factory=lambda: array("b"))
-    recency: array = field(default_factory=lambda: array("d"))
-    frequency: array = field(default_factory=lambda: array("d"))
-    monetary: array = field(default_factory=lambda: array("d"))
-    x: array = field(default_factory=lambda: array("d"))  # repeat purchase days
-    tx: array = field(default_factory=lambda: array("d"))  # days from first to last purchase
-    age: array = field(default_factory=lambda: array("d"))  # days from first purchase to as_of
-    mean_repeat: array = field(default_factory=lambda: array("d"))
-    mean_all: array = field(default_factory=lambda: array("d"))
+    COLUMNS = (("flags", np.int8),  # BUYER | OBJECTING
+               ("recency", np.int32),  # days from the last purchase to as_of
+               ("x", np.int32),  # repeat purchase days
+               ("age", np.int32),  # days from the first purchase to as_of
+               ("monetary", np.float64), ("mean_repeat", np.float64), ("mean_all", np.float64))
 
-    def add(self, cid: str, rfm: Rfm, t: dict[str, Any], objecting: bool, as_of: date) -> None:
-        self.ids.append(cid)
-        self.objecting.append(objecting)
+    def __init__(self, capacity: int) -> None:
+        self.n = 0
+        self._cols = {name: np.zeros(max(capacity, 1), dtype=dt) for name, dt in self.COLUMNS}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def add(self, rfm: Rfm, t: dict[str, Any], objecting: bool, as_of: date) -> None:
+        i = self.n
+        if i == self._cols["flags"].size:
+            for name, col in self._cols.items():
+                grown = np.zeros(2 * col.size, dtype=col.dtype)
+                grown[:i] = col
+                self._cols[name] = grown
+        self.n = i + 1
         days = rfm.days
-        self.buyer.append(bool(days))
+        c = self._cols
+        c["flags"][i] = (BUYER if days else 0) | (OBJECTING if objecting else 0)
         if not days:
-            for a in (self.recency, self.frequency, self.monetary, self.x, self.tx, self.age,
-                      self.mean_repeat, self.mean_all):
-                a.append(0.0)
-            return
+            return  # zeros
         n = len(days)
-        self.recency.append(float(t["recency_days"]))
-        self.frequency.append(float(t["frequency"]))
-        self.monetary.append(float(t["monetary"]))
-        self.x.append(n - 1)
-        self.tx.append((days[-1] - days[0]).days)
-        self.age.append((as_of - days[0]).days)
-        self.mean_repeat.append(sum(rfm.day_amounts[1:]) / (n - 1) if n > 1 else 0.0)
-        self.mean_all.append(sum(rfm.day_amounts) / n)
+        c["recency"][i] = t["recency_days"]
+        c["x"][i] = n - 1
+        c["age"][i] = (as_of - days[0]).days
+        c["monetary"][i] = float(t["monetary"])
+        c["mean_repeat"][i] = sum(rfm.day_amounts[1:]) / (n - 1) if n > 1 else 0.0
+        c["mean_all"][i] = sum(rfm.day_amounts) / n
+
+    def raw(self, name: str) -> np.ndarray:
+        return self._cols[name][:self.n]
+
+    def column(self, name: str, idx: np.ndarray) -> np.ndarray:
+        """One array at ``idx``, as float64 (the values the steps compute on)."""
+        return self._cols[name][idx].astype(np.float64)
+
+
+@dataclass
+class _Scores:
+    """The model scores of the scored customers (in order): per customer the index of its
+    distinct (x, t_x, T) row, its 12-month value and value score; per distinct row the
+    probability alive and expected purchases."""
+
+    row: np.ndarray  # int32 per scored customer
+    clv_12m: np.ndarray  # float64 per scored customer
+    value_score: np.ndarray  # int8 per scored customer
+    p_alive: np.ndarray  # per distinct row
+    expected_90d: np.ndarray  # per distinct row
 
 
 def _score(report: RefreshReport, settings: CrmSettings, pop: _Population, idx: np.ndarray,
-           as_of: date, session: Session) -> dict[str, np.ndarray] | None:
+           as_of: date, session: Session) -> _Scores | None:
     """Fit both models on the scored customers (``idx``) and score them; None when they
     cannot be fitted (too few customers or purchases)."""
     unit = DAYS_PER_UNIT[settings.time_unit]
-    x = np.frombuffer(pop.x, dtype=np.float64)[idx]
-    tx = np.frombuffer(pop.tx, dtype=np.float64)[idx] / unit
-    T = np.frombuffer(pop.age, dtype=np.float64)[idx] / unit
-    freq = x.copy()
-    mean_rep = np.frombuffer(pop.mean_repeat, dtype=np.float64)[idx]
+    x_days = pop.raw("x")[idx].astype(np.int64)
+    age = pop.raw("age")[idx].astype(np.int64)
+    tx_days = age - pop.raw("recency")[idx]
+    # identical (x, t_x, T) rows merged: whole days packed in one integer, whose order is
+    # the rows' lexicographic order (each field < 2**20 days or purchases)
+    key = (x_days << 40) | (tx_days << 20) | age
+    del age, tx_days
+    ukey, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
+    del key
+    mask = (1 << 20) - 1
+    ux = (ukey >> 40).astype(np.float64)
+    utx = ((ukey >> 20) & mask).astype(np.float64) / unit
+    uT = (ukey & mask).astype(np.float64) / unit
     try:
-        params = clv.fit_bgnbd(x, tx, T)
+        params = clv.fit_bgnbd(ux, utx, uT, weights=counts.astype(np.float64))
     except ValueError:
         return None
     if not all(np.isfinite([params.r, params.alpha, params.a, params.b])):
@@ -132,9 +169,12 @@ def _score(report: RefreshReport, settings: CrmSettings, pop: _Population, idx: 
                      "log_likelihood": params.log_likelihood}
     session.add(ModelFit(model="bg_nbd", as_of=as_of, customers=int(idx.size),
                          params={**report.bg_nbd, "time_unit": settings.time_unit}))
-    sc = clv.score(params, x, tx, T, horizon=settings.horizon_days / unit,
-                   months=settings.value_months, days_per_unit=unit,
-                   annual_discount=settings.discount_rate)
+    sc = clv.score_rows(params, ux, utx, uT, horizon=settings.horizon_days / unit,
+                        months=settings.value_months, days_per_unit=unit,
+                        annual_discount=settings.discount_rate)
+    freq = x_days.astype(np.float64)
+    del x_days
+    mean_rep = pop.column("mean_repeat", idx)
     try:
         gg = clv.fit_gamma_gamma(freq, mean_rep)
         spend = clv.expected_spend(gg, freq, mean_rep)
@@ -143,10 +183,11 @@ def _score(report: RefreshReport, settings: CrmSettings, pop: _Population, idx: 
                              params=report.gamma_gamma))
     except ValueError:
         # too few repeat buyers: each customer's own mean spend per purchase day
-        spend = np.frombuffer(pop.mean_all, dtype=np.float64)[idx]
-    value = sc.value(spend)
-    return {"p_alive": sc.p_alive, "expected_90d": sc.expected, "clv_12m": value,
-            "value_score": quintile_scores(value)}
+        spend = pop.column("mean_all", idx)
+    del freq, mean_rep
+    value = sc.discounted_purchases[inv] * spend
+    return _Scores(inv.astype(np.int32), value, quintile_scores(value).astype(np.int8),
+                   sc.p_alive, sc.expected)
 
 
 @dataclass
@@ -204,37 +245,39 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
         clock = t
 
     with Spill() as spill:
-        pop, care = _first_pass(session, platform, settings, as_of, stamp, report, spill)
-        lap("read_traits_accrue")
-        n = len(pop.ids)
-        objecting = np.frombuffer(pop.objecting, dtype=np.int8).astype(bool)
-        buyers = np.frombuffer(pop.buyer, dtype=np.int8).astype(bool)
+        pop = _first_pass(session, platform, settings, as_of, stamp, report, spill)
+        lap("read_traits_accrue_care")
+        n = len(pop)
+        flags = pop.raw("flags")
+        objecting = (flags & OBJECTING).astype(bool)
+        buyers = (flags & BUYER).astype(bool)
+        scored = buyers & ~objecting
         report.profiling_objections = int(objecting.sum())
-        scored_idx = np.nonzero(buyers & ~objecting)[0]
+        scored_idx = np.nonzero(scored)[0]
         report.scored = int(scored_idx.size)
-        rfm_scores = np.zeros((3, n), dtype=np.int64)
-        scores: dict[str, np.ndarray] | None = None
+        rfm_scores = np.zeros((3, n), dtype=np.int8)
+        scores: _Scores | None = None
         if scored_idx.size:
-            for row, (col, sign) in enumerate(((pop.recency, -1.0), (pop.frequency, 1.0),
-                                               (pop.monetary, 1.0))):
-                vals = sign * np.frombuffer(col, dtype=np.float64)[scored_idx]
-                rfm_scores[row, scored_idx] = quintile_scores(vals)
+            for row, (col, sign) in enumerate((("recency", -1.0), ("frequency", 1.0),
+                                               ("monetary", 1.0))):
+                vals = (pop.column("x", scored_idx) + 1.0 if col == "frequency"
+                        else pop.column(col, scored_idx))
+                rfm_scores[row, scored_idx] = quintile_scores(sign * vals)
             lap("rfm")
             scores = _score(report, settings, pop, scored_idx, as_of, session)
             lap("fit_score")
-        position = np.full(n, -1, dtype=np.int64)
-        position[scored_idx] = np.arange(scored_idx.size)
-
+        del pop, scored_idx  # from here on: flags, RFM scores and the scores
+        _release_freed_heap()
         report.points_expired = loyalty.expire_due(session, None, stamp)
-        tiers = loyalty.update_tiers(session, settings, pop.ids, as_of)
-        lap("loyalty")
+        lap("expiry")
 
         # profiles are replaced whole (a merged or erased customer's profile goes with it)
         session.execute(delete(CrmProfile))
         memo = _SegmentMemo(segments)
-        for part in _chunks(zip(range(n), spill, strict=True), WRITE_CHUNK):
-            _write_chunk(session, settings, memo, part, pop, objecting, buyers, rfm_scores,
-                         scores, position, tiers, as_of, now, stamp, report)
+        j = 0  # the next scored customer's position in the scores
+        for start, part in zip(range(0, n, WRITE_CHUNK), _chunks(spill, WRITE_CHUNK), strict=True):
+            j = _write_chunk(session, settings, memo, start, part, flags, rfm_scores, scores, j,
+                             as_of, now, stamp, report)
         # stays of customers no longer active (merged, erased) end too
         gone = select(Customer.id).where(Customer.status != "active")
         res = session.execute(update(SegmentMember)
@@ -243,11 +286,10 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
                               .values(left_at=stamp)
                               .execution_options(synchronize_session=False))
         report.segments_left += int(getattr(res, "rowcount", 0) or 0)
-        lap("segments_profiles")
+        lap("tiers_segments_profiles")
 
-    report.care_tasks_created = _care_tasks(session, platform, care)
     report.complaints_opened = complaints.from_interactions(session, platform, settings, stamp)
-    lap("tasks_complaints")
+    lap("complaints")
     session.flush()
     record(session, AuditEntry(actor=actor, action="crm.refresh", detail={
         "as_of": report.as_of, "customers": report.customers, "profiles": report.profiles,
@@ -257,6 +299,16 @@ def refresh(session: Session, platform: Any, as_of: date | None = None, *,
 
 
 WRITE_CHUNK = 5000
+
+
+def _release_freed_heap() -> None:
+    """Hand the memory the population steps freed back to the system (glibc's
+    ``malloc_trim``; elsewhere nothing). Their temporaries (sorts, ranks, the merged
+    rows: tens of bytes a customer) come from the heap once numpy's large blocks have
+    raised glibc's mmap threshold, and glibc keeps a freed heap resident: the second pass
+    would start from the steps' peak."""
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL(None).malloc_trim(0)
 MEMO_MAX = 4096
 
 
@@ -272,32 +324,36 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _first_pass(session: Session, platform: Any, settings: CrmSettings, as_of: date,
-                stamp: datetime, report: RefreshReport,
-                spill: Spill) -> tuple[_Population, list[_CareCandidate]]:
-    pop = _Population()
-    care: list[_CareCandidate] = []
+                stamp: datetime, report: RefreshReport, spill: Spill) -> _Population:
+    pop = _Population(session.scalar(select(func.count()).select_from(Customer)
+                                     .where(Customer.status == "active")) or 0)
     index_key = platform.keyring.index_key("crm_task")
     pending_orders: list[tuple[str, list[Any]]] = []
+    care: list[_CareCandidate] = []
     for part in iter_fact_chunks(session, platform, settings):
         consents = gates.newest_consents(session, [f.customer_id for f in part])
         for f in part:
             t, rfm = base_traits(f, settings, as_of)
             cid = f.customer_id
             mine = consents.get(cid, {})
-            pop.add(cid, rfm, t, gates.objects_to_profiling(mine), as_of)
+            pop.add(rfm, t, gates.objects_to_profiling(mine), as_of)
             key = (f.key_id, f.dek) if f.key_id and f.dek else None
-            spill.append([key[0] if key else None, key[1].hex() if key else None, t])
+            spill.append([cid, key[0] if key else None, key[1].hex() if key else None, t])
             if key is not None and gates.may_remind(mine):
                 care.extend(_care_candidates(index_key, settings, cid, key, t, as_of))
             orders = [o for o in f.orders if o.day <= as_of]
             if orders:
                 pending_orders.append((cid, orders))
         if len(pending_orders) >= 2000:
+            # with the care tasks of the same customers: a task's reference names its
+            # customer, so batches never share one
             _accrue(session, settings, pending_orders, stamp, report)
-            pending_orders = []
+            report.care_tasks_created += _care_tasks(session, platform, care)
+            pending_orders, care = [], []
     _accrue(session, settings, pending_orders, stamp, report)
-    report.customers = len(pop.ids)
-    return pop, care
+    report.care_tasks_created += _care_tasks(session, platform, care)
+    report.customers = len(pop)
+    return pop
 
 
 def _accrue(session: Session, settings: CrmSettings, pending: list[tuple[str, list[Any]]],
@@ -332,21 +388,23 @@ class _SegmentMemo:
         return out
 
 
-def _write_chunk(session: Session, settings: CrmSettings, memo: _SegmentMemo,
-                 part: list[tuple[int, Any]], pop: _Population, objecting: np.ndarray,
-                 buyers: np.ndarray, rfm_scores: np.ndarray, scores: dict[str, np.ndarray] | None,
-                 position: np.ndarray, tiers: dict[str, str], as_of: date, now: datetime,
-                 stamp: datetime, report: RefreshReport) -> None:
-    """Scores, tier and segments into each customer's traits; their profile rows; the
-    segment entries and exits of these customers (against their open stays)."""
-    ids = [pop.ids[i] for i, _ in part]
+def _write_chunk(session: Session, settings: CrmSettings, memo: _SegmentMemo, start: int,
+                 part: list[Any], flags: np.ndarray, rfm_scores: np.ndarray,
+                 scores: _Scores | None, j: int, as_of: date, now: datetime, stamp: datetime,
+                 report: RefreshReport) -> int:
+    """Tiers of these customers (``part``: their spilled records, customers ``start`` on)
+    (their points are all accrued); scores, tier and segments into each one's traits; their profile rows;
+    their segment entries and exits (against their open stays). Returns the position in
+    ``scores`` of the next scored customer."""
+    ids = [rec[0] for rec in part]
+    tiers = loyalty.update_tiers(session, settings, ids, as_of)
     open_stays: dict[str, dict[str, int]] = {}
     leaving: list[int] = []
-    for start in range(0, len(ids), 500):
+    for i in range(0, len(ids), 500):
         for rid, seg_name, cid in session.execute(
                 select(SegmentMember.id, SegmentMember.segment, SegmentMember.customer_id)
                 .where(SegmentMember.left_at.is_(None),
-                       SegmentMember.customer_id.in_(ids[start:start + 500]))
+                       SegmentMember.customer_id.in_(ids[i:i + 500]))
                 .order_by(SegmentMember.id)):
             stays = open_stays.setdefault(cid, {})
             if seg_name in stays:
@@ -355,18 +413,22 @@ def _write_chunk(session: Session, settings: CrmSettings, memo: _SegmentMemo,
                 stays[seg_name] = rid
     profiles: list[dict[str, Any]] = []
     entering: list[dict[str, Any]] = []
-    for (i, (key_id, dek_hex, t)), cid in zip(part, ids, strict=True):
+    for i, (cid, key_id, dek_hex, t) in enumerate(part, start):
         if rfm_scores[0, i]:
             t["r_score"], t["f_score"], t["m_score"] = (int(v) for v in rfm_scores[:, i])
-        j = int(position[i])
-        if scores is not None and j >= 0:
-            pa = float(scores["p_alive"][j])
-            t.update(p_alive=round(pa, 4), churn_score=round(1.0 - pa, 4),
-                     expected_90d=round(float(scores["expected_90d"][j]), 4),
-                     clv_12m=round(float(scores["clv_12m"][j]), 2),
-                     value_score=int(scores["value_score"][j]))
+        objecting = bool(flags[i] & OBJECTING)
+        scored = bool(flags[i] & BUYER) and not objecting
+        if scored:
+            if scores is not None:
+                row = int(scores.row[j])
+                pa = float(scores.p_alive[row])
+                t.update(p_alive=round(pa, 4), churn_score=round(1.0 - pa, 4),
+                         expected_90d=round(float(scores.expected_90d[row]), 4),
+                         clv_12m=round(float(scores.clv_12m[j]), 2),
+                         value_score=int(scores.value_score[j]))
+            j += 1
         t["tier"] = tiers.get(cid)
-        member_of = [] if objecting[i] or not buyers[i] else memo.members(t)
+        member_of = memo.members(t) if scored else []
         stays = open_stays.get(cid, {})
         for name in member_of:
             if name not in stays:
@@ -383,18 +445,19 @@ def _write_chunk(session: Session, settings: CrmSettings, memo: _SegmentMemo,
                                         fields.field_aad("crm_profiles", "traits_ct", cid)),
             "r_score": t.get("r_score"), "f_score": t.get("f_score"), "m_score": t.get("m_score"),
             "p_alive": t.get("p_alive"), "clv_12m": t.get("clv_12m"),
-            "value_score": t.get("value_score"), "profiling_objection": bool(objecting[i]),
+            "value_score": t.get("value_score"), "profiling_objection": objecting,
             "next_refill_due": date.fromisoformat(min(due)) if due else None,
         })
-    for start in range(0, len(leaving), 500):
+    for i in range(0, len(leaving), 500):
         session.execute(update(SegmentMember)
-                        .where(SegmentMember.id.in_(leaving[start:start + 500]))
+                        .where(SegmentMember.id.in_(leaving[i:i + 500]))
                         .values(left_at=stamp).execution_options(synchronize_session=False))
     insert_rows(session, _table(SegmentMember), entering)
     insert_rows(session, _table(CrmProfile), profiles)
     report.segments_entered += len(entering)
     report.segments_left += len(leaving)
     report.profiles += len(profiles)
+    return j
 
 
 def _care_tasks(session: Session, platform: Any, wanted: list[_CareCandidate]) -> int:

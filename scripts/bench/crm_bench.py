@@ -4,6 +4,7 @@
     python -m scripts.bench.crm_bench fit                      # 100k and 1M synthetic customers
     python -m scripts.bench.crm_bench cdnow [--database-url URL]
     python -m scripts.bench.crm_bench refresh --people 80000 [--database-url URL] [--reuse DIR]
+    python -m scripts.bench.crm_bench compare DIR_A DIR_B     # two refreshed copies: equal?
 
 Every run prints a machine figure (the time of ``sum(range(10**7))``) and a baseline measured
 in the same run:
@@ -26,12 +27,16 @@ refresh: the generator's records for --people people (about 1.25 customers a per
 care_reminders and profiling consents added to some records, ``cdp init`` + ``cdp ingest``,
 then ``refresh()`` timed in process with its phases and the process's peak RSS; baseline:
 a plain SQL pass over the same orders (every source record's encrypted orders read, as the
-refresh must read them). Goal: 100,000 customers under 60 s.
+refresh must read them). Goal: 100,000 customers under 60 s. Memory: each run's peak RSS over
+the RSS at its start (the peak is reset before each run, Linux ``/proc/self/clear_refs``);
+run at two sizes (``--people 8000`` and ``80000``), the difference over the difference in
+customers is what the refresh holds per customer.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -58,6 +63,27 @@ def machine_figure() -> float:
 
 def _load_avg() -> float:
     return round(os.getloadavg()[0], 2)
+
+
+def _rss_mb(field: str) -> float | None:
+    """VmRSS (now) or VmHWM (peak since the last reset) of this process, in MB (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the process's peak RSS (Linux: ``5`` to /proc/self/clear_refs), so a run's peak
+    is its own and not an earlier step's."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 # -- fit ----------------------------------------------------------------------------------
@@ -280,6 +306,9 @@ def bench_refresh(args: argparse.Namespace) -> dict[str, Any]:
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for run in range(args.runs):
         load = _load_avg()
+        gc.collect()
+        reset = _reset_peak_rss()
+        rss_start = _rss_mb("VmRSS")
         t, cpu = time.perf_counter(), time.process_time()
         with platform.transaction() as s:
             rep = refresh(s, platform, date.fromisoformat(args.as_of) if args.as_of else None,
@@ -289,6 +318,11 @@ def bench_refresh(args: argparse.Namespace) -> dict[str, Any]:
             "seconds": round(secs, 2), "cpu_s": round(time.process_time() - cpu, 2),
             "load_before": load, "load_after": _load_avg(),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            # the run's own peak over the RSS at its start (peak reset before the run)
+            "rss_start_mb": rss_start,
+            "run_peak_growth_mb": (round(peak - rss_start, 1)
+                                   if reset and rss_start is not None
+                                   and (peak := _rss_mb("VmHWM")) is not None else None),
             "phases": rep.seconds, "customers": rep.customers,
             "scored": rep.scored, "segments_entered": rep.segments_entered,
             "segments_left": rep.segments_left, "points_accrued": rep.points_accrued,
@@ -303,6 +337,61 @@ def bench_refresh(args: argparse.Namespace) -> dict[str, Any]:
     out["reminders_s"] = round(time.perf_counter() - t, 2)
     out["reminders_rows"] = len(res.stdout.strip().splitlines()) - 1
     platform.dispose()
+    print(json.dumps(out), flush=True)
+    return out
+
+
+# -- compare ------------------------------------------------------------------------------
+def _crm_state(work: Path) -> dict[str, Any]:
+    """What a refresh leaves, decrypted: every profile's traits (without ``as_of``), open
+    segment stays, ledger sums and entry count, tiers, clear profile columns, counts of care
+    tasks and tickets."""
+    from sqlalchemy import func, select
+
+    import cdp.models  # noqa: F401 - every table mapped
+    from cdp.config import Config
+    from cdp.crm.models import CareTask, Complaint, CrmProfile, LoyaltyAccount, LoyaltyEntry, SegmentMember
+    from cdp.crm.reads import load_traits
+    from cdp.platform import Platform
+
+    p = Platform(Config(database_url=f"sqlite:///{work / 'cdp.db'}",
+                        keyring_path=str(work / "keyring.json"),
+                        policy_dir=str(REPO / "policies"), export_dir=str(work / "ex")))
+    with p.transaction() as s:
+        traits = load_traits(s, p, list(s.scalars(select(CrmProfile.customer_id))))
+        for t in traits.values():
+            t.pop("as_of", None)
+        out = {
+            "traits": traits,
+            "open_stays": set(s.execute(select(SegmentMember.segment, SegmentMember.customer_id)
+                                        .where(SegmentMember.left_at.is_(None))).all()),
+            "stays": s.scalar(select(func.count()).select_from(SegmentMember)),
+            "ledger_sums": dict(s.execute(select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
+                                          .group_by(LoyaltyEntry.customer_id)).all()),
+            "ledger_entries": s.scalar(select(func.count()).select_from(LoyaltyEntry)),
+            "tiers": {r[0]: tuple(r[1:]) for r in s.execute(select(
+                LoyaltyAccount.customer_id, LoyaltyAccount.tier, LoyaltyAccount.tier_since,
+                LoyaltyAccount.tier_until))},
+            "profiles": {r[0]: tuple(r[1:]) for r in s.execute(select(
+                CrmProfile.customer_id, CrmProfile.r_score, CrmProfile.f_score, CrmProfile.m_score,
+                CrmProfile.p_alive, CrmProfile.clv_12m, CrmProfile.value_score,
+                CrmProfile.profiling_objection, CrmProfile.next_refill_due))},
+            "care_tasks": s.scalar(select(func.count()).select_from(CareTask)),
+            "tickets": s.scalar(select(func.count()).select_from(Complaint)),
+        }
+    p.dispose()
+    return out
+
+
+def bench_compare(args: argparse.Namespace) -> dict[str, Any]:
+    """Two refreshed SQLite work directories (``--reuse`` of two runs): equal or not, per part."""
+    a, b = _crm_state(Path(args.a)), _crm_state(Path(args.b))
+    out: dict[str, Any] = {}
+    for k in a:
+        same = a[k] == b[k]
+        out[k] = {"same": same, "size": len(a[k]) if hasattr(a[k], "__len__") else a[k]}
+        if not same and k == "traits":
+            out[k]["different_customers"] = sum(a[k][c] != b[k].get(c) for c in a[k])
     print(json.dumps(out), flush=True)
     return out
 
@@ -323,8 +412,12 @@ def main() -> None:
     r.add_argument("--reuse", default=None, help="work directory of an earlier run (skips ingest)")
     r.add_argument("--runs", type=int, default=2)
     r.add_argument("--as-of", default=None)
+    cmp = sub.add_parser("compare", help="compare two refreshed work directories")
+    cmp.add_argument("a")
+    cmp.add_argument("b")
     args = ap.parse_args()
-    {"fit": bench_fit, "cdnow": bench_cdnow, "refresh": bench_refresh}[args.cmd](args)
+    {"fit": bench_fit, "cdnow": bench_cdnow, "refresh": bench_refresh,
+     "compare": bench_compare}[args.cmd](args)
 
 
 if __name__ == "__main__":
