@@ -24,7 +24,7 @@ from cdp.crm.settings import CrmSettings
 from cdp.crypto import fields
 from cdp.crypto.models import DataKey
 from cdp.errors import DecryptionError
-from cdp.identity import normalize as nz
+from cdp.identity.golden import display_value
 from cdp.identity.models import Customer, SourceRecord
 from cdp.identity.rules import load_rules
 
@@ -146,17 +146,8 @@ def best_values(observations: list[dict[str, Any]], rules: Any) -> dict[str, dic
             if best is None or rank > best[0]:
                 best = (rank, v)
         if best is not None:
-            out[fld] = {"value": _display(fld, best[1])}
+            out[fld] = {"value": display_value(fld, best[1])}
     return out
-
-
-def _display(fld: str, value: Any) -> Any:
-    """The value as the golden record shows it (cdp.identity.golden)."""
-    if fld == "birth_date":
-        return nz.normalize_birth_date(value) or value
-    if fld == "gender":
-        return nz.normalize_gender(value) or value
-    return value
 
 
 def active_customer_ids(session: Session) -> list[str]:

@@ -24,7 +24,8 @@ def _quality(field: str, value: Any) -> int:
     return 1
 
 
-def _display(field: str, value: Any) -> Any:
+def display_value(field: str, value: Any) -> Any:
+    """A profile value as the golden record shows it (dates and genders in normal form)."""
     if field == "birth_date":
         return nz.normalize_birth_date(value) or value
     if field == "gender":
@@ -42,7 +43,7 @@ def golden_profile(observations: list[dict[str, Any]], rules: IdentityRules) -> 
             v = ob["profile"].get(field)
             if v is None or v == "":
                 continue
-            values.append((ob, _display(field, v)))
+            values.append((ob, display_value(field, v)))
         if not values:
             continue
 
