@@ -20,7 +20,7 @@ Workload (each at a constant rate, open loop, latency from the due time):
 - checkpoints  POST /v1/audit/checkpoints every 60 s, and the service's own scheduler
             (CDP_SCHEDULER=1, policies/audit.toml every 1 minute for this run)
 - exports   ``cdp export run bi_weekly`` every ``--export-every`` seconds (a CLI process)
-CRM refresh is not part of this tree (no ``cdp crm``): not exercised.
+- CRM       ``cdp crm refresh`` every ``--crm-every`` seconds (a CLI process), the nightly job
 
 Every 10 s: RSS of the gunicorn master and of each worker, of each PostgreSQL backend of this
 database (and their sum), and Redis's ``used_memory_rss``. Reported: per window the reads'
@@ -54,6 +54,7 @@ from sqlalchemy import select
 from scripts.bench.procstat import children, machine_figure_ms, pg_backends, rss_mb
 
 ROOT = Path(__file__).resolve().parents[2]
+KINDS = ("read", "lookup", "ingest", "dsr", "checkpoint", "export", "crm")
 PORT = 5091
 
 
@@ -137,6 +138,7 @@ def main() -> None:
     ap.add_argument("--lookup-rate", type=float, default=10)
     ap.add_argument("--ingest-batch", type=int, default=20)
     ap.add_argument("--export-every", type=float, default=300)
+    ap.add_argument("--crm-every", type=float, default=600)
     ap.add_argument("--json", dest="json_out", default=None)
     args = ap.parse_args()
 
@@ -198,7 +200,8 @@ def main() -> None:
                 time.sleep(0.5)
         print(f"{len(ids):,} customers; {args.minutes} min; reads {args.read_rate}/s, lookups "
               f"{args.lookup_rate}/s, ingest {args.ingest_batch} records / 5 s, DSR / 30 s, "
-              f"checkpoint / 60 s, export / {args.export_every:.0f} s; machine: sum(range(10**7)) "
+              f"checkpoint / 60 s, export / {args.export_every:.0f} s, "
+              f"crm refresh / {args.crm_every:.0f} s; machine: sum(range(10**7)) "
               f"{machine_ms:.0f} ms, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
         t0 = time.perf_counter()
         until = t0 + args.minutes * 60
@@ -252,17 +255,21 @@ def main() -> None:
             + paced(rec, "checkpoint", 1 / 60, until, 1, checkpoint)
         )
 
-        def exporter() -> None:
-            nxt = time.perf_counter() + args.export_every / 2
+        def every(kind: str, period: float, command: list[str]) -> None:
+            nxt = time.perf_counter() + period / 2
             while nxt < until:
                 time.sleep(max(0.0, nxt - time.perf_counter()))
-                out = subprocess.run([cdp, "export", "run", "bi_weekly"], env=env, cwd=ROOT,
+                out = subprocess.run([cdp, *command], env=env, cwd=ROOT,
                                      capture_output=True, text=True, check=False)
-                rec.add("export", nxt, time.perf_counter(), out.returncode == 0, out.returncode)
-                nxt += args.export_every
+                rec.add(kind, nxt, time.perf_counter(), out.returncode == 0, out.returncode)
+                nxt += period
 
-        ex = threading.Thread(target=exporter, daemon=True)
+        ex = threading.Thread(target=every, daemon=True,
+                              args=("export", args.export_every, ["export", "run", "bi_weekly"]))
         ex.start()
+        crm = threading.Thread(target=every, daemon=True,
+                               args=("crm", args.crm_every, ["crm", "refresh"]))
+        crm.start()
         samples: list[dict[str, Any]] = []
         while time.perf_counter() < until:
             workers = children(server.pid)
@@ -282,13 +289,14 @@ def main() -> None:
         for t in threads:
             t.join(timeout=30)
         ex.join(timeout=120)
+        crm.join(timeout=300)
 
         windows = sorted({w for (_, w) in rec.lat})
-        print("window  reads  p50 ms  p99 ms  max ms  errors (read lookup ingest dsr checkpoint export)")
+        print("window  reads  p50 ms  p99 ms  max ms  errors (read lookup ingest dsr checkpoint export crm)")
         rows = []
         for w in windows:
             lat = rec.lat[("read", w)]
-            errs = [rec.err[(k, w)] for k in ("read", "lookup", "ingest", "dsr", "checkpoint", "export")]
+            errs = [rec.err[(k, w)] for k in KINDS]
             rows.append({"window": w, "reads": len(lat), "p50": pct(lat, 50), "p99": pct(lat, 99),
                          "max": max(lat, default=float("nan")), "errors": errs,
                          "lookup_p99": pct(rec.lat[("lookup", w)], 99),
@@ -296,7 +304,7 @@ def main() -> None:
             print(f"{w:6}  {len(lat):5}  {pct(lat, 50):6.1f}  {pct(lat, 99):6.1f}  "
                   f"{max(lat, default=float('nan')):6.1f}  {errs}", flush=True)
         counts = {k: sum(len(v) for (kk, _), v in rec.lat.items() if kk == k)
-                  for k in ("read", "lookup", "ingest", "dsr", "checkpoint", "export")}
+                  for k in KINDS}
         errors = {k: sum(v for (kk, _), v in rec.err.items() if kk == k) for k in counts}
         print(f"done: {counts}; errors: {errors} {dict(rec.codes)}", flush=True)
         warm = next((s for s in samples if s["t"] >= args.window_seconds), samples[0])
