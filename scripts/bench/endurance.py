@@ -158,6 +158,8 @@ def main() -> None:
         ids = list(s.scalars(select(Customer.id).where(Customer.status == "active")))
         keys = {role: create_key(s, role, "endurance")[1]
                 for role in ("customer_service", "ingest_service", "compliance_officer")}
+        # access requests need four eyes (policies/retention.toml): a second officer approves
+        keys["approver"] = create_key(s, "compliance_officer", "endurance-approver")[1]
     platform.dispose()
     lines = Path(args.records).read_text(encoding="utf-8").splitlines()
     from cdp.crypto.keyring import Keyring
@@ -175,7 +177,8 @@ def main() -> None:
     random.seed(5)
     env = dict(os.environ, CDP_DATABASE_URL=args.database_url, CDP_KEYRING=args.keyring,
                CDP_POLICY_DIR=str(policy_dir), CDP_EXPORT_DIR=str(tmp / "exports"),
-               CDP_RATELIMIT="10000000/minute",
+               # one key plays a whole call centre: lift its per-key budgets, as openloop does
+               CDP_RATELIMIT="10000000/minute", CDP_RATELIMIT_CUSTOMER_DATA="10000000/minute",
                CDP_RATELIMIT_STORAGE="redis://127.0.0.1:6379/12", CDP_SCHEDULER="1",
                CDP_BIND=f"127.0.0.1:{PORT}")
     server = subprocess.Popen(
@@ -211,6 +214,7 @@ def main() -> None:
         co = {"Authorization": f"Bearer {keys['compliance_officer']}",
               "X-Purpose-Of-Use": "data_subject_request"}
         co_audit = dict(co, **{"X-Purpose-Of-Use": "compliance_audit"})
+        approver = dict(co, Authorization=f"Bearer {keys['approver']}")
 
         def read(conn: Any, i: int) -> tuple[int, bool]:
             code, _ = request(conn, "GET", f"/v1/customers/{random.choice(ids)}", cs)
@@ -238,6 +242,9 @@ def main() -> None:
                 return code, False
             did = json.loads(body)["id"]
             code, _ = request(conn, "POST", f"/v1/dsr/{did}/verify", co, {"method": "manual"})
+            if code != 200:
+                return code, False
+            code, _ = request(conn, "POST", f"/v1/dsr/{did}/approve", approver, {})
             if code != 200:
                 return code, False
             code, _ = request(conn, "POST", f"/v1/dsr/{did}/execute", co, {})
