@@ -73,3 +73,15 @@ def test_parser_offsets() -> None:
 
 def test_guidelines_are_beside_the_set() -> None:
     assert (Path(OUTPUT).parent / "GUIDELINES.md").is_file()
+
+
+def test_eval_scores_overlap_strict_and_title_aside() -> None:
+    from scripts.pii_eval.zh_notes_eval import score
+
+    text = "王先生和李娜来了"
+    gold = [(0, 1), (4, 6)]  # 王 (title outside, as the guidelines say), 李娜
+    m = score([(text, gold, [(0, 3), (4, 5), (6, 8)])])  # 王先生, 李, 来了
+    assert (m["p"], m["r"]) == (2 / 3, 1.0)  # 来了 overlaps no name
+    assert (m["sp"], m["sr"]) == (0.0, 0.0)  # no span has both boundaries right
+    assert (m["tp"], m["tr"]) == (1 / 3, 0.5)  # 王先生 = 王 + a title
+    assert score([(text, gold, [(0, 3)])], titles=False)["tr"] == 0.0

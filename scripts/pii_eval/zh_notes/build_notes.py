@@ -14,6 +14,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "notes.src.txt"
@@ -31,13 +32,13 @@ STYLES = ("ticket", "chat", "transcript", "pharmacist", "complaint", "delivery")
 _MARK = re.compile(r"\[\[(.+?)\|([A-Z]+)\]\]")
 
 
-def parse_line(line: str) -> tuple[str, str, list[dict[str, object]]]:
+def parse_line(line: str) -> tuple[str, str, list[dict[str, Any]]]:
     """Return (style, plain text, entities) for one source line; raise ValueError if malformed."""
     style, sep, marked = line.partition("\t")
     if not sep or style not in STYLES:
         raise ValueError(f"bad style or no tab: {line!r}")
     text_parts: list[str] = []
-    entities: list[dict[str, object]] = []
+    entities: list[dict[str, Any]] = []
     pos = 0
     length = 0
     for match in _MARK.finditer(marked):
@@ -58,10 +59,10 @@ def parse_line(line: str) -> tuple[str, str, list[dict[str, object]]]:
     return style, text, entities
 
 
-def build(source: Path = SOURCE) -> list[dict[str, object]]:
+def build(source: Path = SOURCE) -> list[dict[str, Any]]:
     """Parse the whole source file into note objects with ids `<style>-NNN`."""
     counters: dict[str, int] = {}
-    notes: list[dict[str, object]] = []
+    notes: list[dict[str, Any]] = []
     for raw in source.read_text(encoding="utf-8").splitlines():
         if not raw.strip() or raw.startswith("#"):
             continue
