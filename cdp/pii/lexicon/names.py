@@ -15,11 +15,36 @@ ZH_COMPOUND_SURNAMES = frozenset(
     "欧阳 司马 诸葛 上官 东方 皇甫 慕容 令狐 夏侯 尉迟 公孙 长孙 宇文 司徒 司空 澹台 轩辕 "
     "端木 独孤 南宫 百里 呼延 万俟 闻人 东郭 西门 公冶 太史 申屠 钟离 宗政 濮阳 淳于 单于".split()
 )
-# Forms of address that follow a bare surname: 王先生, 李女士, 张阿姨.
+# The single-character surnames of the Hundred Family Surnames (百家姓, Song dynasty, public
+# domain), the classical list people are named from. Many are also everyday words (水, 山, 家,
+# 能, 花), so they are trusted only with a title after them (能师傅, 花女士): see
+# ZH_SURNAMES_TITLED and ZH_TITLES_STRICT.
+ZH_BAIJIAXING = frozenset(
+    "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜戚谢邹喻柏水窦章云苏潘葛"
+    "奚范彭郎鲁韦昌马苗凤花方俞任袁柳酆鲍史唐费廉岑薛雷贺倪汤滕殷罗毕郝邬安常乐于时傅皮卞齐康"
+    "伍余元卜顾孟平黄和穆萧尹姚邵湛汪祁毛禹狄米贝明臧计伏成戴谈宋茅庞熊纪舒屈项祝董梁杜阮蓝闵"
+    "席季麻强贾路娄危江童颜郭梅盛林刁钟徐邱骆高夏蔡田樊胡凌霍虞万支柯昝管卢莫经房裘缪干解应宗"
+    "丁宣贲邓郁单杭洪包诸左石崔吉钮龚程嵇邢滑裴陆荣翁荀羊於惠甄曲家封芮羿储靳汲邴糜松井段富巫"
+    "乌焦巴弓牧隗山谷车侯宓蓬全郗班仰秋仲伊宫宁仇栾暴甘钭厉戎祖武符刘景詹束龙叶幸司韶郜黎蓟薄"
+    "印宿白怀蒲邰从鄂索咸籍赖卓蔺屠蒙池乔阴郁胥能苍双闻莘党翟谭贡劳逄姬申扶堵冉宰郦雍璩桑桂"
+    "濮牛寿通边扈燕冀郏浦尚农温别庄晏柴瞿阎充慕连茹习宦艾鱼容向古易慎戈廖庾终暨居衡步都耿满弘"
+    "匡国文寇广禄阙东欧殳沃利蔚越夔隆师巩厍聂晁勾敖融冷訾辛阚那简饶空曾毋沙乜养鞠须丰巢关蒯相"
+    "查后荆红游竺权逯盖益桓公"
+)
+# Forms of address that follow a bare surname: 王先生, 李女士, 张阿姨, 李总.
 ZH_HONORIFICS = (
     "先生", "女士", "小姐", "阿姨", "叔叔", "老师", "医生", "大夫", "药师", "护士", "师傅",
     "大爷", "大妈", "奶奶", "爷爷", "老板", "经理", "主任", "同学", "太太", "夫人", "姐", "哥",
+    "总", "科长", "处长", "局长", "院长", "所长", "总监", "主管", "伯伯", "婆婆",
+    "阿婆", "老头", "老太", "大哥", "大姐", "律师", "教授", "警官",
 )
+# The titles that make a surname of any Hundred-Family character. One-character titles
+# (姐, 哥, 总) are left out: 空姐, 师姐 and 家姐 are words, not names.
+ZH_TITLES_STRICT = tuple(h for h in ZH_HONORIFICS if len(h) >= 2)
+# Hundred-Family surnames that are read as a surname only before one of those titles. Left
+# out: characters that before a title are far more often a function word or a verb
+# (经医生诊断, 从医生那里, 能老师帮我, 后医生又说, 家庭医生).
+ZH_SURNAMES_TITLED = ZH_BAIJIAXING - frozenset("那都从经后终通相别空家公干居能")
 # Words that introduce a person's name in Chinese notes.
 ZH_NAME_CONTEXT = (
     "患者", "病人", "家属", "收件人", "收货人", "联系人", "签收人", "持卡人", "持有人", "客户",
@@ -28,6 +53,15 @@ ZH_NAME_CONTEXT = (
     # kinship as people write it in messages, and form fields
     "妈妈", "爸爸", "我妈", "我爸", "老婆", "老公", "爷爷", "奶奶", "外婆", "外公", "姥姥",
     "孩子", "宝宝", "提交人", "申请人", "经办人", "负责人", "开方医生", "处方医生", "老客户",
+)
+# Words for a role or a relation: they introduce a name (ZH_NAME_CONTEXT) or stand for one
+# (a transcript's speaker label 顾客：), and are never a name themselves, whatever a model
+# says of them.
+ZH_ROLE_WORDS = frozenset(ZH_NAME_CONTEXT) | frozenset(
+    "顾客 客户 客服 药师 医生 患者 病人 家属 店员 店长 骑手 快递员 配送员 送货员 快递小哥 "
+    "坐席 专员 主管 经理 护士 大夫 老师 师傅 同事 领导 老板 老板娘 买家 卖家 商家 掌柜 亲 "
+    "宝宝 孩子 老人 小孩 阿姨 叔叔 先生 女士 小姐 收件人 联系人 本人 用户 会员 "
+    "师姐 师兄 师妹 师弟 空姐 表姐 表哥 堂姐 堂哥".split()
 )
 # Characters that cannot end a given name: particles and very common verbs/adverbs that
 # follow a name in running text ("张伟说", "李娜已").

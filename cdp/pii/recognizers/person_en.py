@@ -39,6 +39,10 @@ from cdp.pii.recognizers.base import CdpRecognizer
 _NAME = r"(?:[A-Z]'|Mc|Mac)?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 _TITLE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(EN_TITLES) + r")\.?\s+(" + _NAME
                     + r"(?:\s+" + _NAME + r")?)")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_BEFORE_ZH_TITLE = re.compile(r"(?<![A-Za-z])(" + _NAME + r"(?: " + _NAME + r")?) ?"
+                              r"(?=先生|女士|小姐|太太|夫人|老师|医生|大夫|同学|经理|总)")
+_LONE_WORD = re.compile(r"(?<![A-Za-z0-9_@#/.&'-])[A-Z][a-z]{2,}(?![A-Za-z0-9_@'-])")
 _PAIR = re.compile(r"(?<![A-Za-z])(" + _NAME + r")\s+(" + _NAME + r")(?![A-Za-z])")
 _CONTEXT = re.compile(
     r"(?:name is|name|i am|i'm|this is|patient|customer|client|holder|contact|dear|"
@@ -130,7 +134,29 @@ class LatinPersonRecognizer(CdpRecognizer):
             pos = m.end()
         for start, end, score, why in capitalised_runs(text):
             results.append(self.result(PERSON, start, end, score, why))
+        if _CJK.search(text):
+            results.extend(self._in_chinese_text(text))
         return results
+
+    def _in_chinese_text(self, text: str) -> list[RecognizerResult]:
+        """Latin names as Chinese notes write them: before a Chinese title (Wong 先生,
+        Patel先生), or a known given name standing alone among Chinese words (Olivia（留学生）,
+        Tom和Jerry), which English text would need more evidence for."""
+        out = []
+        for m in _BEFORE_ZH_TITLE.finditer(text):
+            if m.group(1) not in _NOT_NAMES:
+                out.append(self.result(PERSON, m.start(1), m.end(1), 0.8,
+                                       "Latin name before a Chinese title"))
+        for m in _LONE_WORD.finditer(text):
+            word = m.group()
+            before = text[: m.start()].rstrip(" ")
+            after = text[m.end():].lstrip(" ")
+            if (word in EN_FIRST_NAMES and word not in _NOT_NAMES
+                    and not (before and before[-1].isascii() and before[-1].isalpha())
+                    and not (after and after[0].isascii() and after[0].isalpha())):
+                out.append(self.result(PERSON, m.start(), m.end(), 0.6,
+                                       "known given name in Chinese text"))
+        return out
 
 
 # A word of a name: capitalised (Smith, O'Brien, McDonald, Jean-Luc), in capitals (SMITH),

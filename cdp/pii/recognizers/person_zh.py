@@ -30,7 +30,10 @@ from cdp.pii.lexicon.names import (
     ZH_HONORIFICS,
     ZH_NAME_CONTEXT,
     ZH_NOT_IN_NAME,
+    ZH_ROLE_WORDS,
     ZH_SURNAMES,
+    ZH_SURNAMES_TITLED,
+    ZH_TITLES_STRICT,
 )
 from cdp.pii.models.lac import LacSpan
 from cdp.pii.recognizers._tokens import Tok, tokens_of
@@ -39,6 +42,9 @@ from cdp.pii.recognizers.base import CdpRecognizer
 _SURNAME = "(?:" + "|".join(sorted(ZH_COMPOUND_SURNAMES)) + "|[" + "".join(sorted(ZH_SURNAMES)) + "])"
 _HONORIFIC = re.compile(_SURNAME + "(?:" + "|".join(sorted(ZH_HONORIFICS, key=len, reverse=True))
                         + ")")
+# a rarer Hundred-Family surname, trusted only before a two-character title (储阿姨, 阙经理)
+_TITLED = re.compile("[" + "".join(sorted(ZH_SURNAMES_TITLED - ZH_SURNAMES)) + "](?:"
+                     + "|".join(sorted(ZH_TITLES_STRICT, key=len, reverse=True)) + ")")
 _CONTEXT = re.compile("(?:" + "|".join(sorted(ZH_NAME_CONTEXT, key=len, reverse=True))
                       + r")[：:\s]*(?:是|为|叫)?")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -114,6 +120,10 @@ class ChinesePersonRecognizer(CdpRecognizer):
                 continue  # 总统和夫人: a conjunction, not the surname 和
             if m.start() in starts or not toks or _glued(toks, m.start(), text):
                 add(m.start(), m.end(), 0.8, "surname with honorific")
+        for m in _TITLED.finditer(text):
+            if not taken[m.start()] and (m.start() in starts or not toks
+                                         or _glued(toks, m.start(), text)):
+                add(m.start(), m.end(), 0.75, "surname with honorific")
         # 2. context word then surname + given name
         # searched with overlaps: 我妈妈 holds both 我妈 and 妈妈, and only the second is
         # followed by the name
@@ -169,7 +179,8 @@ class ChinesePersonRecognizer(CdpRecognizer):
         model = getattr(nlp_artifacts, "cdp_lac", None)
         if model is not None:
             results = _weigh_with_model(self, text, model, results)
-        return results
+        # jieba tags 顾客 as a name, and 师姐 reads as surname + title
+        return [r for r in results if text[r.start : r.end] not in ZH_ROLE_WORDS]
 
 
 # Rule hits that rest on jieba's dictionary tags alone: right for names the dictionary knows,
@@ -249,7 +260,8 @@ def _add_model_names(rec: CdpRecognizer, text: str, spans: list[LacSpan],
         while e > s and (text[e - 1] in _TRIM or _symbol(text[e - 1])):
             e -= 1
         name = text[s:e]
-        if not name or not _LATIN_OR_CJK.search(name) or text[max(0, s - 1) : s + 1] in _TIME_WORDS:
+        if (not name or not _LATIN_OR_CJK.search(name) or name in ZH_ROLE_WORDS
+                or text[max(0, s - 1) : s + 1] in _TIME_WORDS):
             continue
         score = _model_score(name, sp.confidence)
         hits = set(owner[s:e]) - {-1}
