@@ -3,26 +3,48 @@
 from __future__ import annotations
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
-from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer, LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 
 class SelectiveContextEnhancer(LemmaContextAwareEnhancer):
-    """Run the stock enhancer only on results whose recognizer declares context words and
-    whose score can still rise; the stock one deep-copies and re-walks the tokens for every
-    result, which on short notes costs more than the recognizers themselves."""
+    """The stock enhancer's rule, run only on results whose recognizer declares context words
+    and whose score can still rise.
+
+    The stock one deep-copies every result before raising scores and re-walks the tokens for
+    each, which on short notes costs more than the recognizers themselves. Here the results
+    are raised in place: the engine made them for this one call and keeps only what this
+    returns. The words around a match and the matching of context words are the stock
+    enhancer's own methods, so scores are exactly its scores."""
 
     def enhance_using_context(self, text: str, raw_results: list[RecognizerResult],
                               nlp_artifacts: NlpArtifacts,
                               recognizers: list[EntityRecognizer],
                               context: list[str] | None = None) -> list[RecognizerResult]:
-        with_context = {r.id for r in recognizers if r.context}
-        todo: list[RecognizerResult] = []
+        by_id = {r.id: r for r in recognizers if r.context}
+        todo: list[tuple[RecognizerResult, EntityRecognizer]] = []
         done: list[RecognizerResult] = []
         for res in raw_results:
-            rid = (res.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)
-            (todo if rid in with_context and res.score < self.MAX_SCORE else done).append(res)
-        if not todo:
-            return done
-        return done + super().enhance_using_context(text, todo, nlp_artifacts, recognizers,
-                                                    context)
+            meta = res.recognition_metadata or {}
+            rec = by_id.get(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
+            if (rec is not None and res.score < self.MAX_SCORE
+                    and not meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY)):
+                todo.append((res, rec))
+            else:
+                done.append(res)
+        if not todo or nlp_artifacts is None:
+            return done + [res for res, _ in todo]
+        extra = [w.lower() for w in context] if context else []
+        for res, rec in todo:
+            words = self._extract_surrounding_words(
+                nlp_artifacts=nlp_artifacts, word=text[res.start : res.end], start=res.start)
+            words.extend(extra)
+            supportive = self._find_supportive_word_in_context(words, rec.context,
+                                                               self.context_matching_mode)
+            if supportive != "":
+                score = max(res.score + self.context_similarity_factor,
+                            self.min_score_with_context_similarity)
+                res.score = min(score, ContextAwareEnhancer.MAX_SCORE)
+                res.analysis_explanation.set_supportive_context_word(supportive)
+                res.analysis_explanation.set_improved_score(res.score)
+        return done + [res for res, _ in todo]

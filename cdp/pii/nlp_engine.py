@@ -19,6 +19,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from typing import Any
 
 import spacy
@@ -181,10 +182,29 @@ def _shift(spans: list[LacSpan], by: int) -> list[LacSpan]:
 class OfflineNlpArtifacts(NlpArtifacts):
     """Presidio's artifacts plus what our recognizers share: the plain token list
     (``cdp_tokens``) and the model's person spans (``cdp_lac``, None when the model did not
-    run because its budget was spent)."""
+    run because its budget was spent).
+
+    ``keywords`` (the lower-cased words less stop words and punctuation) is computed on
+    first use, as Presidio computes it: only the context enhancer reads it, and only for
+    a text with a result whose score a context word could raise."""
 
     cdp_tokens: list[Tok]
     cdp_lac: list[LacSpan] | None
+
+    def __init__(self, entities: list, tokens: Any, tokens_indices: list[int],
+                 lemmas: list[str], nlp_engine: NlpEngine, language: str) -> None:
+        # NlpArtifacts.__init__ less its eager keyword list
+        self.entities = entities
+        self.tokens = tokens
+        self.lemmas = lemmas
+        self.tokens_indices = tokens_indices
+        self.nlp_engine = nlp_engine
+        self._language = language
+        self.scores = [0.85] * len(entities)
+
+    @cached_property
+    def keywords(self) -> list[str]:  # type: ignore[override]
+        return NlpArtifacts.set_keywords(self.nlp_engine, self.lemmas, self._language)
 
 
 class OfflineNlpEngine(NlpEngine):
@@ -269,7 +289,7 @@ class OfflineNlpEngine(NlpEngine):
             # iterates them and takes their lengths, and a Doc would cost a tenth of the scan
             # and add every new word of every note to the process's spaCy vocabulary for
             # good (it never shrinks: a long ingest's memory would grow with it).
-            tokens=words,  # type: ignore[arg-type]
+            tokens=words,
             tokens_indices=starts,
             lemmas=[w.lower() for w in words],
             nlp_engine=self,
