@@ -78,3 +78,46 @@ def test_one_time_work_is_done_when_the_engine_is_built(monkeypatch) -> None:
     monkeypatch.setattr(address, "_zh_address", None)
     address.AddressRecognizer("zh")  # what build_analyzer does, once per language
     assert address._zh_address is not None  # the division regex, compiled by load()
+
+
+CONTEXT_TEXTS = [
+    ("护照E12345678已登记，联系电话13812345678，邮箱li.na@example.com", "zh"),
+    ("身份证号11010519850412703X，卡号6222021234567890128，退款到这张卡", "zh"),
+    ("Passport EV6792908; call 415-555-0134 or mail ann@corp.com from 10.2.3.4", "en"),
+    ("收货地址：广东省深圳市南山区科技园南路18号3栋201室，收件人王伟", "zh"),
+    ("order 13812345678 shipped; phone 13987654321", "en"),
+]
+
+
+def test_context_enhancement_scores_are_presidios(analyzer) -> None:
+    import copy
+
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    ours = analyzer.context_aware_enhancer
+    stock = LemmaContextAwareEnhancer(
+        context_similarity_factor=ours.context_similarity_factor,
+        min_score_with_context_similarity=ours.min_score_with_context_similarity,
+        context_prefix_count=ours.context_prefix_count,
+        context_suffix_count=ours.context_suffix_count,
+    )
+    raised = 0
+    for text, language in CONTEXT_TEXTS:
+        artifacts = analyzer.nlp_engine.process_text(text, language)
+        recognizers = analyzer.registry.get_recognizers(language=language, all_fields=True)
+        raw = [r for rec in recognizers
+               for r in rec.analyze(text=text, entities=[], nlp_artifacts=artifacts) or []]
+        for start in range(len(text)):  # the words around a match at any position
+            assert (sorted(ours._extract_surrounding_words(artifacts, "", start))
+                    == sorted(stock._extract_surrounding_words(artifacts, "", start)))
+
+        def key(results):
+            return sorted((r.entity_type, r.start, r.end, r.score) for r in results)
+
+        expected = key(stock.enhance_using_context(text, copy.deepcopy(raw), artifacts,
+                                                   recognizers))
+        assert key(ours.enhance_using_context(text, copy.deepcopy(raw), artifacts,
+                                              recognizers)) == expected
+        before = {(r.entity_type, r.start, r.end): r.score for r in raw}
+        raised += sum(score > before[(t, s, e)] for t, s, e, score in expected)
+    assert raised  # some context word did raise a score
