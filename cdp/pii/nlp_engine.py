@@ -19,6 +19,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from typing import Any
 
 import spacy
@@ -70,6 +71,9 @@ _NAME_START = frozenset(
           "林卢伦洛麦曼摩默姆帕皮乔琼萨桑沙舍施舒苏塔汉瓦文西谢休雅扬耶因英尤于扎泽詹朱卓")
 )
 _CLAUSE = re.compile(r"[^，。！？；：,.!?;:\n、]+[，。！？；：,.!?;:\n、]*")
+# the same set as a character class: one C-level search per clause instead of a Python
+# loop over its characters
+_NAME_START_RE = re.compile("[" + "".join(re.escape(c) for c in sorted(_NAME_START)) + "]")
 
 
 def _stretches(text: str) -> list[tuple[int, int]]:
@@ -78,7 +82,7 @@ def _stretches(text: str) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     start = end = -1
     for m in _CLAUSE.finditer(text):
-        if any(ch in _NAME_START for ch in m.group()):
+        if _NAME_START_RE.search(text, m.start(), m.end()) is not None:
             if start < 0:
                 start = m.start()
             end = m.end()
@@ -181,10 +185,39 @@ def _shift(spans: list[LacSpan], by: int) -> list[LacSpan]:
 class OfflineNlpArtifacts(NlpArtifacts):
     """Presidio's artifacts plus what our recognizers share: the plain token list
     (``cdp_tokens``) and the model's person spans (``cdp_lac``, None when the model did not
-    run because its budget was spent)."""
+    run because its budget was spent).
+
+    ``keywords`` (the lower-cased words less stop words and punctuation) is computed on
+    first use, as Presidio computes it: only the context enhancer reads it, and only for
+    a text with a result whose score a context word could raise."""
 
     cdp_tokens: list[Tok]
     cdp_lac: list[LacSpan] | None
+
+    def __init__(self, entities: list, tokens: Any, tokens_indices: list[int],
+                 lemmas: list[str], nlp_engine: NlpEngine, language: str) -> None:
+        # NlpArtifacts.__init__ less its eager keyword list
+        self.entities = entities
+        self.tokens = tokens
+        self.lemmas = lemmas
+        self.tokens_indices = tokens_indices
+        self.nlp_engine = nlp_engine
+        self._language = language
+        self.scores = [0.85] * len(entities)
+
+    @cached_property
+    def keywords(self) -> list[str]:  # type: ignore[override]
+        return NlpArtifacts.set_keywords(self.nlp_engine, self.lemmas, self._language)
+
+    @cached_property
+    def keyword_set(self) -> frozenset[str]:
+        """``keywords`` as a set, for the context enhancer's membership tests."""
+        return frozenset(self.keywords)
+
+    @cached_property
+    def token_ends(self) -> list[int]:
+        """Where each token ends, in order (for the context enhancer's bisection)."""
+        return [t.end for t in self.cdp_tokens]
 
 
 class OfflineNlpEngine(NlpEngine):
@@ -269,7 +302,7 @@ class OfflineNlpEngine(NlpEngine):
             # iterates them and takes their lengths, and a Doc would cost a tenth of the scan
             # and add every new word of every note to the process's spaCy vocabulary for
             # good (it never shrinks: a long ingest's memory would grow with it).
-            tokens=words,  # type: ignore[arg-type]
+            tokens=words,
             tokens_indices=starts,
             lemmas=[w.lower() for w in words],
             nlp_engine=self,

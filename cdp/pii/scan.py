@@ -96,10 +96,8 @@ _memo_lock = threading.Lock()
 def scan_texts(texts: Iterable[str], language: str | None = None, *,
                min_score: MinScore = SCORE_THRESHOLD) -> list[list[Entity]]:
     """:func:`scan_text` over many texts: one result list per text, in order, as calling
-    :func:`scan_text` on each with the same ``min_score`` gives. The name model runs over
-    the texts in batches: its arithmetic then differs in the last digits, so a model score
-    may differ by a few thousandths (the spans and types are those of single scans but
-    for a candidate within that distance of the threshold).
+    :func:`scan_text` on each with the same ``min_score`` gives, exactly: the name model
+    runs over the texts in batches of texts of one length, which give each text's own scores.
 
     Texts repeated within the call or seen recently by this process are scanned once
     (bounded memo of short texts); blank texts are not scanned at all. Raises what

@@ -23,6 +23,10 @@ import numpy as np
 _MAX_CHARS = 512
 
 
+# Texts of one length per encoder call in :meth:`LacModel.spans_many`.
+BATCH = 32
+
+
 @dataclass(frozen=True, slots=True)
 class LacSpan:
     """A span the model labelled: ``label`` is PER, LOC, ORG, TIME or a POS tag."""
@@ -78,22 +82,27 @@ class LacModel:
         return out
 
     def spans_many(self, texts: list[str], only: frozenset[str] | None = None,
-                   batch: int = 32) -> list[list[LacSpan]]:
-        """:meth:`spans` of each text, the model run over batches of texts of similar
-        length at once (about 1.7 times less CPU than one text at a time). Texts longer
-        than the model's window go one at a time."""
+                   batch: int = BATCH) -> list[list[LacSpan]]:
+        """:meth:`spans` of each text, exactly: the model runs over batches of texts of the
+        same length at once (about 1.5 times less CPU than one text at a time). Texts longer
+        than the model's window go one at a time.
+
+        Only texts of one length share a batch: the exported encoder ignores ``length`` (its
+        backward pass reads the padding first), so a padded text's scores would not be its
+        own, some by several points; unpadded batches give what one text alone gives."""
         out: list[list[LacSpan]] = [[] for _ in texts]
-        order = sorted((i for i, t in enumerate(texts) if 0 < len(t) <= _MAX_CHARS),
-                       key=lambda i: len(texts[i]))
+        by_length: dict[int, list[int]] = {}
         for i, t in enumerate(texts):
             if len(t) > _MAX_CHARS:
                 out[i] = self.spans(t, only)
-        for b in range(0, len(order), batch):
-            group = order[b : b + batch]
-            logits = self._encode([texts[i] for i in group])
-            for row, i in enumerate(group):
-                text = texts[i]
-                out[i] = self._post(text, logits[row, : len(text)], 0, only)
+            elif t:
+                by_length.setdefault(len(t), []).append(i)
+        for group_all in by_length.values():
+            for b in range(0, len(group_all), batch):
+                group = group_all[b : b + batch]
+                logits = self._encode([texts[i] for i in group])
+                for row, i in enumerate(group):
+                    out[i] = self._post(texts[i], logits[row], 0, only)
         return out
 
     def _encode(self, texts: list[str]) -> np.ndarray:

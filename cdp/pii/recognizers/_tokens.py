@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 
-@dataclass(frozen=True, slots=True)
-class Tok:
+class Tok(NamedTuple):
+    """One word with its tag and offsets: a named tuple, built in about half the time of a
+    frozen dataclass (one per word of every text scanned)."""
+
     text: str
     tag: str
     start: int

@@ -96,6 +96,11 @@ class AddressRecognizer(CdpRecognizer):
     ENTITIES = (LOCATION,)
     CONTEXT = ("地址", "住址", "收货", "送到", "寄到", "address", "deliver", "ship")
 
+    def load(self) -> None:
+        # the division regex takes a good part of a second to compile: with the engine, not
+        # in the middle of the first Chinese note
+        _patterns()
+
     def analyze(self, text: str, entities: list[str],
                 nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -24,7 +25,16 @@ class EmailRecognizer(CdpRecognizer):
 
     def __init__(self, supported_language: str) -> None:
         super().__init__(supported_language)
-        self._tld = offline_tld_extractor()
+        tld = offline_tld_extractor()
+
+        # Notes use a few mail domains over and over (163.com, qq.com, gmail.com); the
+        # suffix lookup is pure and costs more than the regex, so its answers are kept
+        # (bounded: a stream of distinct domains cannot grow it).
+        @lru_cache(maxsize=4096)
+        def has_public_suffix(domain: str) -> bool:
+            return bool(tld(domain).suffix)
+
+        self._has_public_suffix = has_public_suffix
 
     def analyze(self, text: str, entities: list[str],
                 nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
@@ -33,7 +43,7 @@ class EmailRecognizer(CdpRecognizer):
         results = []
         for m in _PATTERN.finditer(text):
             domain = m.group().rsplit("@", 1)[1]
-            if not self._tld(domain).suffix:
+            if not self._has_public_suffix(domain):
                 continue
             results.append(self.result(EMAIL_ADDRESS, m.start(), m.end(), 0.9,
                                        "e-mail address with a public suffix"))

@@ -98,7 +98,9 @@ class HealthTermRecognizer(CdpRecognizer):
         toks = tokens_of(nlp_artifacts)
         out: list[tuple[int, int, float]] = []
         for i, tok in enumerate(toks):
-            form = next((f for f in ZH_DOSAGE_FORMS if tok.text.endswith(f)), None)
+            # the tuple test first: most words end in no form, and it is one C call
+            form = (next(f for f in ZH_DOSAGE_FORMS if tok.text.endswith(f))
+                    if tok.text.endswith(ZH_DOSAGE_FORMS) else None)
             end = tok.end
             if form is None and tok.tag == "nw" and tok.text[0] in _SHORT_FORMS and i > 0:
                 # jieba's HMM glued a one-character form to the next word: 控释|片到|了

@@ -33,9 +33,18 @@ class PhoneRecognizer(CdpRecognizer):
                "contact", "reach", "cell")
 
     def __init__(self, supported_language: str) -> None:
-        super().__init__(supported_language)
         # Chinese notes mostly carry mainland numbers; English ones also North American.
+        # (set before the base class's __init__, which calls load())
         self.regions = ("CN",) if supported_language == "zh" else ("CN", "US")
+        super().__init__(supported_language)
+
+    def load(self) -> None:
+        # phonenumbers reads a region's metadata and compiles its patterns on first use:
+        # with the engine, not in the middle of the first note that holds a number
+        for region in self.regions:
+            for match in PhoneNumberMatcher("13812345678, (212) 555-0147, 010-62345678",
+                                            region, leniency=Leniency.VALID):
+                phonenumbers.number_type(match.number)
 
     def analyze(self, text: str, entities: list[str],
                 nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:

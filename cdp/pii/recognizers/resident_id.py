@@ -29,6 +29,9 @@ class ResidentIdRecognizer(CdpRecognizer):
     ENTITIES = (CN_RESIDENT_ID,)
     CONTEXT = ("身份证", "证件", "身份", "公民", "实名", "id", "identity", "resident")
 
+    def load(self) -> None:
+        ric.get_birth_place("110105194912310029")  # reads python-stdnum's region table once
+
     def analyze(self, text: str, entities: list[str],
                 nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []
