@@ -23,7 +23,7 @@ def _wrap_aad(key_id: str) -> bytes:
     return fields.field_aad("data_keys", "wrapped", key_id)
 
 
-# True inside KeyService.uncached(): keys unwrapped there are not added to the cache.
+# True inside KeyService.uncached(): keys unwrapped or created there are not added to the cache.
 _UNCACHED: ContextVar[bool] = ContextVar("cdp_keys_uncached", default=False)
 
 
@@ -66,17 +66,17 @@ class KeyService:
                 self._cache.move_to_end(row.wrapped)
                 return dek
         dek = fields.decrypt(self.keyring.kek(row.kek_version), row.wrapped, _wrap_aad(row.id))
-        if not _UNCACHED.get():
-            self._remember(row.wrapped, dek)
+        self._remember(row.wrapped, dek)
         return dek
 
     @staticmethod
     @contextmanager
     def uncached() -> Iterator[None]:
-        """Keys unwrapped in this block are not added to the cache (cached ones are still
-        used): for bulk reads that unwrap every customer's key once (exports), which would
-        otherwise fill the cache up to its cap with keys never asked for again (memory growing
-        with the rows read, ingest's and the read API's keys evicted). Do not yield out of it."""
+        """Keys unwrapped or created in this block are not added to the cache (cached ones
+        are still used): for bulk reads that unwrap every customer's key once (exports), which
+        would otherwise fill the cache up to its cap with keys never asked for again (memory
+        growing with the rows read, ingest's and the read API's keys evicted), and for bulk
+        ingest, which keeps the keys it works with itself. Do not yield out of it."""
         token = _UNCACHED.set(True)
         try:
             yield
@@ -101,6 +101,8 @@ class KeyService:
         return self.unwrap(row)
 
     def _remember(self, wrapped: bytes, dek: bytes) -> None:
+        if _UNCACHED.get():
+            return
         with self._lock:
             self._cache[wrapped] = dek
             if len(self._cache) > self._cache_size:

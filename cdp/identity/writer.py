@@ -63,6 +63,7 @@ class BatchWriter:
         self.merged_pending: dict[str, str] = {}
         self.db_merges: list[Merge] = []  # stored customers merged in this batch
         self.pending_ids: set[str] = set()
+        self.ciphers: dict[str, fields.FieldCipher] = {}  # data key id -> its keyed cipher
 
     def assign(self, decision: Decision) -> str:
         """The customer a decided record goes to: a new one, or the group merged into its first."""
@@ -145,6 +146,10 @@ class BatchWriter:
             self.new_keys.append(row)
             self.ev.keys[customer_id] = (row.id, dek)
         key_id, dek = self.ev.keys[customer_id]
+        cipher = self.ciphers.get(key_id)
+        if cipher is None:
+            cipher = self.ciphers[key_id] = fields.FieldCipher(dek)
+        enc = cipher.encrypt
         aad = fields.field_aad
         rec = {
             "id": record_id,
@@ -154,10 +159,10 @@ class BatchWriter:
             "data_key_id": key_id,
             "observed_at": p.observed_at,
             "content_hmac": p.content_hmac,
-            "profile_ct": fields.encrypt(dek, p.profile_json, aad("source_records", "profile_ct", record_id)),
-            "orders_ct": fields.encrypt(dek, p.orders_json, aad("source_records", "orders_ct", record_id))
+            "profile_ct": enc(p.profile_json, aad("source_records", "profile_ct", record_id)),
+            "orders_ct": enc(p.orders_json, aad("source_records", "orders_ct", record_id))
             if p.orders_json else None,
-            "extra_ct": fields.encrypt(dek, p.extra_json, aad("source_records", "extra_ct", record_id))
+            "extra_ct": enc(p.extra_json, aad("source_records", "extra_ct", record_id))
             if p.extra_json else None,
             "extra_categories": p.extra_categories,
             "has_rx": p.has_rx,
@@ -174,7 +179,7 @@ class BatchWriter:
             self.rows[Identifier].append({
                 "id": iid, "record_id": record_id, "customer_id": customer_id, "type": ident.type,
                 "status": ident.status, "bidx": ident.bidx, "data_key_id": key_id,
-                "value_ct": fields.encrypt(dek, ident.value.encode(), aad("identifiers", "value_ct", iid)),
+                "value_ct": enc(ident.value.encode(), aad("identifiers", "value_ct", iid)),
             })
             if ident.bidx and ident.strength != "none":
                 self.ev.index[(f"id:{ident.type}", ident.bidx)].add(customer_id)
@@ -193,9 +198,9 @@ class BatchWriter:
             self.rows[Interaction].append({
                 "id": iid, "record_id": record_id, "customer_id": customer_id,
                 "data_key_id": key_id, "kind": it["kind"], "at": it["at"],
-                "text_ct": fields.encrypt(dek, it["text"].encode(), aad("interactions", "text_ct", iid)),
-                "text_redacted_ct": fields.encrypt(
-                    dek, it["text_redacted"].encode(), aad("interactions", "text_redacted_ct", iid)),
+                "text_ct": enc(it["text"].encode(), aad("interactions", "text_ct", iid)),
+                "text_redacted_ct": enc(it["text_redacted"].encode(),
+                                        aad("interactions", "text_redacted_ct", iid)),
                 "entity_types": it["entity_types"],
             })
         for c in p.consents:
@@ -223,9 +228,12 @@ class BatchWriter:
                   "wrapped": k.wrapped, "created_at": k.created_at, "destroyed_at": None}
                  for k in self.new_keys],
             )
-        for other, target in self.merged_pending.items():
-            s.execute(update(Customer).where(Customer.id == other).values(
-                status="merged", merged_into=fin(target), updated_at=self.now))
+        if self.merged_pending:
+            # one executemany (pipelined by the driver), not a round trip per merge
+            c = Customer.__table__
+            s.execute(update(c).where(c.c.id == bindparam("o"))
+                      .values(status="merged", merged_into=bindparam("t"), updated_at=self.now),
+                      [{"o": o, "t": fin(t)} for o, t in self.merged_pending.items()])
         if self.db_merges:
             move_customers(s, self.db_merges, fin, self.now, pg=self.ev.pg, chunk=self.ev.chunk,
                            keep_links={r["id"] for r in self.updated_records},
