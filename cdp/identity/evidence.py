@@ -287,11 +287,11 @@ class Evidence:
                 continue
             raw = ciphers[kid].decrypt(ct, fields.field_aad("identifiers", "value_ct", iid))
             self.features[cid].absorb(national_id_features(raw.decode()))
-        for rid, cid, kid, ct in recs:
-            if ct is None or kid not in ciphers:
+        for rid, cid, kid, profile_ct in recs:
+            if profile_ct is None or kid not in ciphers:
                 continue
             aad = fields.field_aad("source_records", "profile_ct", rid)
-            profile = json.loads(ciphers[kid].decrypt(ct, aad).decode("utf-8"))
+            profile = json.loads(ciphers[kid].decrypt(profile_ct, aad).decode("utf-8"))
             self.features[cid].absorb(profile_features(profile))
             # national-ID-derived birth dates are already implied by the identifiers
 
