@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,6 +50,18 @@ class KeyService:
         row.wrapped = fields.encrypt(self.keyring.kek(row.kek_version), dek, _wrap_aad(row.id))
         self._remember(row.wrapped, dek)
         return row, dek
+
+    def new_key_values(self, customer_id: str) -> tuple[dict[str, Any], bytes]:
+        """``new_key`` as the new row's column values (``id``, ``customer_id``,
+        ``kek_version``, ``wrapped``) instead of an ORM object: for a caller inserting many
+        new keys in bulk (ingest), which has no use for the object."""
+        dek = os.urandom(32)
+        key_id = new_id()
+        version = self.keyring.wrapping_version()
+        wrapped = fields.encrypt(self.keyring.kek(version), dek, _wrap_aad(key_id))
+        self._remember(wrapped, dek)
+        return ({"id": key_id, "customer_id": customer_id, "kek_version": version,
+                 "wrapped": wrapped}, dek)
 
     def create(self, session: Session, customer_id: str) -> tuple[DataKey, bytes]:
         row, dek = self.new_key(customer_id)

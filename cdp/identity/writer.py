@@ -56,7 +56,7 @@ class BatchWriter:
         self.touched_records: dict[str, int] = defaultdict(int)
         self.now = utcnow()
         self.new_customers: list[dict[str, Any]] = []
-        self.new_keys: list[DataKey] = []
+        self.new_keys: list[dict[str, Any]] = []  # data_keys rows (column values)
         self.rows: dict[type, list[dict[str, Any]]] = defaultdict(list)
         self.updated_records: list[dict[str, Any]] = []
         self.lineage: list[dict[str, Any]] = []
@@ -88,10 +88,7 @@ class BatchWriter:
             {"id": cid, "status": "active", "merged_into": None, "created_at": self.now,
              "updated_at": self.now}
         )
-        row, dek = self.platform.keys.new_key(cid)
-        row.created_at = self.now
-        self.new_keys.append(row)
-        self.ev.keys[cid] = (row.id, dek)
+        self._new_key(cid)
         self.ev.features[cid] = Features()
         self.lineage.append(
             {"kind": "created", "customer_id": cid, "other_customer_id": None, "record_ids": [],
@@ -100,6 +97,15 @@ class BatchWriter:
         )
         self.stats.new_customers += 1
         return cid
+
+    def _new_key(self, cid: str) -> None:
+        """A fresh data key for ``cid``, inserted at flush (plain column values: one bulk
+        insert, no ORM object per key)."""
+        row, dek = self.platform.keys.new_key_values(cid)
+        row["created_at"] = self.now
+        row["destroyed_at"] = None
+        self.new_keys.append(row)
+        self.ev.keys[cid] = (row["id"], dek)
 
     def merge(self, target: str, other: str, rule: str, evidence: list[str], *, actor: str,
               reason: str | None) -> None:
@@ -141,10 +147,7 @@ class BatchWriter:
         if customer_id not in self.ev.keys:
             # Every key of this customer was destroyed (erasure in progress): new values get
             # a fresh key rather than failing the batch.
-            row, dek = self.platform.keys.new_key(customer_id)
-            row.created_at = self.now
-            self.new_keys.append(row)
-            self.ev.keys[customer_id] = (row.id, dek)
+            self._new_key(customer_id)
         key_id, dek = self.ev.keys[customer_id]
         cipher = self.ciphers.get(key_id)
         if cipher is None:
@@ -221,13 +224,8 @@ class BatchWriter:
         insert_rows(s, Customer.__table__, self.new_customers)
         if self.new_keys:
             for k in self.new_keys:
-                k.customer_id = fin(k.customer_id)
-            insert_rows(
-                s, DataKey.__table__,
-                [{"id": k.id, "customer_id": k.customer_id, "kek_version": k.kek_version,
-                  "wrapped": k.wrapped, "created_at": k.created_at, "destroyed_at": None}
-                 for k in self.new_keys],
-            )
+                k["customer_id"] = fin(k["customer_id"])
+            insert_rows(s, DataKey.__table__, self.new_keys)
         if self.merged_pending:
             # one executemany (pipelined by the driver), not a round trip per merge
             c = Customer.__table__
