@@ -20,7 +20,9 @@ Reports
   same-run baseline: a plain insert of the same lines (executemany of the JSON text);
 - database size per customer and per source record (``pg_database_size``, after VACUUM);
 - RSS of the ingesting process and its worker: the highest in the first and in the last
-  quarter of the run (flat = the last no more than 10% above the first).
+  quarter of the run (flat = the last no more than 10% above the first);
+- CPU seconds of the ingesting process and of its preparing workers, per 1,000 records (the
+  figure to compare code by on a shared machine, where wall time counts the other tenants).
 
 ``--keep`` keeps the database (the open-loop bench reads it: scripts/bench/openloop_bench.py).
 """
