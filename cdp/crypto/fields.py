@@ -39,6 +39,30 @@ def decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes:
         raise DecryptionError("ciphertext failed authentication") from None
 
 
+class FieldCipher:
+    """``encrypt`` / ``decrypt`` under one data key, keyed once: for a caller that handles
+    many values under the same key (an ingest batch writes several values per customer).
+    Same format, a fresh random nonce per value, as the module's functions; AES-GCM's key
+    setup is done once instead of once per value."""
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, key: bytes):
+        self._aead = AESGCM(key)
+
+    def encrypt(self, plaintext: bytes, aad: bytes) -> bytes:
+        nonce = os.urandom(NONCE_LEN)
+        return VERSION + nonce + self._aead.encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, blob: bytes, aad: bytes) -> bytes:
+        if not blob or blob[:1] != VERSION or len(blob) < 1 + NONCE_LEN + 16:
+            raise DecryptionError("ciphertext is malformed")
+        try:
+            return self._aead.decrypt(blob[1 : 1 + NONCE_LEN], blob[1 + NONCE_LEN :], aad)
+        except InvalidTag:
+            raise DecryptionError("ciphertext failed authentication") from None
+
+
 def json_bytes(value: Any) -> bytes:
     """The plaintext ``encrypt_json`` encrypts: compact, sorted-key UTF-8 JSON."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")

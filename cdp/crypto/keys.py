@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ def _wrap_aad(key_id: str) -> bytes:
     return fields.field_aad("data_keys", "wrapped", key_id)
 
 
-# True inside KeyService.uncached(): keys unwrapped there are not added to the cache.
+# True inside KeyService.uncached(): keys unwrapped or created there are not added to the cache.
 _UNCACHED: ContextVar[bool] = ContextVar("cdp_keys_uncached", default=False)
 
 
@@ -50,6 +51,18 @@ class KeyService:
         self._remember(row.wrapped, dek)
         return row, dek
 
+    def new_key_values(self, customer_id: str) -> tuple[dict[str, Any], bytes]:
+        """``new_key`` as the new row's column values (``id``, ``customer_id``,
+        ``kek_version``, ``wrapped``) instead of an ORM object: for a caller inserting many
+        new keys in bulk (ingest), which has no use for the object."""
+        dek = os.urandom(32)
+        key_id = new_id()
+        version = self.keyring.wrapping_version()
+        wrapped = fields.encrypt(self.keyring.kek(version), dek, _wrap_aad(key_id))
+        self._remember(wrapped, dek)
+        return ({"id": key_id, "customer_id": customer_id, "kek_version": version,
+                 "wrapped": wrapped}, dek)
+
     def create(self, session: Session, customer_id: str) -> tuple[DataKey, bytes]:
         row, dek = self.new_key(customer_id)
         session.add(row)
@@ -66,17 +79,17 @@ class KeyService:
                 self._cache.move_to_end(row.wrapped)
                 return dek
         dek = fields.decrypt(self.keyring.kek(row.kek_version), row.wrapped, _wrap_aad(row.id))
-        if not _UNCACHED.get():
-            self._remember(row.wrapped, dek)
+        self._remember(row.wrapped, dek)
         return dek
 
     @staticmethod
     @contextmanager
     def uncached() -> Iterator[None]:
-        """Keys unwrapped in this block are not added to the cache (cached ones are still
-        used): for bulk reads that unwrap every customer's key once (exports), which would
-        otherwise fill the cache up to its cap with keys never asked for again (memory growing
-        with the rows read, ingest's and the read API's keys evicted). Do not yield out of it."""
+        """Keys unwrapped or created in this block are not added to the cache (cached ones
+        are still used): for bulk reads that unwrap every customer's key once (exports), which
+        would otherwise fill the cache up to its cap with keys never asked for again (memory
+        growing with the rows read, ingest's and the read API's keys evicted), and for bulk
+        ingest, which keeps the keys it works with itself. Do not yield out of it."""
         token = _UNCACHED.set(True)
         try:
             yield
@@ -101,6 +114,8 @@ class KeyService:
         return self.unwrap(row)
 
     def _remember(self, wrapped: bytes, dek: bytes) -> None:
+        if _UNCACHED.get():
+            return
         with self._lock:
             self._cache[wrapped] = dek
             if len(self._cache) > self._cache_size:

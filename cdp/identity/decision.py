@@ -101,7 +101,7 @@ def decide(p: PreparedRecord, current: str | None, cands: Candidates,
         rule, evidence = "deterministic:" + "+".join(kinds), kinds
     med = [c for c in medium if c not in group and not profile_conflict(feats, cands.features[c])]
     med.sort(key=lambda c: (-len(medium[c]), c))
-    if group:
+    if group and med:
         base = _combined(cands, group, feats)
         for c in med:
             if not profile_conflict(base, cands.features[c]):
@@ -125,7 +125,8 @@ def decide(p: PreparedRecord, current: str | None, cands: Candidates,
             kinds = sorted({k for c in group for k in medium[c]})
             rule, evidence = "deterministic:" + "+".join(kinds), kinds
     if not group:
-        best = _probabilistic(cands, rules, p.match_keys, feats, set(), rules.link_threshold)
+        best = _probabilistic(cands, rules, _blocked(cands, rules, p.match_keys, set()), feats,
+                              rules.link_threshold)
         if best is not None:
             c, sc = best
             group = [c]
@@ -134,8 +135,10 @@ def decide(p: PreparedRecord, current: str | None, cands: Candidates,
         # The record may reveal that its customer and another one are the same person
         # (a masked-phone channel account meeting the app account): merge only on a score
         # well above the link threshold, so resolution depends less on arrival order.
-        best = _probabilistic(cands, rules, p.match_keys, _combined(cands, group, feats),
-                              set(group), rules.merge_threshold)
+        # (The group's combined features are built only when there is someone to score.)
+        others = _blocked(cands, rules, p.match_keys, set(group))
+        best = (_probabilistic(cands, rules, others, _combined(cands, group, feats),
+                               rules.merge_threshold) if others else None)
         if best is not None:
             group.append(best[0])
             evidence = sorted(set(evidence) | set(best[1].evidence))
@@ -150,9 +153,10 @@ def _combined(cands: Candidates, group: list[str], feats: Features) -> Features:
     return base
 
 
-def _probabilistic(cands: Candidates, rules: IdentityRules, match_keys: list[tuple[str, str]],
-                   feats: Features, exclude: set[str], threshold: float) -> tuple[str, Score] | None:
-    """The best-scoring blocked candidate at or above ``threshold`` (None if none)."""
+def _blocked(cands: Candidates, rules: IdentityRules, match_keys: list[tuple[str, str]],
+             exclude: set[str]) -> list[str]:
+    """The candidates ``match_keys`` block together (values held by at most
+    ``max_block_size`` customers), less ``exclude``, sorted."""
     cap = rules.max_block_size
     blocked: set[str] = set()
     for kind, b in match_keys:
@@ -161,8 +165,15 @@ def _probabilistic(cands: Candidates, rules: IdentityRules, match_keys: list[tup
         hs = cands.holders(kind, b)
         if len(hs) <= cap:
             blocked |= hs
+    return sorted(blocked - exclude)
+
+
+def _probabilistic(cands: Candidates, rules: IdentityRules, blocked: list[str],
+                   feats: Features, threshold: float) -> tuple[str, Score] | None:
+    """The best-scoring of the ``blocked`` candidates at or above ``threshold`` (None if
+    none)."""
     best: tuple[str, Score] | None = None
-    for c in sorted(blocked - exclude):
+    for c in blocked:
         f = cands.features.get(c)
         if f is None or probabilistic_veto(feats, f):
             continue

@@ -7,6 +7,7 @@ union-find of merges; ``EvidenceCache`` keeps it across the batches of one inges
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -266,20 +267,33 @@ class Evidence:
                 ).tuples()
             )
         deks = self._deks({r[2] for r in recs} | {r[2] for r in nid_rows}, seen_keys)
+        # one keyed cipher per data key: a customer's values are mostly under one key
+        ciphers = {kid: fields.FieldCipher(dek) for kid, dek in deks.items()}
+        # Normal forms of decrypted stored values are memoised for this load only: the
+        # process-wide normaliser caches would otherwise fill with every stored customer's
+        # plaintext the ingest ever reloads (memory growing up to their caps); repeats across
+        # batches are the evidence cache's business.
+        with nz.private_memo():
+            self._absorb_stored(nid_rows, recs, ciphers)
+        for cid, row in key_rows.items():
+            dek = deks.get(row.id)  # mostly unwrapped above, for the customer's records
+            self.keys[cid] = (row.id, dek if dek is not None else self.platform.keys.unwrap(row))
+
+    def _absorb_stored(self, nid_rows: list[tuple[str, str, str, bytes]],
+                       recs: list[tuple[str, str, str, bytes | None]],
+                       ciphers: dict[str, fields.FieldCipher]) -> None:
         for iid, cid, kid, ct in nid_rows:
-            if kid not in deks:
+            if kid not in ciphers:
                 continue
-            raw = fields.decrypt(deks[kid], ct, fields.field_aad("identifiers", "value_ct", iid))
+            raw = ciphers[kid].decrypt(ct, fields.field_aad("identifiers", "value_ct", iid))
             self.features[cid].absorb(national_id_features(raw.decode()))
-        for rid, cid, kid, ct in recs:
-            if ct is None or kid not in deks:
+        for rid, cid, kid, profile_ct in recs:
+            if profile_ct is None or kid not in ciphers:
                 continue
             aad = fields.field_aad("source_records", "profile_ct", rid)
-            profile = fields.decrypt_json(deks[kid], ct, aad)
+            profile = json.loads(ciphers[kid].decrypt(profile_ct, aad).decode("utf-8"))
             self.features[cid].absorb(profile_features(profile))
             # national-ID-derived birth dates are already implied by the identifiers
-        for cid, row in key_rows.items():
-            self.keys[cid] = (row.id, self.platform.keys.unwrap(row))
 
     def _deks(self, key_ids: set[str], known: dict[str, Any]) -> dict[str, bytes]:
         """Unwrapped data keys by id (destroyed ones left out); rows already read in

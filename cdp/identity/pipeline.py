@@ -159,6 +159,19 @@ def _store_batches(platform: Any, prepared_batches: Iterable[tuple[int, list[Pre
                    *, actor: str, rules: IdentityRules, summary: IngestSummary,
                    on_batch: Callable[[int], None] | None) -> IngestSummary:
     cache = EvidenceCache()
+    # The data keys a bulk ingest creates and unwraps are its own business: the evidence
+    # cache keeps those of the customers it holds, and the process-wide key cache (sized for
+    # the read path) would otherwise fill to its cap with a key per customer ingested, the
+    # ingesting process's memory growing all the way.
+    with platform.keys.uncached():
+        _store_all(platform, prepared_batches, actor=actor, rules=rules, summary=summary,
+                   on_batch=on_batch, cache=cache)
+    return summary
+
+
+def _store_all(platform: Any, prepared_batches: Iterable[tuple[int, list[PreparedRecord]]],
+               *, actor: str, rules: IdentityRules, summary: IngestSummary,
+               on_batch: Callable[[int], None] | None, cache: EvidenceCache) -> None:
     for n_batch, prepared in prepared_batches:
         # One transaction per batch even when a key repeats in it (a re-send close behind the
         # record it updates): re-sends go to a later resolution round of the same
@@ -175,7 +188,6 @@ def _store_batches(platform: Any, prepared_batches: Iterable[tuple[int, list[Pre
                 setattr(summary, r.status, getattr(summary, r.status) + 1)
         if on_batch:
             on_batch(n_batch)
-    return summary
 
 
 # SQLite's default page cache (2 MB) is far smaller than the indexes a bulk ingest probes at

@@ -20,7 +20,9 @@ Reports
   same-run baseline: a plain insert of the same lines (executemany of the JSON text);
 - database size per customer and per source record (``pg_database_size``, after VACUUM);
 - RSS of the ingesting process and its worker: the highest in the first and in the last
-  quarter of the run (flat = the last no more than 10% above the first).
+  quarter of the run (flat = the last no more than 10% above the first);
+- CPU seconds of the ingesting process and of its preparing workers, per 1,000 records (the
+  figure to compare code by on a shared machine, where wall time counts the other tenants).
 
 ``--keep`` keeps the database (the open-loop bench reads it: scripts/bench/openloop_bench.py).
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -66,6 +69,13 @@ def fresh(name: str) -> str:
         c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     upgrade_schema(BASE + name)
     return BASE + name
+
+
+def _cpu_s() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its waited-for children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:
@@ -106,14 +116,23 @@ def main() -> None:
                   f"{samples[-1][2]:.0f}+{samples[-1][3]:.0f} MB", flush=True)
 
     summary = IngestSummary()
+    cpu0 = _cpu_s()
     with path.open(encoding="utf-8") as fh, bulk_gc():
         ingest_lines(platform, enumerate(fh, start=1), actor="bench:ingest_scale",
                      on_reject=lambda n, reason: None, batch_size=args.batch_size,
                      summary=summary, on_batch=on_batch, workers=args.workers)
     elapsed = time.perf_counter() - t0
     platform.dispose()
+    main_cpu, worker_cpu = (b - a for a, b in zip(cpu0, _cpu_s(), strict=True))
     print(f"ingested: {summary.line()} in {elapsed:.0f} s = {summary.read / elapsed:,.0f} records/s",
           flush=True)
+    # CPU time is what a shared machine does not distort (the workers have exited and been
+    # waited for by now, so RUSAGE_CHILDREN holds them)
+    per_k = 1000 / max(summary.read, 1)
+    print(f"CPU: ingesting process {main_cpu:.1f} s ({main_cpu * per_k:.2f} s per 1,000 records), "
+          f"preparing workers {worker_cpu:.1f} s ({worker_cpu * per_k:.2f} s per 1,000), "
+          f"both {(main_cpu + worker_cpu) * per_k:.2f} s per 1,000 records; load average at the "
+          f"end {os.getloadavg()[0]:.1f}", flush=True)
 
     def rate_between(lo: int, hi: int) -> float:
         # the batch samples bracketing records lo..hi
@@ -161,6 +180,7 @@ def main() -> None:
         "last_over_first": round(last / first, 2), "bytes_per_customer": round(size / max(customers, 1)),
         "bytes_per_record": round(size / max(records, 1)), "machine_ms": round(machine_ms),
         "plain_insert_s": round(base_s, 1) if base_s else None, "ingest_s": round(elapsed),
+        "cpu_main_s": round(main_cpu, 1), "cpu_workers_s": round(worker_cpu, 1),
     }), flush=True)
     if args.keep:
         print(f"kept: --database-url {url} --keyring {keyring}")
