@@ -26,8 +26,10 @@ from cdp.identity.prepare import PreparedRecord, prepare
 from cdp.identity.records import RecordIn, RecordRejected, parse_line
 from cdp.identity.resolve import RecordResult, ingest_batch
 from cdp.identity.rules import IdentityRules, load_rules
+from cdp.identity.vocabulary import DECLARED_PROFILE
 from cdp.identity.writer import BatchStats
 from cdp.pii.analyzer import get_analyzer
+from cdp.pii.classify import text_to_scan
 from cdp.pii.scan import prefetch as scan_prefetch
 from cdp.policyfiles import PolicyFiles
 
@@ -249,8 +251,20 @@ def _worker_state() -> tuple[Keyring, IdentityRules, PolicyFiles]:
     return _WORKER
 
 
-def _notes_of(recs: Iterable[RecordIn | None]) -> Iterator[str]:
-    return (i.text for r in recs if r is not None for i in r.interactions if i.text)
+def _texts_of(recs: Iterable[RecordIn | None]) -> Iterator[str]:
+    """What preparing these records scans: their notes, and the values of their undeclared
+    fields (classified by a scan, each otherwise a model run of its own)."""
+    for r in recs:
+        if r is None:
+            continue
+        for i in r.interactions:
+            if i.text:
+                yield i.text
+        for k, v in r.profile.items():
+            if not (k in DECLARED_PROFILE and (isinstance(v, str) or v is None)):
+                yield text_to_scan(k, v)
+        for k, v in (r.model_extra or {}).items():
+            yield text_to_scan(k, v)
 
 
 # Records whose notes the name model reads in one go: enough notes for full batches, few
@@ -265,7 +279,7 @@ def _prepare_all(recs: list[RecordIn], keyring: Keyring, rules: IdentityRules,
     out: list[PreparedRecord] = []
     for lo in range(0, len(recs), PREFETCH_RECORDS):
         part = recs[lo : lo + PREFETCH_RECORDS]
-        with scan_prefetch(_notes_of(part)):
+        with scan_prefetch(_texts_of(part)):
             out.extend(prepare(r, keyring, rules, policies) for r in part)
     return out
 
@@ -287,7 +301,7 @@ def _worker_parse_prepare(
                 parsed.append((n, parse_line(line), None))
             except RecordRejected as e:
                 parsed.append((n, None, e.reason))
-        with scan_prefetch(_notes_of(rec for _, rec, _ in parsed)):
+        with scan_prefetch(_texts_of(rec for _, rec, _ in parsed)):
             for n, rec, reason in parsed:
                 if rec is None:
                     out.append((n, None, reason))

@@ -71,12 +71,19 @@ class Recorder:
         self.lat: dict[tuple[str, int], list[float]] = defaultdict(list)
         self.err: dict[tuple[str, int], int] = defaultdict(int)
         self.codes: dict[str, set[int | str]] = defaultdict(set)
+        # reads' latency per 10-second slice, to say when a tail happened and what ran then
+        self.slices: dict[int, list[float]] = defaultdict(list)
+        self.runs: list[tuple[str, float, float]] = []  # (kind, start s, end s): CLI jobs
         self.lock = threading.Lock()
 
     def add(self, kind: str, due: float, done: float, ok: bool, code: int | str) -> None:
         w = int((due - self.t0) // self.window)
         with self.lock:
             self.lat[(kind, w)].append((done - due) * 1000)
+            if kind == "read":
+                self.slices[int((due - self.t0) // 10)].append((done - due) * 1000)
+            elif kind in ("export", "crm"):
+                self.runs.append((kind, due - self.t0, done - self.t0))
             if not ok:
                 self.err[(kind, w)] += 1
                 self.codes[kind].add(code)
@@ -163,16 +170,24 @@ def main() -> None:
     platform.dispose()
     lines = Path(args.records).read_text(encoding="utf-8").splitlines()
     from cdp.crypto.keyring import Keyring
+    from cdp.identity import normalize as nz
     from cdp.identity.identifiers import lookup_index
+    from cdp.identity.rules import load_rules
+    from cdp.policyfiles import PolicyFiles
 
     ring = Keyring.load(args.keyring)
+    rules = load_rules(PolicyFiles(str(policy_dir)))
     lookups: list[tuple[str, str]] = []
     for line in lines[:5000]:
         for ident in json.loads(line).get("identifiers", []):
-            # searchable values only: placeholders and masked phones are refused (422) by design
-            if ident["type"] in ("member_id", "phone") and lookup_index(
-                ring, ident["type"], ident["value"], None
-            ):
+            # searchable values only: the API refuses (422) masked phones, placeholders and
+            # the blocked values of policies/identity.toml, by design
+            if ident["type"] not in ("member_id", "phone"):
+                continue
+            n = nz.normalize_identifier(ident["type"], ident["value"], "")
+            if (n.status == nz.VALID and n.norm is not None
+                    and not rules.is_blocked(ident["type"], n.norm)
+                    and lookup_index(ring, ident["type"], ident["value"], None)):
                 lookups.append((ident["type"], ident["value"]))
     random.seed(5)
     env = dict(os.environ, CDP_DATABASE_URL=args.database_url, CDP_KEYRING=args.keyring,
@@ -290,6 +305,7 @@ def main() -> None:
                 "postgres_private_sum": sum(rss_mb(p, "RssAnon") for p in backends),
                 "postgres_private_max": max((rss_mb(p, "RssAnon") for p in backends), default=0.0),
                 "redis": int(r.info("memory")["used_memory_rss"]) / 2**20,  # type: ignore[index]
+                "load": os.getloadavg()[0],
             }
             samples.append(sample)
             time.sleep(min(10.0, max(0.0, until - time.perf_counter())))
@@ -310,6 +326,18 @@ def main() -> None:
                          "ingest_p99": pct(rec.lat[("ingest", w)], 99)})
             print(f"{w:6}  {len(lat):5}  {pct(lat, 50):6.1f}  {pct(lat, 99):6.1f}  "
                   f"{max(lat, default=float('nan')):6.1f}  {errs}", flush=True)
+        # the slowest 10-second slices, beside what else was running and the machine's load
+        slow = sorted(((pct(v, 99), k) for k, v in rec.slices.items()), reverse=True)[:8]
+        print("slowest 10 s slices (read p99 ms): start s, p99, CLI jobs running, load average",
+              flush=True)
+        stalls = []
+        for p99, k in sorted(slow, key=lambda x: x[1]):
+            lo, hi = k * 10, k * 10 + 10
+            jobs = [f"{kind} {a:.0f}-{b:.0f}" for kind, a, b in rec.runs if a < hi and b > lo]
+            load = min(samples, key=lambda x: abs(x["t"] - lo))["load"] if samples else None
+            stalls.append({"start": lo, "p99": p99, "jobs": jobs, "load": load})
+            print(f"  {lo:6}  {p99:8.1f}  {', '.join(jobs) or '-'}  {load}", flush=True)
+        report["stalls"] = stalls
         counts = {k: sum(len(v) for (kk, _), v in rec.lat.items() if kk == k)
                   for k in KINDS}
         errors = {k: sum(v for (kk, _), v in rec.err.items() if kk == k) for k in counts}
@@ -319,7 +347,7 @@ def main() -> None:
         print("memory (RSS MB) after the first window -> end:", flush=True)
         growth = {}
         for k in last:
-            if k == "t" or k not in warm:
+            if k in ("t", "load") or k not in warm:
                 continue
             g = (last[k] - warm[k]) / warm[k] * 100 if warm[k] else 0.0
             growth[k] = round(g, 1)

@@ -9,6 +9,8 @@ evidence (the load queries were rewritten to use the customer index).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -145,3 +147,40 @@ def test_pair_lookup_finds_the_same_holders_as_in_lists(platform) -> None:
         b._pairs_pg(_MK_PAIRS_SQL, mk_keys, "")
     assert dict(a.index) == dict(b.index)
     assert len(a.index) >= 5  # national IDs, phones, member id, names, masked-phone keys
+
+
+def test_undeclared_field_values_are_read_by_the_batched_name_model(platform, monkeypatch) -> None:
+    """Preparing a chunk runs the name model over its undeclared fields' values in the
+    chunk's batches, not one value at a time, and classifies them as classify_field does."""
+    from cdp.identity.pipeline import _prepare_all
+    from cdp.identity.rules import load_rules
+    from cdp.pii import scan
+    from cdp.pii.models.lac import LacModel
+
+    singles: list[str] = []
+    original = LacModel.spans
+
+    def counting(self, text, only=None):  # type: ignore[no-untyped-def]
+        singles.append(text)
+        return original(self, text, only)
+
+    scan.clear_memo()
+    monkeypatch.setattr(LacModel, "spans", counting)
+    def extras(i: int) -> dict[str, object]:
+        return {"remark_zh": f"顾客说下次让她女儿周晓{chr(0x4E00 + i)}来取药",
+                "wechat_nick": f"小{chr(0x4E50 + i)}同学",
+                "store_memo": {"note": f"常客，住在朝阳区建国路{i}号附近"}}
+
+    records = [validate_record(rec("app", f"x{i}", [("phone", f"139{i:08d}")], name="王伟",
+                                   **extras(i)) | {"till_note": f"付款{i}元"})
+               for i in range(6)]
+    prepared = _prepare_all(records, platform.keyring, load_rules(platform.policies),
+                            platform.policies)
+    assert singles == []  # every model run was a batch
+    monkeypatch.setattr(LacModel, "spans", original)
+    scan.clear_memo()
+    for p, r in zip(prepared, records, strict=True):
+        got = {x["field"]: x["category"] for x in json.loads(p.extra_json or b"[]")}
+        want = {k: classify_field(k, v) for k, v in {**r.profile, **r.model_extra}.items()
+                if k != "name"}
+        assert got == want
