@@ -326,6 +326,16 @@ def test_an_entry_that_does_not_extend_its_chain_is_refused(platform: Platform) 
             platform.engine.begin() as conn,
         ):
             conn.execute(insert(AuditEvent), [dict(base, seq=seq_, prev_hash=prev)])
+    # A batch whose first entry extends the head and whose second does not: refused whole
+    # (a single entry's head move is a shortcut of the trigger's; a batch never takes it).
+    with (
+        pytest.raises(DBAPIError, match="does not extend its chain head"),
+        platform.engine.begin() as conn,
+    ):
+        conn.execute(
+            insert(AuditEvent),
+            [dict(base, seq=seq + 1, prev_hash=h), dict(base, seq=seq + 3, prev_hash="f" * 64)],
+        )
     assert _verify(platform).ok
 
 
