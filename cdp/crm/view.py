@@ -13,23 +13,71 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from cdp.access.policy import CategoryView, PolicySet
 from cdp.access.render import RenderSummary
 from cdp.crm import complaints as complaints_svc
 from cdp.crm import gates, loyalty
-from cdp.crm.models import Complaint, LoyaltyAccount, LoyaltyEntry
-from cdp.crm.reads import load_traits
+from cdp.crm.models import Complaint, CrmProfile, LoyaltyAccount, LoyaltyEntry
 from cdp.crm.segments import load_segments
 from cdp.crm.settings import load_settings
+from cdp.crypto import fields
+from cdp.crypto.models import DataKey
+from cdp.db.driver_sql import DriverStatement
+from cdp.errors import DecryptionError
+from cdp.identity.models import Customer
 
 SCORE_KEYS = ("recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
               "first_order", "last_order", "channels", "p_alive", "churn_score", "expected_90d",
               "clv_12m", "value_score")
+
+
+_ID: BindParameter[str] = bindparam("id")
+_P, _K = CrmProfile.__table__.c, DataKey.__table__.c
+# What the section needs to know of one customer, in one statement (every customer read runs
+# it, and most customers have no CRM data at all): the last refresh's traits with their data
+# key, and whether there are loyalty points or open complaints. Anchored on the customer's
+# row, so there is exactly one row for a customer that exists.
+_STATE = DriverStatement(
+    select(
+        _P.data_key_id, _P.traits_ct, _P.as_of, _K.wrapped, _K.kek_version,
+        exists().where(LoyaltyEntry.__table__.c.customer_id == _ID).label("has_entries"),
+        exists().where(LoyaltyAccount.__table__.c.customer_id == _ID).label("has_account"),
+        exists().where(and_(Complaint.__table__.c.customer_id == _ID,
+                            Complaint.__table__.c.state != "closed")).label("has_open"),
+    )
+    .select_from(Customer.__table__)
+    .outerjoin(CrmProfile.__table__, _P.customer_id == Customer.__table__.c.id)
+    .outerjoin(DataKey.__table__, _K.id == _P.data_key_id)
+    .where(Customer.__table__.c.id == _ID)
+)
+
+
+class _WrappedKey(NamedTuple):
+    """The columns of a data key row KeyService.unwrap needs."""
+
+    id: str
+    wrapped: bytes | None
+    kek_version: int
+
+
+def _traits(platform: Any, customer_id: str, row: Any) -> dict[str, Any] | None:
+    """The decrypted traits of the last refresh (as ``cdp.crm.reads.load_traits`` gives
+    them), or None: no refresh yet, its data key destroyed, or not decryptable."""
+    if row.traits_ct is None or row.wrapped is None:
+        return None
+    dek = platform.keys.unwrap(_WrappedKey(row.data_key_id, row.wrapped, row.kek_version))
+    try:
+        t: dict[str, Any] = fields.decrypt_json(
+            dek, row.traits_ct, fields.field_aad("crm_profiles", "traits_ct", customer_id))
+    except DecryptionError:
+        return None
+    t["as_of"] = row.as_of.isoformat()
+    return t
 
 
 def _viewer(policy: PolicySet, role: str, purpose: str | None, consents: Mapping[str, bool],
@@ -56,13 +104,17 @@ def crm_section(
 ) -> dict[str, Any] | None:
     """The customer's CRM data as ``role`` may see it for ``purpose`` (None when there is
     none); the categories given are noted in ``summary`` for the read's audit entry."""
-    traits = load_traits(session, platform, [customer_id]).get(customer_id)
-    has_points = session.scalar(select(LoyaltyEntry.id).where(
-        LoyaltyEntry.customer_id == customer_id).limit(1)) is not None or session.get(
-        LoyaltyAccount, customer_id) is not None
+    if session.autoflush:
+        session.flush()  # what the ORM queries this replaces would have seen
+    state = _STATE.rows(session.connection(), {"id": customer_id})
+    if not state:
+        return None
+    [row] = state
+    traits = _traits(platform, customer_id, row)
+    has_points = bool(row.has_entries or row.has_account)
     open_complaints = list(session.scalars(select(Complaint).where(
         Complaint.customer_id == customer_id, Complaint.state != "closed")
-        .order_by(Complaint.opened_at)))
+        .order_by(Complaint.opened_at))) if row.has_open else []
     if traits is None and not has_points and not open_complaints:
         return None
     view = _viewer(policy, role, purpose, consents, plain, summary)

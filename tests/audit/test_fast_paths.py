@@ -326,6 +326,16 @@ def test_an_entry_that_does_not_extend_its_chain_is_refused(platform: Platform) 
             platform.engine.begin() as conn,
         ):
             conn.execute(insert(AuditEvent), [dict(base, seq=seq_, prev_hash=prev)])
+    # A batch whose first entry extends the head and whose second does not: refused whole
+    # (a single entry's head move is a shortcut of the trigger's; a batch never takes it).
+    with (
+        pytest.raises(DBAPIError, match="does not extend its chain head"),
+        platform.engine.begin() as conn,
+    ):
+        conn.execute(
+            insert(AuditEvent),
+            [dict(base, seq=seq + 1, prev_hash=h), dict(base, seq=seq + 3, prev_hash="f" * 64)],
+        )
     assert _verify(platform).ok
 
 
@@ -386,4 +396,46 @@ def test_one_transaction_appends_to_one_chain_when_its_first_statement_is_an_app
     for t in range(12):
         chains = {c for c, _ in per_request[3 * t : 3 * t + 3]}
         assert len(chains) == 1, (t, per_request[3 * t : 3 * t + 3])
+    assert _verify(platform).ok
+
+
+def test_a_single_entry_skips_a_busy_chain_for_the_next_free_one(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A single entry tries one chain by its key; when another transaction holds that chain
+    the entry goes to the first free one after it (one more statement), never waits, and
+    every chain stays intact."""
+    if not is_postgres(platform.engine):
+        pytest.skip("several chains are PostgreSQL's")
+    import cdp.audit.log as audit_log
+
+    monkeypatch.setattr(audit_log.random, "randrange", lambda n: 3)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    with platform.transaction() as holder:
+        record(holder, AuditEntry(actor="apikey:h", action="customers.read", customer_id="c0"))
+        with platform.transaction() as s:
+            s.connection()
+            event.listen(platform.engine, "before_cursor_execute", count)
+            try:
+                record(s, AuditEntry(actor="apikey:t", action="customers.read", customer_id="c1"))
+            finally:
+                event.remove(platform.engine, "before_cursor_execute", count)
+    assert len(statements) == 2, statements
+    assert "chain = " in statements[0] and "SKIP LOCKED" in statements[1]
+    with platform.transaction() as s:
+        chains = dict(s.execute(select(AuditEvent.customer_id, AuditEvent.chain)).all())
+    assert chains == {"c0": 3, "c1": 4}
+    statements.clear()
+    with platform.transaction() as s:  # chain 3 free again: one statement
+        s.connection()
+        event.listen(platform.engine, "before_cursor_execute", count)
+        try:
+            record(s, AuditEntry(actor="apikey:t", action="customers.read", customer_id="c2"))
+        finally:
+            event.remove(platform.engine, "before_cursor_execute", count)
+    assert len(statements) == 1, statements
     assert _verify(platform).ok
