@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -65,6 +66,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--db", default=None, help="SQLAlchemy URL (default: a fresh SQLite file)")
     args = ap.parse_args()
+    from scripts.bench.procstat import machine_figure_ms
+
+    print(f"machine: sum(range(10**7)) {machine_figure_ms():.0f} ms, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
     from sqlalchemy import func, select
 

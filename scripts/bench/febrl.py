@@ -49,6 +49,7 @@ import csv
 import json
 import logging
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -257,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     only.add_argument("--splink-only", action="store_true")
     only.add_argument("--platform-only", action="store_true")
     args = ap.parse_args(argv)
+    from scripts.bench.procstat import machine_figure_ms
+
+    print(f"machine: sum(range(10**7)) {machine_figure_ms():.0f} ms, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
     df_a, df_b, links = load()
     truth = write_contract_files(df_a, df_b, args.out)
