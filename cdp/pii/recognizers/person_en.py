@@ -149,11 +149,17 @@ class LatinPersonRecognizer(CdpRecognizer):
                                        "Latin name before a Chinese title"))
         for m in _LONE_WORD.finditer(text):
             word = m.group()
-            before = text[: m.start()].rstrip(" ")
-            after = text[m.end():].lstrip(" ")
-            if (word in EN_FIRST_NAMES and word not in _NOT_NAMES
-                    and not (before and before[-1].isascii() and before[-1].isalpha())
-                    and not (after and after[0].isascii() and after[0].isalpha())):
+            if word not in EN_FIRST_NAMES or word in _NOT_NAMES:
+                continue
+            # the nearest characters past any spaces (indices, not slices: a long text of
+            # capitalised words must stay linear)
+            i, j = m.start() - 1, m.end()
+            while i >= 0 and text[i] == " ":
+                i -= 1
+            while j < len(text) and text[j] == " ":
+                j += 1
+            if not ((i >= 0 and text[i].isascii() and text[i].isalpha())
+                    or (j < len(text) and text[j].isascii() and text[j].isalpha())):
                 out.append(self.result(PERSON, m.start(), m.end(), 0.6,
                                        "known given name in Chinese text"))
         return out
