@@ -14,26 +14,17 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import event
 
 from cdp.db import is_postgres
 from tests.access.fixtures import FULL_RECORD, ingest
+from tests.statements import statements_on
 
 
 def _statements_of_one_read(app: Any, client: Any, url: str, headers: dict[str, str]) -> list[str]:
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.split())[:90])
-
-    engine = app.extensions["cdp"].engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_on(app.extensions["cdp"].engine) as seen:
         r = client.get(url, headers=headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert r.status_code == 200, r.get_json()
-    return seen
+    return [" ".join(statement.split())[:90] for statement in seen]
 
 
 def test_a_full_read_runs_a_fixed_number_of_statements(app, client, make_api_key) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from cdp.audit.log import BULK_ENTRIES, GENESIS, AuditEntry, entry_digest, record
@@ -24,6 +24,7 @@ from cdp.db import is_postgres
 from cdp.db.bulk import insert_rows
 from cdp.platform import Platform
 from tests.audit.helpers import tamper, triggers_dropped, write_entries
+from tests.statements import statements_on
 
 TRICKY = [
     AuditEntry(
@@ -220,35 +221,23 @@ def test_record_is_two_statements_however_many_entries_and_one_for_one(
 ) -> None:
     if not is_postgres(platform.engine):
         pytest.skip("the chain-head table is the PostgreSQL writer")
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
     with platform.transaction() as s:
         s.connection()  # BEGIN and the pool's ping happen before counting
-        event.listen(platform.engine, "before_cursor_execute", count)
-        try:
+        with statements_on(platform.engine) as statements:
             record(s, *[AuditEntry(actor="apikey:b", action="ingest.batch") for _ in range(25)])
             first = len(statements)
             record(s, AuditEntry(actor="apikey:b", action="ingest.batch"))
             second = len(statements) - first
-        finally:
-            event.remove(platform.engine, "before_cursor_execute", count)
     assert first == 2, statements
     # A single entry (a read): the head locked and the entry inserted in one statement,
     # on the chain this transaction already holds.
     assert second == 1, statements[first:]
     with platform.transaction() as s:
         s.connection()
-        event.listen(platform.engine, "before_cursor_execute", count)
-        try:
-            n0 = len(statements)
+        with statements_on(platform.engine) as statements:
             record(s, AuditEntry(actor="apikey:b", action="customers.read", customer_id="c1"))
-            third = len(statements) - n0
-        finally:
-            event.remove(platform.engine, "before_cursor_execute", count)
-    assert third == 1, statements[n0:]
+            third = len(statements)
+    assert third == 1, statements
     with platform.transaction() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == 27
         # One transaction, one chain: seq 1..26 and the head table agrees with the log.
@@ -410,32 +399,20 @@ def test_a_single_entry_skips_a_busy_chain_for_the_next_free_one(
     import cdp.audit.log as audit_log
 
     monkeypatch.setattr(audit_log.random, "randrange", lambda n: 3)
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
     with platform.transaction() as holder:
         record(holder, AuditEntry(actor="apikey:h", action="customers.read", customer_id="c0"))
         with platform.transaction() as s:
             s.connection()
-            event.listen(platform.engine, "before_cursor_execute", count)
-            try:
+            with statements_on(platform.engine) as statements:
                 record(s, AuditEntry(actor="apikey:t", action="customers.read", customer_id="c1"))
-            finally:
-                event.remove(platform.engine, "before_cursor_execute", count)
     assert len(statements) == 2, statements
     assert "chain = " in statements[0] and "SKIP LOCKED" in statements[1]
     with platform.transaction() as s:
         chains = dict(s.execute(select(AuditEvent.customer_id, AuditEvent.chain)).all())
     assert chains == {"c0": 3, "c1": 4}
-    statements.clear()
     with platform.transaction() as s:  # chain 3 free again: one statement
         s.connection()
-        event.listen(platform.engine, "before_cursor_execute", count)
-        try:
+        with statements_on(platform.engine) as statements:
             record(s, AuditEntry(actor="apikey:t", action="customers.read", customer_id="c2"))
-        finally:
-            event.remove(platform.engine, "before_cursor_execute", count)
     assert len(statements) == 1, statements
     assert _verify(platform).ok

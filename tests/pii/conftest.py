@@ -17,3 +17,11 @@ def found(text: str, language: str | None = None) -> list[tuple[str, str]]:
     from cdp.pii.scan import scan_text
 
     return [(e.type, text[e.start : e.end]) for e in scan_text(text, language)]
+
+
+def person_names(text: str, min_score: float = 0.5, language: str | None = None) -> list[str]:
+    """The surface text of every PERSON the scan reports at ``min_score``."""
+    from cdp.pii.scan import scan_text
+
+    return [text[e.start : e.end] for e in scan_text(text, language, min_score=min_score)
+            if e.type == "PERSON"]

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from cdp.pii.scan import scan_text
+from tests.pii.conftest import person_names
 
 pytestmark = pytest.mark.usefixtures("analyzer")
 
 
 def names(text: str, min_score: float = 0.5) -> list[str]:
-    return [text[e.start : e.end] for e in scan_text(text, "en", min_score=min_score)
-            if e.type == "PERSON"]
+    return person_names(text, min_score, "en")
 
 
 @pytest.mark.parametrize(

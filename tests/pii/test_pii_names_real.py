@@ -8,14 +8,13 @@ import pytest
 from cdp.errors import ValidationError
 from cdp.pii.policy import load_policy, parse_policy
 from cdp.pii.redact import redact_for, redact_text
-from cdp.pii.scan import candidates, scan_text
+from cdp.pii.scan import candidates
+from tests.pii.conftest import person_names
 
 pytestmark = pytest.mark.usefixtures("analyzer")
 
 
-def names(text: str, min_score: float = 0.5) -> list[str]:
-    return [text[e.start : e.end] for e in scan_text(text, min_score=min_score)
-            if e.type == "PERSON"]
+names = person_names
 
 
 @pytest.mark.parametrize(

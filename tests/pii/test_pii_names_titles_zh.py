@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.pii.conftest import person_names
+
 pytestmark = pytest.mark.usefixtures("analyzer")
 
 
-def _names(text: str, min_score: float = 0.5) -> list[str]:
-    from cdp.pii.scan import scan_text
-
-    return [text[e.start : e.end] for e in scan_text(text, min_score=min_score)
-            if e.type == "PERSON"]
+_names = person_names
 
 
 @pytest.mark.parametrize(

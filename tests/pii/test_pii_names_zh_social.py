@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.pii.conftest import found
+from tests.pii.conftest import found, person_names
 
 pytestmark = pytest.mark.usefixtures("analyzer")
 
 
 def _names(text: str) -> list[str]:
-    from cdp.pii.scan import scan_text
-
-    return [text[e.start : e.end] for e in scan_text(text, min_score=0.4) if e.type == "PERSON"]
+    return person_names(text, 0.4)
 
 
 @pytest.mark.parametrize(
