@@ -9,7 +9,7 @@ tested on hand-built features alone (tests/identity/test_decision.py).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,8 +24,11 @@ from cdp.identity.matching import (
 from cdp.identity.prepare import PreparedRecord
 from cdp.identity.rules import IdentityRules
 
-# Match-key kinds that block candidates for probabilistic scoring.
-BLOCKING_KINDS = ("phone_ps", "name", "name_py", "dob", "addr", "tok")
+# Match-key kinds that block candidates for probabilistic scoring, and the field each speaks
+# for: a candidate found through two of a record's common keys must agree on two fields.
+BLOCKING_FIELD = {"name": "name", "name_py": "name", "tok": "name", "dob": "birth_date",
+                  "addr": "address", "phone_ps": "phone"}
+BLOCKING_KINDS = tuple(BLOCKING_FIELD)
 
 
 class Candidates(Protocol):
@@ -153,27 +156,48 @@ def _combined(cands: Candidates, group: list[str], feats: Features) -> Features:
     return base
 
 
+def blocked(match_keys: Iterable[tuple[str, str]],
+            holders: Callable[[str, str], Collection[str]], rules: IdentityRules) -> set[str]:
+    """The customers ``match_keys`` block together, given the ``holders`` of each key.
+
+    A key held by at most ``rules.single_block_size`` customers blocks on its own. A commoner
+    key (a common name, at a million customers every birth date) blocks only the holders who
+    share a key of another field too: the compound block (name and birth date, name and
+    address...) that keeps a record's candidates bounded as the customers grow, where a single
+    common key would hand it dozens. A key held by more than ``rules.max_block_size`` customers
+    blocks nothing (it is not even read in full: see ``Evidence``).
+    """
+    out: set[str] = set()
+    fields_of: dict[str, set[str]] = defaultdict(set)
+    for kind, b in match_keys:
+        f = BLOCKING_FIELD.get(kind)
+        if f is None:
+            continue
+        hs = holders(kind, b)
+        if len(hs) > rules.max_block_size:
+            continue
+        if len(hs) <= rules.single_block_size:
+            out.update(hs)
+        else:
+            for c in hs:
+                fields_of[c].add(f)
+    out.update(c for c, fs in fields_of.items() if len(fs) >= 2)
+    return out
+
+
 def _blocked(cands: Candidates, rules: IdentityRules, match_keys: list[tuple[str, str]],
              exclude: set[str]) -> list[str]:
-    """The candidates ``match_keys`` block together (values held by at most
-    ``max_block_size`` customers), less ``exclude``, sorted."""
-    cap = rules.max_block_size
-    blocked: set[str] = set()
-    for kind, b in match_keys:
-        if kind not in BLOCKING_KINDS:
-            continue
-        hs = cands.holders(kind, b)
-        if len(hs) <= cap:
-            blocked |= hs
-    return sorted(blocked - exclude)
+    """The candidates ``match_keys`` block together (see ``blocked``), less ``exclude``,
+    sorted."""
+    return sorted(blocked(match_keys, cands.holders, rules) - exclude)
 
 
-def _probabilistic(cands: Candidates, rules: IdentityRules, blocked: list[str],
+def _probabilistic(cands: Candidates, rules: IdentityRules, scored: list[str],
                    feats: Features, threshold: float) -> tuple[str, Score] | None:
-    """The best-scoring of the ``blocked`` candidates at or above ``threshold`` (None if
-    none)."""
+    """The best-scoring of the ``scored`` (blocked) candidates at or above ``threshold``
+    (None if none). A candidate whose evidence was not loaded (see ``blocked``) is skipped."""
     best: tuple[str, Score] | None = None
-    for c in blocked:
+    for c in scored:
         f = cands.features.get(c)
         if f is None or probabilistic_veto(feats, f):
             continue

@@ -20,6 +20,7 @@ from cdp.crypto import fields
 from cdp.crypto.models import DataKey
 from cdp.db import is_postgres
 from cdp.identity import normalize as nz
+from cdp.identity.decision import blocked
 from cdp.identity.identifiers import profile_features
 from cdp.identity.matching import Features, national_id_features
 from cdp.identity.models import Customer, Identifier, MatchKey, SourceRecord
@@ -150,11 +151,16 @@ class Evidence:
             self._pairs_pg(_MK_PAIRS_SQL, mk_keys, "")
         else:
             self._pairs_in_lists(id_keys, mk_keys)
-        cap = self.rules.max_block_size
         candidates: set[str] = set(forced)
         for (kind, _), cs in self.index.items():
-            if kind.startswith("id:") or len(cs) <= cap:
+            if kind.startswith("id:"):
                 candidates |= cs
+        # only the customers some record's blocking would score: each one loaded costs reading
+        # and decrypting all its records
+        empty: set[str] = set()
+        for p in prepared:
+            candidates |= blocked(p.match_keys, lambda k, b: self.index.get((k, b), empty),
+                                  self.rules)
         self._load_customers(sorted(candidates))
 
     def _pairs_pg(self, sql: Any, pairs: set[tuple[str, str]], prefix: str) -> None:
@@ -237,10 +243,14 @@ class Evidence:
                     self.features[c].ids.setdefault(t, set()).add(b)
                 if t == "national_id":
                     nid_rows.append((iid, c, kid, ct))
+            # Only the masked phones are evidence here (the other keys were for blocking).
+            # PostgreSQL filters them on the customer_id index; SQLite would again pick the
+            # (kind, bidx) index for a constant kind.
+            mk_where = [in_values(self.pg, MatchKey.customer_id, part)]
+            if self.pg:
+                mk_where.append(MatchKey.kind == "phone_ps")
             for c, k, b in s.execute(
-                select(MatchKey.customer_id, MatchKey.kind, MatchKey.bidx).where(
-                    in_values(self.pg, MatchKey.customer_id, part)
-                )
+                select(MatchKey.customer_id, MatchKey.kind, MatchKey.bidx).where(*mk_where)
             ):
                 if k == "phone_ps":
                     self.features[c].phone_ps.add(b)

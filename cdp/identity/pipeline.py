@@ -21,6 +21,7 @@ from typing import Any
 
 from cdp.crypto.keyring import Keyring
 from cdp.db import is_postgres
+from cdp.db.stats import analyze_stale
 from cdp.identity.evidence import EvidenceCache
 from cdp.identity.prepare import PreparedRecord, prepare
 from cdp.identity.records import RecordIn, RecordRejected, parse_line
@@ -44,6 +45,7 @@ class IngestSummary:
     unchanged: int = 0
     new_customers: int = 0
     merges: int = 0
+    candidates: int = 0  # stored customers loaded as candidates, summed over batches
 
     def line(self) -> str:
         return (
@@ -186,8 +188,12 @@ def _store_all(platform: Any, prepared_batches: Iterable[tuple[int, list[Prepare
             summary.accepted += len(results)
             summary.new_customers += stats.new_customers
             summary.merges += stats.merges
+            summary.candidates += stats.candidates
             for r in results:
                 setattr(summary, r.status, getattr(summary, r.status) + 1)
+        # between batches, not inside one: the next batch's candidate lookups plan with
+        # statistics that know the tables' size (cdp/db/stats.py)
+        analyze_stale(platform.engine)
         if on_batch:
             on_batch(n_batch)
 
@@ -341,6 +347,7 @@ def store_prepared(session: Any, platform: Any, prepared: list[PreparedRecord], 
                                    actor=actor, rules=rules, cache=cache)
         stats.new_customers += st.new_customers
         stats.merges += st.merges
+        stats.candidates += st.candidates
         by_key = {(r.source, r.source_record_id): r for r in results}
         for i in positions:
             out[i] = by_key[prepared[i].key]

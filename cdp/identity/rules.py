@@ -29,6 +29,7 @@ class IdentityRules:
     link_threshold: float
     merge_threshold: float
     max_block_size: int
+    single_block_size: int
     weights: dict[str, FieldWeights]
     trust: dict[str, int] = field(default_factory=dict)
 
@@ -67,6 +68,7 @@ def parse_rules(data: dict) -> IdentityRules:
         link_threshold=float(prob.get("link_threshold", 10.0)),
         merge_threshold=float(prob.get("merge_threshold", prob.get("link_threshold", 10.0))),
         max_block_size=int(prob.get("max_block_size", 60)),
+        single_block_size=int(prob.get("single_block_size", 5)),
         weights={k: _weights(v) for k, v in prob.get("fields", {}).items()},
         trust={k: int(v) for k, v in data.get("trust", {}).items()},
     )

@@ -41,6 +41,8 @@ from cdp.identity.sqlparts import CHUNK, PG_PAIR_CHUNK, chunks, in_values
 class BatchStats:
     new_customers: int = 0
     merges: int = 0
+    # stored customers loaded as candidates (what blocking costs: each is read and decrypted)
+    candidates: int = 0
 
 
 class BatchWriter:

@@ -30,6 +30,7 @@ Reports
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -44,7 +45,7 @@ from psycopg import sql
 from cdp.config import Config
 from cdp.crypto.keyring import Keyring
 from cdp.platform import Platform, upgrade_schema
-from scripts.bench.procstat import children, machine_figure_ms, rss_mb
+from scripts.bench.procstat import children, cpu_s, machine_figure_ms, pg_backends, rss_mb
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -85,6 +86,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1 if (os.cpu_count() or 1) >= 2 else 0)
     ap.add_argument("--keep", action="store_true", help="keep the database for openloop_bench")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--lines", type=int, default=None,
+                    help="ingest only the file's first N lines (a short before/after run)")
     args = ap.parse_args()
 
     machine_ms = machine_figure_ms()
@@ -92,6 +95,8 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     path = generate(args.people)
     total_lines = sum(1 for _ in path.open(encoding="utf-8"))
+    if args.lines:
+        total_lines = min(total_lines, args.lines)
     name = f"cdp_bench_scale_{args.people}"
     url = fresh(name)
     keyring = ROOT / "var" / "bench" / f"{name}_keyring.json"
@@ -106,19 +111,45 @@ def main() -> None:
     me = os.getpid()
     t0 = time.perf_counter()
 
+    mark = (0.0, 0, 0)  # (t, done, candidates) at the last progress line
+    cpu_seen: dict[int, float] = {}  # pid -> CPU seconds at the last progress line
+
+    def cpu_since_mark(pids: list[int]) -> float:
+        """CPU seconds ``pids`` used since the last progress line (new ones: since they
+        started)."""
+        used = 0.0
+        for pid in pids:
+            now = cpu_s(pid)
+            if now is not None:
+                used += now - cpu_seen.get(pid, 0.0)
+                cpu_seen[pid] = now
+        return used
+
     def on_batch(n: int) -> None:
-        nonlocal done
+        nonlocal done, mark
         done += n
         samples.append((time.perf_counter() - t0, done, rss_mb(me),
                         sum(rss_mb(c) for c in children(me))))
         if len(samples) % 20 == 0:
-            print(f"  {done:,} records, {done / samples[-1][0]:,.0f}/s, rss "
-                  f"{samples[-1][2]:.0f}+{samples[-1][3]:.0f} MB", flush=True)
+            t, d, c = mark
+            per_k = 1000 / max(done - d, 1)
+            cpu = [cpu_since_mark(p) * per_k for p in ([me], children(me), pg_backends(name))]
+            # candidates: stored customers each record made the resolver read and decrypt,
+            # over the stretch since the last line (what blocking costs as the data grows);
+            # CPU per 1,000 records of the storing process, its worker and PostgreSQL
+            print(f"  {done:,} records, {done / samples[-1][0]:,.0f}/s overall, "
+                  f"{(done - d) / (samples[-1][0] - t):,.0f}/s since the last line, "
+                  f"{(summary.candidates - c) * per_k / 1000:.1f} candidates per record, CPU s "
+                  f"per 1,000 records: storing {cpu[0]:.2f}, worker {cpu[1]:.2f}, PostgreSQL "
+                  f"{cpu[2]:.2f}; rss {samples[-1][2]:.0f}+{samples[-1][3]:.0f} MB", flush=True)
+            mark = (samples[-1][0], done, summary.candidates)
 
     summary = IngestSummary()
+    cpu_since_mark([me])
     cpu0 = _cpu_s()
     with path.open(encoding="utf-8") as fh, bulk_gc():
-        ingest_lines(platform, enumerate(fh, start=1), actor="bench:ingest_scale",
+        lines = enumerate(itertools.islice(fh, total_lines), start=1)
+        ingest_lines(platform, lines, actor="bench:ingest_scale",
                      on_reject=lambda n, reason: None, batch_size=args.batch_size,
                      summary=summary, on_batch=on_batch, workers=args.workers)
     elapsed = time.perf_counter() - t0
@@ -181,6 +212,7 @@ def main() -> None:
         "bytes_per_record": round(size / max(records, 1)), "machine_ms": round(machine_ms),
         "plain_insert_s": round(base_s, 1) if base_s else None, "ingest_s": round(elapsed),
         "cpu_main_s": round(main_cpu, 1), "cpu_workers_s": round(worker_cpu, 1),
+        "candidates_per_record": round(summary.candidates / max(summary.read, 1), 1),
     }), flush=True)
     if args.keep:
         print(f"kept: --database-url {url} --keyring {keyring}")

@@ -7,20 +7,15 @@ and a small in-memory set of candidate customers with the features they hold.
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from cdp.crypto.keyring import Keyring
 from cdp.identity.decision import decide
 from cdp.identity.matching import Features
 from cdp.identity.prepare import PreparedRecord, prepare
 from cdp.identity.records import validate_record
-from cdp.identity.rules import IdentityRules, load_rules
-from cdp.policyfiles import PolicyFiles
+from cdp.identity.rules import IdentityRules
 
-POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 NID_A = "11010519850412703X"
 NID_B = "110105198604127037"
 
@@ -49,16 +44,6 @@ class Known:
 
     def holders(self, kind: str, bidx: str) -> set[str]:
         return {self.final(c) for c in self.index.get((kind, bidx), ())} - self.inactive
-
-
-@pytest.fixture(scope="module")
-def keyring() -> Keyring:
-    return Keyring.generate()
-
-
-@pytest.fixture(scope="module")
-def rules() -> IdentityRules:
-    return load_rules(PolicyFiles(POLICY_DIR))
 
 
 def rec(keyring: Keyring, rules: IdentityRules, srid: str, ids: list[tuple[str, str]],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from cdp.crypto.keyring import Keyring
 from cdp.identity import normalize as nz
 from cdp.identity.prepare import prepare
 from cdp.identity.records import validate_record
@@ -12,11 +11,6 @@ from cdp.identity.rules import load_rules
 from cdp.policyfiles import PolicyFiles
 from tests.conftest import POLICY_DIR
 from tests.identity.identity_records import NID_A, NID_BAD, rec
-
-
-@pytest.fixture(scope="module")
-def keyring() -> Keyring:
-    return Keyring.generate()
 
 
 @pytest.mark.parametrize("raw", ["+86 138 1234 5678", "138-1234-5678", "0086 13812345678",
