@@ -3,7 +3,7 @@
 Without statistics PostgreSQL guesses that ``customer_id = ANY(:ids)`` matches a large share
 of a table, and reads the whole table instead of the index: on a database grown by a bulk
 ingest the candidate loads and an update's deletes then cost time in proportion to the
-database, every batch (at about 850,000 records, 0.4-0.8 s per statement). autovacuum keeps
+database, every batch. autovacuum keeps
 statistics fresh when it runs, but it may be off (test and CI servers often turn it off) and
 it runs on its own schedule, behind a fast ingest. So the ingest analyzes what it has grown
 itself, by autovacuum's rule with a larger scale factor: a table whose rows changed since
@@ -54,9 +54,9 @@ def stale_tables(conn: Any, *, min_changed: int | None = None) -> list[str]:
 
 
 def analyze_stale(engine: Any, *, min_changed: int | None = None) -> list[str]:
-    """ANALYZE the tables ``stale_tables`` names, each in its own short transaction; returns
-    them. A table this role may not analyze (not its owner) is skipped by PostgreSQL with a
-    warning, not an error. PostgreSQL only; SQLite's planner prefers the index unaided."""
+    """ANALYZE the tables ``stale_tables`` names (only those this role may analyze), each in
+    its own short transaction; returns them. PostgreSQL only: SQLite's planner prefers the
+    index unaided."""
     if engine.dialect.name != "postgresql":
         return []
     with engine.connect() as conn:

@@ -102,8 +102,8 @@ class Identifier(Base):
 class MatchKey(Base):
     """Blind-indexed weak evidence used for blocking and probabilistic scoring.
 
-    Kinds include the masked-phone prefix+suffix, name (simplified, pinyin), birth date and
-    name+birth date; each kind has its own derived index key.
+    Kinds: the masked-phone prefix+suffix, the name (simplified; its pinyin; Latin name
+    tokens), the birth date and the address; each kind has its own derived index key.
     """
 
     __tablename__ = "match_keys"

@@ -67,3 +67,31 @@ def test_ingest_analyzes_the_tables_it_grew(platform, tmp_path, monkeypatch) -> 
     # customer has a few rows, not a share of the table
     assert _analyzed(platform, "match_keys") and _analyzed(platform, "identifiers")
     assert _distinct_customers(platform) is not None
+
+
+def test_the_service_role_never_tries_to_analyze(platform, db_url, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """cdp_app owns no table: PostgreSQL would skip each ANALYZE with a warning, every batch.
+    Stale tables it may not analyze are not even named."""
+    from sqlalchemy import create_engine
+
+    from scripts.generate_records import generate
+
+    path = tmp_path / "recs.jsonl"
+    generate(100, 3, path)
+    ingest_lines(platform, enumerate(path.read_text(encoding="utf-8").splitlines(), start=1),
+                 actor="test", on_reject=lambda n, r: None, batch_size=500,
+                 summary=IngestSummary(), workers=0)
+    deadline = time.monotonic() + 30
+    while True:  # stale for the owner (see above for the wait)
+        with platform.engine.connect() as c:
+            if "match_keys" in stale_tables(c, min_changed=1):
+                break
+        assert time.monotonic() < deadline, "row counts never reached pg_stat_user_tables"
+        time.sleep(0.5)
+    app = create_engine(db_url.replace("://postgres@", "://cdp_app@"))
+    try:
+        with app.connect() as c:
+            assert c.execute(text("SELECT current_user")).scalar_one() == "cdp_app"
+            assert stale_tables(c, min_changed=1) == []
+    finally:
+        app.dispose()
