@@ -3,9 +3,9 @@
 Without statistics PostgreSQL guesses that ``customer_id = ANY(:ids)`` matches a large share
 of a table, and reads the whole table instead of the index: on a database grown by a bulk
 ingest the candidate loads and an update's deletes then cost time in proportion to the
-database, every batch. autovacuum keeps
-statistics fresh when it runs, but it may be off (test and CI servers often turn it off) and
-it runs on its own schedule, behind a fast ingest. So the ingest analyzes what it has grown
+database, every batch. autovacuum keeps statistics fresh when it runs, but it may be off
+(test and CI servers often turn it off) and it runs on its own schedule, behind a fast
+ingest. So the ingest analyzes what it has grown
 itself, by autovacuum's rule with a larger scale factor: a table whose rows changed since
 its last analyze exceed ``THRESHOLD`` plus ``SCALE`` times its size, that is each time it has
 about doubled. Statistics need not follow every 10 % of growth as autovacuum's do: the

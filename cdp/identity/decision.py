@@ -28,7 +28,6 @@ from cdp.identity.rules import IdentityRules
 # for: a candidate found through two of a record's common keys must agree on two fields.
 BLOCKING_FIELD = {"name": "name", "name_py": "name", "tok": "name", "dob": "birth_date",
                   "addr": "address", "phone_ps": "phone"}
-BLOCKING_KINDS = tuple(BLOCKING_FIELD)
 
 
 class Candidates(Protocol):

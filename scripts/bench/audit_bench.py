@@ -503,10 +503,9 @@ def main() -> None:
     v.add_argument("--repeat", type=int, default=2)
     v.add_argument("--reuse", action="store_true", help="keep a loaded database of this size")
     args = ap.parse_args()
-    from scripts.bench.procstat import machine_figure_ms
+    from scripts.bench.procstat import print_machine
 
-    print(f"machine: sum(range(10**7)) {machine_figure_ms():.0f} ms, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    print_machine()
     {"append": cmd_append, "verify": cmd_verify, "cost": cmd_cost}[args.cmd](args)
 
 

@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import timeit
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +52,7 @@ from cdp.audit.verify import verify_log
 from cdp.config import Config
 from cdp.crypto.keyring import Keyring
 from cdp.platform import Platform, upgrade_schema
+from scripts.bench.procstat import print_machine
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NAME = "cdp_bench_audit_verify_p"
@@ -69,10 +69,6 @@ PURPOSES = [("customer_service", "customer_support"), ("pharmacist", "pharmacy_c
 def month(dt: datetime, delta: int) -> datetime:
     y, m = divmod(dt.year * 12 + dt.month - 1 + delta, 12)
     return datetime(y, m + 1, 1, tzinfo=UTC)
-
-
-def machine_figure() -> float:
-    return min(timeit.repeat("sum(range(10**7))", number=1, repeat=3)) * 1000
 
 
 def generate(entries: int, months: int) -> Iterator[tuple[list[Any], bytes]]:
@@ -182,9 +178,7 @@ def main() -> None:
     args = ap.parse_args()
 
     keyring = Path("var/bench/audit_verify_p_keyring.json").resolve()
-    machine_ms = machine_figure()
-    print(f"machine: sum(range(10**7)) {machine_ms:.0f} ms, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    machine_ms = print_machine()
     reuse = args.reuse and keyring.exists() and template_entries() == args.entries
     if reuse:
         t0 = time.perf_counter()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -66,10 +65,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--db", default=None, help="SQLAlchemy URL (default: a fresh SQLite file)")
     args = ap.parse_args()
-    from scripts.bench.procstat import machine_figure_ms
+    from scripts.bench.procstat import print_machine
 
-    print(f"machine: sum(range(10**7)) {machine_figure_ms():.0f} ms, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    print_machine()
 
     from sqlalchemy import func, select
 

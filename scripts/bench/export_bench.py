@@ -242,10 +242,9 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="keep the database of a previous run")
     ap.add_argument("--phase", choices=("raw", "export"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    from scripts.bench.procstat import machine_figure_ms
+    from scripts.bench.procstat import print_machine
 
-    print(f"machine: sum(range(10**7)) {machine_figure_ms():.0f} ms, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    print_machine()
     work = Path(args.workdir).resolve()
     db = args.db or f"sqlite:///{work / 'cdp.db'}"
     if args.phase:

@@ -49,7 +49,6 @@ import csv
 import json
 import logging
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -258,10 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     only.add_argument("--splink-only", action="store_true")
     only.add_argument("--platform-only", action="store_true")
     args = ap.parse_args(argv)
-    from scripts.bench.procstat import machine_figure_ms
+    from scripts.bench.procstat import print_machine
 
-    print(f"machine: sum(range(10**7)) {machine_figure_ms():.0f} ms, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    print_machine()
 
     df_a, df_b, links = load()
     truth = write_contract_files(df_a, df_b, args.out)

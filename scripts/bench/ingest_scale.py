@@ -45,7 +45,7 @@ from psycopg import sql
 from cdp.config import Config
 from cdp.crypto.keyring import Keyring
 from cdp.platform import Platform, upgrade_schema
-from scripts.bench.procstat import children, cpu_s, machine_figure_ms, pg_backends, rss_mb
+from scripts.bench.procstat import children, cpu_s, pg_backends, print_machine, rss_mb
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -90,9 +90,7 @@ def main() -> None:
                     help="ingest only the file's first N lines (a short before/after run)")
     args = ap.parse_args()
 
-    machine_ms = machine_figure_ms()
-    print(f"machine: sum(range(10**7)) {machine_ms:.0f} ms, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    machine_ms = print_machine()
     path = generate(args.people)
     total_lines = sum(1 for _ in path.open(encoding="utf-8"))
     if args.lines:

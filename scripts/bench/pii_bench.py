@@ -242,11 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"throughput ratio ours/stock: {stock_stats['scan_s'] / ours_stats['scan_s']:.2f}x "
           f"(wall), {stock_stats['cpu_s'] / ours_stats['cpu_s']:.2f}x (CPU)")
-    import timeit
+    from scripts.bench.procstat import print_machine
 
-    machine = min(timeit.repeat("sum(range(10**7))", number=1, repeat=3)) * 1000
-    print(f"machine: sum(range(10**7)) {machine:.0f} ms, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print_machine()
     return 0
 
 

@@ -17,6 +17,15 @@ def machine_figure_ms() -> float:
     return min(timeit.repeat("sum(range(10**7))", number=1, repeat=3)) * 1000
 
 
+def print_machine() -> float:
+    """Print the machine figure, the CPU count and the load average on one line (the line
+    every benchmark starts or ends with); returns the figure in ms."""
+    ms = machine_figure_ms()
+    print(f"machine: sum(range(10**7)) {ms:.0f} ms, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    return ms
+
+
 def status_mb(pid: int, *fields: str) -> tuple[float, ...]:
     """The named fields of /proc/PID/status (VmRSS, VmHWM, RssAnon...) in MB, zeros once the
     process has gone. RssAnon is private memory only: a PostgreSQL backend's VmRSS also counts

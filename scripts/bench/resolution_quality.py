@@ -409,10 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the metrics as JSON here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args(argv)
-    from scripts.bench.procstat import machine_figure_ms
+    from scripts.bench.procstat import print_machine
 
-    print(f"machine: sum(range(10**7)) {machine_figure_ms():.0f} ms, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    print_machine()
 
     from scripts.generate_records import generate
 
