@@ -21,7 +21,7 @@ from typing import Any
 
 from cdp.crypto.keyring import Keyring
 from cdp.db import is_postgres
-from cdp.db.stats import analyze_stale
+from cdp.db.stats import maintain_grown
 from cdp.identity.evidence import EvidenceCache
 from cdp.identity.prepare import PreparedRecord, prepare
 from cdp.identity.records import RecordIn, RecordRejected, parse_line
@@ -193,7 +193,7 @@ def _store_all(platform: Any, prepared_batches: Iterable[tuple[int, list[Prepare
                 setattr(summary, r.status, getattr(summary, r.status) + 1)
         # between batches, not inside one: the next batch's candidate lookups plan with
         # statistics that know the tables' size (cdp/db/stats.py)
-        analyze_stale(platform.engine)
+        maintain_grown(platform.engine)
         if on_batch:
             on_batch(n_batch)
 

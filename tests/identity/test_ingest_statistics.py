@@ -1,9 +1,12 @@
-"""A bulk ingest keeps the planner's statistics of the tables it grows (PostgreSQL).
+"""A bulk ingest keeps the planner's statistics and the visibility maps of the tables it
+grows (PostgreSQL).
 
 With no statistics (autovacuum off, as on this test server, or behind a fast load) PostgreSQL
 reads whole tables for ``customer_id = ANY(:ids)``; the candidate loads of every batch then
-cost in proportion to the database. The ingest analyzes a table once its changes outgrow its
-last statistics (cdp/db/stats.py).
+cost in proportion to the database. Without a visibility map every holder a blocking-key
+lookup returns costs a read of the table beside the index. The ingest analyzes a table once
+its changes outgrow its last statistics and vacuums it by autovacuum's insert rule
+(cdp/db/stats.py).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from cdp.db.stats import stale_tables
+from cdp.db.stats import due_tables, stale_tables
 from cdp.identity.pipeline import IngestSummary, ingest_lines
 from tests.conftest import BACKEND
 
@@ -28,6 +31,13 @@ def _analyzed(platform: Any, table: str) -> bool:
             " FROM pg_stat_user_tables WHERE relname = :t"), {"t": table}).scalar_one()
 
 
+def _all_visible_pages(platform: Any, table: str) -> int:
+    """Pages of ``table`` the visibility map marks all-visible (as of its last VACUUM)."""
+    with platform.engine.connect() as c:
+        return c.execute(text("SELECT relallvisible FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                         {"t": table}).scalar_one()
+
+
 def _distinct_customers(platform: Any) -> float | None:
     """What the planner knows of how many customers match_keys holds (None: nothing)."""
     with platform.engine.connect() as c:
@@ -36,7 +46,7 @@ def _distinct_customers(platform: Any) -> float | None:
             " AND attname = 'customer_id'")).scalar_one_or_none()
 
 
-def test_ingest_analyzes_the_tables_it_grew(platform, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_analyzes_and_vacuums_the_tables_it_grew(platform, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from scripts.generate_records import generate
 
     # a smaller floor than a real load's, so that a test-sized load crosses it
@@ -62,11 +72,18 @@ def test_ingest_analyzes_the_tables_it_grew(platform, tmp_path, monkeypatch) -> 
         assert time.monotonic() < deadline, "row counts never reached pg_stat_user_tables"
         time.sleep(0.5)
     assert not _analyzed(platform, "match_keys") and _distinct_customers(platform) is None
+    with platform.engine.connect() as c:
+        due = {d.table: d for d in due_tables(c)}
+    assert due["match_keys"].vacuum and due["match_keys"].analyze
+    assert _all_visible_pages(platform, "match_keys") == 0
     ingest(lines[half:])
     # the next batch analyzed what the first half grew: the planner now knows that a
     # customer has a few rows, not a share of the table
     assert _analyzed(platform, "match_keys") and _analyzed(platform, "identifiers")
     assert _distinct_customers(platform) is not None
+    # and vacuumed it: the blocking-key lookups' index-only scans can skip its table pages
+    assert _all_visible_pages(platform, "match_keys") > 0
+    assert _all_visible_pages(platform, "identifiers") > 0
 
 
 def test_the_service_role_never_tries_to_analyze(platform, db_url, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
