@@ -1,4 +1,5 @@
-"""The hand-labelled Chinese notes set (scripts/pii_eval/zh_notes, issue 15) is well formed:
+"""The hand-labelled Chinese notes sets (scripts/pii_eval/zh_notes and its held-apart second set
+zh_notes_b, issue 15) are well formed:
 every span's text is what its offsets cut out of the note, every type is one we score, and the
 JSONL is exactly what the marked-up source builds. Cheap: no analyzer, no database."""
 
@@ -10,17 +11,25 @@ from pathlib import Path
 
 import pytest
 
-from scripts.pii_eval.zh_notes.build_notes import CODES, OUTPUT, STYLES, build, parse_line
+from scripts.pii_eval.zh_notes.build_notes import CODES, OUTPUT, SOURCE, STYLES, build, parse_line
+from scripts.pii_eval.zh_notes_b import build_notes as set_b
 
 TYPES = set(CODES.values())
+# Each set: (its marked-up source, its built JSONL). The checks below run on both.
+SETS = pytest.mark.parametrize(
+    ("source", "output"),
+    [(SOURCE, OUTPUT), (set_b.SOURCE, set_b.OUTPUT)],
+    ids=["zh_notes", "zh_notes_b"],
+)
 
 
-def _notes() -> list[dict]:
-    return [json.loads(line) for line in OUTPUT.read_text(encoding="utf-8").splitlines()]
+def _notes(output: Path = OUTPUT) -> list[dict]:
+    return [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
 
 
-def test_every_span_matches_its_offsets_and_types_are_known() -> None:
-    notes = _notes()
+@SETS
+def test_every_span_matches_its_offsets_and_types_are_known(source: Path, output: Path) -> None:
+    notes = _notes(output)
     assert len(notes) >= 300
     for note in notes:
         assert note["style"] in STYLES, note["id"]
@@ -36,8 +45,9 @@ def test_every_span_matches_its_offsets_and_types_are_known() -> None:
             previous_end = ent["end"]
 
 
-def test_ids_unique_and_set_keeps_its_shape() -> None:
-    notes = _notes()
+@SETS
+def test_ids_unique_and_set_keeps_its_shape(source: Path, output: Path) -> None:
+    notes = _notes(output)
     assert len({n["id"] for n in notes}) == len(notes)
     assert len({n["text"] for n in notes}) == len(notes)
     assert set(Counter(n["style"] for n in notes)) == set(STYLES)
@@ -45,8 +55,10 @@ def test_ids_unique_and_set_keeps_its_shape() -> None:
     assert len(without_names) >= len(notes) // 4  # false alarms need name-free notes
 
 
-def test_jsonl_is_what_the_source_builds() -> None:
-    assert build() == _notes(), "notes.jsonl is stale: run scripts/pii_eval/zh_notes/build_notes.py"
+@SETS
+def test_jsonl_is_what_the_source_builds(source: Path, output: Path) -> None:
+    stale = f"{output} is stale: run {output.parent / 'build_notes.py'}"
+    assert build(source) == _notes(output), stale
 
 
 @pytest.mark.parametrize(

@@ -79,17 +79,18 @@ def build(source: Path = SOURCE) -> list[dict[str, Any]]:
     return notes
 
 
-def main() -> int:
-    notes = build()
+def main(source: Path = SOURCE, output: Path = OUTPUT) -> int:
+    """Build `source` and write it to `output` (by default this set's own files)."""
+    notes = build(source)
     texts = [str(n["text"]) for n in notes]
     if len(set(texts)) != len(texts):
         dupes = {t for t in texts if texts.count(t) > 1}
         print(f"duplicate notes: {dupes}", file=sys.stderr)
         return 1
-    with OUTPUT.open("w", encoding="utf-8") as out:
+    with output.open("w", encoding="utf-8") as out:
         for note in notes:
             out.write(json.dumps(note, ensure_ascii=False) + "\n")
-    print(f"{len(notes)} notes -> {OUTPUT}")
+    print(f"{len(notes)} notes -> {output}")
     return 0
 
 
