@@ -28,21 +28,24 @@ from cdp.identity.prepare import PreparedRecord
 from cdp.identity.rules import IdentityRules
 from cdp.identity.sqlparts import CHUNK, PG_PAIR_CHUNK, chunks, in_values
 
+# One row per pair with its holders in an array: the holders of common values grow with the
+# customers, and a result row per holder is Python work per holder, where the driver parses
+# an array in C.
 _ID_PAIRS_SQL = text(
-    "SELECT i.type, i.bidx, i.customer_id FROM identifiers i"
+    "SELECT i.type, i.bidx, array_agg(i.customer_id) FROM identifiers i"
     " JOIN unnest(CAST(:kinds AS varchar[]), CAST(:bidxs AS varchar[])) AS v(kind, bidx)"
-    " ON i.type = v.kind AND i.bidx = v.bidx WHERE i.status = 'valid'"
+    " ON i.type = v.kind AND i.bidx = v.bidx WHERE i.status = 'valid' GROUP BY i.type, i.bidx"
 )
 # Match keys are blocking evidence: a value held by more than ``max_block_size`` customers
 # (a common name, a popular birth date) is never used, so at most cap + 1 distinct holders
 # per value are read; that many already says "too many". One row per record holding a
 # value would otherwise come back (hundreds for a common name, every batch).
 _MK_PAIRS_SQL = text(
-    "SELECT kind, bidx, customer_id FROM (SELECT kind, bidx, customer_id, row_number() OVER"
-    " (PARTITION BY kind, bidx ORDER BY customer_id) AS rn FROM (SELECT DISTINCT m.kind,"
-    " m.bidx, m.customer_id FROM match_keys m"
+    "SELECT kind, bidx, array_agg(customer_id) FROM (SELECT kind, bidx, customer_id,"
+    " row_number() OVER (PARTITION BY kind, bidx ORDER BY customer_id) AS rn FROM (SELECT"
+    " DISTINCT m.kind, m.bidx, m.customer_id FROM match_keys m"
     " JOIN unnest(CAST(:kinds AS varchar[]), CAST(:bidxs AS varchar[])) AS v(kind, bidx)"
-    " ON m.kind = v.kind AND m.bidx = v.bidx) d) w WHERE rn <= :cap"
+    " ON m.kind = v.kind AND m.bidx = v.bidx) d) w WHERE rn <= :cap GROUP BY kind, bidx"
 )
 
 
@@ -169,8 +172,8 @@ class Evidence:
                 sql, {"kinds": [k for k, _ in part], "bidxs": [b for _, b in part],
                       "cap": self.rules.max_block_size + 1}
             )
-            for k, b, c in rows:
-                self.index[(prefix + k, b)].add(c)
+            for k, b, cs in rows:
+                self.index[(prefix + k, b)].update(cs)
 
     def _pairs_in_lists(self, id_keys: set[tuple[str, str]], mk_keys: set[tuple[str, str]]) -> None:
         """SQLite: the holders of each (type, bidx) / (kind, bidx) pair, one statement per
@@ -204,7 +207,9 @@ class Evidence:
                     yield (kind, b), c
 
     def _load_customers(self, ids: list[str]) -> None:
-        s = self.session
+        # Core execution on the session's connection: these are plain column selects, and the
+        # ORM's result machinery (Session.execute) cost more than the rows' own handling
+        s = self.session.connection()
         live: list[str] = []
         for part in chunks(ids, self.chunk):
             for cid, status, updated_at in s.execute(
@@ -311,7 +316,7 @@ class Evidence:
         unwrap = self.platform.keys.unwrap
         out = {k: unwrap(known[k]) for k in key_ids if k in known}
         for part in chunks(sorted(key_ids - known.keys()), self.chunk):
-            for row in self.session.execute(
+            for row in self.session.connection().execute(
                 select(DataKey.id, DataKey.kek_version, DataKey.wrapped)
                 .where(in_values(self.pg, DataKey.id, part), DataKey.wrapped.is_not(None))
             ):
