@@ -209,10 +209,10 @@ class Evidence:
     def _load_customers(self, ids: list[str]) -> None:
         # Core execution on the session's connection: these are plain column selects, and the
         # ORM's result machinery (Session.execute) cost more than the rows' own handling
-        s = self.session.connection()
+        conn = self.session.connection()
         live: list[str] = []
         for part in chunks(ids, self.chunk):
-            for cid, status, updated_at in s.execute(
+            for cid, status, updated_at in conn.execute(
                 select(Customer.id, Customer.status, Customer.updated_at)
                 .where(in_values(self.pg, Customer.id, part))
             ):
@@ -238,7 +238,7 @@ class Evidence:
             # Filtered on customer_id only, the rest in Python: with a constant ``type`` or
             # ``kind`` in the WHERE clause SQLite picks the (type, bidx) / (kind, bidx) index and
             # scans every national ID / masked phone in the table for each batch.
-            for iid, t, b, c, kid, ct in s.execute(
+            for iid, t, b, c, kid, ct in conn.execute(
                 select(Identifier.id, Identifier.type, Identifier.bidx, Identifier.customer_id,
                        Identifier.data_key_id, Identifier.value_ct).where(
                     in_values(self.pg, Identifier.customer_id, part), Identifier.status == nz.VALID
@@ -254,13 +254,13 @@ class Evidence:
             mk_where = [in_values(self.pg, MatchKey.customer_id, part)]
             if self.pg:
                 mk_where.append(MatchKey.kind == "phone_ps")
-            for c, k, b in s.execute(
+            for c, k, b in conn.execute(
                 select(MatchKey.customer_id, MatchKey.kind, MatchKey.bidx).where(*mk_where)
             ):
                 if k == "phone_ps":
                     self.features[c].phone_ps.add(b)
             # plain rows, not ORM objects: KeyService.unwrap needs id, kek_version, wrapped
-            for row in s.execute(
+            for row in conn.execute(
                 select(DataKey.id, DataKey.customer_id, DataKey.kek_version, DataKey.wrapped,
                        DataKey.created_at)
                 .where(in_values(self.pg, DataKey.customer_id, part), DataKey.wrapped.is_not(None))
@@ -272,7 +272,7 @@ class Evidence:
         recs: list[tuple[str, str, str, bytes | None]] = []
         for part in chunks(live, self.chunk):
             recs.extend(
-                s.execute(
+                conn.execute(
                     select(
                         SourceRecord.id,
                         SourceRecord.customer_id,

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-import os
-import resource
 import statistics
 import sys
 import time
@@ -44,11 +42,6 @@ from cdp.platform import Platform  # noqa: E402
 from scripts.bench.procstat import cpu_s, print_machine  # noqa: E402
 
 BATCH = 5000
-
-
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:
@@ -79,11 +72,11 @@ def main() -> None:
         orig = getattr(Evidence, name)
 
         def wrapper(self: Evidence, *a: Any, **k: Any) -> Any:
-            c0 = _cpu()
+            c0 = time.process_time()
             try:
                 return orig(self, *a, **k)
             finally:
-                parts[name] += _cpu() - c0
+                parts[name] += time.process_time() - c0
 
         setattr(Evidence, name, wrapper)
 
@@ -100,10 +93,11 @@ def main() -> None:
             with platform.Session() as s:
                 conn = s.connection()
                 backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-                p0, c0, t0 = cpu_s(backend) or 0.0, _cpu(), time.perf_counter()
+                p0, c0, t0 = cpu_s(backend) or 0.0, time.process_time(), time.perf_counter()
                 ev = Evidence(s, platform, rules, None)
                 ev.load(batch, [])
-                rows.append((_cpu() - c0, (cpu_s(backend) or 0.0) - p0, time.perf_counter() - t0))
+                rows.append((time.process_time() - c0, (cpu_s(backend) or 0.0) - p0,
+                             time.perf_counter() - t0))
                 loaded, holders = len(ev.features), sum(len(v) for v in ev.index.values())
                 s.rollback()
     n = len(rows)
@@ -117,5 +111,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     main()
