@@ -1,5 +1,7 @@
 """Candidate evidence of one batch: which stored customers its blind indexes touch, what
-each of them says about the person (decrypted normal forms), and their data keys.
+each of them says about the person (decrypted normal forms: from the customer's stored
+summary when it has a valid one, cdp.identity.summary, else from its records), and their
+data keys.
 
 ``Evidence`` loads that with a handful of set-based queries per batch and keeps the batch's
 union-find of merges; ``EvidenceCache`` keeps it across the batches of one ingest.
@@ -20,6 +22,7 @@ from cdp.crypto import fields
 from cdp.crypto.models import DataKey
 from cdp.db import is_postgres
 from cdp.identity import normalize as nz
+from cdp.identity import summary
 from cdp.identity.decision import blocked
 from cdp.identity.identifiers import profile_features
 from cdp.identity.matching import Features, national_id_features
@@ -122,6 +125,11 @@ class Evidence:
         self.keys: dict[str, tuple[str, bytes]] = {}  # customer -> (data key id, key)
         self.redirect: dict[str, str] = {}
         self.inactive: set[str] = set()
+        # customers whose stored records changed hands or content in this batch: what was
+        # loaded for them still counts the old content, so it is neither cached nor stored
+        self.forced: set[str] = set()
+        self.loaded_full: set[str] = set()  # loaded from their records (no usable summary)
+        self.from_summary = 0  # loaded from their stored summary
 
     # -- union-find over merges ---------------------------------------------------------------
     def final(self, cid: str) -> str:
@@ -154,7 +162,8 @@ class Evidence:
             self._pairs_pg(_MK_PAIRS_SQL, mk_keys, "")
         else:
             self._pairs_in_lists(id_keys, mk_keys)
-        candidates: set[str] = set(forced)
+        self.forced.update(forced)
+        candidates: set[str] = set(self.forced)
         for (kind, _), cs in self.index.items():
             if kind.startswith("id:"):
                 candidates |= cs
@@ -211,9 +220,11 @@ class Evidence:
         # ORM's result machinery (Session.execute) cost more than the rows' own handling
         conn = self.session.connection()
         live: list[str] = []
+        sealed: dict[str, tuple[str, bytes]] = {}  # customer -> (key id, stored summary)
         for part in chunks(ids, self.chunk):
-            for cid, status, updated_at in conn.execute(
-                select(Customer.id, Customer.status, Customer.updated_at)
+            for cid, status, updated_at, ect, ekid in conn.execute(
+                select(Customer.id, Customer.status, Customer.updated_at, Customer.evidence_ct,
+                       Customer.evidence_key_id)
                 .where(in_values(self.pg, Customer.id, part))
             ):
                 if status not in ("active", "restricted"):
@@ -226,15 +237,43 @@ class Evidence:
                     self.shared.add(cid)
                     if key is not None:
                         self.keys[cid] = key
-                else:
-                    self.features[cid] = Features()
-                    live.append(cid)
+                    continue
+                self.features[cid] = Features()
+                live.append(cid)
+                if ect is not None and ekid is not None:
+                    sealed[cid] = (ekid, ect)
         live.sort()
         key_rows: dict[str, Any] = {}
-        nid_rows: list[tuple[str, str, str, bytes]] = []
         seen_keys: dict[str, Any] = {}
-        strength_of = self.rules.strength_of
         for part in chunks(live, self.chunk):
+            # plain rows, not ORM objects: KeyService.unwrap needs id, kek_version, wrapped
+            for row in conn.execute(
+                select(DataKey.id, DataKey.customer_id, DataKey.kek_version, DataKey.wrapped,
+                       DataKey.created_at)
+                .where(in_values(self.pg, DataKey.customer_id, part), DataKey.wrapped.is_not(None))
+            ):
+                seen_keys[row.id] = row
+                prev = key_rows.get(row.customer_id)
+                if prev is None or row.created_at > prev.created_at:
+                    key_rows[row.customer_id] = row
+        deks = self._deks({kid for kid, _ in sealed.values()} & seen_keys.keys(), seen_keys)
+        ciphers = {kid: fields.FieldCipher(dek) for kid, dek in deks.items()}
+        full: list[str] = []
+        for cid in live:
+            stored = sealed.get(cid)
+            feats = None
+            if stored is not None and stored[0] in ciphers:
+                feats = summary.open_sealed(ciphers[stored[0]], cid, self.loaded_at[cid], stored[1])
+            if feats is None:
+                full.append(cid)
+            else:
+                self.features[cid] = feats
+                self.from_summary += 1
+        self.loaded_full.update(full)
+        nid_rows: list[tuple[str, str, str, bytes]] = []
+        strength_of = self.rules.strength_of
+        recs: list[tuple[str, str, str, bytes | None]] = []
+        for part in chunks(full, self.chunk):
             # Filtered on customer_id only, the rest in Python: with a constant ``type`` or
             # ``kind`` in the WHERE clause SQLite picks the (type, bidx) / (kind, bidx) index and
             # scans every national ID / masked phone in the table for each batch.
@@ -259,18 +298,6 @@ class Evidence:
             ):
                 if k == "phone_ps":
                     self.features[c].phone_ps.add(b)
-            # plain rows, not ORM objects: KeyService.unwrap needs id, kek_version, wrapped
-            for row in conn.execute(
-                select(DataKey.id, DataKey.customer_id, DataKey.kek_version, DataKey.wrapped,
-                       DataKey.created_at)
-                .where(in_values(self.pg, DataKey.customer_id, part), DataKey.wrapped.is_not(None))
-            ):
-                seen_keys[row.id] = row
-                prev = key_rows.get(row.customer_id)
-                if prev is None or row.created_at > prev.created_at:
-                    key_rows[row.customer_id] = row
-        recs: list[tuple[str, str, str, bytes | None]] = []
-        for part in chunks(live, self.chunk):
             recs.extend(
                 conn.execute(
                     select(
@@ -281,9 +308,11 @@ class Evidence:
                     ).where(in_values(self.pg, SourceRecord.customer_id, part))
                 ).tuples()
             )
-        deks = self._deks({r[2] for r in recs} | {r[2] for r in nid_rows}, seen_keys)
+        more = self._deks(({r[2] for r in recs} | {r[2] for r in nid_rows}) - deks.keys(),
+                          seen_keys)
+        deks.update(more)
         # one keyed cipher per data key: a customer's values are mostly under one key
-        ciphers = {kid: fields.FieldCipher(dek) for kid, dek in deks.items()}
+        ciphers.update((kid, fields.FieldCipher(dek)) for kid, dek in more.items())
         # Normal forms of decrypted stored values are memoised for this load only: the
         # process-wide normaliser caches would otherwise fill with every stored customer's
         # plaintext the ingest ever reloads (memory growing up to their caps); repeats across
@@ -334,7 +363,9 @@ class Evidence:
         for cid, feats in self.features.items():
             if cid in self.redirect or cid in self.inactive:
                 continue
-            if cid in written:
+            if cid in self.forced:
+                self.cache.drop(cid)
+            elif cid in written:
                 self.cache.put(cid, now, feats, self.keys.get(cid))
             elif cid in self.merge_targets or cid not in self.loaded_at:
                 self.cache.drop(cid)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    null,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +40,14 @@ class Customer(Base):
     merged_into: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
+    # The matching evidence of the customer's records as of ``updated_at``, encrypted under
+    # data key ``evidence_key_id`` (cdp.identity.summary). Only ingest's writer sets it; every
+    # other UPDATE of the row sets it to NULL (``onupdate``), so a change made anywhere else
+    # can never leave an outdated summary behind. Deferred: only ingest reads it.
+    evidence_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, onupdate=null(),
+                                                      deferred=True)
+    evidence_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True,
+                                                        onupdate=null(), deferred=True)
 
 
 class SourceRecord(Base):

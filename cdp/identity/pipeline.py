@@ -46,6 +46,7 @@ class IngestSummary:
     new_customers: int = 0
     merges: int = 0
     candidates: int = 0  # stored customers loaded as candidates, summed over batches
+    from_records: int = 0  # of those, read from their records (cdp.identity.summary)
 
     def line(self) -> str:
         return (
@@ -189,6 +190,7 @@ def _store_all(platform: Any, prepared_batches: Iterable[tuple[int, list[Prepare
             summary.new_customers += stats.new_customers
             summary.merges += stats.merges
             summary.candidates += stats.candidates
+            summary.from_records += stats.from_records
             for r in results:
                 setattr(summary, r.status, getattr(summary, r.status) + 1)
         # between batches, not inside one: the next batch's candidate lookups plan with
@@ -348,6 +350,7 @@ def store_prepared(session: Any, platform: Any, prepared: list[PreparedRecord], 
         stats.new_customers += st.new_customers
         stats.merges += st.merges
         stats.candidates += st.candidates
+        stats.from_records += st.from_records
         by_key = {(r.source, r.source_record_id): r for r in results}
         for i in positions:
             out[i] = by_key[prepared[i].key]

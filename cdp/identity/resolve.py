@@ -137,6 +137,7 @@ def ingest_batch(session: Session, platform: Any, prepared: list[PreparedRecord]
                                 .where(in_values(ev.pg, model.record_id, list(part))))
     ev.load(todo, [u.customer_id for u in updates])
     w.stats.candidates += len(ev.loaded_at) + len(ev.inactive)
+    w.stats.from_records += len(ev.loaded_full)
     # The updated content is re-resolved: the old link ends, the new one (written at flush)
     # says why the record belongs where it is now (history kept).
     links = IdentityLink.__table__

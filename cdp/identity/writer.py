@@ -19,7 +19,7 @@ from cdp.crypto import fields
 from cdp.crypto.models import DataKey
 from cdp.db import is_postgres, new_id, utcnow
 from cdp.db.bulk import insert_rows
-from cdp.identity import hooks
+from cdp.identity import hooks, summary
 from cdp.identity.decision import Decision
 from cdp.identity.evidence import Evidence
 from cdp.identity.matching import Features
@@ -43,6 +43,8 @@ class BatchStats:
     merges: int = 0
     # stored customers loaded as candidates (what blocking costs: each is read and decrypted)
     candidates: int = 0
+    # of those, read from their records (no cached evidence, no valid stored summary)
+    from_records: int = 0
 
 
 class BatchWriter:
@@ -129,6 +131,8 @@ class BatchWriter:
             self.merged_pending[other] = target
         self.ev.redirect[other] = target
         self.ev.merge_targets.add(target)
+        if other in self.ev.forced:
+            self.ev.forced.add(target)  # it now holds what was loaded for ``other``
         self.ev.writable(target).absorb(self.ev.features.pop(other))
         other_key = self.ev.keys.get(other)
         if other_key is not None:
@@ -223,6 +227,8 @@ class BatchWriter:
         """Write every pending row (bulk inserts), the batch's merges and its audit entries."""
         s = self.session
         fin = self.ev.final
+        for row in self.new_customers:
+            row["evidence_key_id"], row["evidence_ct"] = self._summary(row["id"], self.now)
         insert_rows(s, Customer.__table__, self.new_customers)
         if self.new_keys:
             for k in self.new_keys:
@@ -259,11 +265,8 @@ class BatchWriter:
                 ev["customer_id"] = fin(ev["customer_id"]) if ev["kind"] != "merged" else ev["customer_id"]
             insert_rows(s, LineageEvent.__table__, self.lineage)
         touched = sorted({fin(c) for c in self.touched})
+        self.write_summaries([c for c in touched if c not in self.pending_ids])
         if touched:
-            existing = [c for c in touched if c not in self.pending_ids]
-            for part in chunks(existing, self.ev.chunk):
-                s.execute(update(Customer).where(in_values(self.ev.pg, Customer.id, part))
-                          .values(updated_at=self.now))
             entries = [
                 AuditEntry(
                     actor=self.actor,
@@ -276,6 +279,51 @@ class BatchWriter:
             ]
             record(s, *entries)
         s.flush()
+
+    def _summary(self, cid: str, updated_at: datetime) -> tuple[str | None, bytes | None]:
+        """(key id, sealed summary) of ``cid``'s evidence as this batch leaves it, or
+        (None, None) when it is not known whole (see ``Evidence.forced``) or has no key."""
+        key = self.ev.keys.get(cid)
+        if key is None or cid in self.ev.forced or cid in self.ev.redirect:
+            return None, None
+        cipher = self.ciphers.get(key[0])
+        if cipher is None:
+            cipher = self.ciphers[key[0]] = fields.FieldCipher(key[1])
+        return key[0], summary.seal(cipher, cid, updated_at, self.ev.features[cid])
+
+    def write_summaries(self, written: list[str]) -> None:
+        """Move ``updated_at`` of the stored customers this batch wrote and store their
+        summaries; end the summaries of the customers whose records left them (forced, not
+        written); store one for each customer this batch loaded from its records and left
+        unchanged, as of the ``updated_at`` it read (only if that is still the row's)."""
+        s, ev, now = self.session, self.ev, self.now
+        c = Customer.__table__
+        rows = []
+        for cid in written:
+            kid, ct = self._summary(cid, now)
+            rows.append({"p_id": cid, "p_k": kid, "p_ct": ct})
+        written_set = set(written)
+        rows.extend({"p_id": cid, "p_k": None, "p_ct": None}
+                    for cid in sorted(ev.forced - written_set - ev.redirect.keys() - ev.inactive)
+                    if cid not in self.pending_ids)
+        if rows:
+            # one executemany (pipelined by the driver); parameters prefixed: a bind may not
+            # share its column's name in SET
+            s.execute(update(c).where(c.c.id == bindparam("p_id"))
+                      .values(updated_at=now, evidence_key_id=bindparam("p_k"),
+                              evidence_ct=bindparam("p_ct")), rows)
+        fill = []
+        for cid in sorted(ev.loaded_full - written_set - ev.forced - ev.merge_targets
+                          - ev.redirect.keys() - ev.inactive):
+            at = ev.loaded_at[cid]
+            kid, ct = self._summary(cid, at)
+            if ct is not None:
+                fill.append({"p_id": cid, "p_at": at, "p_k": kid, "p_ct": ct})
+        if fill:
+            # ``updated_at`` set to itself: the column's onupdate would move it otherwise
+            s.execute(update(c).where(c.c.id == bindparam("p_id"), c.c.updated_at == bindparam("p_at"))
+                      .values(updated_at=bindparam("p_at"), evidence_key_id=bindparam("p_k"),
+                              evidence_ct=bindparam("p_ct")), fill)
 
 
 # A merge of a stored customer: (other, target, rule, evidence kinds, actor, moved record ids;
