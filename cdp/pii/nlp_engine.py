@@ -17,7 +17,7 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
@@ -184,8 +184,9 @@ def _shift(spans: list[LacSpan], by: int) -> list[LacSpan]:
 
 class OfflineNlpArtifacts(NlpArtifacts):
     """Presidio's artifacts plus what our recognizers share: the plain token list
-    (``cdp_tokens``) and the model's person spans (``cdp_lac``, None when the model did not
-    run because its budget was spent).
+    (``cdp_tokens``), the model's person spans (``cdp_lac``, None when the model did not
+    run because its budget was spent) and jieba's word frequencies and tags
+    (``cdp_word_info``).
 
     ``keywords`` (the lower-cased words less stop words and punctuation) is computed on
     first use, as Presidio computes it: only the context enhancer reads it, and only for
@@ -193,6 +194,7 @@ class OfflineNlpArtifacts(NlpArtifacts):
 
     cdp_tokens: list[Tok]
     cdp_lac: list[LacSpan] | None
+    cdp_word_info: Callable[[str], tuple[int, str]]
 
     def __init__(self, entities: list, tokens: Any, tokens_indices: list[int],
                  lemmas: list[str], nlp_engine: NlpEngine, language: str) -> None:
@@ -314,7 +316,14 @@ class OfflineNlpEngine(NlpEngine):
         artifacts.cdp_tokens = [Tok(w, t, s, s + len(w))
                                 for w, t, s in zip(words, tags, starts, strict=True)]
         artifacts.cdp_lac = lac
+        # how common a word is in jieba's dictionary (0: not in it) and its tag there, for
+        # recognizers that weigh a candidate that is also an everyday word
+        artifacts.cdp_word_info = self._word_info
         return artifacts
+
+    def _word_info(self, word: str) -> tuple[int, str]:
+        freq = self._tokenizer.FREQ.get(word) if self._tokenizer is not None else None
+        return int(freq or 0), self._tags.get(word, "")
 
     def _tag(self, word: str) -> str:
         """POS tag from jieba's dictionary; words jieba's HMM discovered get ``nw``.

@@ -1,5 +1,5 @@
-"""The hand-labelled Chinese notes sets (scripts/pii_eval/zh_notes and its held-apart second set
-zh_notes_b, issue 15) are well formed:
+"""The hand-labelled Chinese notes sets (scripts/pii_eval/zh_notes and its held-apart second and
+third sets zh_notes_b and zh_notes_c, issue 15) are well formed:
 every span's text is what its offsets cut out of the note, every type is one we score, and the
 JSONL is exactly what the marked-up source builds. Cheap: no analyzer, no database."""
 
@@ -13,13 +13,14 @@ import pytest
 
 from scripts.pii_eval.zh_notes.build_notes import CODES, OUTPUT, SOURCE, STYLES, build, parse_line
 from scripts.pii_eval.zh_notes_b import build_notes as set_b
+from scripts.pii_eval.zh_notes_c import build_notes as set_c
 
 TYPES = set(CODES.values())
-# Each set: (its marked-up source, its built JSONL). The checks below run on both.
+# Each set: (its marked-up source, its built JSONL). The checks below run on all three.
 SETS = pytest.mark.parametrize(
     ("source", "output"),
-    [(SOURCE, OUTPUT), (set_b.SOURCE, set_b.OUTPUT)],
-    ids=["zh_notes", "zh_notes_b"],
+    [(SOURCE, OUTPUT), (set_b.SOURCE, set_b.OUTPUT), (set_c.SOURCE, set_c.OUTPUT)],
+    ids=["zh_notes", "zh_notes_b", "zh_notes_c"],
 )
 
 

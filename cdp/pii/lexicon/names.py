@@ -162,3 +162,42 @@ def _jieba_given_chars(min_count: int = 4) -> frozenset[str]:
 _NOT_GIVEN = frozenset("的了是在有和我你他她它们这那不也都会到说个上下来去没很要就把被给从向对让请"
                        "与及已还再又才将于为等吗呢吧啊哦嗯么什怎样些每各该此其所以而且但或如果因")
 ZH_GIVEN_CHARS = ZH_GIVEN_CHARS | _jieba_given_chars()
+
+# Titles after which any single Han character that starts a word is a surname (檀女士, 铁先生,
+# 朴先生): rare surnames are missing from every list, and these titles follow nothing else.
+ZH_STRONG_TITLES = ("先生", "女士", "小姐", "老板")
+# Characters that come before those titles without being a surname: demonstratives, measure
+# words, numbers, pronouns, 老/小/男/女 (老先生, 小姐姐, 男女士), 某 (an anonymised person).
+ZH_NOT_SURNAME_BEFORE_TITLE = frozenset(
+    "位这那各某老小男女大每该此本贵令尊其诸众两几二三四五六七八九十一他她您你我们是的了和与及"
+    "跟同称叫问找给向对让请为有在从把被将于等啊呀吗呢吧哦嗯么"
+)
+# Words after which a given name alone is how people are named (我叫国强, 一个叫晓静的).
+ZH_CALLED_CONTEXT = (
+    "名叫", "叫做", "我叫", "他叫", "她叫", "个叫", "孩子叫", "儿子叫", "女儿叫", "老婆叫",
+    "老公叫", "小名叫", "名字叫", "小名", "乳名",
+)
+# Words before a child's (or a colleague's) given name alone: 患儿朵朵, 我儿子豆豆, 客服欢欢.
+ZH_GIVEN_ONLY_CONTEXT = (
+    "患儿", "儿子", "女儿", "孩子", "宝宝", "小孩", "闺女", "小朋友", "孙子", "孙女", "外孙",
+    "外孙女", "客服", "同事",
+)
+# Reduplicated words that are ordinary words, not pet names (a doubled given-name character,
+# 欢欢 or 豆豆, is how children and colleagues are called).
+ZH_COMMON_DOUBLED = frozenset(
+    "常常 刚刚 慢慢 天天 好好 看看 谢谢 妈妈 爸爸 哥哥 姐姐 弟弟 妹妹 爷爷 奶奶 宝宝 星星 渐渐 "
+    "偏偏 仅仅 往往 悄悄 默默 轻轻 明明 多多 快快 早早 久久 人人 处处 家家 个个 试试 想想 说说 "
+    "走走 等等 问问 点点 稍稍 统统 纷纷 匆匆 单单 白白 冷冷 满满 大大 小小 高高 长长 深深 远远 "
+    "紧紧 哈哈 呵呵 嘿嘿 嘻嘻 啦啦 嗯嗯 哦哦 呜呜 姑姑 舅舅 叔叔 婶婶 伯伯 公公 婆婆 太太 娃娃 "
+    "乖乖 年年 月月 日日 时时 刻刻 次次 回回 样样 件件 条条 块块 片片 层层 步步 声声 句句 "
+    "事事 头头 种种 分分 秒秒 试试 尝尝 聊聊 玩玩 查查 帮帮 催催 急急 忙忙 连连 频频 屡屡 "
+    "亲亲 抱抱 摸摸 拜拜 嘀嘀 滴滴 咚咚 叮叮 哗哗 沙沙 蒙蒙 朦朦 隐隐 微微 略略 恰恰 足足 "
+    "整整 好多 万万 千千 区区 堂堂 茫茫 熊熊 洋洋 淡淡 浅浅 暖暖 凉凉 热热 酸酸 甜甜 苦苦 "
+    "辣辣 香香 软软 硬硬 干干 湿湿 痒痒 疼疼 胖胖 瘦瘦".split()
+)
+# What follows a brand or a shop named after a person (张仲景大药房, 王老吉凉茶, 叶开泰专柜,
+# 汤氏口腔诊所): a name right before one of these is the brand's, not a person in the note.
+ZH_BRAND_AFTER = (
+    "大药房", "药房", "药店", "药业", "制药", "药厂", "专柜", "专卖店", "旗舰店", "凉茶", "牌",
+    "堂", "诊所", "口腔", "集团", "公司", "品牌", "门诊", "医院", "中医馆", "国医馆", "商行",
+)

@@ -42,6 +42,13 @@ _TITLE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(EN_TITLES) + r")\.?\s+(" + _N
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _BEFORE_ZH_TITLE = re.compile(r"(?<![A-Za-z])(" + _NAME + r"(?: " + _NAME + r")?) ?"
                               r"(?=先生|女士|小姐|太太|夫人|老师|医生|大夫|同学|经理|总)")
+# WeChat-style handles: two capitalised words joined by an underscore
+_HANDLE = re.compile(r"(?<![A-Za-z0-9_@.#/-])([A-Z][a-z]+)_([A-Z][a-z]+)(?![A-Za-z0-9_@])")
+_AFTER_ZH_CONTEXT = re.compile(
+    r"(?:收件人|收货人|签收人|联系人|客服|顾客|患者|客户|用户|会员|我叫|我是|名字|英文名|"
+    r"微信名|昵称|药师|医生|护士)(?:写|是|叫|为)?[：:\s]*"
+    r"([A-Z][a-z]+(?:[ _][A-Z][a-z]+)?)(?![A-Za-z0-9_@])")
+_LOWER_PINYIN_PAIR = re.compile(r"(?<![A-Za-z0-9_@.])([a-z]{1,6}) ([a-z]{1,6})(?![A-Za-z0-9_@])")
 _LONE_WORD = re.compile(r"(?<![A-Za-z0-9_@#/.&'-])[A-Z][a-z]{2,}(?![A-Za-z0-9_@'-])")
 _PAIR = re.compile(r"(?<![A-Za-z])(" + _NAME + r")\s+(" + _NAME + r")(?![A-Za-z])")
 _CONTEXT = re.compile(
@@ -97,7 +104,8 @@ class LatinPersonRecognizer(CdpRecognizer):
     def analyze(self, text: str, entities: list[str],
                 nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         if not re.search(r"[A-Z][a-z]|[A-Z]{2}", text):
-            return []
+            # a pinyin name in lower case inside a Chinese note (收件人写zhang xin)
+            return self._lower_pinyin(text) if _CJK.search(text) else []
         results = []
         pos = 0
         # search on from the end of the name reported, not of the match: "Mr. Smith Mr.
@@ -138,11 +146,33 @@ class LatinPersonRecognizer(CdpRecognizer):
             results.extend(self._in_chinese_text(text))
         return results
 
+    def _lower_pinyin(self, text: str) -> list[RecognizerResult]:
+        out = []
+        for m in _LOWER_PINYIN_PAIR.finditer(text):
+            a, b = m.group(1), m.group(2)
+            if a.capitalize() in PINYIN_SURNAMES and _is_pinyin(b) and b not in _STOP:
+                out.append(self.result(PERSON, m.start(), m.end(), 0.6,
+                                       "pinyin name in Chinese text"))
+        return out
+
     def _in_chinese_text(self, text: str) -> list[RecognizerResult]:
         """Latin names as Chinese notes write them: before a Chinese title (Wong 先生,
         Patel先生), or a known given name standing alone among Chinese words (Olivia（留学生）,
-        Tom和Jerry), which English text would need more evidence for."""
-        out = []
+        Tom和Jerry), which English text would need more evidence for; a messaging handle of
+        two capitalised words (Cindy_Huang); any Latin name right after a Chinese word that
+        introduces one (收件人Nurlan, 客服Coco); a pinyin name in lower case (zhang xin)."""
+        out = self._lower_pinyin(text)
+        for m in _HANDLE.finditer(text):
+            if m.group(1) not in _NOT_NAMES and m.group(2) not in _NOT_NAMES:
+                out.append(self.result(PERSON, m.start(), m.end(), 0.6,
+                                       "name handle in Chinese text"))
+        for m in _AFTER_ZH_CONTEXT.finditer(text):
+            word = m.group(1)
+            first = re.split(r"[ _]", word)[0]
+            if first in _NOT_NAMES or first.lower() in _STOP or zipf(first.lower()) >= 4.5:
+                continue  # 客服Order, 收件人the ...: an English word, not a name
+            out.append(self.result(PERSON, m.start(1), m.end(1), 0.65,
+                                   "Latin name after a Chinese context word"))
         for m in _BEFORE_ZH_TITLE.finditer(text):
             if m.group(1) not in _NOT_NAMES:
                 out.append(self.result(PERSON, m.start(1), m.end(1), 0.8,

@@ -19,22 +19,30 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from cdp.pii.entities import PERSON
 from cdp.pii.lexicon.names import (
+    ZH_BRAND_AFTER,
+    ZH_CALLED_CONTEXT,
+    ZH_COMMON_DOUBLED,
     ZH_COMPOUND_SURNAMES,
     ZH_GIVEN_CHARS,
+    ZH_GIVEN_ONLY_CONTEXT,
     ZH_HONORIFICS,
     ZH_NAME_CONTEXT,
     ZH_NOT_IN_NAME,
+    ZH_NOT_SURNAME_BEFORE_TITLE,
     ZH_ROLE_WORDS,
+    ZH_STRONG_TITLES,
     ZH_SURNAMES,
     ZH_SURNAMES_TITLED,
     ZH_TITLES_STRICT,
 )
+from cdp.pii.lexicon.tcm import ZH_MATERIA_MEDICA
 from cdp.pii.models.lac import LacSpan
 from cdp.pii.recognizers._tokens import Tok, tokens_of
 from cdp.pii.recognizers.base import CdpRecognizer
@@ -48,6 +56,32 @@ _TITLED = re.compile("[" + "".join(sorted(ZH_SURNAMES_TITLED - ZH_SURNAMES)) + "
 _CONTEXT = re.compile("(?:" + "|".join(sorted(ZH_NAME_CONTEXT, key=len, reverse=True))
                       + r")[：:\s]*(?:是|为|叫)?")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# a surname stated with 姓 (我姓霍, 姓郗的, 复姓欧阳), not 百姓 / 姓名 / 姓氏
+_XING = re.compile("(?<!百)姓(" + "|".join(sorted(ZH_COMPOUND_SURNAMES))
+                   + "|[\u4e00-\u9fff])")
+_XING_NOT = frozenset("名氏什啥甚谁哪")
+_ANY_TITLED = re.compile("([\u4e00-\u9fff])(?:" + "|".join(ZH_STRONG_TITLES) + ")")
+_CALLED = re.compile("(?:" + "|".join(sorted(ZH_CALLED_CONTEXT, key=len, reverse=True))
+                     + r")[：:\s]*(?:是)?")
+_GIVEN_ONLY = re.compile("(?:" + "|".join(sorted(ZH_GIVEN_ONLY_CONTEXT, key=len, reverse=True))
+                         + r")[：:\s]*")
+_DOUBLED_OPENING = re.compile(r"(?:^|(?<=[\s，。！？；：,.!?;:、…~（）()【】\[\]“”\"]))"
+                              r"(([\u4e00-\u9fff])\2)(?=[\u4e00-\u9fff，,、：:\s])")
+_COMPOUND_ALONE = ZH_COMPOUND_SURNAMES - frozenset("东方 西门 长孙 百里 司空 濮阳 单于 太史".split())
+_ROLE_SURNAME = re.compile("(?:药师|客服|医生|护士|店员|店长|骑手|坐席|专员)([" + "".join(sorted(ZH_SURNAMES))
+                           + "])(?=[：:，,])")
+# a span this common in jieba's dictionary is an everyday word (麻烦, 明白, 包括, 周六) unless
+# a rule with more than a tag or the model behind it says otherwise
+_EVERYDAY_FREQ = 300
+# after a context word (客服：麻烦..., 客户包括...) only the most common words: names that are
+# also words (高峰, 李娜, 向阳) are in the dictionary too, less often
+_COMMON_AFTER_CONTEXT = 2000
+# characters a name never ends with: pronouns, and verb endings that follow a verb
+_NEVER_LAST = frozenset("您你我他她它们到能吗呢吧啊呀嘛哦")
+_PLACE_LAST = frozenset("区县市省镇乡村")
+_PLATE = re.compile(r"[\u4e00-\u9fff][A-Z]")
+_WEEKDAYS = frozenset("周一 周二 周三 周四 周五 周六 周日 周天 周末".split())
+_BRAND_AFTER = tuple(sorted(ZH_BRAND_AFTER, key=len, reverse=True))
 _GLUE = frozenset("找给向请问叫让和跟为被把对替帮已由与及同")
 # jieba's person-name tags, and "nw": a word its HMM put together that is in no dictionary
 _NAME_TAGS = frozenset({"nr", "nrt", "nrfg", "nw"})
@@ -124,6 +158,21 @@ class ChinesePersonRecognizer(CdpRecognizer):
             if not taken[m.start()] and (m.start() in starts or not toks
                                          or _glued(toks, m.start(), text)):
                 add(m.start(), m.end(), 0.75, "surname with honorific")
+        # 1b. a surname stated with 姓: 我姓霍, 找一下姓郗的, 复姓欧阳
+        for m in _XING.finditer(text):
+            s, e = m.span(1)
+            if taken[s] or (e - s == 1 and (text[s] in _XING_NOT or text[s] in ZH_NOT_IN_NAME)):
+                continue
+            add(s, e, 0.75, "surname stated with 姓")
+        # 1c. any character starting a word before 先生 / 女士 / 小姐 / 老板: a rarer surname
+        # than the lists hold (檀女士, 铁先生, 朴先生)
+        for m in _ANY_TITLED.finditer(text):
+            s = m.start()
+            if (taken[s] or text[s] in ZH_NOT_SURNAME_BEFORE_TITLE
+                    or _measure_or_function(text, s)):
+                continue
+            if s in starts or not toks or _glued(toks, s, text):
+                add(s, m.end(), 0.65, "character before a strong title")
         # 2. context word then surname + given name
         # searched with overlaps: 我妈妈 holds both 我妈 and 妈妈, and only the second is
         # followed by the name
@@ -132,8 +181,8 @@ class ChinesePersonRecognizer(CdpRecognizer):
             pos = cm.start() + 1
             p = cm.end()
             s = surname_len(text, p)
-            if not s or taken[p]:
-                continue
+            if not s or taken[p] or text[p] == "和":
+                continue  # 姓名和电话: the conjunction, not the surname 和
             for g in (2, 1):
                 end = p + s + g
                 if end > len(text) or not _given_ok(text[p + s : end]):
@@ -144,6 +193,45 @@ class ChinesePersonRecognizer(CdpRecognizer):
                         or text[end] in ZH_NOT_IN_NAME):
                     add(p, end, 0.75, "name after context word")
                     break
+        # 2b. a given name alone where people are named by it: after 叫 (我叫国强, 一个叫晓静
+        #的), and a child's or colleague's after the word for them (患儿朵朵, 客服欢欢)
+        for rx, doubled_only in ((_CALLED, False), (_GIVEN_ONLY, True)):
+            for cm in rx.finditer(text):
+                p = cm.end()
+                if taken[p] or surname_len(text, p):
+                    continue
+                for g in (2, 3):
+                    end = p + g
+                    given = text[p:end]
+                    if end > len(text) or not self._given_alone_ok(given, doubled_only):
+                        continue
+                    if (end in ends or end == len(text) or not _CJK.match(text[end])
+                            or text[end] in ZH_NOT_IN_NAME):
+                        add(p, end, 0.7 if not doubled_only else 0.6, "given name after context")
+                        break
+        # 2c. a doubled given-name character opening a sentence: a child or a friend called
+        # by it (乐乐，8个月; 欣欣在不在). Weak on its own: kept for recall-first policies.
+        for m in _DOUBLED_OPENING.finditer(text):
+            s, e = m.span(1)
+            pair = text[s:e]
+            if (taken[s] or pair in ZH_COMMON_DOUBLED or pair[0] not in ZH_GIVEN_CHARS
+                    or text[e:e + 1] in ("地", "的")):
+                continue
+            add(s, e, WEAK_UNCONFIRMED, "doubled given name")
+        # 2d. a compound surname alone, as a word (上官的订单, 欧阳说): only those that are
+        # not also ordinary words (东方, 西门, 长孙, 百里)
+        for tok in toks:
+            nxt = text[tok.end : tok.end + 1]
+            if (tok.text in _COMPOUND_ALONE and not taken[tok.start]
+                    and (not _CJK.match(nxt) or nxt in ZH_NOT_IN_NAME)):
+                # 欧阳|娜娜 is a full name (rule 3 joins it), 上官的 a surname alone
+                add(tok.start, tok.end, 0.6, "compound surname alone")
+        # 2e. a role word, then a surname alone before a colon or comma: a signature or a
+        # speaker (夜班药师桑：, 客服李，)
+        for m in _ROLE_SURNAME.finditer(text):
+            s = m.start(1)
+            if not taken[s]:
+                add(s, s + 1, 0.6, "surname after a role word")
         # 3. jieba name tags, anchored on a known surname
         for i, tok in enumerate(toks):
             if taken[tok.start]:
@@ -179,8 +267,23 @@ class ChinesePersonRecognizer(CdpRecognizer):
         model = getattr(nlp_artifacts, "cdp_lac", None)
         if model is not None:
             results = _weigh_with_model(self, text, model, results)
+        info = getattr(nlp_artifacts, "cdp_word_info", None)
         # jieba tags 顾客 as a name, and 师姐 reads as surname + title
-        return [r for r in results if text[r.start : r.end] not in ZH_ROLE_WORDS]
+        return [r for r in results if text[r.start : r.end] not in ZH_ROLE_WORDS
+                and not _not_a_person(text, r, info)]
+
+    @staticmethod
+    def _given_alone_ok(given: str, doubled_only: bool) -> bool:
+        """A given name without its surname: two characters (three after 叫), each usable in
+        a name; after a child's or colleague's role word only a doubled one (朵朵, 欢欢) or a
+        小 form (小满), which ordinary words rarely are."""
+        if not _given_ok(given) or any(c not in ZH_GIVEN_CHARS for c in given.lstrip("小")):
+            return False
+        if given in ZH_COMMON_DOUBLED or given in ZH_ROLE_WORDS or given in ZH_MATERIA_MEDICA:
+            return False
+        if doubled_only:
+            return len(given) == 2 and (given[0] == given[1] or given[0] == "小")
+        return True
 
 
 # Rule hits that rest on jieba's dictionary tags alone: right for names the dictionary knows,
@@ -280,3 +383,52 @@ def _add_model_names(rec: CdpRecognizer, text: str, spans: list[LacSpan],
                 lo, hi = min(s, r.start), max(e, r.end)
             results[k] = rec.result(PERSON, lo, hi, round(merged, 3), "model and rule agree")
         # a model span across several rule hits (王先生王先生...) adds nothing to them
+
+
+# Rule hits with a title or 姓 in them: a person whatever follows
+_TITLE_RULES = frozenset({"surname with honorific", "surname stated with 姓",
+                          "character before a strong title"})
+# Rule hits that a stronger rule stands behind: kept even when the span is an everyday word
+_STRONG_RULES = frozenset({"surname with honorific", "surname stated with 姓",
+                           "character before a strong title", "name after context word",
+                           "given name after context", "model and rule agree",
+                           "compound surname alone", "surname after a role word"})
+
+
+def _not_a_person(text: str, r: RecognizerResult,
+                  info: Callable[[str], tuple[int, str]] | None) -> bool:
+    """A span that names a herb or a brand, or one that is an everyday word on weak evidence
+    (a dictionary tag, or the model alone at low confidence)."""
+    span = text[r.start : r.end]
+    why = r.analysis_explanation.textual_explanation if r.analysis_explanation else ""
+    if why in _TITLE_RULES or span.endswith(ZH_HONORIFICS):
+        return False  # 王先生 is a person even where a shop or a herb follows
+    if any(span.startswith(h) or h.startswith(span) for h in _herbs_at(text, r.start)):
+        return True
+    if text.startswith(_BRAND_AFTER, r.end) or span.endswith(_BRAND_AFTER):
+        return True  # 张仲景大药房, 王老吉凉茶: a brand or shop named after someone
+    if span in _WEEKDAYS or _PLATE.fullmatch(span):
+        return True  # 客户周六 (a day of the week), 苏E·8K2X6 (a number plate)
+    if len(span) >= 2 and span[-1] in _NEVER_LAST:
+        return True  # 祝您, 查到, 何时能: a word and a pronoun or a verb's ending
+    weak = why not in _STRONG_RULES and not (why == "model person name" and r.score >= 0.8)
+    if weak and len(span) >= 3 and span[-1] in _PLACE_LAST:
+        return True  # 白云区, 高新区: a place the dictionary tags as a name
+    if info is None or len(span) != 2:
+        return False  # three characters and more: famous names are common words too (邓小平)
+    freq, tag = info(span)
+    if why == "name after context word":
+        # 客服：麻烦提供..., 客服：包括的: a surname character opening a very common word
+        return freq >= _COMMON_AFTER_CONTEXT
+    if not weak:
+        return False
+    # a word the dictionary does not call a name, or calls one but uses very often (明白)
+    return freq >= (_COMMON_AFTER_CONTEXT if tag in _NAME_TAGS else _EVERYDAY_FREQ)
+
+
+_HERB_LENGTHS = sorted({len(h) for h in ZH_MATERIA_MEDICA}, reverse=True)
+
+
+def _herbs_at(text: str, pos: int) -> list[str]:
+    """The materia medica names that start at ``pos``."""
+    return [text[pos : pos + n] for n in _HERB_LENGTHS if text[pos : pos + n] in ZH_MATERIA_MEDICA]
