@@ -171,6 +171,7 @@ ZH_STRONG_TITLES = ("先生", "女士", "小姐", "老板")
 ZH_NOT_SURNAME_BEFORE_TITLE = frozenset(
     "位这那各某老小男女大每该此本贵令尊其诸众两几二三四五六七八九十一他她您你我们是的了和与及"
     "跟同称叫问找给向对让请为有在从把被将于等啊呀吗呢吧哦嗯么"
+    "新原前现总做当"  # 新老板, 前老板, 当老板: which one, not whose name
 )
 # Words after which a given name alone is how people are named (我叫国强, 一个叫晓静的).
 ZH_CALLED_CONTEXT = (

@@ -221,9 +221,9 @@ class ChinesePersonRecognizer(CdpRecognizer):
         # 2d. a compound surname alone, as a word (上官的订单, 欧阳说): only those that are
         # not also ordinary words (东方, 西门, 长孙, 百里)
         for tok in toks:
-            nxt = text[tok.end : tok.end + 1]
+            after = text[tok.end : tok.end + 1]
             if (tok.text in _COMPOUND_ALONE and not taken[tok.start]
-                    and (not _CJK.match(nxt) or nxt in ZH_NOT_IN_NAME)):
+                    and (not _CJK.match(after) or after in ZH_NOT_IN_NAME)):
                 # 欧阳|娜娜 is a full name (rule 3 joins it), 上官的 a surname alone
                 add(tok.start, tok.end, 0.6, "compound surname alone")
         # 2e. a role word, then a surname alone before a colon or comma: a signature or a
