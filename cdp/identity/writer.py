@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import LargeBinary, String, bindparam, case, cast, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from cdp.audit.log import AuditEntry, record
@@ -301,17 +301,25 @@ class BatchWriter:
         rows = []
         for cid in written:
             kid, ct = self._summary(cid, now)
-            rows.append({"p_id": cid, "p_k": kid, "p_ct": ct})
+            rows.append({"p_id": cid, "p_at": ev.loaded_at.get(cid, now), "p_k": kid, "p_ct": ct})
         written_set = set(written)
-        rows.extend({"p_id": cid, "p_k": None, "p_ct": None}
+        rows.extend({"p_id": cid, "p_at": now, "p_k": None, "p_ct": None}
                     for cid in sorted(ev.forced - written_set - ev.redirect.keys() - ev.inactive)
                     if cid not in self.pending_ids)
         if rows:
+            # Stored only if the row is still as this batch read it (or as its own merges left
+            # it): a steward's split or a correction committed meanwhile, outside the
+            # resolution lock, moved updated_at, and what was loaded no longer says it whole.
+            # SET expressions read the row before the update.
+            same = or_(c.c.updated_at == bindparam("p_at"), c.c.updated_at == now)
             # one executemany (pipelined by the driver); parameters prefixed: a bind may not
             # share its column's name in SET
             s.execute(update(c).where(c.c.id == bindparam("p_id"))
-                      .values(updated_at=now, evidence_key_id=bindparam("p_k"),
-                              evidence_ct=bindparam("p_ct")), rows)
+                      .values(updated_at=now,
+                              evidence_key_id=case((same, cast(bindparam("p_k"), String)),
+                                                   else_=null()),
+                              evidence_ct=case((same, cast(bindparam("p_ct"), LargeBinary)),
+                                               else_=null())), rows)
         fill = []
         for cid in sorted(ev.loaded_full - written_set - ev.forced - ev.merge_targets
                           - ev.redirect.keys() - ev.inactive):

@@ -178,6 +178,27 @@ def test_an_old_customer_gets_its_summary_when_loaded(platform) -> None:
     assert stats.candidates == 2 and stats.from_records == 0
 
 
+def test_a_change_committed_while_a_batch_runs_ends_the_summary(platform, monkeypatch) -> None:
+    """Stewards, corrections and erasures do not take the resolution lock: one may commit
+    between a batch's load and its write. What the batch loaded is then not the customer's
+    whole evidence, and the summary it would store must not be kept."""
+    if not platform.config.database_url.startswith("postgresql"):
+        pytest.skip("a second writer during a batch: PostgreSQL (SQLite holds its write lock)")
+    [a], _ = _batch(platform, [rec("app", "c1", [("phone", PHONE_A)], name=NAME_A)])
+    load = Evidence._load_customers
+
+    def load_then_change(self: Evidence, ids: list[str]) -> None:
+        load(self, ids)
+        with platform.transaction() as other:  # another process, committed meanwhile
+            other.get(Customer, a).status = "restricted"
+
+    monkeypatch.setattr(Evidence, "_load_customers", load_then_change)
+    [b], _ = _batch(platform, [rec("jd_health", "c2", [("phone", PHONE_A)], name=NAME_A)])
+    assert b == a
+    _, ct, kid = _row(platform, a)
+    assert ct is None and kid is None
+
+
 # -- from the attacker's side: a summary that is not this customer's, now, is never believed --
 
 
