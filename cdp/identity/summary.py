@@ -12,7 +12,9 @@ It is a cache and never the truth:
   data: any change to the customer (merge, split, correction, erasure, a moved record) moves
   ``updated_at`` and the summary no longer decrypts; the model's ``onupdate`` also sets it to
   NULL on every UPDATE of the row that does not write it, so a stale one is not even kept;
-- written only by code that knows the customer's whole evidence (``BatchWriter.flush``);
+- written only by code that knows the customer's whole evidence (``BatchWriter.flush``), and
+  only if the row's ``updated_at`` is still the one the batch read (a steward's change, which
+  takes no resolution lock, may commit in between);
 - under the customer's own data key: erasure's crypto-shredding covers it;
 - versioned: a summary of another ``FORMAT`` (normalisation changed) is ignored and the
   customer is loaded the long way, then written again.
