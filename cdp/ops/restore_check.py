@@ -77,10 +77,7 @@ def check_every_value(session: Session, keys: KeyService) -> DecryptReport:
                         continue
                     name = f"{table.name}.{c}"
                     if dek is None:
-                        if _shredded(session, r.data_key_id):
-                            report.shredded += 1
-                        else:
-                            report.failed[name] += 1
+                        _no_key(session, report, name, r.data_key_id)
                         continue
                     try:
                         fields.decrypt(dek, blob, fields.field_aad(table.name, c, r.id))
@@ -100,15 +97,20 @@ def _check_summaries(session: Session, keys: KeyService, report: DecryptReport) 
         for r in batch:
             dek = deks.get(r.evidence_key_id)
             if dek is None:
-                if _shredded(session, r.evidence_key_id):
-                    report.shredded += 1
-                else:
-                    report.failed[name] += 1
+                _no_key(session, report, name, r.evidence_key_id)
             elif summary.open_sealed(fields.FieldCipher(dek), r.id, r.updated_at,
                                      r.evidence_ct) is None:
                 report.failed[name] += 1
             else:
                 report.opened[name] += 1
+
+
+def _no_key(session: Session, report: DecryptReport, name: str, key_id: str) -> None:
+    """Count a value whose data key did not unwrap: shredded on purpose, or a failure."""
+    if _shredded(session, key_id):
+        report.shredded += 1
+    else:
+        report.failed[name] += 1
 
 
 def _unwrap_each(session: Session, keys: KeyService, key_ids: set[str]) -> dict[str, bytes]:

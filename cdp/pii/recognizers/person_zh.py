@@ -389,10 +389,9 @@ def _add_model_names(rec: CdpRecognizer, text: str, spans: list[LacSpan],
 _TITLE_RULES = frozenset({"surname with honorific", "surname stated with 姓",
                           "character before a strong title"})
 # Rule hits that a stronger rule stands behind: kept even when the span is an everyday word
-_STRONG_RULES = frozenset({"surname with honorific", "surname stated with 姓",
-                           "character before a strong title", "name after context word",
-                           "given name after context", "model and rule agree",
-                           "compound surname alone", "surname after a role word"})
+_STRONG_RULES = _TITLE_RULES | frozenset({"name after context word", "given name after context",
+                                          "model and rule agree", "compound surname alone",
+                                          "surname after a role word"})
 
 
 def _not_a_person(text: str, r: RecognizerResult,
