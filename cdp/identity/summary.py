@@ -38,9 +38,10 @@ from cdp.identity.normalize import NameInfo
 FORMAT = 1
 
 
-def _aad(customer_id: str, updated_at: datetime) -> bytes:
+def _aad(customer_id: str, updated_at: datetime, fmt: int | None = None) -> bytes:
     stamp = updated_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    return fields.field_aad("customers", "evidence_ct", customer_id) + f"|{stamp}|{FORMAT}".encode()
+    version = FORMAT if fmt is None else fmt
+    return fields.field_aad("customers", "evidence_ct", customer_id) + f"|{stamp}|{version}".encode()
 
 
 def encode(features: Features) -> bytes:
@@ -80,3 +81,19 @@ def open_sealed(cipher: fields.FieldCipher, customer_id: str, updated_at: dateti
         return decode(cipher.decrypt(blob, _aad(customer_id, updated_at)))
     except DecryptionError:
         return None
+
+
+def sealed_format(cipher: fields.FieldCipher, customer_id: str, updated_at: datetime,
+                  blob: bytes) -> int | None:
+    """The format ``blob`` was sealed in (1 to ``FORMAT``) for this customer as of
+    ``updated_at``, or None when it opens in none of them (moved, altered, corrupted).
+
+    For ``cdp restore-check``: a summary of an older format is a cache waiting to be
+    rewritten, not a value that failed to come back."""
+    for fmt in range(FORMAT, 0, -1):
+        try:
+            cipher.decrypt(blob, _aad(customer_id, updated_at, fmt))
+        except DecryptionError:
+            continue
+        return fmt
+    return None

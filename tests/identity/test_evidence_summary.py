@@ -246,3 +246,40 @@ def test_a_tampered_or_outdated_summary_is_not_believed(platform, monkeypatch, f
                                        name=NAME_A)])
     assert b != a
     assert stats.from_records == 1
+
+
+def test_restore_check_opens_summaries_and_tells_an_older_format_from_a_failure(
+    platform, monkeypatch
+) -> None:
+    """After an upgrade that bumps ``summary.FORMAT`` every stored summary is of the older
+    format: ``cdp restore-check`` must still pass (they are a cache that ingest rewrites) and
+    say how many there are; a summary that opens in no format is a failure."""
+    from cdp.ops.restore_check import check_every_value
+
+    cids, _ = _batch(platform, [
+        rec("app", "r1", [("phone", PHONE_A)], name=NAME_A),
+        rec("app", "r2", [("phone", PHONE_FAMILY)], name="王建国"),
+    ])
+    with platform.Session() as s:
+        report = check_every_value(s, platform.keys)
+    assert report.ok and report.opened["customers.evidence_ct"] == 2
+    assert report.older_summaries == 0
+
+    monkeypatch.setattr(summary, "FORMAT", summary.FORMAT + 1)
+    with platform.Session() as s:
+        report = check_every_value(s, platform.keys)
+    assert report.ok, report.summary()
+    assert report.older_summaries == 2 and not report.opened["customers.evidence_ct"]
+    assert "2 evidence summaries of an older format" in report.summary()
+
+    at, ct, kid = _row(platform, cids[0])
+    assert ct is not None
+    bad = bytearray(ct)
+    bad[-1] ^= 1
+    with platform.transaction() as s:
+        s.execute(update(Customer).where(Customer.id == cids[0])
+                  .values(evidence_ct=bytes(bad), evidence_key_id=kid, updated_at=at))
+    with platform.Session() as s:
+        report = check_every_value(s, platform.keys)
+    assert not report.ok and report.failed["customers.evidence_ct"] == 1
+    assert report.older_summaries == 1
