@@ -51,10 +51,12 @@ from cdp.crm.models import (
     table,
 )
 from cdp.crm.reads import load_traits
-from cdp.crm.settings import load_settings
+from cdp.crm.settings import CrmSettings, load_settings
 from cdp.crypto import fields
 from cdp.errors import DecryptionError
 from cdp.identity.models import Interaction
+from cdp.rights.erasure import retain_record
+from cdp.rights.policy import load_retention
 
 _MOVED = (LoyaltyEntry, Complaint, CareTask, SegmentMember)
 
@@ -173,19 +175,7 @@ def package_section(session: Session, platform: Any, customer_id: str) -> dict[s
                                    .order_by(Complaint.opened_at, Complaint.id)))
     if tickets:
         keys = platform.keys.load(session, {t.data_key_id for t in tickets if t.data_key_id})
-        items = []
-        for t in tickets:
-            item = complaints_svc.as_json(t, settings, now)
-            if t.description_ct is not None and t.data_key_id in keys:
-                with contextlib.suppress(DecryptionError):
-                    item["description"] = fields.decrypt_json(
-                        keys[t.data_key_id], t.description_ct,
-                        fields.field_aad("crm_complaints", "description_ct", t.id))
-            item["history"] = [
-                {"from": e.from_state, "to": e.to_state, "at": e.at.isoformat(), "actor": e.actor}
-                for e in session.scalars(select(ComplaintEvent).where(ComplaintEvent.complaint_id == t.id)
-                                         .order_by(ComplaintEvent.at, ComplaintEvent.id))]
-            items.append(item)
+        items = [_ticket_json(session, t, keys, settings, now) for t in tickets]
         out["complaints"] = items
     tasks = list(session.scalars(select(CareTask).where(CareTask.customer_id == customer_id)
                                  .order_by(CareTask.due_on, CareTask.id)))
@@ -205,14 +195,69 @@ def package_section(session: Session, platform: Any, customer_id: str) -> dict[s
     return out or None
 
 
+def _ticket_json(session: Session, t: Complaint, keys: dict[str, bytes], settings: CrmSettings,
+                 now: datetime) -> dict[str, Any]:
+    """A ticket as the customer's access package shows it: with what the customer wrote
+    when it was opened through the API, and its state history."""
+    item = complaints_svc.as_json(t, settings, now)
+    if t.description_ct is not None and t.data_key_id in keys:
+        with contextlib.suppress(DecryptionError):
+            item["description"] = fields.decrypt(
+                keys[t.data_key_id], t.description_ct,
+                fields.field_aad("crm_complaints", "description_ct", t.id)).decode()
+    item["history"] = [
+        {"from": e.from_state, "to": e.to_state, "at": e.at.isoformat(), "actor": e.actor}
+        for e in session.scalars(select(ComplaintEvent).where(ComplaintEvent.complaint_id == t.id)
+                                 .order_by(ComplaintEvent.at, ComplaintEvent.id))]
+    return item
+
+
+def _retain_adr_reports(session: Session, platform: Any, ids: list[str], now: datetime) -> None:
+    """Keep the adverse drug reaction tickets of ``ids`` past the erasure (a pharmacy must keep
+    its ADR reports and files: ``[categories.health] adr_keep_days`` of retention.toml): the
+    ticket, its history, and what the customer said (the description, or the interaction the
+    ticket was opened from), under a retention key (cdp.rights.erasure.retain_record). Runs
+    before the customer's data keys are destroyed; a ticket past its retention is not kept."""
+    tickets = list(session.scalars(select(Complaint).where(
+        Complaint.customer_id.in_(ids), Complaint.category == complaints_svc.ADR)
+        .order_by(Complaint.opened_at, Complaint.id)))
+    if not tickets:
+        return
+    keep = load_retention(platform.policies).adr_keep
+    settings = load_settings(platform.policies)
+    said = {i.id: i for i in session.scalars(select(Interaction).where(
+        Interaction.id.in_([t.interaction_id for t in tickets if t.interaction_id])))}
+    keys = platform.keys.load(session, {t.data_key_id for t in tickets if t.data_key_id}
+                              | {i.data_key_id for i in said.values()})
+    for t in tickets:
+        learned = (datetime.combine(t.adr_learned_on, datetime.min.time(), tzinfo=UTC)
+                   if t.adr_learned_on else t.opened_at)
+        keep_until = max(learned, t.opened_at) + keep
+        if keep_until <= now:
+            continue
+        payload: dict[str, Any] = {"complaint": _ticket_json(session, t, keys, settings, now)}
+        it = said.get(t.interaction_id or "")
+        if it is not None and it.data_key_id in keys:
+            with contextlib.suppress(DecryptionError):
+                payload["interaction"] = {
+                    "kind": it.kind, "at": it.at.isoformat() if it.at else None,
+                    "text": fields.decrypt(keys[it.data_key_id], it.text_ct,
+                                           fields.field_aad("interactions", "text_ct", it.id)).decode()}
+        retain_record(session, platform, customer_id=t.customer_id, source=t.channel,
+                      category="health", reason="adr_record_retention", payload=payload,
+                      keep_until=keep_until, now=now)
+
+
 def erase(session: Session, platform: Any, customer_ids: Sequence[str], now: datetime) -> dict[str, int]:
     """Delete every CRM row of ``customer_ids`` (an erased customer and those merged into it).
 
     The encrypted parts would be unreadable once the keys are shredded, but scores, segment
     stays, ledger entries, tiers and complaint tickets are derived personal data in clear:
-    they go. Returns the rows deleted per table."""
+    they go. Adverse drug reaction tickets are first kept under a retention key, as the law
+    asks (``_retain_adr_reports``). Returns the rows deleted per table."""
     ids = list(customer_ids)
     out: dict[str, int] = {}
+    _retain_adr_reports(session, platform, ids, now)
     complaint_ids = list(session.scalars(select(Complaint.id).where(Complaint.customer_id.in_(ids))))
     n = 0
     for start in range(0, len(complaint_ids), 500):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from cdp.crypto import fields
@@ -119,19 +119,38 @@ def _retain_rx(session: Session, platform: Platform, ids: list[str], keep: timed
             "buyer": {"name": profile.get("name"), "identifiers": buyer_ids},
             "prescriptions": rx,
         }
-        rid = new_id()
-        key = os.urandom(32)
-        version = platform.keyring.wrapping_version()
-        session.add(RetainedRecord(
-            id=rid, customer_id=r.customer_id, source=r.source, category="health",
-            reason="rx_record_retention", kek_version=version,
-            wrapped_key=fields.encrypt(platform.keyring.kek(version), key, _aad("wrapped_key", rid)),
-            payload_ct=fields.encrypt_json(key, payload, _aad("payload_ct", rid)),
-            created_at=now, keep_until=keep_until,
-        ))
+        retain_record(session, platform, customer_id=r.customer_id, source=r.source,
+                      category="health", reason="rx_record_retention", payload=payload,
+                      keep_until=keep_until, now=now)
         written += 1
     session.flush()
     return written
+
+
+def retain_record(session: Session, platform: Platform, *, customer_id: str, source: str,
+                  category: str, reason: str, payload: dict[str, Any], keep_until: datetime,
+                  now: datetime) -> None:
+    """Keep ``payload`` past an erasure, until ``keep_until``: encrypted under a fresh key of
+    its own, wrapped by the keyring (the customer's data keys are about to be destroyed),
+    readable by compliance roles only (``read_retained``), purged by the retention job.
+    Capabilities above rights call it from their erasure hooks for what the law makes them
+    keep (the CRM: adverse drug reaction reports)."""
+    rid = new_id()
+    key = os.urandom(32)
+    version = platform.keyring.wrapping_version()
+    session.add(RetainedRecord(
+        id=rid, customer_id=customer_id, source=source, category=category, reason=reason,
+        kek_version=version,
+        wrapped_key=fields.encrypt(platform.keyring.kek(version), key, _aad("wrapped_key", rid)),
+        payload_ct=fields.encrypt_json(key, payload, _aad("payload_ct", rid)),
+        created_at=now, keep_until=keep_until,
+    ))
+
+
+def _count_retained(session: Session, ids: list[str]) -> int:
+    session.flush()
+    return int(session.scalar(select(func.count()).select_from(RetainedRecord)
+                              .where(RetainedRecord.customer_id.in_(ids))) or 0)
 
 
 def read_retained(session: Session, platform: Platform, customer_id: str) -> list[dict[str, Any]]:
@@ -160,8 +179,10 @@ def erase_customer(session: Session, platform: Platform, customer_id: str, *, rx
     ids = absorbed_ids(session, customer_id)
     retained = _retain_rx(session, platform, ids, rx_keep, now)
     derived: dict[str, int] = {}
+    before_hooks = _count_retained(session, ids)
     for hook in hooks.ERASURE_HOOKS.values():
         derived.update(hook(session, platform, ids, now))
+    retained += _count_retained(session, ids) - before_hooks  # what the hooks must keep
     shredded = 0
     for cid in ids:
         shredded += platform.keys.shred(session, cid)

@@ -36,7 +36,8 @@ class DsrRequest(Base):
 
 
 class RetainedRecord(Base):
-    """Prescription-drug sales kept after an erasure because the law requires it (5 years).
+    """What the law makes the pharmacy keep after an erasure (``reason``): prescription-drug
+    sales with their buyer, adverse drug reaction reports (written by the CRM's erasure hook).
 
     The payload is re-encrypted under a data key of its own (wrapped by the keyring's KEK,
     associated data binds it to this row), so shredding the customer's keys leaves it

@@ -15,6 +15,9 @@ FILE = "retention.toml"
 class RetentionPolicy:
     dsr_deadline: timedelta = timedelta(days=15)
     rx_keep: timedelta = timedelta(days=1827)
+    # adverse drug reaction reports (complaint tickets) kept past an erasure, from the day the
+    # pharmacy learned of the reaction
+    adr_keep: timedelta = timedelta(days=1827)
     free_text_keep: timedelta | None = timedelta(days=1095)
     inactive_keep: timedelta | None = timedelta(days=1827)
     exports_keep: timedelta | None = timedelta(days=90)
@@ -58,6 +61,7 @@ def parse_retention(data: dict) -> RetentionPolicy:
         package_expiry=_days(dsr, "package_expiry_days") or base.package_expiry,
         dsr_deadline=_days(data.get("dsr", {}), "deadline_days") or base.dsr_deadline,
         rx_keep=_days(cats.get("health", {})) or base.rx_keep,
+        adr_keep=_days(cats.get("health", {}), "adr_keep_days") or base.adr_keep,
         free_text_keep=_days(cats.get("free_text", {})),
         inactive_keep=_days(cats.get("identity", {})),
         exports_keep=_days(data.get("exports", {})),

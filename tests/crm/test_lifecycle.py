@@ -168,3 +168,48 @@ def test_atc_and_days_supply_shown_to_roles_that_see_prescriptions(client, make_
     r = client.get(f"/v1/customers/{cid}", headers=make_api_key("compliance_officer", "compliance_audit"))
     [rx] = r.get_json()["prescriptions"]
     assert rx["view"] == "masked" and all("atc" not in it and "days_supply" not in it for it in rx["items"])
+
+
+def test_erasure_keeps_adverse_drug_reaction_reports_under_a_retention_key(
+    client, make_api_key, cli_env, platform
+) -> None:  # type: ignore[no-untyped-def]
+    """A pharmacy must keep its ADR reports and files: erasure keeps the ADR tickets (with
+    what the customer said, from an interaction or typed into the ticket) under a retention
+    key, readable by compliance only, and deletes every other ticket with the rest."""
+    from cdp.rights.erasure import read_retained
+
+    rec = person([order("A1", _at(30), [otc(20.0)], total=20.0)], record_id="adr-1",
+                 interactions=[{"kind": "complaint", "at": _at(2), "text": "吃了这个药以后全身皮疹"},
+                               {"kind": "complaint", "at": _at(1), "text": "快递太慢了"}])
+    [cid] = ingest_records(client, make_api_key, [rec])
+    run_cli(cli_env, "crm", "refresh")  # opens the tickets of the complaint interactions
+    r = client.post("/v1/crm/complaints", headers=make_api_key("pharmacist", "pharmacy_care"),
+                    json={"customer_id": cid, "category": "adverse_drug_reaction",
+                          "description": "服药后头晕，已停药", "adr": {"serious": True}})
+    assert r.status_code == 201, r.get_json()
+    with platform.transaction() as s:
+        cats = sorted(s.scalars(select(Complaint.category).where(Complaint.customer_id == cid)))
+        pkg = build_package(s, platform, cid)
+    assert cats == ["adverse_drug_reaction", "adverse_drug_reaction", "delivery"]
+    # the access package shows what the customer typed into the ticket
+    assert "服药后头晕，已停药" in [c.get("description") for c in pkg["crm"]["complaints"]]
+
+    with platform.transaction() as s:
+        res = erase_customer(s, platform, cid, rx_keep=timedelta(days=3650), actor="test")
+    assert res.retained == 2 and res.derived_rows_deleted["crm_complaints"] == 3
+    assert _rows(platform, Complaint, cid) == 0
+    with platform.transaction() as s:
+        kept = read_retained(s, platform, cid)
+    assert [k["reason"] for k in kept] == ["adr_record_retention"] * 2
+    assert {k["category"] for k in kept} == {"health"}
+    texts = sorted(str(k["record"].get("interaction", {}).get("text"))
+                   + str(k["record"]["complaint"].get("description")) for k in kept)
+    assert texts == ["None服药后头晕，已停药", "吃了这个药以后全身皮疹None"]
+    for k in kept:
+        c = k["record"]["complaint"]
+        assert c["category"] == "adverse_drug_reaction" and c["history"][0]["to"] == "open"
+        assert c["adr"]["report_due_on"]
+        learned = datetime.fromisoformat(c["adr"]["learned_on"]).replace(tzinfo=UTC)
+        assert datetime.fromisoformat(k["keep_until"]) - learned >= timedelta(days=1827)
+    # the delivery complaint's text is gone with the customer's keys: nowhere in what is kept
+    assert "快递" not in str(kept)
