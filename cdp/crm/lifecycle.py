@@ -248,6 +248,16 @@ def _retain_adr_reports(session: Session, platform: Any, ids: list[str], now: da
                       keep_until=keep_until, now=now)
 
 
+def adr_interactions_held(session: Session, platform: Any, now: datetime) -> Any:
+    """The interactions adverse drug reaction tickets were opened from, while the ticket is
+    within its retention (``adr_keep_days`` from the day learned): the free-text retention
+    job, which would delete them sooner, leaves them (a retention hold, cdp.rights.hooks)."""
+    since = (now - load_retention(platform.policies).adr_keep).date()
+    return select(Complaint.interaction_id).where(
+        Complaint.category == complaints_svc.ADR, Complaint.interaction_id.is_not(None),
+        Complaint.adr_learned_on >= since)
+
+
 def erase(session: Session, platform: Any, customer_ids: Sequence[str], now: datetime) -> dict[str, int]:
     """Delete every CRM row of ``customer_ids`` (an erased customer and those merged into it).
 

@@ -1,4 +1,5 @@
-"""What capabilities built on rights add to an access package and do on erasure.
+"""What capabilities built on rights add to an access package, do on erasure, and hold
+back from the retention job.
 
 Rights is a lower layer than the capabilities that keep rows of their own per customer (the
 CRM): it cannot import them. They register here, through the assembly (``cdp.extensions``):
@@ -26,9 +27,17 @@ class ErasureHook(Protocol):
         """Delete the capability's rows of ``customer_ids``; rows deleted per table."""
 
 
+class InteractionHold(Protocol):
+    def __call__(self, session: Session, platform: Any, now: datetime) -> Any:
+        """A SELECT of the ids of interactions the capability must keep past the free-text
+        retention (a legal duty of its own), as of ``now``. No NULLs: the job deletes what
+        is NOT IN it."""
+
+
 # name -> (section, the data categories it may hold: named in the package's audit entry)
 PACKAGE_SECTIONS: dict[str, tuple[PackageSection, tuple[str, ...]]] = {}
 ERASURE_HOOKS: dict[str, ErasureHook] = {}
+INTERACTION_HOLDS: dict[str, InteractionHold] = {}
 
 
 def add_package_section(name: str, section: PackageSection, categories: Sequence[str]) -> None:
@@ -44,3 +53,8 @@ def section_categories(package: dict[str, Any]) -> tuple[str, ...]:
 def add_erasure_hook(name: str, hook: ErasureHook) -> None:
     """Add (or replace) the erasure hook ``name``."""
     ERASURE_HOOKS[name] = hook
+
+
+def add_interaction_hold(name: str, hold: InteractionHold) -> None:
+    """Add (or replace) the retention hold ``name`` on interactions."""
+    INTERACTION_HOLDS[name] = hold

@@ -15,6 +15,7 @@ from cdp.db.results import affected_rows
 from cdp.exports.models import ExportRun
 from cdp.identity.models import Customer, Interaction, SourceRecord
 from cdp.platform import Platform
+from cdp.rights import hooks
 from cdp.rights.erasure import erase_customer
 from cdp.rights.models import RetainedRecord
 from cdp.rights.policy import load_retention
@@ -37,12 +38,20 @@ def run_retention(platform: Platform, *, actor: str = "scheduler",
 
     if policy.free_text_keep is not None:
         with platform.transaction() as session:
+            old = Interaction.at < now - policy.free_text_keep
+            held = [hold(session, platform, now) for hold in hooks.INTERACTION_HOLDS.values()]
+            n_held = 0
+            for h in held:  # e.g. the text of an adverse drug reaction report, kept longer
+                n_held += int(session.scalar(select(func.count()).select_from(Interaction)
+                                             .where(old, Interaction.id.in_(h))) or 0)
             n = affected_rows(session.execute(delete(Interaction).where(
-                Interaction.at < now - policy.free_text_keep)))
+                old, *(Interaction.id.not_in(h) for h in held))))
             out["interactions_deleted"] = n
+            out["interactions_held"] = n_held
             record(session, AuditEntry(actor=actor, action="retention.delete_interactions",
                                        categories=["free_text"],
-                                       detail={"deleted": n, "older_than_days": policy.free_text_keep.days}))
+                                       detail={"deleted": n, "held": n_held,
+                                               "older_than_days": policy.free_text_keep.days}))
 
     if policy.inactive_keep is not None:
         cutoff = now - policy.inactive_keep

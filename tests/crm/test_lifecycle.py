@@ -213,3 +213,33 @@ def test_erasure_keeps_adverse_drug_reaction_reports_under_a_retention_key(
         assert datetime.fromisoformat(k["keep_until"]) - learned >= timedelta(days=1827)
     # the delivery complaint's text is gone with the customer's keys: nowhere in what is kept
     assert "快递" not in str(kept)
+
+
+def test_free_text_retention_keeps_the_text_of_an_adverse_reaction_report(
+    client, make_api_key, cli_env, platform
+) -> None:  # type: ignore[no-untyped-def]
+    """Free text goes after three years (retention.toml), but the interaction an ADR ticket
+    was opened from is the report's narrative: it stays while the ticket is within
+    ``adr_keep_days``, and goes after."""
+    from cdp.identity.models import Interaction
+    from cdp.rights.retention import run_retention
+
+    rec = person([order("R1", _at(1500), [otc(20.0)], total=20.0)], record_id="hold-1",
+                 interactions=[{"kind": "complaint", "at": _at(1400), "text": "服药后过敏起皮疹"},
+                               {"kind": "complaint", "at": _at(1400), "text": "快递太慢了"},
+                               {"kind": "note", "at": _at(1400), "text": "来电咨询"}])
+    [cid] = ingest_records(client, make_api_key, [rec])
+    run_cli(cli_env, "crm", "refresh")
+    with platform.transaction() as s:
+        adr_it = s.scalar(select(Complaint.interaction_id).where(
+            Complaint.customer_id == cid, Complaint.category == "adverse_drug_reaction"))
+    assert adr_it is not None
+    out = run_retention(platform, actor="test")
+    assert out["interactions_deleted"] == 2 and out["interactions_held"] == 1
+    assert _rows(platform, Interaction, cid) == 1
+    with platform.transaction() as s:
+        assert s.scalar(select(Interaction.id).where(Interaction.customer_id == cid)) == adr_it
+    # once the report's own retention has run out, its text goes too
+    out = run_retention(platform, actor="test", now=NOW + timedelta(days=1827 - 1400 + 2))
+    assert out["interactions_deleted"] == 1 and out["interactions_held"] == 0
+    assert _rows(platform, Interaction, cid) == 0
