@@ -244,6 +244,7 @@ def protected(resource: str, action: str, *, purpose: str = "optional") -> Calla
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.cdp_audit_action = audit_action  # for the audit of a refusal over a limit
             principal = authenticate_request(audit_action)
             stated = request.headers.get(PURPOSE_HEADER, "").strip() or None
             g.access = authorize(principal, stated, resource, action, purpose=purpose)

@@ -21,7 +21,10 @@ Failed authentications are counted per client address and fixed window
 (``DENIAL_WINDOW_SECONDS``) and written to the audit log as ``auth.denied`` when the count
 reaches 1, 10, 100, ... (one entry per order of magnitude, actor ``anonymous``, never the
 key prefix the request named): the log shows every attacking address and how hard it
-tried, without a row per attempt.
+tried, without a row per attempt. An authenticated key refused for going over a limit (a
+scraping script, a stolen key) is put on record the same way: ``rate_limited`` under the
+key's actor, at its 1st, 10th, 100th, ... refusal in a window, with the endpoint and the
+limit. The refused request's own entries are rolled back with it (nothing was served).
 
 Storage: ``CDP_RATELIMIT_STORAGE`` (``redis://...`` in production; ``memory://`` counts per
 process, multiplying limits by the worker count). When the store cannot be reached, at
@@ -40,12 +43,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
+from cdp.audit.log import AuditEntry, record
 from cdp.errors import CdpError
+from cdp.http import db_session, request_id
 
 log = logging.getLogger("cdp.access.ratelimit")
 
@@ -65,10 +70,11 @@ class RateLimited(CdpError):
     status = 429
     code = "too_many_requests"
 
-    def __init__(self, message: str, *, limit: int, reset_at: float):
+    def __init__(self, message: str, *, limit: int, reset_at: float, name: str = ""):
         super().__init__(message)
         self.limit = limit
         self.reset_at = reset_at
+        self.name = name  # which limit: per_key, customer_data, per_address, anonymous_global
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,7 @@ class RateLimiter:
             lambda s: SlidingWindowCounterRateLimiter(s).test(item, self.prefix, key)
         )
 
-    def _refuse(self, item: RateLimitItem, key: str, what: str) -> RateLimited:
+    def _refuse(self, item: RateLimitItem, key: str, what: str, name: str) -> RateLimited:
         try:
             stats = self.store.run(
                 lambda s: SlidingWindowCounterRateLimiter(s).get_window_stats(
@@ -179,23 +185,23 @@ class RateLimiter:
             reset_at = float(stats.reset_time)
         except Exception:  # noqa: BLE001 - the hint is optional; the refusal is not
             reset_at = time.time() + item.get_expiry()
-        return RateLimited(
-            f"rate limit exceeded: {what} (at most {item})", limit=item.amount, reset_at=reset_at
-        )
+        return RateLimited(f"rate limit exceeded: {what} (at most {item})", limit=item.amount,
+                           reset_at=reset_at, name=name)
 
     # -- authenticated ------------------------------------------------------------------
 
     def count_key_request(self, key_prefix: str) -> None:
         """One request of an authenticated key; RateLimited past ``per_key``."""
         if not self._hit(self.limits.per_key, f"key:{key_prefix}"):
-            raise self._refuse(self.limits.per_key, f"key:{key_prefix}", "requests of this key")
+            raise self._refuse(self.limits.per_key, f"key:{key_prefix}", "requests of this key",
+                               "per_key")
 
     def spend_customer_data(self, key_prefix: str, records: int) -> None:
         """``records`` customer records about to be served to a key; RateLimited (nothing
         spent) when they do not fit in what is left of its ``customer_data`` budget."""
         item, key = self.limits.customer_data, f"data:{key_prefix}"
         if records > item.amount or not self._hit(item, key, cost=max(records, 1)):
-            raise self._refuse(item, key, "customer records served to this key")
+            raise self._refuse(item, key, "customer records served to this key", "customer_data")
 
     # -- unauthenticated ----------------------------------------------------------------
 
@@ -204,10 +210,10 @@ class RateLimiter:
         limit; nothing is counted."""
         if not self._test(self.limits.per_address, f"addr:{address}"):
             raise self._refuse(self.limits.per_address, f"addr:{address}",
-                               "unauthenticated requests from this address")
+                               "unauthenticated requests from this address", "per_address")
         if not self._test(self.limits.anonymous_global, "anonymous"):
             raise self._refuse(self.limits.anonymous_global, "anonymous",
-                               "unauthenticated requests")
+                               "unauthenticated requests", "anonymous_global")
 
     def count_anonymous(self, address: str) -> None:
         """One unauthenticated request from ``address`` (its limit and the global one)."""
@@ -217,8 +223,15 @@ class RateLimiter:
     def count_denial(self, address: str) -> tuple[int, int]:
         """Count a failed authentication from ``address`` in the current fixed window;
         (the count so far in the window, the window's start as a Unix time)."""
+        return self._count_in_window("denied", address)
+
+    def count_refusal(self, key_prefix: str) -> tuple[int, int]:
+        """Count a request of the key ``key_prefix`` refused for a limit, as count_denial."""
+        return self._count_in_window("limited", key_prefix)
+
+    def _count_in_window(self, kind: str, who: str) -> tuple[int, int]:
         window = int(time.time()) // DENIAL_WINDOW_SECONDS * DENIAL_WINDOW_SECONDS
-        key = f"{self.prefix}/denied/{address}/{window}"
+        key = f"{self.prefix}/{kind}/{who}/{window}"
         n = self.store.run(lambda s: s.incr(key, DENIAL_WINDOW_SECONDS * 2))
         return int(n), window
 
@@ -238,6 +251,25 @@ def current_limiter() -> RateLimiter:
     return limiter
 
 
+def _audit_refusal(limiter: RateLimiter, exc: RateLimited) -> None:
+    """Put an authenticated key's refusal on record, once per order of magnitude of its
+    refusals in the window (a ``deny`` entry: it outlives the refused request's rollback)."""
+    principal = g.principal
+    refused, window = limiter.count_refusal(principal.key_prefix)
+    if not worth_auditing(refused):
+        return
+    access = g.get("access")
+    customer = (request.view_args or {}).get("customer_id")
+    record(db_session(), AuditEntry(
+        actor=principal.actor, role=principal.role,
+        purpose=access.purpose if access is not None else None,
+        action=g.get("cdp_audit_action") or "request", decision="deny", request_id=request_id(),
+        customer_id=customer if isinstance(customer, str) and len(customer) <= 32 else None,
+        detail={"reason": "rate_limited", "limit": exc.name, "refused_in_window": refused,
+                "window_start": window},
+    ))
+
+
 def init_limiter(app: Flask) -> RateLimiter:
     """Attach one limiter to ``app`` (idempotent), limits from the platform's config."""
     existing = app.extensions.get("cdp_limiter")
@@ -250,6 +282,9 @@ def init_limiter(app: Flask) -> RateLimiter:
     @app.errorhandler(RateLimited)
     def _refused(exc: RateLimited) -> Any:
         from cdp.http import error_response
+
+        if g.get("principal") is not None:
+            _audit_refusal(limiter, exc)
 
         response, status = error_response(exc.status, exc.code, exc.message)
         reset = int(exc.reset_at + 1)

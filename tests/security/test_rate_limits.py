@@ -148,6 +148,33 @@ def test_a_key_has_one_budget_of_customer_records_across_reads_and_lookups(  # t
     app.extensions["cdp"].dispose()
 
 
+def test_a_key_over_its_limit_is_on_record(config, platform, make_api_key, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A script reading customer after customer with one key runs into the key's budget of
+    customer records; the refusals are audited under the key (1st, 10th, ... in a window),
+    so the log shows who tried to read more than allowed, and how hard."""
+    from cdp.access import ratelimit
+
+    monkeypatch.setattr(ratelimit, "DENIAL_WINDOW_SECONDS", 3600)
+    app = _app(config, ratelimit_customer_data="3/hour")
+    client = app.test_client()
+    [cid] = ingest(client, make_api_key("ingest_service"), [record_variant("over-1", 1, [])])
+    scraper = make_api_key("customer_service", "customer_support")
+    prefix = scraper["Authorization"].split("_")[1]
+    codes = [client.get(f"/v1/customers/{cid}", headers=scraper).status_code for _ in range(15)]
+    assert codes == [200] * 3 + [429] * 12
+    with platform.Session() as s:
+        rows = list(s.scalars(select(AuditEvent).where(
+            AuditEvent.actor == f"apikey:{prefix}", AuditEvent.decision == "deny")
+            .order_by(AuditEvent.id)))
+    assert [(e.action, e.customer_id, e.purpose, e.detail) for e in rows] == [
+        ("customers.read", cid, "customer_support",
+         {"reason": "rate_limited", "limit": "customer_data", "refused_in_window": n,
+          "window_start": rows[0].detail["window_start"]}) for n in (1, 10)]
+    # the three reads served are on record as reads; nothing of the refused ones but that
+    assert _audit_count(platform, actor=f"apikey:{prefix}") == 3 + 2
+    app.extensions["cdp"].dispose()
+
+
 def _dead_redis_url() -> str:
     port = free_port()  # nothing listens there
     return f"redis://127.0.0.1:{port}/0"
