@@ -246,6 +246,16 @@ def client_address() -> str:
     return (request.remote_addr or "unknown")[:64]
 
 
+def spend_customer_records(key_prefix: str, records: int) -> None:
+    """Spend ``records`` of the key's customer-record budget for this request. A handler run
+    a second time after a lost database connection (cdp.http.lifecycle) spends only what it
+    serves beyond what the first run already spent: the client asked once."""
+    spent = int(g.get("cdp_records_spent", 0))
+    if records > spent:
+        current_limiter().spend_customer_data(key_prefix, records - spent)
+        g.cdp_records_spent = records
+
+
 def current_limiter() -> RateLimiter:
     limiter: RateLimiter = current_app.extensions["cdp_limiter"]
     return limiter

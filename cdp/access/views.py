@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from cdp.access import service
 from cdp.access.guard import current_access, current_policy, protected
-from cdp.access.ratelimit import client_address, current_limiter, init_limiter
+from cdp.access.ratelimit import client_address, current_limiter, init_limiter, spend_customer_records
 from cdp.access.schemas import (
     BreakGlassIn,
     BreakGlassOut,
@@ -53,7 +53,7 @@ def _setup(state: Any) -> None:
 def get_customer(customer_id: str) -> Any:
     """The unified customer view, rendered for the caller's role and purpose."""
     ctx = current_access()
-    current_limiter().spend_customer_data(ctx.principal.key_prefix, 1)
+    spend_customer_records(ctx.principal.key_prefix, 1)
     out = service.read_customer(
         db_session(),
         current_platform(),
@@ -81,7 +81,7 @@ def find_customers() -> Any:
     service.audit_lookup(session, ctx, q.identifier_type, len(ids))
     # The key's budget of customer records: one for the search, one per customer returned
     # (refused as a whole, before anything is decrypted, when it does not fit).
-    current_limiter().spend_customer_data(ctx.principal.key_prefix, 1 + len(ids[:MAX_MATCHES]))
+    spend_customer_records(ctx.principal.key_prefix, 1 + len(ids[:MAX_MATCHES]))
     customers = []
     for cid in ids[:MAX_MATCHES]:
         try:

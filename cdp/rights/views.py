@@ -159,14 +159,15 @@ def download_package(dsr_id: str) -> Any:
 @api_doc(purpose=True, tags=["data subject requests"])
 @protected("retained", "read", purpose="required")
 def retained(customer_id: str) -> Any:
-    """Prescription records kept after an erasure (compliance roles only, audited)."""
+    """What the law made the pharmacy keep after an erasure: prescription sales, adverse drug
+    reaction reports (compliance roles only, audited)."""
     from cdp.rights.erasure import read_retained
 
     if len(customer_id) > 32:
         raise NotFound("no retained records")
-    from cdp.access.ratelimit import current_limiter
+    from cdp.access.ratelimit import spend_customer_records
 
-    current_limiter().spend_customer_data(current_access().principal.key_prefix, 1)
+    spend_customer_records(current_access().principal.key_prefix, 1)
     session = db_session()
     rows = read_retained(session, current_platform(), customer_id)
     record(session, current_access().audit(action="retained.read", customer_id=customer_id,

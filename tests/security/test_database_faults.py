@@ -23,14 +23,15 @@ def _libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def _connection_killer(app: Any, config: Any, times: int):  # type: ignore[no-untyped-def]
+def _connection_killer(app: Any, config: Any, times: int, only: str = ""):  # type: ignore[no-untyped-def]
     """A cursor hook that kills the connection a statement is about to run on, ``times``
     times: pg_terminate_backend from an admin session on PostgreSQL, closing the driver's
-    connection on SQLite. The statement then fails exactly as after a server-side loss."""
+    connection on SQLite. The statement then fails exactly as after a server-side loss.
+    ``only``: kill only statements that hold this text."""
     left = {"n": times}
 
     def kill(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if left["n"] <= 0 or "api_keys" in statement:
+        if left["n"] <= 0 or "api_keys" in statement or only not in statement:
             return
         left["n"] -= 1
         dbapi = conn.connection.dbapi_connection
@@ -171,3 +172,36 @@ def _bearer(platform, create_key, role: str) -> dict[str, str]:  # type: ignore[
     with platform.transaction() as s:
         _, key = create_key(s, role)
     return {"Authorization": f"Bearer {key}"}
+
+
+def test_a_read_run_again_after_a_lost_connection_spends_the_budget_once(  # type: ignore[no-untyped-def]
+    client, config, make_api_key
+) -> None:
+    """The client asked once: the second run of a read whose connection was lost must not
+    spend the key's customer-record budget again."""
+    from dataclasses import replace
+
+    from cdp.app import create_app
+
+    if not config.database_url.startswith("postgresql"):
+        # closing SQLite's connection under a later statement is no lost connection (a file
+        # database has none to lose): the driver calls it a programming error
+        pytest.skip("a connection lost in the middle of a request is a PostgreSQL matter")
+
+    [cid] = ingest(client, make_api_key("ingest_service"), [FULL_RECORD])
+    app = create_app(replace(config, ratelimit_customer_data="2/hour"))
+    try:
+        own = app.test_client()
+        agent = make_api_key("customer_service", "customer_support")
+        url = f"/v1/customers/{cid}"
+        assert own.get(url, headers=agent).status_code == 200  # 1 of 2
+        # the customer's own row, read after the budget was spent
+        stop = _connection_killer(app, config, times=1, only="FROM customers")
+        try:
+            r = own.get(url, headers=agent)  # 2 of 2, served on its second run
+        finally:
+            stop()
+        assert r.status_code == 200, r.get_json()
+        assert own.get(url, headers=agent).status_code == 429  # the budget is spent, not more
+    finally:
+        app.extensions["cdp"].dispose()
