@@ -13,7 +13,7 @@ from cdp.access.apikeys import authenticate
 from cdp.access.policy import PolicySet, policy_store
 from cdp.audit.log import AuditEntry, record
 from cdp.errors import CdpError, Forbidden, Unauthorized, ValidationError
-from cdp.http import current_platform, db_session, request_id
+from cdp.http import current_platform, customer_arg, db_session, request_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 PURPOSE_HEADER = "X-Purpose-Of-Use"
@@ -118,7 +118,7 @@ def authenticate_request(audit_action: str | None = None) -> Principal:
                     action=audit_action,
                     decision="deny",
                     request_id=request_id(),
-                    customer_id=_customer_arg(),
+                    customer_id=customer_arg(),
                     detail={"reason": exc.code, "client": address},
                 ),
             )
@@ -142,17 +142,13 @@ def authenticate_request(audit_action: str | None = None) -> Principal:
                 ),
             )
         raise
+    principal = Principal(key_id=key.id, key_prefix=key.prefix, role=key.role)
+    # set before counting: a refusal over the key's request limit is audited under it
+    g.principal = principal
     if not g.get("cdp_key_counted"):  # a read retried after a lost connection counts once
         limiter.count_key_request(key.prefix)
         g.cdp_key_counted = True
-    principal = Principal(key_id=key.id, key_prefix=key.prefix, role=key.role)
-    g.principal = principal
     return principal
-
-
-def _customer_arg() -> str | None:
-    value = (request.view_args or {}).get("customer_id")
-    return value if isinstance(value, str) and len(value) <= 32 else None
 
 
 def _deny(
@@ -167,7 +163,7 @@ def _deny(
             action=action,
             decision="deny",
             request_id=request_id(),
-            customer_id=_customer_arg(),
+            customer_id=customer_arg(),
             detail={"reason": reason},
         ),
     )

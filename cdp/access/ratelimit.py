@@ -50,7 +50,7 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 
 from cdp.audit.log import AuditEntry, record
 from cdp.errors import CdpError
-from cdp.http import db_session, request_id
+from cdp.http import customer_arg, db_session, request_id
 
 log = logging.getLogger("cdp.access.ratelimit")
 
@@ -269,12 +269,11 @@ def _audit_refusal(limiter: RateLimiter, exc: RateLimited) -> None:
     if not worth_auditing(refused):
         return
     access = g.get("access")
-    customer = (request.view_args or {}).get("customer_id")
     record(db_session(), AuditEntry(
         actor=principal.actor, role=principal.role,
         purpose=access.purpose if access is not None else None,
         action=g.get("cdp_audit_action") or "request", decision="deny", request_id=request_id(),
-        customer_id=customer if isinstance(customer, str) and len(customer) <= 32 else None,
+        customer_id=customer_arg(),
         detail={"reason": "rate_limited", "limit": exc.name, "refused_in_window": refused,
                 "window_start": window},
     ))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from cdp.http import errors, hygiene, lifecycle
-from cdp.http.context import current_platform, db_session, request_id
+from cdp.http.context import current_platform, customer_arg, db_session, request_id
 from cdp.http.errors import error_response
 from cdp.http.jsonio import JSONProvider
 
@@ -21,6 +21,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 __all__ = [
     "MAX_BODY_BYTES",
     "current_platform",
+    "customer_arg",
     "db_session",
     "error_response",
     "init_app",

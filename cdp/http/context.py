@@ -45,6 +45,13 @@ def request_id() -> str:
     return rid
 
 
+def customer_arg() -> str | None:
+    """The ``customer_id`` of the request's URL when it can be one (at most 32 characters),
+    for audit entries; None otherwise."""
+    value = (request.view_args or {}).get("customer_id")
+    return value if isinstance(value, str) and len(value) <= 32 else None
+
+
 def correlation_id() -> str | None:
     """The client's own id for this request (``X-Correlation-Id``, or ``X-Request-Id`` as
     clients used to send it), when it is at most 64 characters of letters, digits and

@@ -311,3 +311,25 @@ def test_a_key_revoked_by_another_process_is_refused_by_every_worker_at_once(  #
         subprocess.run([str(cdp), "keys", "revoke", row2.prefix], env=cli_env, check=True,
                        capture_output=True, timeout=120)
         assert requests.get(url, headers=headers2, timeout=30).status_code == 401
+
+
+def test_a_key_over_its_request_limit_is_on_record(config, platform, make_api_key, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The key's request limit is counted right after authentication, before the endpoint
+    decides anything: its refusal is on record under the key too."""
+    from cdp.access import ratelimit
+
+    monkeypatch.setattr(ratelimit, "DENIAL_WINDOW_SECONDS", 3600)
+    app = _app(config, ratelimit_default="3/hour")
+    client = app.test_client()
+    agent = make_api_key("customer_service", "customer_support")
+    prefix = agent["Authorization"].split("_")[1]
+    url = "/v1/customers/" + NO_SUCH_CUSTOMER
+    codes = [client.get(url, headers=agent).status_code for _ in range(4)]
+    assert codes == [404] * 3 + [429]
+    with platform.Session() as s:
+        [row] = s.scalars(select(AuditEvent).where(
+            AuditEvent.actor == f"apikey:{prefix}",
+            AuditEvent.detail["reason"].as_string() == "rate_limited"))
+    assert (row.action, row.decision, row.customer_id) == ("customers.read", "deny", NO_SUCH_CUSTOMER)
+    assert row.detail["limit"] == "per_key" and row.detail["refused_in_window"] == 1
+    app.extensions["cdp"].dispose()
