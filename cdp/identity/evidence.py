@@ -41,14 +41,17 @@ _ID_PAIRS_SQL = text(
 )
 # Match keys are blocking evidence: a value held by more than ``max_block_size`` customers
 # (a common name, a popular birth date) is never used, so at most cap + 1 distinct holders
-# per value are read; that many already says "too many". One row per record holding a
-# value would otherwise come back (hundreds for a common name, every batch).
+# per value are read; that many already says "too many". Per value, a scan of the (kind,
+# bidx, customer_id) index that stops at the cap: the holders of a common name grow with the
+# database (thousands at a million customers), and reading them all, to sort and cut them
+# afterwards, was the part of the server's work per batch that grew with it. OFFSET 0 keeps
+# the subquery from being flattened into the filter, which would run it twice per value.
 _MK_PAIRS_SQL = text(
-    "SELECT kind, bidx, array_agg(customer_id) FROM (SELECT kind, bidx, customer_id,"
-    " row_number() OVER (PARTITION BY kind, bidx ORDER BY customer_id) AS rn FROM (SELECT"
-    " DISTINCT m.kind, m.bidx, m.customer_id FROM match_keys m"
-    " JOIN unnest(CAST(:kinds AS varchar[]), CAST(:bidxs AS varchar[])) AS v(kind, bidx)"
-    " ON m.kind = v.kind AND m.bidx = v.bidx) d) w WHERE rn <= :cap GROUP BY kind, bidx"
+    "SELECT kind, bidx, holders FROM (SELECT v.kind, v.bidx, ARRAY(SELECT DISTINCT"
+    " m.customer_id FROM match_keys m WHERE m.kind = v.kind AND m.bidx = v.bidx"
+    " ORDER BY m.customer_id LIMIT :cap) AS holders"
+    " FROM unnest(CAST(:kinds AS varchar[]), CAST(:bidxs AS varchar[])) AS v(kind, bidx)"
+    " OFFSET 0) w WHERE cardinality(holders) > 0"
 )
 
 

@@ -75,6 +75,20 @@ def fresh(name: str) -> str:
     return BASE + name
 
 
+SERVER_SETTINGS = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_compression",
+                   "autovacuum")
+
+
+def server_counters(conn: psycopg.Connection, database: str) -> tuple[float, ...]:
+    """(WAL MB, full-page images, blocks read, blocks hit, checkpoints) so far: the cluster's
+    WAL and checkpoints (nothing else writes during the benchmark), the database's blocks."""
+    row = conn.execute(
+        "SELECT w.wal_bytes / 1e6, w.wal_fpi, d.blks_read, d.blks_hit, "
+        "b.checkpoints_timed + b.checkpoints_req FROM pg_stat_wal w, pg_stat_bgwriter b, "
+        "pg_stat_database d WHERE d.datname = %s", (database,)).fetchone()
+    return tuple(float(v) for v in row) if row else (0.0,) * 5
+
+
 def _cpu_s() -> tuple[float, float]:
     """CPU seconds (user + system) of this process and of its waited-for children."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -114,6 +128,12 @@ def main() -> None:
     t0 = time.perf_counter()
 
     mark = (0.0, 0, 0, 0)  # (t, done, candidates, from records) at the last progress line
+    stats_conn = psycopg.connect(url.replace("+psycopg", ""), autocommit=True)
+    server_mark = server_counters(stats_conn, name)
+    # the server's settings that decide how its cost grows with the database (docs/operations.md)
+    print("server: " + ", ".join(
+        f"{k} {stats_conn.execute(sql.SQL('SHOW {}').format(sql.Identifier(k))).fetchone()[0]}"  # type: ignore[index]
+        for k in SERVER_SETTINGS), flush=True)
     cpu_seen: dict[int, float] = {}  # pid -> CPU seconds at the last progress line
 
     def cpu_since_mark(pids: list[int]) -> float:
@@ -128,7 +148,7 @@ def main() -> None:
         return used
 
     def on_batch(n: int) -> None:
-        nonlocal done, mark
+        nonlocal done, mark, server_mark
         done += n
         samples.append((time.perf_counter() - t0, done, rss_mb(me),
                         sum(rss_mb(c) for c in children(me))))
@@ -137,6 +157,10 @@ def main() -> None:
             t, d, c, fr = mark
             per_k = 1000 / max(done - d, 1)
             cpu = [cpu_since_mark(p) * per_k for p in ([me], children(me), pg_backends(name))]
+            server_now = server_counters(stats_conn, name)
+            wal_mb, fpi, blks_read, blks_hit, ckpt = (
+                (b - a) for a, b in zip(server_mark, server_now, strict=True))
+            server_mark = server_now
             # candidates: stored customers each record made the resolver read and decrypt,
             # over the stretch since the last line (what blocking costs as the data grows),
             # and of those, the ones read from their records (no cached or stored summary);
@@ -147,6 +171,12 @@ def main() -> None:
                   f"({(summary.from_records - fr) * per_k / 1000:.2f} from their records), CPU s "
                   f"per 1,000 records: storing {cpu[0]:.2f}, worker {cpu[1]:.2f}, PostgreSQL "
                   f"{cpu[2]:.2f}; rss {samples[-1][2]:.0f}+{samples[-1][3]:.0f} MB", flush=True)
+            # what the server did for them: WAL written and its full-page images (the first
+            # change of a page after a checkpoint logs the whole page), pages read from outside
+            # shared buffers (the OS cache or the disk) and found in them, checkpoints begun
+            print(f"    server per 1,000 records: WAL {wal_mb * per_k:.2f} MB "
+                  f"({fpi * per_k:,.0f} full-page images), pages read {blks_read * per_k:,.0f}, "
+                  f"hit {blks_hit * per_k:,.0f}; checkpoints {ckpt}", flush=True)
             mark = (samples[-1][0], done, summary.candidates, summary.from_records)
 
     summary = IngestSummary()
@@ -158,6 +188,7 @@ def main() -> None:
                      on_reject=lambda n, reason: None, batch_size=args.batch_size,
                      summary=summary, on_batch=on_batch, workers=args.workers)
     elapsed = time.perf_counter() - t0
+    stats_conn.close()
     platform.dispose()
     main_cpu, worker_cpu = (b - a for a, b in zip(cpu0, _cpu_s(), strict=True))
     print(f"ingested: {summary.line()} in {elapsed:.0f} s = {summary.read / elapsed:,.0f} records/s",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from cdp.crypto import fields
 from cdp.errors import ValidationError
@@ -147,6 +147,52 @@ def test_pair_lookup_finds_the_same_holders_as_in_lists(platform) -> None:
         b._pairs_pg(_MK_PAIRS_SQL, mk_keys, "")
     assert dict(a.index) == dict(b.index)
     assert len(a.index) >= 5  # national IDs, phones, member id, names, masked-phone keys
+
+
+def test_a_common_match_key_costs_the_lookup_at_most_its_cap(platform) -> None:
+    """A blocking value held by more customers than ``max_block_size`` + 1 (a common name)
+    is read only up to that cap: the PostgreSQL lookup returns what the SQLite path returns,
+    and its index scan stops at the cap instead of reading every holder (which grows with
+    the database: thousands per common name at a million customers)."""
+    import dataclasses
+
+    from cdp.db import is_postgres
+    from cdp.identity.evidence import _MK_PAIRS_SQL, Evidence
+    from cdp.identity.prepare import prepare
+    from cdp.identity.rules import load_rules
+
+    holders = 14
+    # one name, every record its own phone and birth date: fourteen customers, no merge
+    records = [rec("app", f"n-{i}", [("phone", f"1391234{i:04d}")], name=NAME_A,
+                   birth_date=f"19{50 + i}-0{1 + i % 9}-1{i % 9}") for i in range(holders)]
+    ingest(platform, records, batch_size=100)
+    rules = dataclasses.replace(load_rules(platform.policies), max_block_size=3)
+    cap = rules.max_block_size + 1
+    probe = prepare(validate_record(records[0]), platform.keyring, rules)
+    name_keys = {(k, b) for k, b in probe.match_keys if k == "name"}
+    unheld = ("name", "0" * 64)
+    with platform.transaction() as s:
+        if not is_postgres(s):
+            pytest.skip("the pair lookup is PostgreSQL's")
+        a = Evidence(s, platform, rules)
+        a._pairs_in_lists(set(), name_keys | {unheld})
+        b = Evidence(s, platform, rules)
+        b._pairs_pg(_MK_PAIRS_SQL, name_keys | {unheld}, "")
+        pairs = sorted(name_keys)
+        plan = s.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + _MK_PAIRS_SQL.text),
+                         {"kinds": [k for k, _ in pairs], "bidxs": [v for _, v in pairs],
+                          "cap": cap}).scalar_one()
+    assert dict(a.index) == dict(b.index)
+    assert unheld not in b.index
+    assert name_keys and all(len(b.index[k]) == cap for k in name_keys)
+
+    def scanned(node: dict) -> int:  # type: ignore[type-arg]
+        own = (node["Actual Rows"] * node["Actual Loops"]
+               if node.get("Relation Name") == "match_keys" else 0)
+        return own + sum(scanned(c) for c in node.get("Plans", []))
+
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+    assert 0 < scanned(plan[0]["Plan"]) <= (cap + 1) * len(pairs)
 
 
 def test_undeclared_field_values_are_read_by_the_batched_name_model(platform, monkeypatch) -> None:
