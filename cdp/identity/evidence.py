@@ -55,6 +55,15 @@ _MK_PAIRS_SQL = text(
 )
 
 
+# SQLite's form of the same, per kind: the values as a JSON array, the holders of each joined
+# by commas (SQLite has no arrays).
+_MK_VALUES_SQLITE = (
+    "SELECT j.value, (SELECT group_concat(customer_id, ',') FROM (SELECT DISTINCT customer_id"
+    " FROM match_keys m WHERE m.kind = ? AND m.bidx = j.value ORDER BY customer_id LIMIT ?))"
+    " FROM json_each(?) j"
+)
+
+
 class EvidenceCache:
     """Evidence (features) and current data key of customers that earlier batches of one
     ingest loaded or wrote, reused while the customer's row is unchanged.
@@ -152,19 +161,10 @@ class Evidence:
 
     # -- loading ------------------------------------------------------------------------------
     def load(self, prepared: list[PreparedRecord], forced: Iterable[str]) -> None:
-        s = self.session
         id_keys = {(f"id:{i.type}", i.bidx) for p in prepared for i in p.identifiers
                    if i.bidx and i.strength != "none"}
         mk_keys = {(k, b) for p in prepared for k, b in p.match_keys}
-        if is_postgres(s):
-            # Exact (type, bidx) / (kind, bidx) pairs joined to an unnest: one index probe per
-            # pair. With two IN lists PostgreSQL (no statistics yet on fresh tables) probes the
-            # index on the type / kind alone and filters every row of those kinds, which grows
-            # with the table and was most of the server's time during ingest.
-            self._pairs_pg(_ID_PAIRS_SQL, {(k.removeprefix("id:"), b) for k, b in id_keys}, "id:")
-            self._pairs_pg(_MK_PAIRS_SQL, mk_keys, "")
-        else:
-            self._pairs_in_lists(id_keys, mk_keys)
+        self.look_up(id_keys, mk_keys)
         self.forced.update(forced)
         candidates: set[str] = set(self.forced)
         for (kind, _), cs in self.index.items():
@@ -177,6 +177,20 @@ class Evidence:
             candidates |= blocked(p.match_keys, lambda k, b: self.index.get((k, b), empty),
                                   self.rules)
         self._load_customers(sorted(candidates))
+
+    def look_up(self, id_keys: set[tuple[str, str]], mk_keys: set[tuple[str, str]]) -> None:
+        """Add the stored holders of these identifier (``id:<type>``) and match-key pairs to
+        ``index``: every holder of a valid identifier, at most ``max_block_size`` + 1 of a
+        match key (in customer id order)."""
+        if is_postgres(self.session):
+            # Exact (type, bidx) / (kind, bidx) pairs joined to an unnest: one index probe per
+            # pair. With two IN lists PostgreSQL (no statistics yet on fresh tables) probes the
+            # index on the type / kind alone and filters every row of those kinds, which grows
+            # with the table and was most of the server's time during ingest.
+            self._pairs_pg(_ID_PAIRS_SQL, {(k.removeprefix("id:"), b) for k, b in id_keys}, "id:")
+            self._pairs_pg(_MK_PAIRS_SQL, mk_keys, "")
+        else:
+            self._pairs_in_lists(id_keys, mk_keys)
 
     def _pairs_pg(self, sql: Any, pairs: set[tuple[str, str]], prefix: str) -> None:
         for part in chunks(sorted(pairs), PG_PAIR_CHUNK):
@@ -196,13 +210,19 @@ class Evidence:
             id_keys, "SELECT type, bidx, customer_id FROM identifiers"
             " WHERE type = ? AND bidx IN ({}) AND status = 'valid'", conn, strip="id:"):
             self.index[(kind, bidx)].add(holder)
-        # at most cap + 1 distinct holders per value (see _MK_PAIRS_SQL)
-        for (kind, bidx), holder in self._by_kind(
-            mk_keys, "SELECT kind, bidx, customer_id FROM (SELECT kind, bidx, customer_id,"  # noqa: S608 - only an int() is interpolated
-            " row_number() OVER (PARTITION BY bidx ORDER BY customer_id) AS rn FROM (SELECT"
-            " DISTINCT kind, bidx, customer_id FROM match_keys WHERE kind = ? AND bidx IN ({})) d) w"
-            f" WHERE rn <= {int(self.rules.max_block_size) + 1}", conn):
-            self.index[(kind, bidx)].add(holder)
+        # at most cap + 1 distinct holders per value, each value's index scan stopping there
+        # (see _MK_PAIRS_SQL); customer ids are hex, so a comma joins them safely
+        cap = self.rules.max_block_size + 1
+        values: dict[str, list[str]] = defaultdict(list)
+        for kind, bidx in mk_keys:
+            values[kind].append(bidx)
+        for kind, bidxs in sorted(values.items()):
+            bidxs.sort()
+            for part in chunks(bidxs):
+                for b, holders in conn.exec_driver_sql(_MK_VALUES_SQLITE,
+                                                       (kind, cap, json.dumps(part))):
+                    if holders:
+                        self.index[(kind, b)].update(holders.split(","))
 
     @staticmethod
     def _by_kind(pairs: set[tuple[str, str]], sql: str, conn: Any,

@@ -116,11 +116,28 @@ def test_evidence_of_stored_customers_is_loaded_in_later_batches(platform) -> No
     assert owner["pa-1"] == owner["jd-1"]
 
 
-def test_pair_lookup_finds_the_same_holders_as_in_lists(platform) -> None:
-    """PostgreSQL looks holders up by exact (kind, bidx) pairs; it must find exactly what the
-    two IN lists (the SQLite path) find."""
-    from cdp.db import is_postgres
-    from cdp.identity.evidence import _ID_PAIRS_SQL, _MK_PAIRS_SQL, Evidence
+def _holders_by_hand(s, id_keys, mk_keys, cap):  # type: ignore[no-untyped-def]
+    """What the holder lookup must find, from plain selects of whole tables: every valid
+    holder of an identifier pair, the first ``cap`` distinct holders of a match-key pair."""
+    from cdp.identity.models import Identifier, MatchKey
+
+    want: dict[tuple[str, str], set[str]] = {}
+    for t, b, c in s.execute(select(Identifier.type, Identifier.bidx, Identifier.customer_id)
+                             .where(Identifier.status == "valid")):
+        if (f"id:{t}", b) in id_keys:
+            want.setdefault((f"id:{t}", b), set()).add(c)
+    held: dict[tuple[str, str], set[str]] = {}
+    for k, b, c in s.execute(select(MatchKey.kind, MatchKey.bidx, MatchKey.customer_id)):
+        if (k, b) in mk_keys:
+            held.setdefault((k, b), set()).add(c)
+    want.update({key: set(sorted(cs)[:cap]) for key, cs in held.items()})
+    return want
+
+
+def test_holder_lookup_finds_what_plain_selects_find(platform) -> None:
+    """The holder lookup (exact pairs joined to an unnest on PostgreSQL, per-kind value lists
+    on SQLite) finds exactly the holders plain selects find."""
+    from cdp.identity.evidence import Evidence
     from cdp.identity.prepare import prepare
     from cdp.identity.rules import load_rules
 
@@ -134,26 +151,22 @@ def test_pair_lookup_finds_the_same_holders_as_in_lists(platform) -> None:
     ingest(platform, records, batch_size=10)
     rules = load_rules(platform.policies)
     probe = [prepare(validate_record(r), platform.keyring, rules) for r in records]
+    id_keys = {(f"id:{i.type}", i.bidx) for p in probe for i in p.identifiers
+               if i.bidx and i.strength != "none"}
+    mk_keys = {(k, b) for p in probe for k, b in p.match_keys}
     with platform.transaction() as s:
-        if not is_postgres(s):
-            pytest.skip("the pair lookup is PostgreSQL's")
-        id_keys = {(f"id:{i.type}", i.bidx) for p in probe for i in p.identifiers
-                   if i.bidx and i.strength != "none"}
-        mk_keys = {(k, b) for p in probe for k, b in p.match_keys}
-        a = Evidence(s, platform, rules)
-        a._pairs_in_lists(id_keys, mk_keys)
-        b = Evidence(s, platform, rules)
-        b._pairs_pg(_ID_PAIRS_SQL, {(k.removeprefix("id:"), v) for k, v in id_keys}, "id:")
-        b._pairs_pg(_MK_PAIRS_SQL, mk_keys, "")
-    assert dict(a.index) == dict(b.index)
-    assert len(a.index) >= 5  # national IDs, phones, member id, names, masked-phone keys
+        ev = Evidence(s, platform, rules)
+        ev.look_up(id_keys, mk_keys)
+        want = _holders_by_hand(s, id_keys, mk_keys, rules.max_block_size + 1)
+    assert dict(ev.index) == want
+    assert len(want) >= 5  # national IDs, phones, member id, names, masked-phone keys
 
 
 def test_a_common_match_key_costs_the_lookup_at_most_its_cap(platform) -> None:
     """A blocking value held by more customers than ``max_block_size`` + 1 (a common name)
-    is read only up to that cap: the PostgreSQL lookup returns what the SQLite path returns,
-    and its index scan stops at the cap instead of reading every holder (which grows with
-    the database: thousands per common name at a million customers)."""
+    is read only up to that cap: the lookup returns the first holders by customer id, and on
+    PostgreSQL its index scan stops at the cap instead of reading every holder (which grows
+    with the database: thousands per common name at a million customers)."""
     import dataclasses
 
     from cdp.db import is_postgres
@@ -171,20 +184,21 @@ def test_a_common_match_key_costs_the_lookup_at_most_its_cap(platform) -> None:
     probe = prepare(validate_record(records[0]), platform.keyring, rules)
     name_keys = {(k, b) for k, b in probe.match_keys if k == "name"}
     unheld = ("name", "0" * 64)
+    plan = None
     with platform.transaction() as s:
-        if not is_postgres(s):
-            pytest.skip("the pair lookup is PostgreSQL's")
-        a = Evidence(s, platform, rules)
-        a._pairs_in_lists(set(), name_keys | {unheld})
-        b = Evidence(s, platform, rules)
-        b._pairs_pg(_MK_PAIRS_SQL, name_keys | {unheld}, "")
-        pairs = sorted(name_keys)
-        plan = s.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + _MK_PAIRS_SQL.text),
-                         {"kinds": [k for k, _ in pairs], "bidxs": [v for _, v in pairs],
-                          "cap": cap}).scalar_one()
-    assert dict(a.index) == dict(b.index)
-    assert unheld not in b.index
-    assert name_keys and all(len(b.index[k]) == cap for k in name_keys)
+        ev = Evidence(s, platform, rules)
+        ev.look_up(set(), name_keys | {unheld})
+        want = _holders_by_hand(s, set(), name_keys | {unheld}, cap)
+        if is_postgres(s):
+            pairs = sorted(name_keys)
+            plan = s.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + _MK_PAIRS_SQL.text),
+                             {"kinds": [k for k, _ in pairs], "bidxs": [v for _, v in pairs],
+                              "cap": cap}).scalar_one()
+    assert dict(ev.index) == want
+    assert unheld not in ev.index
+    assert name_keys and all(len(ev.index[k]) == cap for k in name_keys)
+    if plan is None:
+        return
 
     def scanned(node: dict) -> int:  # type: ignore[type-arg]
         own = (node["Actual Rows"] * node["Actual Loops"]
@@ -192,7 +206,7 @@ def test_a_common_match_key_costs_the_lookup_at_most_its_cap(platform) -> None:
         return own + sum(scanned(c) for c in node.get("Plans", []))
 
     plan = plan if isinstance(plan, list) else json.loads(plan)
-    assert 0 < scanned(plan[0]["Plan"]) <= (cap + 1) * len(pairs)
+    assert 0 < scanned(plan[0]["Plan"]) <= (cap + 1) * len(name_keys)
 
 
 def test_undeclared_field_values_are_read_by_the_batched_name_model(platform, monkeypatch) -> None:
