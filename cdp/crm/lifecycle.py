@@ -230,9 +230,10 @@ def _retain_adr_reports(session: Session, platform: Any, ids: list[str], now: da
     keys = platform.keys.load(session, {t.data_key_id for t in tickets if t.data_key_id}
                               | {i.data_key_id for i in said.values()})
     for t in tickets:
-        learned = (datetime.combine(t.adr_learned_on, datetime.min.time(), tzinfo=UTC)
-                   if t.adr_learned_on else t.opened_at)
-        keep_until = max(learned, t.opened_at) + keep
+        # counted from the day the pharmacy learned of the reaction, as the free-text hold
+        # (adr_interactions_held) counts it, not from when the ticket was typed in
+        keep_until = (datetime.combine(t.adr_learned_on, datetime.min.time(), tzinfo=UTC)
+                      if t.adr_learned_on else t.opened_at) + keep
         if keep_until <= now:
             continue
         payload: dict[str, Any] = {"complaint": _ticket_json(session, t, keys, settings, now)}

@@ -185,7 +185,9 @@ def test_erasure_keeps_adverse_drug_reaction_reports_under_a_retention_key(
     run_cli(cli_env, "crm", "refresh")  # opens the tickets of the complaint interactions
     r = client.post("/v1/crm/complaints", headers=make_api_key("pharmacist", "pharmacy_care"),
                     json={"customer_id": cid, "category": "adverse_drug_reaction",
-                          "description": "服药后头晕，已停药", "adr": {"serious": True}})
+                          "description": "服药后头晕，已停药",
+                          # learned of weeks before the ticket was typed in
+                          "adr": {"serious": True, "learned_on": _at(40)[:10]}})
     assert r.status_code == 201, r.get_json()
     with platform.transaction() as s:
         cats = sorted(s.scalars(select(Complaint.category).where(Complaint.customer_id == cid)))
@@ -210,7 +212,8 @@ def test_erasure_keeps_adverse_drug_reaction_reports_under_a_retention_key(
         assert c["category"] == "adverse_drug_reaction" and c["history"][0]["to"] == "open"
         assert c["adr"]["report_due_on"]
         learned = datetime.fromisoformat(c["adr"]["learned_on"]).replace(tzinfo=UTC)
-        assert datetime.fromisoformat(k["keep_until"]) - learned >= timedelta(days=1827)
+        # counted from the day learned, not from the ticket's opening
+        assert datetime.fromisoformat(k["keep_until"]) - learned == timedelta(days=1827)
     # the delivery complaint's text is gone with the customer's keys: nowhere in what is kept
     assert "快递" not in str(kept)
 
