@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -213,30 +213,30 @@ class Evidence:
         # at most cap + 1 distinct holders per value, each value's index scan stopping there
         # (see _MK_PAIRS_SQL); customer ids are hex, so a comma joins them safely
         cap = self.rules.max_block_size + 1
-        values: dict[str, list[str]] = defaultdict(list)
-        for kind, bidx in mk_keys:
-            values[kind].append(bidx)
-        for kind, bidxs in sorted(values.items()):
-            bidxs.sort()
-            for part in chunks(bidxs):
-                for b, holders in conn.exec_driver_sql(_MK_VALUES_SQLITE,
-                                                       (kind, cap, json.dumps(part))):
-                    if holders:
-                        self.index[(kind, b)].update(holders.split(","))
+        for kind, part in self._kind_chunks(mk_keys):
+            for b, holders in conn.exec_driver_sql(_MK_VALUES_SQLITE, (kind, cap, json.dumps(part))):
+                if holders:
+                    self.index[(kind, b)].update(holders.split(","))
 
     @staticmethod
-    def _by_kind(pairs: set[tuple[str, str]], sql: str, conn: Any,
-                 strip: str = "") -> Iterable[tuple[tuple[str, str], str]]:
+    def _kind_chunks(pairs: set[tuple[str, str]]) -> Iterable[tuple[str, Sequence[str]]]:
+        """(kind, chunk of its values), kinds and values in order."""
         values: dict[str, list[str]] = defaultdict(list)
         for kind, bidx in pairs:
             values[kind].append(bidx)
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         for kind, bidxs in sorted(values.items()):
             bidxs.sort()
             for part in chunks(bidxs):
-                stmt = sql.replace("?", mark).format(", ".join([mark] * len(part)))
-                for _, b, c in conn.exec_driver_sql(stmt, (kind.removeprefix(strip), *part)):
-                    yield (kind, b), c
+                yield kind, part
+
+    @classmethod
+    def _by_kind(cls, pairs: set[tuple[str, str]], sql: str, conn: Any,
+                 strip: str = "") -> Iterable[tuple[tuple[str, str], str]]:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        for kind, part in cls._kind_chunks(pairs):
+            stmt = sql.replace("?", mark).format(", ".join([mark] * len(part)))
+            for _, b, c in conn.exec_driver_sql(stmt, (kind.removeprefix(strip), *part)):
+                yield (kind, b), c
 
     def _load_customers(self, ids: list[str]) -> None:
         # Core execution on the session's connection: these are plain column selects, and the
