@@ -84,11 +84,30 @@ def test_person_names_found(text, expected):
         # from the drug-named-entity-recognition dictionary, not our lexicon or INN stems
         ("Dispensed metoclopramide and Prednisolone today", ["metoclopramide", "Prednisolone"]),
         ("Please order more water, tablets and cotton pads", []),
+        # ICD-10-CM names (cdp/pii/lexicon/en_diagnoses.txt): no suffix rule or hand list has them
+        ("Flare-up of rosacea and sciatica again", ["rosacea", "sciatica"]),
+        ("She has seborrheic dermatitis and fatty liver", ["seborrheic dermatitis", "fatty liver"]),
+        ("Asked about cream for hemorrhoids and pemphigoid", ["hemorrhoids", "pemphigoid"]),
+        # names and everyday words that ICD also uses are left alone
+        ("Amelia Hand asked about the scar on her hand", []),
     ],
 )
 def test_health_terms_found(text, expected):
     got = [v for t, v in found(text) if t == "HEALTH_TERM"]
     assert got == expected
+
+
+def test_the_committed_diagnosis_list_is_what_its_script_builds():
+    """en_diagnoses.txt is generated (scripts/build_en_diagnoses.py): a hand edit, or a new
+    ICD-10-CM release in the pinned package, shows here rather than drifting silently."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "scripts/build_en_diagnoses.py", "--check"], cwd=root,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
 
 
 # ---- look-alikes: business references that must never be flagged ---------------------

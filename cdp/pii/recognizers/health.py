@@ -1,6 +1,7 @@
 """Health terms (diagnoses, drug names) as the sensitive-data type ``HEALTH_TERM``.
 
-Three sources, all offline: a lexicon of diagnoses and drug stems (zh and en); Chinese
+Four sources, all offline: a lexicon of diagnoses and drug stems (zh and en); English
+diagnosis names from ICD-10-CM (``cdp.pii.lexicon.diagnoses``); Chinese
 word formation over jieba tokens (a drug-like stem followed by a dosage form such as
 缓释片/胶囊/注射液, a word ending in 炎/症/病); and English INN suffixes (-sartan,
 -statin, -prazole...). Health data is sensitive personal information (PIPL art. 28), so the
@@ -15,6 +16,7 @@ from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from cdp.pii.entities import HEALTH_TERM
+from cdp.pii.lexicon.diagnoses import DiagnosisNames, en_diagnosis_names
 from cdp.pii.lexicon.drug_vocabulary import drug_words
 from cdp.pii.lexicon.health import (
     EN_DIAGNOSES,
@@ -55,6 +57,9 @@ _EN_SUFFIX = re.compile(r"(?<![A-Za-z])[a-z]{2,20}(?:" + "|".join(EN_DRUG_SUFFIX
                         + r")(?![A-Za-z])", re.IGNORECASE)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _EN_WORD = re.compile(r"(?<![A-Za-z])[A-Za-z][a-z]{4,}(?:-[a-z]+)?(?![A-Za-z])")
+# Words of a diagnosis name: letters, digits, inner hyphens and apostrophes (type 2 diabetes
+# mellitus, stevens-johnson syndrome, crohn's disease).
+_EN_TERM_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9](?:[A-Za-z0-9'\-]*[A-Za-z0-9])?(?![A-Za-z0-9])")
 # POS tags a drug-name stem can carry in jieba (nouns, names, numerals, bound morphemes,
 # distinguishing words, foreign words); verbs, particles and punctuation end the stem.
 _STEM_TAGS = frozenset({"n", "nz", "nr", "nrt", "nrfg", "ns", "nt", "b", "m", "g", "eng", "j",
@@ -69,6 +74,7 @@ class HealthTermRecognizer(CdpRecognizer):
     def __init__(self, supported_language: str) -> None:
         super().__init__(supported_language)
         self._drug_words = drug_words()
+        self._diagnoses = en_diagnosis_names()
 
     def analyze(self, text: str, entities: list[str],
                 nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
@@ -87,6 +93,7 @@ class HealthTermRecognizer(CdpRecognizer):
                       if m.group().lower() in self._drug_words]
             spans += [(m.start(), m.end(), 0.65) for m in _EN_DISEASE.finditer(text)
                       if not _EN_NOT_DISEASE_HEAD.match(m.group())]
+            spans += _en_diagnoses(text, self._diagnoses)
         merged = _merge(spans)
         if has_cjk:
             merged = _zh_extend(merged, tokens_of(nlp_artifacts))
@@ -121,6 +128,33 @@ class HealthTermRecognizer(CdpRecognizer):
             elif len(body) >= 2 and body not in ZH_NOT_DISEASE:
                 out.append((start, end, 0.65))
         return out
+
+
+def _en_diagnoses(text: str, names: DiagnosisNames) -> list[tuple[int, int, float]]:
+    """ICD-10-CM condition names in ``text``, the longest name first at each word; the words
+    of a name must be separated by single spaces, as the list writes them."""
+    words = [(m.start(), m.end(), m.group().lower()) for m in _EN_TERM_WORD.finditer(text)]
+    out: list[tuple[int, int, float]] = []
+    i = 0
+    while i < len(words):
+        start, end, word = words[i]
+        taken = 0
+        if word in names.phrase_starts:
+            j, phrase = i, word
+            while j + 1 < len(words) and j + 1 - i < names.longest \
+                    and words[j][1] + 1 == words[j + 1][0] and text[words[j][1]] == " ":
+                j += 1
+                phrase += " " + words[j][2]
+                if phrase in names.phrases:
+                    taken, end = j - i + 1, words[j][1]
+        if not taken and word in names.words:
+            taken = 1
+        if taken:
+            out.append((start, end, 0.7))
+            i += taken
+        else:
+            i += 1
+    return out
 
 
 def _merge(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
