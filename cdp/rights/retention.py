@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, or_, select
 
 from cdp.audit.log import AuditEntry, record
 from cdp.db import utcnow
@@ -39,11 +39,11 @@ def run_retention(platform: Platform, *, actor: str = "scheduler",
     if policy.free_text_keep is not None:
         with platform.transaction() as session:
             old = Interaction.at < now - policy.free_text_keep
+            # e.g. the text of an adverse drug reaction report, kept longer
             held = [hold(session, platform, now) for hold in hooks.INTERACTION_HOLDS.values()]
-            n_held = 0
-            for h in held:  # e.g. the text of an adverse drug reaction report, kept longer
-                n_held += int(session.scalar(select(func.count()).select_from(Interaction)
-                                             .where(old, Interaction.id.in_(h))) or 0)
+            # an interaction two holds keep is one interaction kept, not two
+            n_held = int(session.scalar(select(func.count()).select_from(Interaction).where(
+                old, or_(*(Interaction.id.in_(h) for h in held)))) or 0) if held else 0
             n = affected_rows(session.execute(delete(Interaction).where(
                 old, *(Interaction.id.not_in(h) for h in held))))
             out["interactions_deleted"] = n

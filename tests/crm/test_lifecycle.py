@@ -240,6 +240,16 @@ def test_free_text_retention_keeps_the_text_of_an_adverse_reaction_report(
     out = run_retention(platform, actor="test")
     assert out["interactions_deleted"] == 2 and out["interactions_held"] == 1
     assert _rows(platform, Interaction, cid) == 1
+    # a second capability holding the same text: still one interaction held, not two
+    from cdp.rights import hooks
+
+    hooks.add_interaction_hold("test_same_text", lambda s, p, now: select(Interaction.id).where(
+        Interaction.id == adr_it))
+    try:
+        out = run_retention(platform, actor="test")
+    finally:
+        del hooks.INTERACTION_HOLDS["test_same_text"]
+    assert out["interactions_deleted"] == 0 and out["interactions_held"] == 1
     with platform.transaction() as s:
         assert s.scalar(select(Interaction.id).where(Interaction.customer_id == cid)) == adr_it
     # once the report's own retention has run out, its text goes too
