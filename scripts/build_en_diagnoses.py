@@ -14,14 +14,15 @@ external causes (V-Y) and encounters (Z) are phrased as everyday words ("Fall", 
 From each description and inclusion term, the name of the condition is kept, not the
 qualifiers: parenthesised and bracketed parts are dropped, then the text is cut at the first
 comma, "NOS", or joining word (of, with, due to, in, following), and a leading "Other" or
-"Unspecified" removed ("Vertigo of central origin" -> vertigo, "Rosacea, unspecified" ->
+"Unspecified" removed ("Pleurisy with effusion" -> pleurisy, "Rosacea, unspecified" ->
 rosacea, "Fatty (change of) liver" -> fatty liver). A name is kept when it has one to four
 words and no function word. A one-word name is kept when ordinary English hardly uses it
 (not in wordfreq's list of words used once per million or more), or when it is the whole
 description and used less than about 16 times per million words (asthma, gout, migraine);
 never when it is a given name, one of the 5,000 commonest US surnames, an acronym, or one
-of the everyday words listed in ``EVERYDAY`` below, which ICD uses as disease names but
-notes use otherwise.
+of the words listed in ``EVERYDAY`` below, which ICD uses as names of conditions but
+English text mostly uses otherwise (scar, plague; deletions, sequestration: the words of
+"X of Y" names, checked against the READMEs of the installed packages).
 """
 
 from __future__ import annotations
@@ -41,12 +42,16 @@ OUT = ROOT / "cdp" / "pii" / "lexicon" / "en_diagnoses.txt"
 CHAPTERS = frozenset("ABCDEFGHIJKLMNOQ")
 # Words ICD-10-CM uses as a condition's whole name that English text mostly uses otherwise.
 EVERYDAY = frozenset("""plague boil worms scar itch instability felon transgender tic
-infestation overweight cramp fits shock stress burn sprain fall contact""".split())
+infestation overweight cramp fits shock stress burn sprain fall contact
+deletions duplications sequestration overproduction elaboration translucency transposition
+disproportion isomerism nonfunctioning overhanging wedging webbing mottling puckering dens
+fluor operculum tetralogy pentalogy achromic hyperfunction granulation exfoliation adhesions
+abnormality""".split())
 _FUNCTION = re.compile(
     r"\b(?:of|with|without|and|or|in|to|due|following|complicating|affecting|associated|"
     r"involving|by|for|at|from|as|on|other|not|elsewhere|classified|specified|unspecified|site|"
     r"sites|type|types|part|parts|than|more|less|any|all|the|a|an|its|is|are|was|except|"
-    r"status|history|encounter|left|right|bilateral)\b", re.IGNORECASE)
+    r"status|history|encounter|left|right|bilateral|code|codes)\b", re.IGNORECASE)
 _LEAD = re.compile(r"^(?:(?:other|unspecified|other specified)\s+)+", re.IGNORECASE)
 _HEAD = re.compile(r"([^,;:]*?)(?=,|;|:| NOS\b| of | with | without | due to | in | following |$)")
 _WHOLE = re.compile(r"(?:,\s*unspecified.*|\s*NOS|,\s*not elsewhere classified)?", re.IGNORECASE)

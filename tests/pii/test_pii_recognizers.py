@@ -90,6 +90,7 @@ def test_person_names_found(text, expected):
         ("Asked about cream for hemorrhoids and pemphigoid", ["hemorrhoids", "pemphigoid"]),
         # names and everyday words that ICD also uses are left alone
         ("Amelia Hand asked about the scar on her hand", []),
+        ("Tracked insertions and deletions in the order log", []),
     ],
 )
 def test_health_terms_found(text, expected):
