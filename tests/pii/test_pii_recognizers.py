@@ -91,6 +91,13 @@ def test_person_names_found(text, expected):
         # names and everyday words that ICD also uses are left alone
         ("Amelia Hand asked about the scar on her hand", []),
         ("Tracked insertions and deletions in the order log", []),
+        # CMeKG names (cdp/pii/lexicon/zh_health_terms.txt): a medicine named after a
+        # person, and a generic name written without its dosage form
+        ("她有痔疮，想买马应龙麝香痔疮膏", ["痔疮", "马应龙麝香痔疮膏"]),
+        ("有没有祛痘的推荐 阿达帕林用了脸好干", ["阿达帕林"]),
+        # a two-character disease only as a whole word: 天花 is smallpox, 天花板 a ceiling
+        ("他小时候得过天花", ["天花"]),
+        ("客厅天花板漏水了", []),
     ],
 )
 def test_health_terms_found(text, expected):
@@ -98,16 +105,17 @@ def test_health_terms_found(text, expected):
     assert got == expected
 
 
-def test_the_committed_diagnosis_list_is_what_its_script_builds():
-    """en_diagnoses.txt is generated (scripts/build_en_diagnoses.py): a hand edit, or a new
-    ICD-10-CM release in the pinned package, shows here rather than drifting silently."""
+@pytest.mark.parametrize("script", ["build_en_diagnoses.py", "build_zh_health_terms.py"])
+def test_the_committed_health_vocabulary_is_what_its_script_builds(script):
+    """en_diagnoses.txt and zh_health_terms.txt are generated: a hand edit, or a new release
+    of the pinned source package, shows here rather than drifting silently."""
     import subprocess
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "scripts/build_en_diagnoses.py", "--check"], cwd=root,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, f"scripts/{script}", "--check"], cwd=root,
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
 
 

@@ -1,7 +1,8 @@
 """Health terms (diagnoses, drug names) as the sensitive-data type ``HEALTH_TERM``.
 
-Four sources, all offline: a lexicon of diagnoses and drug stems (zh and en); English
-diagnosis names from ICD-10-CM (``cdp.pii.lexicon.diagnoses``); Chinese
+Five sources, all offline: a lexicon of diagnoses and drug stems (zh and en); English
+diagnosis names from ICD-10-CM (``cdp.pii.lexicon.diagnoses``); Chinese disease and
+medicine names from CMeKG (``cdp.pii.lexicon.zh_health``); Chinese
 word formation over jieba tokens (a drug-like stem followed by a dosage form such as
 缓释片/胶囊/注射液, a word ending in 炎/症/病); and English INN suffixes (-sartan,
 -statin, -prazole...). Health data is sensitive personal information (PIPL art. 28), so the
@@ -29,6 +30,7 @@ from cdp.pii.lexicon.health import (
     ZH_NOT_DISEASE,
     ZH_NOT_DRUG_PREFIXES,
 )
+from cdp.pii.lexicon.zh_health import ZhHealthNames, zh_health_names
 from cdp.pii.recognizers._tokens import Tok, tokens_of, trie_regex
 from cdp.pii.recognizers.base import CdpRecognizer
 
@@ -75,6 +77,7 @@ class HealthTermRecognizer(CdpRecognizer):
         super().__init__(supported_language)
         self._drug_words = drug_words()
         self._diagnoses = en_diagnosis_names()
+        self._zh_names = zh_health_names()
 
     def analyze(self, text: str, entities: list[str],
                 nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
@@ -82,6 +85,7 @@ class HealthTermRecognizer(CdpRecognizer):
         has_cjk = _CJK.search(text) is not None
         if has_cjk:
             lexical = [(m.start(), m.end(), 0.85) for m in _ZH_LEXICON.finditer(text)]
+            lexical += _zh_graph_names(text, self._zh_names, tokens_of(nlp_artifacts))
             spans += lexical
             # word formation only where the lexicon found nothing: its boundaries are surer
             spans += [s for s in self._zh_morphology(text, nlp_artifacts)
@@ -128,6 +132,33 @@ class HealthTermRecognizer(CdpRecognizer):
             elif len(body) >= 2 and body not in ZH_NOT_DISEASE:
                 out.append((start, end, 0.65))
         return out
+
+
+_ZH_GRAPH_SCORE = {"disease": 0.85, "drug": 0.85, "stem": 0.75}
+
+
+def _zh_graph_names(text: str, names: ZhHealthNames,
+                    toks: list[Tok]) -> list[tuple[int, int, float]]:
+    """CMeKG's disease and medicine names in ``text``, the longest at each place. A name of
+    two characters counts only as a whole jieba word (天花 is smallpox, 天花板 a ceiling)."""
+    starts = {t.start for t in toks}
+    ends = {t.end for t in toks}
+    out: list[tuple[int, int, float]] = []
+    i, n = 0, len(text)
+    while i < n - 1:
+        lengths = names.lengths.get(text[i:i + 2])
+        if lengths:
+            for length in lengths:
+                kind = names.kinds.get(text[i:i + length]) if i + length <= n else None
+                if kind is None:
+                    continue
+                if length == 2 and not (i in starts and i + 2 in ends):
+                    continue
+                out.append((i, i + length, _ZH_GRAPH_SCORE[kind]))
+                i += length - 1
+                break
+        i += 1
+    return out
 
 
 def _en_diagnoses(text: str, names: DiagnosisNames) -> list[tuple[int, int, float]]:
