@@ -16,8 +16,10 @@ qualifiers: parenthesised and bracketed parts are dropped, then the text is cut 
 comma, "NOS", or joining word (of, with, due to, in, following), and a leading "Other" or
 "Unspecified" removed ("Pleurisy with effusion" -> pleurisy, "Rosacea, unspecified" ->
 rosacea, "Fatty (change of) liver" -> fatty liver). A name is kept when it has one to four
-words and no function word. A one-word name is kept when ordinary English hardly uses it
-(not in wordfreq's list of words used once per million or more), or when it is the whole
+words and no function word, and does not end in a generic word (``GENERIC_LAST``) when all
+its words are common ("abnormal product", "initial stage"). A one-word name is kept when
+ordinary English hardly uses it (not in wordfreq's list of words used once per million or
+more), or when it is the whole
 description and used less than about 16 times per million words (asthma, gout, migraine);
 never when it is a given name, one of the 5,000 commonest US surnames, an acronym, or one
 of the words listed in ``EVERYDAY`` below, which ICD uses as names of conditions but
@@ -47,6 +49,15 @@ deletions duplications sequestration overproduction elaboration translucency tra
 disproportion isomerism nonfunctioning overhanging wedging webbing mottling puckering dens
 fluor operculum tetralogy pentalogy achromic hyperfunction granulation exfoliation adhesions
 abnormality""".split())
+# Last words that make a name of common words a description, not a condition: "Abnormal
+# products of conception" would otherwise flag "abnormal product" in a complaint.
+GENERIC_LAST = frozenset("""product products stage stages variant form forms absence change
+changes level application complications trial episode causes state medium hole bridge
+aesthetic fluids involvement perception doubling crisis component curve formation closure
+spacing lobe portions limitation interference discomfort guidance length margins overlap
+categories category vessels abnormalities displacement rotation delivery conditions
+condition""".split())
+COMMON_ZIPF = 3.5   # about three uses per million words
 _FUNCTION = re.compile(
     r"\b(?:of|with|without|and|or|in|to|due|following|complicating|affecting|associated|"
     r"involving|by|for|at|from|as|on|other|not|elsewhere|classified|specified|unspecified|site|"
@@ -82,6 +93,9 @@ def condition_name(text: str, zipf: Callable[[str], float],
     if not head or not _PHRASE.fullmatch(head) or _FUNCTION.search(head):
         return None
     low = head.lower()
+    words = low.split()
+    if len(words) > 1 and words[-1] in GENERIC_LAST and all(zipf(w) >= COMMON_ZIPF for w in words):
+        return None
     if " " not in head:
         if head.isupper() or low in EVERYDAY or low in given_names:
             return None

@@ -91,6 +91,7 @@ def test_person_names_found(text, expected):
         # names and everyday words that ICD also uses are left alone
         ("Amelia Hand asked about the scar on her hand", []),
         ("Tracked insertions and deletions in the order log", []),
+        ("Complaint: received an abnormal product, the seal was broken", []),
         # CMeKG names (cdp/pii/lexicon/zh_health_terms.txt): a medicine named after a
         # person, and a generic name written without its dosage form
         ("她有痔疮，想买马应龙麝香痔疮膏", ["痔疮", "马应龙麝香痔疮膏"]),
