@@ -20,8 +20,9 @@ Each line is ``kind<TAB>name``:
 
 Trade names (泰道, 君力达, 佐乐辛) are left out: two or three characters, often a surname
 first, they read like given names, and a person called 吴维 must stay a person. So are
-stems of three characters that start with a common surname, and names that are common
-words in jieba's dictionary (frequency above ``COMMON_WORD_FREQ``). Two-character disease
+stems of three characters that start with a common surname, and stems jieba's dictionary
+knows unless they end like a drug's name (``DRUG_ENDINGS``: 葡萄糖, 猕猴桃 and 木糖醇 go,
+链霉素 and 卡马西平 stay). Two-character disease
 names are kept (感冒, 便秘, 湿疹) but for the few listed in ``NOT_HEALTH`` that everyday text
 uses otherwise; the recognizer matches them only as whole jieba words (天花 is smallpox,
 天花板 a ceiling). Herbs and foods (莲子, 栀子) are not health data by themselves and are
@@ -53,6 +54,13 @@ _FORMS = tuple(sorted("""
 干混悬剂 酏剂 茶 粉 粉针 注射剂 输液 眼膏 鼻喷雾剂 栓剂 阴道片 阴道栓 颗粒剂 片剂 胶丸
 """.split(), key=len, reverse=True))
 COMMON_WORD_FREQ = 2000
+# A generic name jieba's dictionary knows (frequency 5 or more) is as often a chemical, a
+# food or a plant (葡萄糖, 猕猴桃, 木糖醇): kept only with an ending of a drug's name
+# (链霉素, 阿司匹林, 卡马西平, 氟康唑).
+RARE_STEM_FREQ = 5
+DRUG_ENDINGS = ("霉素", "环素", "菌素", "西林", "沙星", "他汀", "沙坦", "地平", "普利", "洛尔",
+                "唑", "韦", "尼", "单抗", "松", "泮", "仑", "丁", "林", "平", "定", "因", "碱",
+                "酚", "嗪", "妥", "肼", "芬", "酮", "非")
 # Two-character "diseases" of the graph that everyday text mostly uses otherwise (starch,
 # to forget, a guilty conscience, a stutter and jieba's own name, an acupoint).
 NOT_HEALTH = frozenset("淀粉 遗忘 心虚 牙缝 眼袋 结巴 鼻音 洁癖 触电 醉酒 脾俞 病儿 白线 胃片 胃散 "
@@ -111,7 +119,9 @@ def build() -> str:
                 if stem is None:
                     continue  # a trade name, or no dosage form: not surely a medicine
                 out.setdefault(name, "drug")
+                known = freq.get(stem, 0) >= RARE_STEM_FREQ
                 if (len(stem) >= 3 and usable(stem) and freq.get(stem, 0) < COMMON_WORD_FREQ
+                        and not (known and not stem.endswith(DRUG_ENDINGS))
                         and not (len(stem) == 3 and stem[0] in ZH_SURNAMES)):
                     out.setdefault(stem, "stem")
     header = ("# Chinese disease and medicine names from CMeKG (the Chinese Medical Knowledge\n"

@@ -99,6 +99,8 @@ def test_person_names_found(text, expected):
         # a two-character disease only as a whole word: 天花 is smallpox, 天花板 a ceiling
         ("他小时候得过天花", ["天花"]),
         ("客厅天花板漏水了", []),
+        # foods and chemicals the graph names as a medicine's stem (猕猴桃颗粒) stay words
+        ("早餐吃了猕猴桃和无花果，喝了点葡萄糖水", []),
     ],
 )
 def test_health_terms_found(text, expected):
