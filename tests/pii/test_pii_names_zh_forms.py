@@ -120,6 +120,9 @@ def test_doubled_words_and_directions_are_not_names(text):
         "已告知客户周六周日正常配送。",
         "客服：感谢来电，祝您生活愉快。",
         "车牌号苏E·8K2X6，停在地库。",
+        # a company's trade after its name, and symptoms (CMeKG's list)
+        "发票抬头是杭州明康医疗器械有限公司。",
+        "麻烦快点，孩子高烧等着退烧药。",
     ],
 )
 def test_herbs_brands_days_and_everyday_words_are_not_names(text):

@@ -1,8 +1,9 @@
 """Chinese disease and medicine names from CMeKG (``zh_health_terms.txt`` beside this
 module, built by scripts/build_zh_health_terms.py from the knowledge graph the ``PyCMeKG``
 package ships): about 7,500 diseases with their other names, 9,500 medicines with their
-dosage forms and 5,300 generic names without them. Read once per process; the hand lists in
-``health.py`` and the recognizer's word formation cover what is not here."""
+dosage forms, 5,200 generic names without them, and short symptom names (which are not
+health terms by themselves, but never a person's name). Read once per process; the hand
+lists in ``health.py`` and the recognizer's word formation cover what is not here."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ _FILE = Path(__file__).with_name("zh_health_terms.txt")
 
 @dataclass(frozen=True)
 class ZhHealthNames:
-    kinds: dict[str, str]                    # name -> disease | drug | stem
+    kinds: dict[str, str]                    # name -> disease | drug | stem | symptom
     lengths: dict[str, tuple[int, ...]]      # first two characters -> name lengths, longest first
 
 

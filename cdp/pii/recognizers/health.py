@@ -150,7 +150,7 @@ def _zh_graph_names(text: str, names: ZhHealthNames,
         if lengths:
             for length in lengths:
                 kind = names.kinds.get(text[i:i + length]) if i + length <= n else None
-                if kind is None:
+                if kind is None or kind == "symptom":
                     continue
                 if length == 2 and not (i in starts and i + 2 in ends):
                     continue

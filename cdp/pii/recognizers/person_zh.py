@@ -43,6 +43,7 @@ from cdp.pii.lexicon.names import (
     ZH_TITLES_STRICT,
 )
 from cdp.pii.lexicon.tcm import ZH_MATERIA_MEDICA
+from cdp.pii.lexicon.zh_health import zh_health_names
 from cdp.pii.models.lac import LacSpan
 from cdp.pii.recognizers._tokens import Tok, tokens_of
 from cdp.pii.recognizers.base import CdpRecognizer
@@ -404,6 +405,8 @@ def _not_a_person(text: str, r: RecognizerResult,
         return False  # 王先生 is a person even where a shop or a herb follows
     if any(span.startswith(h) or h.startswith(span) for h in _herbs_at(text, r.start)):
         return True
+    if span in zh_health_names().kinds:
+        return True  # 高烧, 阿达帕林: a symptom, disease or medicine is nobody's name
     if text.startswith(_BRAND_AFTER, r.end) or span.endswith(_BRAND_AFTER):
         return True  # 张仲景大药房, 王老吉凉茶: a brand or shop named after someone
     if span in _WEEKDAYS or _PLATE.fullmatch(span):
