@@ -132,3 +132,10 @@ def test_herbs_brands_days_and_everyday_words_are_not_names(text):
 def test_a_person_before_a_shop_word_keeps_a_title():
     # 王先生 is a person even where 公司 follows
     assert _covered("王先生公司的地址改了。", "王")
+
+
+@pytest.mark.parametrize(("text", "name"), [("请帮张伟医疗保险报销一下", "张伟"),
+                                           ("王芳医药费发票已开", "王芳")])
+def test_a_name_before_medical_costs_is_still_a_name(text, name):
+    # 医疗 and 医药 alone are no company's trade: medical insurance and medicine costs
+    assert _names(text) == [name]
