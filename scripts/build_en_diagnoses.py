@@ -29,18 +29,17 @@ English text mostly uses otherwise (scar, plague; deletions, sequestration: the 
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import re
 import sys
 import xml.etree.ElementTree as ET  # noqa: S405 - a data file inside a pinned, installed package
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-OUT = ROOT / "cdp" / "pii" / "lexicon" / "en_diagnoses.txt"
+from scripts import generated_list  # noqa: E402 - after the path: run as a file
+
+OUT = generated_list.ROOT / "cdp" / "pii" / "lexicon" / "en_diagnoses.txt"
 CHAPTERS = frozenset("ABCDEFGHIJKLMNOQ")
 # Words ICD-10-CM uses as a condition's whole name that English text mostly uses otherwise.
 EVERYDAY = frozenset("""plague boil worms scar itch instability felon transgender tic
@@ -73,10 +72,7 @@ COMMON_SURNAME_RANK = 5000
 
 
 def _tabular() -> Path:
-    spec = importlib.util.find_spec("simple_icd_10_cm")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("simple-icd-10-cm is not installed: pip install -e '.[dev]'")
-    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    data = generated_list.package_dir("simple_icd_10_cm", "simple-icd-10-cm") / "data"
     found = sorted(data.glob("icd10*-tabular-*.xml"))
     if not found:
         sys.exit(f"no ICD-10-CM tabular list under {data}")
@@ -133,19 +129,5 @@ def build() -> str:
     return header + "".join(f"{n}\n" for n in sorted(names))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="exit 1 if the committed file differs")
-    args = ap.parse_args()
-    text = build()
-    if args.check:
-        if not OUT.exists() or OUT.read_text(encoding="utf-8") != text:
-            sys.exit(f"{OUT.relative_to(ROOT)} is out of date: run scripts/build_en_diagnoses.py")
-        print(f"{OUT.relative_to(ROOT)} is up to date")
-        return
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT.relative_to(ROOT)}: {text.count(chr(10)) - 3} names")
-
-
 if __name__ == "__main__":
-    main()
+    generated_list.main(build, OUT, __file__, __doc__ or "")

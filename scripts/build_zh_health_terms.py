@@ -34,17 +34,16 @@ not read.
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import pickle
 import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-OUT = ROOT / "cdp" / "pii" / "lexicon" / "zh_health_terms.txt"
+from scripts import generated_list  # noqa: E402 - after the path: run as a file
+
+OUT = generated_list.ROOT / "cdp" / "pii" / "lexicon" / "zh_health_terms.txt"
 _CJK_NAME = re.compile(r"[\u4e00-\u9fff][\u4e00-\u9fff0-9]*[\u4e00-\u9fff]")
 # Salts and routes before a generic name: 盐酸二甲双胍 -> 二甲双胍, 注射用头孢曲松钠 -> 头孢曲松钠
 _LEADING = ("注射用", "复方", "盐酸", "硫酸", "硝酸", "磷酸", "枸橼酸", "马来酸", "富马酸",
@@ -74,10 +73,7 @@ MAX_SYMPTOM = 4   # a longer phrase is never taken for a name
 
 
 def _pickle_path() -> Path:
-    spec = importlib.util.find_spec("pyCMeKG")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("PyCMeKG is not installed: pip install -e '.[dev]'")
-    return Path(next(iter(spec.submodule_search_locations))) / "model" / "cmekg.pkl"
+    return generated_list.package_dir("pyCMeKG", "PyCMeKG") / "model" / "cmekg.pkl"
 
 
 def _stem(name: str) -> str | None:
@@ -142,19 +138,5 @@ def build() -> str:
     return header + "".join(f"{kind}\t{name}\n" for name, kind in sorted(out.items()))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="exit 1 if the committed file differs")
-    args = ap.parse_args()
-    text = build()
-    if args.check:
-        if not OUT.exists() or OUT.read_text(encoding="utf-8") != text:
-            sys.exit(f"{OUT.relative_to(ROOT)} is out of date: run scripts/build_zh_health_terms.py")
-        print(f"{OUT.relative_to(ROOT)} is up to date")
-        return
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT.relative_to(ROOT)}: {text.count(chr(10)) - 3} names")
-
-
 if __name__ == "__main__":
-    main()
+    generated_list.main(build, OUT, __file__, __doc__ or "")
