@@ -139,3 +139,50 @@ def test_a_person_before_a_shop_word_keeps_a_title():
 def test_a_name_before_medical_costs_is_still_a_name(text, name):
     # 医疗 and 医药 alone are no company's trade: medical insurance and medicine costs
     assert _names(text) == [name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a brand or an app named alone, or a name inside one
+        "老板，马应龙还有货吗？要三支。",
+        "昨晚吃了杨国福，今天胃不舒服。",
+        "周黑鸭旁边那家药店搬走了吗？",
+        "在小红书上看到的推荐",
+        "王记面馆对面那个药店还开吗",
+        # a medicine's name, shortened or run on from a name-like start (CMeKG's list)
+        "宝宝能喝蒲地蓝吗",
+        "嗓子疼，喝了两包夏桑菊",
+        # a chat filler, cities, and pets
+        "恩恩 收到了 谢谢",
+        "能寄到张家口吗？",
+        "你们能不能送到石家庄",
+        "我家狗狗叫贝贝，误吃了半片布洛芬",
+        "猫咪名叫金宝，最近不吃东西",
+    ],
+)
+def test_brands_medicines_fillers_places_and_pets_in_chat_are_not_names(text):
+    assert _names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "threshold"),
+    [
+        # a brand's or a shop word's neighbours that are people
+        ("收件人康美丽", "康美丽", 0.5),
+        ("王小明家超市旁边", "王小明", 0.5),
+        ("周大伟说药到了", "周大伟", 0.5),
+        # a familiar form of a surname, and a doubled given name introducing oneself
+        ("直接交给门卫老张就行", "老张", 0.5),
+        ("我是婷婷，上次买的药到了吗", "婷婷", 0.5),
+        ("我是萌萌 在吗", "萌萌", 0.5),
+    ],
+)
+def test_chat_names_beside_those_words_are_still_names(text, name, threshold):
+    assert name in _names(text, threshold)
+
+
+def test_after_wo_shi_only_a_doubled_given_name_is_taken():
+    # 我是小号 (a second account), 我是小区的 (from the compound): a 小 word is no name here
+    assert _names("我是小号，第一次在这买药") == []
+    assert _names("我是小区的，药放门卫就行") == []

@@ -204,3 +204,33 @@ ZH_BRAND_AFTER = (
     # a company's trade: 杭州明康医疗器械有限公司 (not 医疗 or 医药 alone: 张伟医疗保险)
     "医疗器械", "药械", "生物科技", "医药科技",
 )
+# Shops named after their owner's family: 王记面馆, 汤氏诊所 (a 记 or 氏 may come between the
+# name and the trade; not 家: 王小明家超市 is where Wang Xiaoming lives as often).
+ZH_SHOP_AFTER = (
+    "饺子馆", "面馆", "饭馆", "餐馆", "餐厅", "饭店", "酒家", "火锅", "麻辣烫", "超市", "便利店",
+)
+ZH_FAMILY_SHOP_LINK = ("记", "氏")
+# Brands, shops, chains and apps whose names read as a person's (a surname first, or a
+# 老/小/阿 form), named alone in chat and reviews: 马应龙还有吗, 杨国福吃完拉肚子了,
+# 小红书上被种草的. A name found inside one of these, from its first character, is the brand. Historical
+# people that brands are named after but that notes also mention as people (张仲景, 华佗,
+# 李时珍) and names as much a person's as a brand's (李宁, 小米, 康美, 苏宁) are left out:
+# a two-character brand is only taken where the name found is exactly it.
+ZH_NAMED_BRANDS = frozenset(
+    # medicines and pharmacies
+    "马应龙 潘高寿 王老吉 季德胜 陈李济 雷允上 何济公 冯了性 胡庆余堂 叶开泰 汤臣倍健 同仁堂 "
+    "白云山 云南白药 金嗓子 丁香医生 平安好医生 阿里健康 京东健康 叮当快药 海王星辰 "
+    "老百姓 一心堂 大参林 鱼跃 欧姆龙 乐敦 曼秀雷敦 葵花药业 修正药业 "
+    # food, shops and consumer brands
+    "杨国福 周黑鸭 张亮麻辣烫 刘一手 王小卤 钟薛高 李锦记 王致和 王守义 老干妈 周大福 周生生 "
+    "周六福 谢瑞麟 张小泉 徐福记 吴裕泰 张一元 "
+    # apps, platforms and couriers
+    "小红书 阿里巴巴 阿里云 申通 韵达 顺丰 京东 盒马 闲鱼 钉钉 美团 饿了么".split()
+)
+# Interjections and chat fillers typed doubled (恩恩 for 嗯嗯): never anybody's name.
+ZH_CHAT_FILLERS = frozenset(
+    "哈哈 呵呵 嘿嘿 嘻嘻 嗯嗯 恩恩 哦哦 噢噢 喔喔 呜呜 啊啊 嘤嘤 哼哼 么么 嗷嗷 对对 是是 行行 "
+    "好好 谢谢 拜拜 亲亲".split()
+)
+# Animals people name: 我家狗子叫旺财 names a pet, not a person.
+ZH_PET_WORDS = ("狗子", "狗狗", "小狗", "猫咪", "猫猫", "小猫", "宠物", "鹦鹉", "兔子", "仓鼠", "狗", "猫")

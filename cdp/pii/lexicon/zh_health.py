@@ -7,6 +7,7 @@ lists in ``health.py`` and the recognizer's word formation cover what is not her
 
 from __future__ import annotations
 
+import bisect
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,26 @@ _FILE = Path(__file__).with_name("zh_health_terms.txt")
 class ZhHealthNames:
     kinds: dict[str, str]                    # name -> disease | drug | stem | symptom
     lengths: dict[str, tuple[int, ...]]      # first two characters -> name lengths, longest first
+    named: tuple[str, ...]                   # disease, drug and stem names, sorted
+    medicines: tuple[str, ...]               # drug and stem names, sorted
+
+    def begins_named(self, prefix: str) -> bool:
+        """Whether a disease or medicine name begins with ``prefix`` (or is it)."""
+        return _begins(self.named, prefix, 0)
+
+    def begins_medicine_longer(self, prefix: str) -> bool:
+        """Whether a medicine name longer than ``prefix`` begins with it (夏桑菊 of
+        夏桑菊颗粒, 马应龙 of 马应龙麝香痔疮膏): how people shorten a medicine's name."""
+        return _begins(self.medicines, prefix, len(prefix) + 1)
+
+
+def _begins(names: tuple[str, ...], prefix: str, min_len: int) -> bool:
+    i = bisect.bisect_left(names, prefix)
+    while i < len(names) and names[i].startswith(prefix):
+        if len(names[i]) >= min_len:
+            return True
+        i += 1
+    return False
 
 
 @functools.cache
@@ -31,4 +52,9 @@ def zh_health_names() -> ZhHealthNames:
     by_prefix: dict[str, set[int]] = {}
     for name in kinds:
         by_prefix.setdefault(name[:2], set()).add(len(name))
-    return ZhHealthNames(kinds, {p: tuple(sorted(ls, reverse=True)) for p, ls in by_prefix.items()})
+    return ZhHealthNames(
+        kinds,
+        {p: tuple(sorted(ls, reverse=True)) for p, ls in by_prefix.items()},
+        named=tuple(sorted(n for n, k in kinds.items() if k != "symptom")),
+        medicines=tuple(sorted(n for n, k in kinds.items() if k in ("drug", "stem"))),
+    )

@@ -25,18 +25,24 @@ from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from cdp.pii.entities import PERSON
+from cdp.pii.lexicon.divisions import division_names
 from cdp.pii.lexicon.names import (
     ZH_BRAND_AFTER,
     ZH_CALLED_CONTEXT,
+    ZH_CHAT_FILLERS,
     ZH_COMMON_DOUBLED,
     ZH_COMPOUND_SURNAMES,
+    ZH_FAMILY_SHOP_LINK,
     ZH_GIVEN_CHARS,
     ZH_GIVEN_ONLY_CONTEXT,
     ZH_HONORIFICS,
     ZH_NAME_CONTEXT,
+    ZH_NAMED_BRANDS,
     ZH_NOT_IN_NAME,
     ZH_NOT_SURNAME_BEFORE_TITLE,
+    ZH_PET_WORDS,
     ZH_ROLE_WORDS,
+    ZH_SHOP_AFTER,
     ZH_STRONG_TITLES,
     ZH_SURNAMES,
     ZH_SURNAMES_TITLED,
@@ -66,6 +72,8 @@ _CALLED = re.compile("(?:" + "|".join(sorted(ZH_CALLED_CONTEXT, key=len, reverse
                      + r")[：:\s]*(?:是)?")
 _GIVEN_ONLY = re.compile("(?:" + "|".join(sorted(ZH_GIVEN_ONLY_CONTEXT, key=len, reverse=True))
                          + r")[：:\s]*")
+# 我是佳佳: how a customer known by a doubled given name introduces herself in a chat
+_SELF = re.compile(r"(?:我是|我就是|本人)[：:\s]*")
 _DOUBLED_OPENING = re.compile(r"(?:^|(?<=[\s，。！？；：,.!?;:、…~（）()【】\[\]“”\"]))"
                               r"(([\u4e00-\u9fff])\2)(?=[\u4e00-\u9fff，,、：:\s])")
 _COMPOUND_ALONE = ZH_COMPOUND_SURNAMES - frozenset("东方 西门 长孙 百里 司空 濮阳 单于 太史".split())
@@ -83,6 +91,13 @@ _PLACE_LAST = frozenset("区县市省镇乡村")
 _PLATE = re.compile(r"[\u4e00-\u9fff][A-Z]")
 _WEEKDAYS = frozenset("周一 周二 周三 周四 周五 周六 周日 周天 周末".split())
 _BRAND_AFTER = tuple(sorted(ZH_BRAND_AFTER, key=len, reverse=True))
+_SHOP_AFTER = tuple(sorted(ZH_SHOP_AFTER, key=len, reverse=True))
+_BRANDS_BY_FIRST: dict[str, tuple[str, ...]] = {}
+for _b in sorted(ZH_NAMED_BRANDS, key=len, reverse=True):
+    _BRANDS_BY_FIRST[_b[0]] = (*_BRANDS_BY_FIRST.get(_b[0], ()), _b)
+# a pet named after the word for it: 我家狗子叫旺财, 猫咪名叫咪咪
+_PET_NAMED = re.compile("(?:" + "|".join(sorted(ZH_PET_WORDS, key=len, reverse=True))
+                        + ")(?:的名字)?(?:叫做|名叫|叫)$")
 _GLUE = frozenset("找给向请问叫让和跟为被把对替帮已由与及同")
 # jieba's person-name tags, and "nw": a word its HMM put together that is in no dictionary
 _NAME_TAGS = frozenset({"nr", "nrt", "nrfg", "nw"})
@@ -196,7 +211,7 @@ class ChinesePersonRecognizer(CdpRecognizer):
                     break
         # 2b. a given name alone where people are named by it: after 叫 (我叫国强, 一个叫晓静
         #的), and a child's or colleague's after the word for them (患儿朵朵, 客服欢欢)
-        for rx, doubled_only in ((_CALLED, False), (_GIVEN_ONLY, True)):
+        for rx, doubled_only in ((_CALLED, False), (_GIVEN_ONLY, True), (_SELF, True)):
             for cm in rx.finditer(text):
                 p = cm.end()
                 if taken[p] or surname_len(text, p):
@@ -206,6 +221,8 @@ class ChinesePersonRecognizer(CdpRecognizer):
                     given = text[p:end]
                     if end > len(text) or not self._given_alone_ok(given, doubled_only):
                         continue
+                    if rx is _SELF and given[0] != given[1]:
+                        continue  # 我是小白 (a beginner): after 我是 only a doubled name
                     if (end in ends or end == len(text) or not _CJK.match(text[end])
                             or text[end] in ZH_NOT_IN_NAME):
                         add(p, end, 0.7 if not doubled_only else 0.6, "given name after context")
@@ -325,6 +342,8 @@ def _symbol(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "SZC"
 
 
+# the prefixes of a familiar form of a surname (老张, 小欧阳, 阿陈)
+_FAMILIAR = frozenset("老小阿")
 # 周 and 月 are surnames too: 下周再来 is "come back next week", not 周再来.
 _TIME_WORDS = frozenset("下周 上周 本周 每周 这周 那周 下月 上月 本月 每月 这月 当月 次月".split())
 
@@ -334,8 +353,10 @@ def _model_score(name: str, confidence: float) -> float:
     at the start, an honorific at the end, or a transliteration dot; lowered for a single
     character (a given name alone is often a word)."""
     score = 0.45 + 0.35 * confidence
-    # a lone surname character is no evidence of a name (给我买了花: flowers)
-    if surname_len(name, 0) and len(name) <= 4:
+    # a lone surname character is no evidence of a name (给我买了花: flowers); a familiar
+    # form of a surname (老张, 小欧阳, 阿陈) is
+    familiar = name[:1] in _FAMILIAR and surname_len(name, 1) == len(name) - 1 > 0
+    if (surname_len(name, 0) and len(name) <= 4) or familiar:
         score += 0.15
     if name.endswith(ZH_HONORIFICS):
         score += 0.1
@@ -405,10 +426,25 @@ def _not_a_person(text: str, r: RecognizerResult,
         return False  # 王先生 is a person even where a shop or a herb follows
     if any(span.startswith(h) or h.startswith(span) for h in _herbs_at(text, r.start)):
         return True
-    if span in zh_health_names().kinds:
+    health = zh_health_names()
+    if span in health.kinds:
         return True  # 高烧, 阿达帕林: a symptom, disease or medicine is nobody's name
-    if text.startswith(_BRAND_AFTER, r.end) or span.endswith(_BRAND_AFTER):
+    if r.end < len(text) and health.begins_named(text[r.start : r.end + 1]):
+        return True  # 蒲地|蓝, 黄连|上清片: the span runs on into a medicine's or disease's name
+    if len(span) >= 3 and health.begins_medicine_longer(span):
+        return True  # 夏桑菊 (颗粒), 连花清 (瘟): a medicine's name, shortened as people do
+    if text.startswith(_BRAND_AFTER, r.end) or span.endswith(_BRAND_AFTER + _SHOP_AFTER):
         return True  # 张仲景大药房, 王老吉凉茶: a brand or shop named after someone
+    trade_at = r.end + 1 if text.startswith(ZH_FAMILY_SHOP_LINK, r.end) else r.end
+    if text.startswith(_SHOP_AFTER + _BRAND_AFTER, trade_at):
+        return True  # 王记面馆, 汤氏诊所: a shop named after its owner's family
+    if any(len(b) >= len(span) and text.startswith(b, r.start)
+           for b in _BRANDS_BY_FIRST.get(span[:1], ())):
+        return True  # 马应龙还有吗, 周黑|鸭, 小红书: a brand or an app read as a name
+    if span in ZH_CHAT_FILLERS or span in division_names():
+        return True  # 恩恩 好的 (a filler), 送到石家庄 (a city)
+    if _PET_NAMED.search(text, max(0, r.start - 8), r.start):
+        return True  # 我家狗子叫旺财: a pet
     if span in _WEEKDAYS or _PLATE.fullmatch(span):
         return True  # 客户周六 (a day of the week), 苏E·8K2X6 (a number plate)
     if len(span) >= 2 and span[-1] in _NEVER_LAST:
