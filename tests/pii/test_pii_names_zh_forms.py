@@ -86,10 +86,20 @@ def test_ordinary_words_after_those_words_are_not_names(text):
         ("微信名 Tracy_Wong 加一下，处方发你。", "Tracy_Wong"),
         ("收件人Aigerim，电话另行通知。", "Aigerim"),
         ("收件人写li na也可以。", "li na"),
+        # in lower case and in one word: a pinyin name, or a nickname after a naming word
+        ("收件人写zhangmin就行", "zhangmin"),
+        ("跟liuyangyang一个单位的，地址一样", "liuyangyang"),
+        ("我叫koko，上次买的药到了吗", "koko"),
     ],
 )
 def test_latin_names_among_chinese_words(text, name):
     assert name in _names(text)
+
+
+@pytest.mark.parametrize("text", ["我是new用户，怎么领券", "收件人写xiexie", "给mama买的药",
+                                  "联系人写test就行", "和app里写的不一样"])
+def test_english_words_and_chat_pinyin_after_those_words_are_not_names(text):
+    assert _names(text) == []
 
 
 @pytest.mark.parametrize(

@@ -48,6 +48,20 @@ _AFTER_ZH_CONTEXT = re.compile(
     r"(?:收件人|收货人|签收人|联系人|客服|顾客|患者|客户|用户|会员|我叫|我是|名字|英文名|"
     r"微信名|昵称|药师|医生|护士)(?:写|是|叫|为)?[：:\s]*"
     r"([A-Z][a-z]+(?:[ _][A-Z][a-z]+)?)(?![A-Za-z0-9_@])")
+# a Latin name in lower case and in one word, right after a Chinese word that introduces a
+# person: a pinyin name (收件人写zhangmin, 跟liuyang同一个地址) or, after a naming word, a
+# nickname (我叫koko, 昵称momo)
+_LOWER_AFTER_ZH_CONTEXT = re.compile(
+    r"(收件人|收货人|签收人|联系人|我叫|我是|英文名|微信名|昵称|名字|叫|跟|和|找|给|帮|问下)"
+    r"(?:写|是|叫|为)?[：:\s]*([a-z]{3,14})(?![A-Za-z0-9_@.])")
+_NAMING_WORDS = frozenset("收件人 收货人 签收人 联系人 我叫 我是 英文名 微信名 昵称 名字 叫".split())
+# pinyin written for ordinary words in chat (xiexie, haode), not for names
+_PINYIN_WORDS = frozenset(
+    "xiexie haode nihao mama baba gege jiejie meimei didi baobao laogong laopo shenme zenme "
+    "meiyou keyi haha hehe heihei duibuqi mingtian jintian zuotian houtian kuaidi dizhi dianhua "
+    "shouji yaodian yiyuan yisheng kefu xiansheng nvshi xiaojie laoshi pengyou tongshi "
+    "wanshang zaoshang xiawu shangwu".split()
+)
 _LOWER_PINYIN_PAIR = re.compile(r"(?<![A-Za-z0-9_@.])([a-z]{1,6}) ([a-z]{1,6})(?![A-Za-z0-9_@])")
 _LONE_WORD = re.compile(r"(?<![A-Za-z0-9_@#/.&'-])[A-Z][a-z]{2,}(?![A-Za-z0-9_@'-])")
 _PAIR = re.compile(r"(?<![A-Za-z])(" + _NAME + r")\s+(" + _NAME + r")(?![A-Za-z])")
@@ -91,6 +105,18 @@ _STOP = frozenset(
 
 def _is_pinyin(word: str) -> bool:
     return _PINYIN.fullmatch(word.lower()) is not None
+
+
+_GIVEN_PINYIN = re.compile(r"(?:" + _SYLLABLE + r"){1,2}")
+_LOWER_SURNAMES = tuple(sorted((s.lower() for s in PINYIN_SURNAMES), key=len, reverse=True))
+
+
+def _pinyin_full_name(word: str) -> bool:
+    """A pinyin surname and one or two syllables of a given name, run together (zhangmin,
+    ouyangxue)."""
+    return word not in _PINYIN_WORDS and any(
+        word.startswith(s) and _GIVEN_PINYIN.fullmatch(word, len(s)) is not None
+        for s in _LOWER_SURNAMES if len(word) > len(s))
 
 
 class LatinPersonRecognizer(CdpRecognizer):
@@ -153,6 +179,16 @@ class LatinPersonRecognizer(CdpRecognizer):
             if a.capitalize() in PINYIN_SURNAMES and _is_pinyin(b) and b not in _STOP:
                 out.append(self.result(PERSON, m.start(), m.end(), 0.6,
                                        "pinyin name in Chinese text"))
+        for m in _LOWER_AFTER_ZH_CONTEXT.finditer(text):
+            context, word = m.group(1), m.group(2)
+            if _pinyin_full_name(word):
+                out.append(self.result(PERSON, m.start(2), m.end(2), 0.6,
+                                       "pinyin name in Chinese text"))
+            elif (context in _NAMING_WORDS and word not in _PINYIN_WORDS
+                  and word not in _STOP and zipf(word) == 0.0):
+                # 我叫koko: a nickname; 我是new, 昵称test: English words, not names
+                out.append(self.result(PERSON, m.start(2), m.end(2), 0.55,
+                                       "Latin nickname after a Chinese naming word"))
         return out
 
     def _in_chinese_text(self, text: str) -> list[RecognizerResult]:
