@@ -196,3 +196,45 @@ def test_after_wo_shi_only_a_doubled_given_name_is_taken():
     # 我是小号 (a second account), 我是小区的 (from the compound): a 小 word is no name here
     assert _names("我是小号，第一次在这买药") == []
     assert _names("我是小区的，药放门卫就行") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a shop's own words after a name-like shop name; chains named with a title
+        "@林康优选官方 我的药怎么还没发",
+        "楼下开了家钱大妈，顺便买了点菜",
+        "排队买了一盒鲍师傅给我妈",
+        # the tail of a medicine's name
+        "医生让我吃苯溴马隆还是别嘌醇",
+        # sayings, a solar term, a nationality, a time word, a chat abbreviation
+        "别做事后诸葛亮，早点提醒我就好了",
+        "随便一个张三李四都能买处方药？",
+        "小满一过天就热了，备点藿香正气水",
+        "我是韩国人，中文不好",
+        "我爸凌晨三点还在咳",
+        "yysy 你们家药比别家便宜",
+        # 姓 before a role word: 客 starts 客服
+        "我们的于姓客服说不能退",
+    ],
+)
+def test_shops_sayings_times_and_chat_words_in_reviews_are_not_names(text):
+    assert _names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("骑手小孔人超好", "小孔"),          # a familiar form after the courier's role
+        ("快递员付强电话打不通", "付强"),
+        ("叫我老谢就行", "老谢"),
+        ("收到 谢谢冬冬～", "冬冬"),
+        ("客服赖某说七天无理由", "赖"),      # 赖, a common surname the list lacked
+        ("@Kiki_Zhou 你推荐的那家我去了", "Kiki_Zhou"),
+        ("用户Grace_1127说打不开", "Grace"),
+        ("求助 @Dr.Gao 那个药怎么吃", "Gao"),
+        ("患儿小满，3岁，误服了药。", "小满"),  # a child's name, not the solar term
+    ],
+)
+def test_names_in_reviews_and_group_chats(text, name):
+    assert _covered(text, name, 0.5)

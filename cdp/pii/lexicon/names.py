@@ -10,6 +10,7 @@ ZH_SURNAMES = frozenset(
     "焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲"
     "房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟"
     "应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+    "赖裘鞠蔺阚"  # common enough, and seldom the first character of an everyday word
 )
 ZH_COMPOUND_SURNAMES = frozenset(
     "欧阳 司马 诸葛 上官 东方 皇甫 慕容 令狐 夏侯 尉迟 公孙 长孙 宇文 司徒 司空 澹台 轩辕 "
@@ -48,6 +49,8 @@ ZH_SURNAMES_TITLED = ZH_BAIJIAXING - frozenset("那都从经后终通相别空�
 # Words that introduce a person's name in Chinese notes.
 ZH_NAME_CONTEXT = (
     "患者", "病人", "家属", "收件人", "收货人", "联系人", "签收人", "持卡人", "持有人", "客户",
+    # the people who bring the medicine, as reviews name them (骑手小孔, 快递员付强)
+    "骑手", "快递员", "配送员", "送货员", "店员", "药剂师",
     "会员", "用户", "顾客", "买家", "我叫", "我是", "姓名", "名字", "本人", "药师", "医生",
     "客服", "代取人", "监护人", "配偶", "儿子", "女儿", "母亲", "父亲", "丈夫", "妻子", "签名",
     # kinship as people write it in messages, and form fields
@@ -61,7 +64,9 @@ ZH_ROLE_WORDS = frozenset(ZH_NAME_CONTEXT) | frozenset(
     "顾客 客户 客服 药师 医生 患者 病人 家属 店员 店长 骑手 快递员 配送员 送货员 快递小哥 "
     "坐席 专员 主管 经理 护士 大夫 老师 师傅 同事 领导 老板 老板娘 买家 卖家 商家 掌柜 亲 "
     "宝宝 孩子 老人 小孩 阿姨 叔叔 先生 女士 小姐 收件人 联系人 本人 用户 会员 "
-    "师姐 师兄 师妹 师弟 空姐 表姐 表哥 堂姐 堂哥".split()
+    "师姐 师兄 师妹 师弟 空姐 表姐 表哥 堂姐 堂哥 "
+    # how families call a child (吴语 囡囡, 大宝 and 二宝 for the first and second child)
+    "囡囡 大宝 二宝 小宝 熊孩子".split()
 )
 # Characters that cannot end a given name: particles and very common verbs/adverbs that
 # follow a name in running text ("张伟说", "李娜已").
@@ -175,7 +180,7 @@ ZH_NOT_SURNAME_BEFORE_TITLE = frozenset(
 )
 # Words after which a given name alone is how people are named (我叫国强, 一个叫晓静的).
 ZH_CALLED_CONTEXT = (
-    "名叫", "叫做", "我叫", "他叫", "她叫", "个叫", "孩子叫", "儿子叫", "女儿叫", "老婆叫",
+    "名叫", "叫做", "叫我", "我叫", "他叫", "她叫", "个叫", "孩子叫", "儿子叫", "女儿叫", "老婆叫",
     "老公叫", "小名叫", "名字叫", "小名", "乳名",
 )
 # Words before a child's (or a colleague's) given name alone: 患儿朵朵, 我儿子豆豆, 客服欢欢.
@@ -203,6 +208,8 @@ ZH_BRAND_AFTER = (
     "堂", "诊所", "口腔", "集团", "公司", "品牌", "门诊", "医院", "中医馆", "国医馆", "商行",
     # a company's trade: 杭州明康医疗器械有限公司 (not 医疗 or 医药 alone: 张伟医疗保险)
     "医疗器械", "药械", "生物科技", "医药科技",
+    # an online shop's own words: 康宁优选, @康宁官方, 康宁商城 (a surname-like shop name)
+    "优选", "官方", "商城", "自营", "严选", "中医诊所", "中医院",
 )
 # Shops named after their owner's family: 王记面馆, 汤氏诊所 (a 记 or 氏 may come between the
 # name and the trade; not 家: 王小明家超市 is where Wang Xiaoming lives as often).
@@ -218,15 +225,21 @@ ZH_FAMILY_SHOP_LINK = ("记", "氏")
 # a two-character brand is only taken where the name found is exactly it.
 ZH_NAMED_BRANDS = frozenset(
     # medicines and pharmacies
-    "马应龙 潘高寿 王老吉 季德胜 陈李济 雷允上 何济公 冯了性 胡庆余堂 叶开泰 汤臣倍健 同仁堂 "
+    "马应龙 潘高寿 王老吉 黄道益 季德胜 陈李济 雷允上 何济公 冯了性 胡庆余堂 叶开泰 汤臣倍健 同仁堂 "
     "白云山 云南白药 金嗓子 丁香医生 平安好医生 阿里健康 京东健康 叮当快药 海王星辰 "
     "老百姓 一心堂 大参林 鱼跃 欧姆龙 乐敦 曼秀雷敦 葵花药业 修正药业 "
     # food, shops and consumer brands
     "杨国福 周黑鸭 张亮麻辣烫 刘一手 王小卤 钟薛高 李锦记 王致和 王守义 老干妈 周大福 周生生 "
-    "周六福 谢瑞麟 张小泉 徐福记 吴裕泰 张一元 "
+    "周六福 谢瑞麟 张小泉 徐福记 吴裕泰 张一元 钱大妈 鲍师傅 "
     # apps, platforms and couriers
     "小红书 阿里巴巴 阿里云 申通 韵达 顺丰 京东 盒马 闲鱼 钉钉 美团 饿了么".split()
 )
+# Sayings and placeholders that hold a name but point at nobody (事后诸葛亮: wise after the
+# event; 张三李四: any Tom, Dick or Harry).
+ZH_NAME_SAYINGS = ("事后诸葛亮", "张三李四", "王二麻子", "活雷锋", "三个臭皮匠")
+# The 24 solar terms that read as 小X / 大X or as a name (小满一过天就热).
+ZH_SOLAR_TERMS = frozenset("立春 雨水 惊蛰 春分 清明 谷雨 立夏 小满 芒种 夏至 小暑 大暑 立秋 处暑 "
+                           "白露 秋分 寒露 霜降 立冬 小雪 大雪 冬至 小寒 大寒".split())
 # Interjections and chat fillers typed doubled (恩恩 for 嗯嗯): never anybody's name.
 ZH_CHAT_FILLERS = frozenset(
     "哈哈 呵呵 嘿嘿 嘻嘻 嗯嗯 恩恩 哦哦 噢噢 喔喔 呜呜 啊啊 嘤嘤 哼哼 么么 嗷嗷 对对 是是 行行 "

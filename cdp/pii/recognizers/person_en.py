@@ -37,13 +37,18 @@ from cdp.pii.lexicon.names import EN_FIRST_NAMES, EN_TITLES, PINYIN_SURNAMES
 from cdp.pii.recognizers.base import CdpRecognizer
 
 _NAME = r"(?:[A-Z]'|Mc|Mac)?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
-_TITLE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(EN_TITLES) + r")\.?\s+(" + _NAME
+_TITLE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(EN_TITLES) + r")(?:\.\s*|\s+)(" + _NAME
                     + r"(?:\s+" + _NAME + r")?)")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _BEFORE_ZH_TITLE = re.compile(r"(?<![A-Za-z])(" + _NAME + r"(?: " + _NAME + r")?) ?"
-                              r"(?=先生|女士|小姐|太太|夫人|老师|医生|大夫|同学|经理|总)")
+                              r"(?=先生|女士|小姐|太太|夫人|老师|医生|大夫|同学|经理|总|酱)")
 # WeChat-style handles: two capitalised words joined by an underscore
-_HANDLE = re.compile(r"(?<![A-Za-z0-9_@.#/-])([A-Z][a-z]+)_([A-Z][a-z]+)(?![A-Za-z0-9_@])")
+# (an @ may come before it, as in a mention, but not an address's user part: a@Kiki_Zhou)
+_HANDLE = re.compile(r"(?<![A-Za-z0-9_.#/-])(?<![A-Za-z0-9]@)([A-Z][a-z]+)_([A-Z][a-z]+)"
+                     r"(?![A-Za-z0-9_@])")
+# a known given name with a number to make a handle unique: Grace_1127, Emma2019
+_GIVEN_HANDLE = re.compile(r"(?<![A-Za-z0-9_.#/-])(?<![A-Za-z0-9]@)([A-Z][a-z]+)_?\d{2,}"
+                           r"(?![A-Za-z0-9_@])")
 _AFTER_ZH_CONTEXT = re.compile(
     r"(?:收件人|收货人|签收人|联系人|客服|顾客|患者|客户|用户|会员|我叫|我是|名字|英文名|"
     r"微信名|昵称|药师|医生|护士)(?:写|是|叫|为)?[：:\s]*"
@@ -111,7 +116,7 @@ _GIVEN_PINYIN = re.compile(r"(?:" + _SYLLABLE + r"){1,2}")
 _LOWER_SURNAMES = tuple(sorted((s.lower() for s in PINYIN_SURNAMES), key=len, reverse=True))
 
 
-def _pinyin_full_name(word: str) -> bool:
+def pinyin_full_name(word: str) -> bool:
     """A pinyin surname and one or two syllables of a given name, run together (zhangmin,
     ouyangxue)."""
     return word not in _PINYIN_WORDS and any(
@@ -181,7 +186,7 @@ class LatinPersonRecognizer(CdpRecognizer):
                                        "pinyin name in Chinese text"))
         for m in _LOWER_AFTER_ZH_CONTEXT.finditer(text):
             context, word = m.group(1), m.group(2)
-            if _pinyin_full_name(word):
+            if pinyin_full_name(word):
                 out.append(self.result(PERSON, m.start(2), m.end(2), 0.6,
                                        "pinyin name in Chinese text"))
             elif (context in _NAMING_WORDS and word not in _PINYIN_WORDS
@@ -201,6 +206,10 @@ class LatinPersonRecognizer(CdpRecognizer):
         for m in _HANDLE.finditer(text):
             if m.group(1) not in _NOT_NAMES and m.group(2) not in _NOT_NAMES:
                 out.append(self.result(PERSON, m.start(), m.end(), 0.6,
+                                       "name handle in Chinese text"))
+        for m in _GIVEN_HANDLE.finditer(text):
+            if m.group(1) in EN_FIRST_NAMES and m.group(1) not in _NOT_NAMES:
+                out.append(self.result(PERSON, m.start(1), m.end(1), 0.6,
                                        "name handle in Chinese text"))
         for m in _AFTER_ZH_CONTEXT.finditer(text):
             word = m.group(1)

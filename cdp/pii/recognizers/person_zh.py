@@ -37,22 +37,25 @@ from cdp.pii.lexicon.names import (
     ZH_GIVEN_ONLY_CONTEXT,
     ZH_HONORIFICS,
     ZH_NAME_CONTEXT,
+    ZH_NAME_SAYINGS,
     ZH_NAMED_BRANDS,
     ZH_NOT_IN_NAME,
     ZH_NOT_SURNAME_BEFORE_TITLE,
     ZH_PET_WORDS,
     ZH_ROLE_WORDS,
     ZH_SHOP_AFTER,
+    ZH_SOLAR_TERMS,
     ZH_STRONG_TITLES,
     ZH_SURNAMES,
     ZH_SURNAMES_TITLED,
     ZH_TITLES_STRICT,
 )
 from cdp.pii.lexicon.tcm import ZH_MATERIA_MEDICA
-from cdp.pii.lexicon.zh_health import zh_health_names
+from cdp.pii.lexicon.zh_health import ZhHealthNames, zh_health_names
 from cdp.pii.models.lac import LacSpan
 from cdp.pii.recognizers._tokens import Tok, tokens_of
 from cdp.pii.recognizers.base import CdpRecognizer
+from cdp.pii.recognizers.person_en import pinyin_full_name
 
 _SURNAME = "(?:" + "|".join(sorted(ZH_COMPOUND_SURNAMES)) + "|[" + "".join(sorted(ZH_SURNAMES)) + "])"
 _HONORIFIC = re.compile(_SURNAME + "(?:" + "|".join(sorted(ZH_HONORIFICS, key=len, reverse=True))
@@ -66,14 +69,14 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # a surname stated with 姓 (我姓霍, 姓郗的, 复姓欧阳), not 百姓 / 姓名 / 姓氏
 _XING = re.compile("(?<!百)姓(" + "|".join(sorted(ZH_COMPOUND_SURNAMES))
                    + "|[\u4e00-\u9fff])")
-_XING_NOT = frozenset("名氏什啥甚谁哪")
+_XING_NOT = frozenset("名氏什啥甚谁哪客")  # 姓客服: 客 starts the role word
 _ANY_TITLED = re.compile("([\u4e00-\u9fff])(?:" + "|".join(ZH_STRONG_TITLES) + ")")
 _CALLED = re.compile("(?:" + "|".join(sorted(ZH_CALLED_CONTEXT, key=len, reverse=True))
                      + r")[：:\s]*(?:是)?")
 _GIVEN_ONLY = re.compile("(?:" + "|".join(sorted(ZH_GIVEN_ONLY_CONTEXT, key=len, reverse=True))
                          + r")[：:\s]*")
-# 我是佳佳: how a customer known by a doubled given name introduces herself in a chat
-_SELF = re.compile(r"(?:我是|我就是|本人)[：:\s]*")
+# 我是佳佳, 谢谢冬冬: a doubled given name as chat uses it, to introduce oneself or to thank
+_SELF = re.compile(r"(?:我是|我就是|本人|谢谢)[：:\s]*")
 _DOUBLED_OPENING = re.compile(r"(?:^|(?<=[\s，。！？；：,.!?;:、…~（）()【】\[\]“”\"]))"
                               r"(([\u4e00-\u9fff])\2)(?=[\u4e00-\u9fff，,、：:\s])")
 _COMPOUND_ALONE = ZH_COMPOUND_SURNAMES - frozenset("东方 西门 长孙 百里 司空 濮阳 单于 太史".split())
@@ -197,6 +200,14 @@ class ChinesePersonRecognizer(CdpRecognizer):
             pos = cm.start() + 1
             p = cm.end()
             s = surname_len(text, p)
+            if not s and text[p : p + 1] in _FAMILIAR and not taken[p]:
+                # 骑手小孔, 客服阿陈: a familiar form of a surname after the role word
+                f = surname_len(text, p + 1)
+                end = p + 1 + f
+                if f and (end in ends or end == len(text) or not _CJK.match(text[end])
+                          or text[end] in ZH_NOT_IN_NAME):
+                    add(p, end, 0.75, "name after context word")
+                continue
             if not s or taken[p] or text[p] == "和":
                 continue  # 姓名和电话: the conjunction, not the surname 和
             for g in (2, 1):
@@ -215,6 +226,13 @@ class ChinesePersonRecognizer(CdpRecognizer):
             for cm in rx.finditer(text):
                 p = cm.end()
                 if taken[p] or surname_len(text, p):
+                    continue
+                f = surname_len(text, p + 1) if text[p : p + 1] in _FAMILIAR else 0
+                if f and rx is _CALLED:
+                    end = p + 1 + f
+                    if (end in ends or end == len(text) or not _CJK.match(text[end])
+                            or text[end] in ZH_NOT_IN_NAME):
+                        add(p, end, 0.7, "given name after context")  # 叫我老谢就行
                     continue
                 for g in (2, 3):
                     end = p + g
@@ -333,6 +351,8 @@ def _weigh_with_model(rec: CdpRecognizer, text: str, spans: list[LacSpan],
 
 
 _LATIN_OR_CJK = re.compile(r"[A-Za-z\u4e00-\u9fff]")
+# one word of Latin letters in lower case, tone-marked pinyin included
+_LOWER_LATIN = re.compile(r"[a-zà-ÿāēěīōūǎǐǒǔǖǘǚǜ]+")
 _TRIM = " \t\r\n,.;:!?，。；：！？、“”‘’\"'()（）[]【】《》<>·•"
 
 
@@ -388,6 +408,8 @@ def _add_model_names(rec: CdpRecognizer, text: str, spans: list[LacSpan],
         if (not name or not _LATIN_OR_CJK.search(name) or name in ZH_ROLE_WORDS
                 or text[max(0, s - 1) : s + 1] in _TIME_WORDS):
             continue
+        if _LOWER_LATIN.fullmatch(name) and not pinyin_full_name(name):
+            continue  # mark一下, emmm, yysy, kuǎi: chat words; lower-case names have rules
         score = _model_score(name, sp.confidence)
         hits = set(owner[s:e]) - {-1}
         if not hits:
@@ -422,6 +444,11 @@ def _not_a_person(text: str, r: RecognizerResult,
     (a dictionary tag, or the model alone at low confidence)."""
     span = text[r.start : r.end]
     why = r.analysis_explanation.textual_explanation if r.analysis_explanation else ""
+    if any(len(b) >= len(span) and text.startswith(b, r.start)
+           for b in _BRANDS_BY_FIRST.get(span[:1], ())):
+        return True  # 马应龙还有吗, 周黑|鸭, 钱大妈, 鲍师傅: a brand read as a name
+    if any(_saying_at(text, r.start, r.end, say) for say in ZH_NAME_SAYINGS):
+        return True  # 事后诸葛亮, 张三李四: a saying, about nobody
     if why in _TITLE_RULES or span.endswith(ZH_HONORIFICS):
         return False  # 王先生 is a person even where a shop or a herb follows
     if any(span.startswith(h) or h.startswith(span) for h in _herbs_at(text, r.start)):
@@ -438,11 +465,14 @@ def _not_a_person(text: str, r: RecognizerResult,
     trade_at = r.end + 1 if text.startswith(ZH_FAMILY_SHOP_LINK, r.end) else r.end
     if text.startswith(_SHOP_AFTER + _BRAND_AFTER, trade_at):
         return True  # 王记面馆, 汤氏诊所: a shop named after its owner's family
-    if any(len(b) >= len(span) and text.startswith(b, r.start)
-           for b in _BRANDS_BY_FIRST.get(span[:1], ())):
-        return True  # 马应龙还有吗, 周黑|鸭, 小红书: a brand or an app read as a name
+    if _inside_a_health_name(text, r.start, r.end, health):
+        return True  # 苯溴|马隆, 复方|黄连素: the end of a medicine's or disease's name
     if span in ZH_CHAT_FILLERS or span in division_names():
         return True  # 恩恩 好的 (a filler), 送到石家庄 (a city)
+    if span in ZH_SOLAR_TERMS and why not in _STRONG_RULES and text[r.start - 1 : r.start] != "@":
+        return True  # 小满一过天就热 (a solar term); 患儿小满 is a child
+    if span.endswith(("国人", "族人")):
+        return True  # 我是韩国人: a nationality
     if _PET_NAMED.search(text, max(0, r.start - 8), r.start):
         return True  # 我家狗子叫旺财: a pet
     if span in _WEEKDAYS or _PLATE.fullmatch(span):
@@ -455,6 +485,8 @@ def _not_a_person(text: str, r: RecognizerResult,
     if info is None or len(span) != 2:
         return False  # three characters and more: famous names are common words too (邓小平)
     freq, tag = info(span)
+    if tag in _NEVER_NAME_TAGS and freq >= _EVERYDAY_FREQ:
+        return True  # 凌晨 (a time), 万一 (a numeral phrase), 于是 (a conjunction)
     if why == "name after context word":
         # 客服：麻烦提供..., 客服：包括的: a surname character opening a very common word
         return freq >= _COMMON_AFTER_CONTEXT
@@ -462,6 +494,26 @@ def _not_a_person(text: str, r: RecognizerResult,
         return False
     # a word the dictionary does not call a name, or calls one but uses very often (明白)
     return freq >= (_COMMON_AFTER_CONTEXT if tag in _NAME_TAGS else _EVERYDAY_FREQ)
+
+
+# jieba's tags of times, numerals, conjunctions: a common word with one is nobody's name
+_NEVER_NAME_TAGS = frozenset({"t", "m", "c"})
+
+
+def _saying_at(text: str, start: int, end: int, say: str) -> bool:
+    """Whether ``say`` occurs in ``text`` overlapping [start, end)."""
+    i = text.find(say, max(0, start - len(say) + 1), end + len(say) - 1)
+    return i != -1 and i < end and i + len(say) > start
+
+
+def _inside_a_health_name(text: str, start: int, end: int, health: ZhHealthNames) -> bool:
+    """Whether a disease or medicine name (not a symptom) that begins up to 8 characters
+    before ``start`` runs past ``end``: the span is its tail (苯溴马隆's 马隆)."""
+    for s in range(max(0, start - 8), start):
+        for n in health.lengths.get(text[s : s + 2], ()):
+            if s + n >= end and health.kinds.get(text[s : s + n], "symptom") != "symptom":
+                return True
+    return False
 
 
 _HERB_LENGTHS = sorted({len(h) for h in ZH_MATERIA_MEDICA}, reverse=True)
