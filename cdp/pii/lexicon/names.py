@@ -221,8 +221,10 @@ ZH_FAMILY_SHOP_LINK = ("记", "氏")
 # 老/小/阿 form), named alone in chat and reviews: 马应龙还有吗, 杨国福吃完拉肚子了,
 # 小红书上被种草的. A name found inside one of these, from its first character, is the brand. Historical
 # people that brands are named after but that notes also mention as people (张仲景, 华佗,
-# 李时珍) and names as much a person's as a brand's (李宁, 小米, 康美, 苏宁) are left out:
-# a two-character brand is only taken where the name found is exactly it.
+# 李时珍), names as much a person's as a brand's (李宁, 小米, 康美, 苏宁) and chains named
+# with a title (钱大妈, 鲍师傅: 配送员鲍师傅 is a courier) are left out; a surname with a
+# title is a person whatever follows. A two-character brand is only taken where the name
+# found is exactly it.
 ZH_NAMED_BRANDS = frozenset(
     # medicines and pharmacies
     "马应龙 潘高寿 王老吉 黄道益 季德胜 陈李济 雷允上 何济公 冯了性 胡庆余堂 叶开泰 汤臣倍健 同仁堂 "
@@ -230,7 +232,7 @@ ZH_NAMED_BRANDS = frozenset(
     "老百姓 一心堂 大参林 鱼跃 欧姆龙 乐敦 曼秀雷敦 葵花药业 修正药业 "
     # food, shops and consumer brands
     "杨国福 周黑鸭 张亮麻辣烫 刘一手 王小卤 钟薛高 李锦记 王致和 王守义 老干妈 周大福 周生生 "
-    "周六福 谢瑞麟 张小泉 徐福记 吴裕泰 张一元 钱大妈 鲍师傅 "
+    "周六福 谢瑞麟 张小泉 徐福记 吴裕泰 张一元 "
     # apps, platforms and couriers
     "小红书 阿里巴巴 阿里云 申通 韵达 顺丰 京东 盒马 闲鱼 钉钉 美团 饿了么".split()
 )

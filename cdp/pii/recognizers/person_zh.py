@@ -444,13 +444,13 @@ def _not_a_person(text: str, r: RecognizerResult,
     (a dictionary tag, or the model alone at low confidence)."""
     span = text[r.start : r.end]
     why = r.analysis_explanation.textual_explanation if r.analysis_explanation else ""
-    if any(len(b) >= len(span) and text.startswith(b, r.start)
-           for b in _BRANDS_BY_FIRST.get(span[:1], ())):
-        return True  # 马应龙还有吗, 周黑|鸭, 钱大妈, 鲍师傅: a brand read as a name
     if any(_saying_at(text, r.start, r.end, say) for say in ZH_NAME_SAYINGS):
         return True  # 事后诸葛亮, 张三李四: a saying, about nobody
     if why in _TITLE_RULES or span.endswith(ZH_HONORIFICS):
         return False  # 王先生 is a person even where a shop or a herb follows
+    if any(len(b) >= len(span) and text.startswith(b, r.start)
+           for b in _BRANDS_BY_FIRST.get(span[:1], ())):
+        return True  # 马应龙还有吗, 周黑|鸭, 小红书: a brand or an app read as a name
     if any(span.startswith(h) or h.startswith(span) for h in _herbs_at(text, r.start)):
         return True
     health = zh_health_names()
