@@ -237,3 +237,40 @@ def test_shops_sayings_times_and_chat_words_in_reviews_are_not_names(text):
 )
 def test_names_in_reviews_and_group_chats(text, name):
     assert _covered(text, name, 0.5)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "他说的是栾川的栾，不是峦",            # a word spelling out a character
+        "那个药叫阿什么来着，降糖的",          # a half-remembered word
+        "请问邓老凉茶你们有卖吗",              # the span ends inside the trade word
+        "周末带孩子去看熊猫了",
+        "我孙子帮我下的单",
+        "小卖部的阿婆人很好",
+        "艾草贴和艾灸贴有什么区别",
+    ],
+)
+def test_spelling_half_remembered_words_kin_and_animals_are_not_names(text):
+    assert _names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("孩子五岁 叫糖糖", "糖糖"),
+        ("您好 我是客服思琪，请问有什么可以帮您", "思琪"),
+        ("客服语嫣：您好，请问有什么可以帮您", "语嫣"),
+        ("算了我让我女儿雨萱跟你说", "雨萱"),
+        ("Quinn姐说会员日打折", "Quinn"),
+        ("Jiayi妈妈在吗", "Jiayi"),
+    ],
+)
+def test_given_names_agents_and_relatives_use(text, name):
+    assert name in _names(text, 0.5)
+
+
+def test_an_everyday_word_after_a_kinship_word_is_not_a_name():
+    # the relative's-name rule is weak: 女儿今天 is a date, 儿子咳嗽 a symptom
+    assert _names("我女儿今天发烧了") == []
+    assert _names("我儿子咳嗽好几天了") == []

@@ -14,7 +14,7 @@ ZH_SURNAMES = frozenset(
 )
 ZH_COMPOUND_SURNAMES = frozenset(
     "欧阳 司马 诸葛 上官 东方 皇甫 慕容 令狐 夏侯 尉迟 公孙 长孙 宇文 司徒 司空 澹台 轩辕 "
-    "端木 独孤 南宫 百里 呼延 万俟 闻人 东郭 西门 公冶 太史 申屠 钟离 宗政 濮阳 淳于 单于".split()
+    "端木 独孤 南宫 百里 呼延 万俟 闻人 东郭 西门 公冶 太史 申屠 钟离 宗政 濮阳 淳于 单于 拓跋".split()
 )
 # The single-character surnames of the Hundred Family Surnames (百家姓, Song dynasty, public
 # domain), the classical list people are named from. Many are also everyday words (水, 山, 家,
@@ -65,8 +65,9 @@ ZH_ROLE_WORDS = frozenset(ZH_NAME_CONTEXT) | frozenset(
     "坐席 专员 主管 经理 护士 大夫 老师 师傅 同事 领导 老板 老板娘 买家 卖家 商家 掌柜 亲 "
     "宝宝 孩子 老人 小孩 阿姨 叔叔 先生 女士 小姐 收件人 联系人 本人 用户 会员 "
     "师姐 师兄 师妹 师弟 空姐 表姐 表哥 堂姐 堂哥 "
-    # how families call a child (吴语 囡囡, 大宝 and 二宝 for the first and second child)
-    "囡囡 大宝 二宝 小宝 熊孩子".split()
+    # how families call a child (吴语 囡囡, 大宝 and 二宝 for the first and second child),
+    # grandchildren and old people, and a salesman's title
+    "囡囡 大宝 二宝 小宝 熊孩子 孙子 孙女 外孙 外孙女 阿婆 阿公 阿伯 顾问".split()
 )
 # Characters that cannot end a given name: particles and very common verbs/adverbs that
 # follow a name in running text ("张伟说", "李娜已").
@@ -180,8 +181,8 @@ ZH_NOT_SURNAME_BEFORE_TITLE = frozenset(
 )
 # Words after which a given name alone is how people are named (我叫国强, 一个叫晓静的).
 ZH_CALLED_CONTEXT = (
-    "名叫", "叫做", "叫我", "我叫", "他叫", "她叫", "个叫", "孩子叫", "儿子叫", "女儿叫", "老婆叫",
-    "老公叫", "小名叫", "名字叫", "小名", "乳名",
+    "名叫", "叫做", "叫我", "我叫", "我是客服", "他叫", "她叫", "个叫", "孩子叫", "儿子叫",
+    "女儿叫", "老婆叫", "老公叫", "小名叫", "名字叫", "小名", "乳名",
 )
 # Words before a child's (or a colleague's) given name alone: 患儿朵朵, 我儿子豆豆, 客服欢欢.
 ZH_GIVEN_ONLY_CONTEXT = (
@@ -234,11 +235,14 @@ ZH_NAMED_BRANDS = frozenset(
     "杨国福 周黑鸭 张亮麻辣烫 刘一手 王小卤 钟薛高 李锦记 王致和 王守义 老干妈 周大福 周生生 "
     "周六福 谢瑞麟 张小泉 徐福记 吴裕泰 张一元 "
     # apps, platforms and couriers
-    "小红书 阿里巴巴 阿里云 申通 韵达 顺丰 京东 盒马 闲鱼 钉钉 美团 饿了么".split()
+    "小红书 阿里巴巴 阿里云 申通 韵达 顺丰 京东 盒马 闲鱼 钉钉 美团 饿了么 "
+    # more medicines, appliances and games named alone in chat
+    "念慈菴 海氏海诺 邓老凉茶 戴森 王者荣耀".split()
 )
 # Sayings and placeholders that hold a name but point at nobody (事后诸葛亮: wise after the
 # event; 张三李四: any Tom, Dick or Harry).
-ZH_NAME_SAYINGS = ("事后诸葛亮", "张三李四", "王二麻子", "活雷锋", "三个臭皮匠")
+ZH_NAME_SAYINGS = ("事后诸葛亮", "张三李四", "王二麻子", "活雷锋", "三个臭皮匠", "华佗再世",
+                   "扁鹊再世")
 # The 24 solar terms that read as 小X / 大X or as a name (小满一过天就热).
 ZH_SOLAR_TERMS = frozenset("立春 雨水 惊蛰 春分 清明 谷雨 立夏 小满 芒种 夏至 小暑 大暑 立秋 处暑 "
                            "白露 秋分 寒露 霜降 立冬 小雪 大雪 冬至 小寒 大寒".split())
@@ -246,6 +250,11 @@ ZH_SOLAR_TERMS = frozenset("立春 雨水 惊蛰 春分 清明 谷雨 立夏 小
 ZH_CHAT_FILLERS = frozenset(
     "哈哈 呵呵 嘿嘿 嘻嘻 嗯嗯 恩恩 哦哦 噢噢 喔喔 呜呜 啊啊 嘤嘤 哼哼 么么 嗷嗷 对对 是是 行行 "
     "好好 谢谢 拜拜 亲亲".split()
+)
+# Everyday words that start with a surname character and that a name model takes for a
+# name in chat: languages (韩文, 日语), and the panda and cartoon bears children talk about.
+ZH_WORDS_NOT_NAMES = frozenset(
+    "韩文 日文 英文 法文 德文 俄文 韩语 日语 英语 法语 德语 俄语 粤语 熊猫 熊大 熊二 熊出没".split()
 )
 # Animals people name: 我家狗子叫旺财 names a pet, not a person.
 ZH_PET_WORDS = ("狗子", "狗狗", "小狗", "猫咪", "猫猫", "小猫", "宠物", "鹦鹉", "兔子", "仓鼠", "狗", "猫")

@@ -41,7 +41,7 @@ _TITLE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(EN_TITLES) + r")(?:\.\s*|\s+)
                     + r"(?:\s+" + _NAME + r")?)")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _BEFORE_ZH_TITLE = re.compile(r"(?<![A-Za-z])(" + _NAME + r"(?: " + _NAME + r")?) ?"
-                              r"(?=先生|女士|小姐|太太|夫人|老师|医生|大夫|同学|经理|总|酱)")
+                              r"(?=先生|女士|小姐|太太|夫人|老师|医生|大夫|同学|经理|总|酱|姐|哥|妈妈|爸爸)")
 # WeChat-style handles: two capitalised words joined by an underscore
 # (an @ may come before it, as in a mention, but not an address's user part: a@Kiki_Zhou)
 _HANDLE = re.compile(r"(?<![A-Za-z0-9_.#/-])(?<![A-Za-z0-9]@)([A-Z][a-z]+)_([A-Z][a-z]+)"

@@ -49,6 +49,7 @@ from cdp.pii.lexicon.names import (
     ZH_SURNAMES,
     ZH_SURNAMES_TITLED,
     ZH_TITLES_STRICT,
+    ZH_WORDS_NOT_NAMES,
 )
 from cdp.pii.lexicon.tcm import ZH_MATERIA_MEDICA
 from cdp.pii.lexicon.zh_health import ZhHealthNames, zh_health_names
@@ -76,7 +77,12 @@ _CALLED = re.compile("(?:" + "|".join(sorted(ZH_CALLED_CONTEXT, key=len, reverse
 _GIVEN_ONLY = re.compile("(?:" + "|".join(sorted(ZH_GIVEN_ONLY_CONTEXT, key=len, reverse=True))
                          + r")[：:\s]*")
 # 我是佳佳, 谢谢冬冬: a doubled given name as chat uses it, to introduce oneself or to thank
-_SELF = re.compile(r"(?:我是|我就是|本人|谢谢)[：:\s]*")
+_SELF = re.compile(r"(?:我是|我就是|本人|谢谢|叫)[：:\s]*")
+# a relative's given name alone: 我女儿雨萱, 表妹诗涵 (weak: 女儿今天 is a date, not a name)
+_KIN = re.compile(r"(?:女儿|儿子|闺女|妹妹|姐姐|弟弟|哥哥|表妹|表姐|表弟|表哥|侄女|侄子|外甥女|外甥|"
+                  r"孙女|孙子|老婆|老公)")
+# a speaker label with a role and a given name: 客服语嫣：, 药师晓彤：
+_ROLE_GIVEN_LABEL = re.compile(r"(?:客服|药师|店员|骑手)([\u4e00-\u9fff]{2})(?=[：:])")
 _DOUBLED_OPENING = re.compile(r"(?:^|(?<=[\s，。！？；：,.!?;:、…~（）()【】\[\]“”\"]))"
                               r"(([\u4e00-\u9fff])\2)(?=[\u4e00-\u9fff，,、：:\s])")
 _COMPOUND_ALONE = ZH_COMPOUND_SURNAMES - frozenset("东方 西门 长孙 百里 司空 濮阳 单于 太史".split())
@@ -245,6 +251,19 @@ class ChinesePersonRecognizer(CdpRecognizer):
                             or text[end] in ZH_NOT_IN_NAME):
                         add(p, end, 0.7 if not doubled_only else 0.6, "given name after context")
                         break
+        # 2b'. a relative's given name (我女儿雨萱跟你说): weak, an everyday word is dropped
+        for cm in _KIN.finditer(text):
+            p, end = cm.end(), cm.end() + 2
+            given = text[p:end]
+            if (end <= len(text) and not taken[p] and not surname_len(text, p)
+                    and self._given_alone_ok(given, False)
+                    and (end in ends or end == len(text) or not _CJK.match(text[end])
+                         or text[end] in ZH_NOT_IN_NAME)):
+                add(p, end, 0.6, "given name after kinship word")
+        for m in _ROLE_GIVEN_LABEL.finditer(text):
+            s = m.start(1)
+            if not taken[s] and self._given_alone_ok(m.group(1), False):
+                add(s, m.end(1), 0.7, "given name in a speaker label")
         # 2c. a doubled given-name character opening a sentence: a child or a friend called
         # by it (乐乐，8个月; 欣欣在不在). Weak on its own: kept for recall-first policies.
         for m in _DOUBLED_OPENING.finditer(text):
@@ -465,6 +484,15 @@ def _not_a_person(text: str, r: RecognizerResult,
     trade_at = r.end + 1 if text.startswith(ZH_FAMILY_SHOP_LINK, r.end) else r.end
     if text.startswith(_SHOP_AFTER + _BRAND_AFTER, trade_at):
         return True  # 王记面馆, 汤氏诊所: a shop named after its owner's family
+    if any(text.startswith(_BRAND_AFTER, r.end - k) for k in (1, 2) if len(span) > k):
+        return True  # 邓老凉|茶: the span ends inside a brand's trade word
+    if span in ZH_WORDS_NOT_NAMES or (len(span) >= 3 and len(set(span)) == 1):
+        return True  # 韩文, 熊猫 (words); 嘤嘤嘤 (a filler)
+    if "什么" in span and not surname_len(span, 0):
+        return True  # 阿什么糖: a half-remembered word, not a surname
+    if (why not in _STRONG_RULES and len(span) >= 2 and text[r.end : r.end + 1] == "的"
+            and text[r.end + 1 : r.end + 2] in span):
+        return True  # 栾川的栾, 孙子的孙: a word spelling out a character
     if _inside_a_health_name(text, r.start, r.end, health):
         return True  # 苯溴|马隆, 复方|黄连素: the end of a medicine's or disease's name
     if span in ZH_CHAT_FILLERS or span in division_names():
