@@ -1,6 +1,6 @@
 """The hand-labelled Chinese notes sets (scripts/pii_eval/zh_notes, its second and third sets
-zh_notes_b and zh_notes_c, and the informal fourth and fifth sets zh_notes_d and zh_notes_e;
-issue 15) are well formed:
+zh_notes_b and zh_notes_c, and the informal fourth to sixth sets zh_notes_d, zh_notes_e and
+zh_notes_f; issue 15) are well formed:
 every span's text is what its offsets cut out of the note, every type is one we score, and the
 JSONL is exactly what the marked-up source builds. Cheap: no analyzer, no database."""
 
@@ -17,14 +17,15 @@ from scripts.pii_eval.zh_notes_b import build_notes as set_b
 from scripts.pii_eval.zh_notes_c import build_notes as set_c
 from scripts.pii_eval.zh_notes_d import build_notes as set_d
 from scripts.pii_eval.zh_notes_e import build_notes as set_e
+from scripts.pii_eval.zh_notes_f import build_notes as set_f
 
 TYPES = set(CODES.values())
-# Each set: (its marked-up source, its built JSONL). The checks below run on all five.
+# Each set: (its marked-up source, its built JSONL). The checks below run on all six.
 SETS = pytest.mark.parametrize(
     ("source", "output"),
     [(SOURCE, OUTPUT), (set_b.SOURCE, set_b.OUTPUT), (set_c.SOURCE, set_c.OUTPUT),
-     (set_d.SOURCE, set_d.OUTPUT), (set_e.SOURCE, set_e.OUTPUT)],
-    ids=["zh_notes", "zh_notes_b", "zh_notes_c", "zh_notes_d", "zh_notes_e"],
+     (set_d.SOURCE, set_d.OUTPUT), (set_e.SOURCE, set_e.OUTPUT), (set_f.SOURCE, set_f.OUTPUT)],
+    ids=["zh_notes", "zh_notes_b", "zh_notes_c", "zh_notes_d", "zh_notes_e", "zh_notes_f"],
 )
 # The informal set keeps to the styles where people write as they chat.
 INFORMAL_STYLES = {"chat", "complaint", "transcript", "ticket"}
@@ -58,7 +59,7 @@ def test_ids_unique_and_set_keeps_its_shape(source: Path, output: Path) -> None:
     assert len({n["id"] for n in notes}) == len(notes)
     assert len({n["text"] for n in notes}) == len(notes)
     styles = set(Counter(n["style"] for n in notes))
-    informal = output in (set_d.OUTPUT, set_e.OUTPUT)
+    informal = output in (set_d.OUTPUT, set_e.OUTPUT, set_f.OUTPUT)
     assert styles == (INFORMAL_STYLES if informal else set(STYLES))
     without_names = [n for n in notes if not any(e["type"] == "PERSON" for e in n["entities"])]
     assert len(without_names) >= len(notes) // 4  # false alarms need name-free notes
