@@ -270,7 +270,8 @@ def test_given_names_agents_and_relatives_use(text, name):
     assert name in _names(text, 0.5)
 
 
-def test_an_everyday_word_after_a_kinship_word_is_not_a_name():
-    # the relative's-name rule is weak: 女儿今天 is a date, 儿子咳嗽 a symptom
+def test_an_everyday_word_after_a_kinship_word_or_a_role_is_not_a_name():
+    # 女儿今天 is a date, 儿子咳嗽 a symptom; 客服备注： a form's field, not an agent
     assert _names("我女儿今天发烧了") == []
     assert _names("我儿子咳嗽好几天了") == []
+    assert _names("客服备注：已补发，新运单号另行通知。") == []

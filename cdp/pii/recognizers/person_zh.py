@@ -251,18 +251,26 @@ class ChinesePersonRecognizer(CdpRecognizer):
                             or text[end] in ZH_NOT_IN_NAME):
                         add(p, end, 0.7 if not doubled_only else 0.6, "given name after context")
                         break
-        # 2b'. a relative's given name (我女儿雨萱跟你说): weak, an everyday word is dropped
+        # 2b'. a relative's given name (我女儿雨萱跟你说), an agent's in a speaker label
+        # (客服语嫣：): not a word of the dictionary unless it is tagged as a name (客服备注：)
+        info = getattr(nlp_artifacts, "cdp_word_info", None)
+
+        def dictionary_word(word: str) -> bool:
+            freq, tag = info(word) if info is not None else (0, "")
+            return freq > 0 and tag not in _NAME_TAGS
+
         for cm in _KIN.finditer(text):
             p, end = cm.end(), cm.end() + 2
             given = text[p:end]
             if (end <= len(text) and not taken[p] and not surname_len(text, p)
-                    and self._given_alone_ok(given, False)
+                    and self._given_alone_ok(given, False) and not dictionary_word(given)
                     and (end in ends or end == len(text) or not _CJK.match(text[end])
                          or text[end] in ZH_NOT_IN_NAME)):
                 add(p, end, 0.6, "given name after kinship word")
         for m in _ROLE_GIVEN_LABEL.finditer(text):
             s = m.start(1)
-            if not taken[s] and self._given_alone_ok(m.group(1), False):
+            if (not taken[s] and self._given_alone_ok(m.group(1), False)
+                    and not dictionary_word(m.group(1))):
                 add(s, m.end(1), 0.7, "given name in a speaker label")
         # 2c. a doubled given-name character opening a sentence: a child or a friend called
         # by it (乐乐，8个月; 欣欣在不在). Weak on its own: kept for recall-first policies.
@@ -322,7 +330,6 @@ class ChinesePersonRecognizer(CdpRecognizer):
         model = getattr(nlp_artifacts, "cdp_lac", None)
         if model is not None:
             results = _weigh_with_model(self, text, model, results)
-        info = getattr(nlp_artifacts, "cdp_word_info", None)
         # jieba tags 顾客 as a name, and 师姐 reads as surname + title
         return [r for r in results if text[r.start : r.end] not in ZH_ROLE_WORDS
                 and not _not_a_person(text, r, info)]
