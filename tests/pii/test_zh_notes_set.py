@@ -12,22 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from scripts.pii_eval.zh_notes.build_notes import CODES, OUTPUT, SOURCE, STYLES, build, parse_line
-from scripts.pii_eval.zh_notes_b import build_notes as set_b
-from scripts.pii_eval.zh_notes_c import build_notes as set_c
-from scripts.pii_eval.zh_notes_d import build_notes as set_d
-from scripts.pii_eval.zh_notes_e import build_notes as set_e
-from scripts.pii_eval.zh_notes_f import build_notes as set_f
+from scripts.pii_eval.zh_notes.build_notes import (
+    CODES,
+    OUTPUT,
+    STYLES,
+    build,
+    parse_line,
+    set_files,
+)
 
 TYPES = set(CODES.values())
 # Each set: (its marked-up source, its built JSONL). The checks below run on all six.
-SETS = pytest.mark.parametrize(
-    ("source", "output"),
-    [(SOURCE, OUTPUT), (set_b.SOURCE, set_b.OUTPUT), (set_c.SOURCE, set_c.OUTPUT),
-     (set_d.SOURCE, set_d.OUTPUT), (set_e.SOURCE, set_e.OUTPUT), (set_f.SOURCE, set_f.OUTPUT)],
-    ids=["zh_notes", "zh_notes_b", "zh_notes_c", "zh_notes_d", "zh_notes_e", "zh_notes_f"],
-)
-# The informal set keeps to the styles where people write as they chat.
+NAMES = ["zh_notes", "zh_notes_b", "zh_notes_c", "zh_notes_d", "zh_notes_e", "zh_notes_f"]
+SETS = pytest.mark.parametrize(("source", "output"), [set_files(n) for n in NAMES], ids=NAMES)
+# The informal sets keep to the styles where people write as they chat.
+INFORMAL = {set_files(n)[1] for n in ("zh_notes_d", "zh_notes_e", "zh_notes_f")}
 INFORMAL_STYLES = {"chat", "complaint", "transcript", "ticket"}
 
 
@@ -59,15 +58,14 @@ def test_ids_unique_and_set_keeps_its_shape(source: Path, output: Path) -> None:
     assert len({n["id"] for n in notes}) == len(notes)
     assert len({n["text"] for n in notes}) == len(notes)
     styles = set(Counter(n["style"] for n in notes))
-    informal = output in (set_d.OUTPUT, set_e.OUTPUT, set_f.OUTPUT)
-    assert styles == (INFORMAL_STYLES if informal else set(STYLES))
+    assert styles == (INFORMAL_STYLES if output in INFORMAL else set(STYLES))
     without_names = [n for n in notes if not any(e["type"] == "PERSON" for e in n["entities"])]
     assert len(without_names) >= len(notes) // 4  # false alarms need name-free notes
 
 
 @SETS
 def test_jsonl_is_what_the_source_builds(source: Path, output: Path) -> None:
-    stale = f"{output} is stale: run {output.parent / 'build_notes.py'}"
+    stale = f"{output} is stale: run scripts/pii_eval/zh_notes/build_notes.py {output.parent.name}"
     assert build(source) == _notes(output), stale
 
 

@@ -3,9 +3,11 @@
 Each source line is `style<TAB>text`, with every labelled span written inline as
 `[[span|CODE]]`. This is only a labelling aid: the notes themselves are written by hand
 (see GUIDELINES.md). Run it after editing the source; the test suite checks that the two
-files agree.
+files agree. Every set (`zh_notes`, `zh_notes_b` ... `zh_notes_f`, each a folder beside this
+one with the same markup and guidelines) is built by this script:
 
-    python scripts/pii_eval/zh_notes/build_notes.py
+    python scripts/pii_eval/zh_notes/build_notes.py             # this folder's set
+    python scripts/pii_eval/zh_notes/build_notes.py zh_notes_f  # another set
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "notes.src.txt"
 OUTPUT = HERE / "notes.jsonl"
+
+
+def set_files(name: str) -> tuple[Path, Path]:
+    """(marked-up source, built JSONL) of the set in folder ``name`` beside this one."""
+    folder = HERE.parent / name
+    if not (folder / "notes.src.txt").is_file():
+        raise SystemExit(f"no notes set {name!r} in {HERE.parent}")
+    return folder / "notes.src.txt", folder / "notes.jsonl"
 
 CODES = {
     "P": "PERSON",
@@ -95,4 +105,4 @@ def main(source: Path = SOURCE, output: Path = OUTPUT) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(*set_files(sys.argv[1])) if len(sys.argv) > 1 else main())
