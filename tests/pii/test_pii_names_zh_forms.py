@@ -275,3 +275,5 @@ def test_an_everyday_word_after_a_kinship_word_or_a_role_is_not_a_name():
     assert _names("我女儿今天发烧了") == []
     assert _names("我儿子咳嗽好几天了") == []
     assert _names("客服备注：已补发，新运单号另行通知。") == []
+    # how chat addresses a courier it does not name
+    assert _names("骑手小哥说到了，放门口") == []

@@ -67,7 +67,9 @@ ZH_ROLE_WORDS = frozenset(ZH_NAME_CONTEXT) | frozenset(
     "师姐 师兄 师妹 师弟 空姐 表姐 表哥 堂姐 堂哥 "
     # how families call a child (吴语 囡囡, 大宝 and 二宝 for the first and second child),
     # grandchildren and old people, and a salesman's title
-    "囡囡 大宝 二宝 小宝 熊孩子 孙子 孙女 外孙 外孙女 阿婆 阿公 阿伯 顾问".split()
+    "囡囡 大宝 二宝 小宝 熊孩子 孙子 孙女 外孙 外孙女 阿婆 阿公 阿伯 顾问 "
+    # how chat addresses a young man or woman it does not name (骑手小哥, 客服小姐姐)
+    "小哥 小哥哥 小姐姐".split()
 )
 # Characters that cannot end a given name: particles and very common verbs/adverbs that
 # follow a name in running text ("张伟说", "李娜已").
