@@ -212,8 +212,6 @@ def test_after_wo_shi_only_a_doubled_given_name_is_taken():
         "我是韩国人，中文不好",
         "我爸凌晨三点还在咳",
         "yysy 你们家药比别家便宜",
-        # 姓 before a role word: 客 starts 客服
-        "我们的于姓客服说不能退",
     ],
 )
 def test_shops_sayings_times_and_chat_words_in_reviews_are_not_names(text):
@@ -270,6 +268,12 @@ def test_given_names_agents_and_relatives_use(text, name):
     assert name in _names(text, 0.5)
 
 
+def test_a_surname_before_xing_and_a_role_is_the_name_and_the_role_is_not():
+    # 于姓客服: the surname 于 (as 吕某某 or 邬姓女子 in the guidelines), never 客
+    assert _names("我们的于姓客服说不能退") == ["于"]
+    assert _names("某地一刘姓男子酒驾被查") == ["刘"]
+
+
 def test_an_everyday_word_after_a_kinship_word_or_a_role_is_not_a_name():
     # 女儿今天 is a date, 儿子咳嗽 a symptom; 客服备注： a form's field, not an agent
     assert _names("我女儿今天发烧了") == []
@@ -277,3 +281,47 @@ def test_an_everyday_word_after_a_kinship_word_or_a_role_is_not_a_name():
     assert _names("客服备注：已补发，新运单号另行通知。") == []
     # how chat addresses a courier it does not name
     assert _names("骑手小哥说到了，放门口") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("群里转的 大周：明天谁去医院 带点水果", "大周"),     # a speaker label in a group chat
+        ("这个维生素好 @晓峰 你也给你妈买点", "晓峰"),       # an @mention of a given name
+        ("我是乐乐妈妈 上次团购的退烧贴到了吗", "乐乐"),      # a child's name with the parent's
+        ("ok 跟欣欣说了", "欣欣"),
+        ("我闺蜜思彤推荐的这家", "思彤"),                    # a friend's given name
+        ("我们店长老焦说了不算", "老焦"),
+        ("某地一刘姓男子酒驾被查", "刘"),
+        ("我朋友Ming推荐我来的", "Ming"),
+        ("下单的微信号是lily_chen 不是我本人", "lily_chen"),
+        ("//@Rachel-Xu:+1 同一家", "Rachel-Xu"),
+    ],
+)
+def test_names_in_group_chats_mentions_and_reposts(text, name):
+    assert name in _names(text, 0.5)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wo xiang wen yi xia ni men you mei you zhe ge yao",   # a sentence typed in pinyin
+        "我家狗子豆豆吃了半片布洛芬",                          # a pet, without 叫
+        "亚运会的吉祥物琮琮好可爱",                            # a mascot
+        "在药房买到了正品白敬宇眼膏",                          # a product under a person's name
+        "楼下那家张记牛肉面要关了",
+        "安和的药师小樊人超好",                                # an organisation's staff
+        "那个戴眼镜的店员还在玩手机",
+        "客服：是三横的闫吗 顾客：对 不是阎王的阎",
+        "工单：用户修改收货地址",                               # a form's field, not a speaker
+        "金额：58元",
+    ],
+)
+def test_pinyin_sentences_pets_mascots_products_shops_and_fields_are_not_names(text):
+    assert all(n not in ("wen yi", "xia ni", "豆豆", "吉祥物", "琮琮", "白敬宇", "张记", "安和",
+                         "戴眼镜", "阎", "工单", "金额") for n in _names(text))
+
+
+def test_an_agent_called_by_name_before_de_kefu_is_a_name():
+    # 叫梅梅的客服: "the agent called Meimei", not an organisation's staff
+    assert "梅梅" in _names("那个叫梅梅的客服能不能别再给我打电话")

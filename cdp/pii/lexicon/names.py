@@ -49,8 +49,10 @@ ZH_SURNAMES_TITLED = ZH_BAIJIAXING - frozenset("那都从经后终通相别空�
 # Words that introduce a person's name in Chinese notes.
 ZH_NAME_CONTEXT = (
     "患者", "病人", "家属", "收件人", "收货人", "联系人", "签收人", "持卡人", "持有人", "客户",
-    # the people who bring the medicine, as reviews name them (骑手小孔, 快递员付强)
-    "骑手", "快递员", "配送员", "送货员", "店员", "药剂师",
+    # the people who bring the medicine, as reviews name them (骑手小孔, 快递员付强), and
+    # the people a post names by their relation to the writer (店长老焦, 同学张敏)
+    "骑手", "快递员", "配送员", "送货员", "店员", "药剂师", "店长", "同学", "闺蜜", "朋友",
+    "室友", "邻居",
     "会员", "用户", "顾客", "买家", "我叫", "我是", "姓名", "名字", "本人", "药师", "医生",
     "客服", "代取人", "监护人", "配偶", "儿子", "女儿", "母亲", "父亲", "丈夫", "妻子", "签名",
     # kinship as people write it in messages, and form fields
@@ -68,8 +70,9 @@ ZH_ROLE_WORDS = frozenset(ZH_NAME_CONTEXT) | frozenset(
     # how families call a child (吴语 囡囡, 大宝 and 二宝 for the first and second child),
     # grandchildren and old people, and a salesman's title
     "囡囡 大宝 二宝 小宝 熊孩子 孙子 孙女 外孙 外孙女 阿婆 阿公 阿伯 顾问 "
-    # how chat addresses a young man or woman it does not name (骑手小哥, 客服小姐姐)
-    "小哥 小哥哥 小姐姐".split()
+    # how chat addresses a young man or woman it does not name (骑手小哥, 客服小姐姐), and
+    # the aunts and uncles of a family group chat
+    "小哥 小哥哥 小姐姐 小姑 小姨 小舅 大姑 大姨 大舅 姑妈 姨妈 舅妈 婶婶 姑父 姨父".split()
 )
 # Characters that cannot end a given name: particles and very common verbs/adverbs that
 # follow a name in running text ("张伟说", "李娜已").
@@ -218,6 +221,9 @@ ZH_BRAND_AFTER = (
 # name and the trade; not 家: 王小明家超市 is where Wang Xiaoming lives as often).
 ZH_SHOP_AFTER = (
     "饺子馆", "面馆", "饭馆", "餐馆", "餐厅", "饭店", "酒家", "火锅", "麻辣烫", "超市", "便利店",
+    "牛肉面", "拉面", "米线", "烧烤",
+    # a medicine or a product sold under a person's name: 白敬宇眼膏
+    "眼膏", "软膏", "药膏", "乳膏", "胶囊", "颗粒", "口服液", "滴眼液", "喷雾剂",
 )
 ZH_FAMILY_SHOP_LINK = ("记", "氏")
 # Brands, shops, chains and apps whose names read as a person's (a surname first, or a
@@ -256,7 +262,10 @@ ZH_CHAT_FILLERS = frozenset(
 # Everyday words that start with a surname character and that a name model takes for a
 # name in chat: languages (韩文, 日语), and the panda and cartoon bears children talk about.
 ZH_WORDS_NOT_NAMES = frozenset(
-    "韩文 日文 英文 法文 德文 俄文 韩语 日语 英语 法语 德语 俄语 粤语 熊猫 熊大 熊二 熊出没".split()
+    "韩文 日文 英文 法文 德文 俄文 韩语 日语 英语 法语 德语 俄语 粤语 熊猫 熊大 熊二 熊出没 "
+    # 戴 (wear) before what is worn: 戴眼镜的店员
+    "戴眼镜 戴口罩 戴帽子 吉祥物".split()
 )
 # Animals people name: 我家狗子叫旺财 names a pet, not a person.
-ZH_PET_WORDS = ("狗子", "狗狗", "小狗", "猫咪", "猫猫", "小猫", "宠物", "鹦鹉", "兔子", "仓鼠", "狗", "猫")
+ZH_PET_WORDS = ("狗子", "狗狗", "小狗", "猫咪", "猫猫", "小猫", "宠物", "鹦鹉", "兔子", "仓鼠", "狗", "猫",
+                "吉祥物")  # and a mascot: 吉祥物琮琮

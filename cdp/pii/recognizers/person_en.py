@@ -44,22 +44,22 @@ _BEFORE_ZH_TITLE = re.compile(r"(?<![A-Za-z])(" + _NAME + r"(?: " + _NAME + r")?
                               r"(?=先生|女士|小姐|太太|夫人|老师|医生|大夫|同学|经理|总|酱|姐|哥|妈妈|爸爸)")
 # WeChat-style handles: two capitalised words joined by an underscore
 # (an @ may come before it, as in a mention, but not an address's user part: a@Kiki_Zhou)
-_HANDLE = re.compile(r"(?<![A-Za-z0-9_.#/-])(?<![A-Za-z0-9]@)([A-Z][a-z]+)_([A-Z][a-z]+)"
+_HANDLE = re.compile(r"(?<![A-Za-z0-9_.#/-])(?<![A-Za-z0-9]@)([A-Z][a-z]+)[_-]([A-Z][a-z]+)"
                      r"(?![A-Za-z0-9_@])")
 # a known given name with a number to make a handle unique: Grace_1127, Emma2019
 _GIVEN_HANDLE = re.compile(r"(?<![A-Za-z0-9_.#/-])(?<![A-Za-z0-9]@)([A-Z][a-z]+)_?\d{2,}"
                            r"(?![A-Za-z0-9_@])")
 _AFTER_ZH_CONTEXT = re.compile(
     r"(?:收件人|收货人|签收人|联系人|客服|顾客|患者|客户|用户|会员|我叫|我是|名字|英文名|"
-    r"微信名|昵称|药师|医生|护士)(?:写|是|叫|为)?[：:\s]*"
+    r"微信名|昵称|药师|医生|护士|朋友|闺蜜|同学|同事)(?:写|是|叫|为)?[：:\s]*"
     r"([A-Z][a-z]+(?:[ _][A-Z][a-z]+)?)(?![A-Za-z0-9_@])")
 # a Latin name in lower case and in one word, right after a Chinese word that introduces a
 # person: a pinyin name (收件人写zhangmin, 跟liuyang同一个地址) or, after a naming word, a
 # nickname (我叫koko, 昵称momo)
 _LOWER_AFTER_ZH_CONTEXT = re.compile(
-    r"(收件人|收货人|签收人|联系人|我叫|我是|英文名|微信名|昵称|名字|叫|跟|和|找|给|帮|问下)"
-    r"(?:写|是|叫|为)?[：:\s]*([a-z]{3,14})(?![A-Za-z0-9_@.])")
-_NAMING_WORDS = frozenset("收件人 收货人 签收人 联系人 我叫 我是 英文名 微信名 昵称 名字 叫".split())
+    r"(收件人|收货人|签收人|联系人|我叫|我是|英文名|微信号|微信名|昵称|名字|叫|跟|和|找|给|帮|问下)"
+    r"(?:写|是|叫|为)?[：:\s]*([a-z]{3,14}|[a-z]{2,10}_[a-z]{2,10})(?![A-Za-z0-9_@.])")
+_NAMING_WORDS = frozenset("收件人 收货人 签收人 联系人 我叫 我是 英文名 微信号 微信名 昵称 名字 叫".split())
 # pinyin written for ordinary words in chat (xiexie, haode), not for names
 _PINYIN_WORDS = frozenset(
     "xiexie haode nihao mama baba gege jiejie meimei didi baobao laogong laopo shenme zenme "
@@ -114,6 +114,14 @@ def _is_pinyin(word: str) -> bool:
 
 _GIVEN_PINYIN = re.compile(r"(?:" + _SYLLABLE + r"){1,2}")
 _LOWER_SURNAMES = tuple(sorted((s.lower() for s in PINYIN_SURNAMES), key=len, reverse=True))
+
+
+def _in_a_latin_run(text: str, start: int, end: int) -> bool:
+    """Whether another Latin word sits right before or after [start, end), a space apart."""
+    before = text[max(0, start - 2) : start]
+    after = text[end : end + 2]
+    return ((len(before) == 2 and before[1] == " " and before[0].isascii() and before[0].isalpha())
+            or (len(after) == 2 and after[0] == " " and after[1].isascii() and after[1].isalpha()))
 
 
 def pinyin_full_name(word: str) -> bool:
@@ -181,6 +189,8 @@ class LatinPersonRecognizer(CdpRecognizer):
         out = []
         for m in _LOWER_PINYIN_PAIR.finditer(text):
             a, b = m.group(1), m.group(2)
+            if _in_a_latin_run(text, m.start(), m.end()):
+                continue  # wo xiang wen yi xia: a sentence typed in pinyin, not a name
             if a.capitalize() in PINYIN_SURNAMES and _is_pinyin(b) and b not in _STOP:
                 out.append(self.result(PERSON, m.start(), m.end(), 0.6,
                                        "pinyin name in Chinese text"))
@@ -190,7 +200,7 @@ class LatinPersonRecognizer(CdpRecognizer):
                 out.append(self.result(PERSON, m.start(2), m.end(2), 0.6,
                                        "pinyin name in Chinese text"))
             elif (context in _NAMING_WORDS and word not in _PINYIN_WORDS
-                  and word not in _STOP and zipf(word) == 0.0):
+                  and word not in _STOP and (zipf(word) == 0.0 or "_" in word)):
                 # 我叫koko: a nickname; 我是new, 昵称test: English words, not names
                 out.append(self.result(PERSON, m.start(2), m.end(2), 0.55,
                                        "Latin nickname after a Chinese naming word"))

@@ -70,17 +70,25 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # a surname stated with 姓 (我姓霍, 姓郗的, 复姓欧阳), not 百姓 / 姓名 / 姓氏
 _XING = re.compile("(?<!百)姓(" + "|".join(sorted(ZH_COMPOUND_SURNAMES))
                    + "|[\u4e00-\u9fff])")
-_XING_NOT = frozenset("名氏什啥甚谁哪客")  # 姓客服: 客 starts the role word
+_XING_NOT = frozenset("名氏什啥甚谁哪客男女")  # 姓客服, 刘姓男子: not a surname after 姓
 _ANY_TITLED = re.compile("([\u4e00-\u9fff])(?:" + "|".join(ZH_STRONG_TITLES) + ")")
 _CALLED = re.compile("(?:" + "|".join(sorted(ZH_CALLED_CONTEXT, key=len, reverse=True))
                      + r")[：:\s]*(?:是)?")
 _GIVEN_ONLY = re.compile("(?:" + "|".join(sorted(ZH_GIVEN_ONLY_CONTEXT, key=len, reverse=True))
                          + r")[：:\s]*")
 # 我是佳佳, 谢谢冬冬: a doubled given name as chat uses it, to introduce oneself or to thank
-_SELF = re.compile(r"(?:我是|我就是|本人|谢谢|叫)[：:\s]*")
+_SELF = re.compile(r"(?:我是|我就是|本人|谢谢|叫|跟|和|给|找|问)[：:\s]*")
 # a relative's given name alone: 我女儿雨萱, 表妹诗涵 (weak: 女儿今天 is a date, not a name)
 _KIN = re.compile(r"(?:女儿|儿子|闺女|妹妹|姐姐|弟弟|哥哥|表妹|表姐|表弟|表哥|侄女|侄子|外甥女|外甥|"
-                  r"孙女|孙子|老婆|老公)")
+                  r"孙女|孙子|老婆|老公|闺蜜|同学|朋友|室友|同事)")
+# a surname written before 姓 and a word for the person: 一刘姓男子, 钟姓药师
+_SURNAME_XING = re.compile("(" + _SURNAME + ")姓(?=男|女|的|人|顾客|客户|店员|药师|医生|患者|客服|"
+                           "员工|同学|老师|骑手|司机)")
+# a name as a group chat's speaker label or an @mention: 大慧：明天..., @晓峰 你...
+_LABEL_OR_MENTION = re.compile(r"(?:(?:^|(?<=[\s】」』）)]))([\u4e00-\u9fff]{2,3})(?=[：:])"
+                               r"|@([\u4e00-\u9fff]{2,3})(?=[\s，,。！!？?：:]|$))")
+# a child's name with the word for a parent: 甜甜妈妈, 乐乐爸
+_CHILD_PARENT = re.compile(r"(([\u4e00-\u9fff])\2)(?=妈妈|爸爸|妈|爸|奶奶|爷爷|姥姥|外婆)")
 # a speaker label with a role and a given name: 客服语嫣：, 药师晓彤：
 _ROLE_GIVEN_LABEL = re.compile(r"(?:客服|药师|店员|骑手)([\u4e00-\u9fff]{2})(?=[：:])")
 _DOUBLED_OPENING = re.compile(r"(?:^|(?<=[\s，。！？；：,.!?;:、…~（）()【】\[\]“”\"]))"
@@ -106,7 +114,10 @@ for _b in sorted(ZH_NAMED_BRANDS, key=len, reverse=True):
     _BRANDS_BY_FIRST[_b[0]] = (*_BRANDS_BY_FIRST.get(_b[0], ()), _b)
 # a pet named after the word for it: 我家狗子叫旺财, 猫咪名叫咪咪
 _PET_NAMED = re.compile("(?:" + "|".join(sorted(ZH_PET_WORDS, key=len, reverse=True))
-                        + ")(?:的名字)?(?:叫做|名叫|叫)$")
+                        + ")(?:的名字)?(?:叫做|名叫|叫)?$")
+# what follows an organisation's name, not a person's: 禾悦的药师, 某店的直播间
+_ORG_AFTER = tuple("的" + w for w in ("药师", "店长", "骑手", "客服", "店员", "门店", "智能客服",
+                                      "直播间", "官方", "小程序", "app", "APP"))
 _GLUE = frozenset("找给向请问叫让和跟为被把对替帮已由与及同")
 # jieba's person-name tags, and "nw": a word its HMM put together that is in no dictionary
 _NAME_TAGS = frozenset({"nr", "nrt", "nrfg", "nw"})
@@ -263,7 +274,8 @@ class ChinesePersonRecognizer(CdpRecognizer):
             p, end = cm.end(), cm.end() + 2
             given = text[p:end]
             if (end <= len(text) and not taken[p] and not surname_len(text, p)
-                    and self._given_alone_ok(given, False) and not dictionary_word(given)
+                    and self._given_alone_ok(given, False)
+                    and (given[0] == given[1] or not dictionary_word(given))
                     and (end in ends or end == len(text) or not _CJK.match(text[end])
                          or text[end] in ZH_NOT_IN_NAME)):
                 add(p, end, 0.6, "given name after kinship word")
@@ -272,6 +284,27 @@ class ChinesePersonRecognizer(CdpRecognizer):
             if (not taken[s] and self._given_alone_ok(m.group(1), False)
                     and not dictionary_word(m.group(1))):
                 add(s, m.end(1), 0.7, "given name in a speaker label")
+        for m in _LABEL_OR_MENTION.finditer(text):
+            g = 1 if m.group(1) else 2
+            s, word = m.start(g), m.group(g)
+            if taken[s] or word in ZH_ROLE_WORDS or dictionary_word(word):
+                continue  # 金额：, 时间：: a form's field, not a speaker
+            sl = surname_len(word, 0)
+            familiar = word[0] in _FAMILIAR | {"大"} and surname_len(word, 1) == len(word) - 1
+            if (sl and _given_ok(word[sl:])) or familiar:
+                add(s, m.end(g), 0.65, "name as a label or mention")  # @王晓峰, 张敏：, 大周：
+            elif len(word) == 2 and self._given_alone_ok(word, False) and (
+                    word[0] == word[1] or g == 2):
+                add(s, m.end(g), 0.6, "name as a label or mention")  # @晓峰, 婷婷：
+        for m in _CHILD_PARENT.finditer(text):
+            s = m.start(1)
+            pair = m.group(1)
+            if not taken[s] and pair not in ZH_ROLE_WORDS and pair not in ZH_CHAT_FILLERS:
+                add(s, m.end(1), 0.6, "child's name with a parent")  # 甜甜妈妈
+        for m in _SURNAME_XING.finditer(text):
+            s = m.start(1)
+            if not taken[s]:
+                add(s, m.end(1), 0.75, "surname stated with 姓")  # 一刘姓男子
         # 2c. a doubled given-name character opening a sentence: a child or a friend called
         # by it (乐乐，8个月; 欣欣在不在). Weak on its own: kept for recall-first policies.
         for m in _DOUBLED_OPENING.finditer(text):
@@ -401,7 +434,7 @@ def _model_score(name: str, confidence: float) -> float:
     score = 0.45 + 0.35 * confidence
     # a lone surname character is no evidence of a name (给我买了花: flowers); a familiar
     # form of a surname (老张, 小欧阳, 阿陈) is
-    familiar = name[:1] in _FAMILIAR and surname_len(name, 1) == len(name) - 1 > 0
+    familiar = name[:1] in _FAMILIAR | {"大"} and surname_len(name, 1) == len(name) - 1 > 0
     if (surname_len(name, 0) and len(name) <= 4) or familiar:
         score += 0.15
     if name.endswith(ZH_HONORIFICS):
@@ -495,6 +528,14 @@ def _not_a_person(text: str, r: RecognizerResult,
         return True  # 邓老凉|茶: the span ends inside a brand's trade word
     if span in ZH_WORDS_NOT_NAMES or (len(span) >= 3 and len(set(span)) == 1):
         return True  # 韩文, 熊猫 (words); 嘤嘤嘤 (a filler)
+    if len(span) == 2 and span[1] == "记" and why not in _STRONG_RULES:
+        return True  # 张记 (牛肉面): a shop's name
+    if (text.startswith(_ORG_AFTER, r.end) and why not in _STRONG_RULES
+            and text[r.start - 1 : r.start] != "叫"):
+        return True  # 禾悦的药师 (an organisation's staff); 叫梅梅的客服 is the agent's name
+    if (len(span) == 1 and r.start >= 2 and text[r.start - 1] == "的"
+            and span in text[max(0, r.start - 4) : r.start - 1]):
+        return True  # 阎王的阎: a character spelt out
     if "什么" in span and not surname_len(span, 0):
         return True  # 阿什么糖: a half-remembered word, not a surname
     if (why not in _STRONG_RULES and len(span) >= 2 and text[r.end : r.end + 1] == "的"
