@@ -1,6 +1,6 @@
 """The hand-labelled Chinese notes sets (scripts/pii_eval/zh_notes, its second and third sets
-zh_notes_b and zh_notes_c, and the informal fourth to sixth sets zh_notes_d, zh_notes_e and
-zh_notes_f; issue 15) are well formed:
+zh_notes_b and zh_notes_c, and the informal fourth to seventh sets zh_notes_d to zh_notes_g;
+issue 15) are well formed:
 every span's text is what its offsets cut out of the note, every type is one we score, and the
 JSONL is exactly what the marked-up source builds. Cheap: no analyzer, no database."""
 
@@ -22,11 +22,12 @@ from scripts.pii_eval.zh_notes.build_notes import (
 )
 
 TYPES = set(CODES.values())
-# Each set: (its marked-up source, its built JSONL). The checks below run on all six.
-NAMES = ["zh_notes", "zh_notes_b", "zh_notes_c", "zh_notes_d", "zh_notes_e", "zh_notes_f"]
+# Each set: (its marked-up source, its built JSONL). The checks below run on all seven.
+NAMES = ["zh_notes", "zh_notes_b", "zh_notes_c", "zh_notes_d", "zh_notes_e", "zh_notes_f",
+         "zh_notes_g"]
 SETS = pytest.mark.parametrize(("source", "output"), [set_files(n) for n in NAMES], ids=NAMES)
 # The informal sets keep to the styles where people write as they chat.
-INFORMAL = {set_files(n)[1] for n in ("zh_notes_d", "zh_notes_e", "zh_notes_f")}
+INFORMAL = {set_files(n)[1] for n in ("zh_notes_d", "zh_notes_e", "zh_notes_f", "zh_notes_g")}
 INFORMAL_STYLES = {"chat", "complaint", "transcript", "ticket"}
 
 
