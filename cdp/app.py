@@ -9,6 +9,7 @@ from flask import Flask, Response, jsonify
 
 from cdp import audit, extensions, http
 from cdp.config import Config
+from cdp.pii.allow import use_policy_dir
 from cdp.platform import Platform
 
 # Each capability's blueprint module; every blueprint is mounted under /v1.
@@ -40,6 +41,7 @@ def create_app(config: dict[str, Any] | Config | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     platform = Platform(cfg)
+    use_policy_dir(cfg.policy_dir)  # the deployment's own names, never personal data
     # Fail at start, not on the first request, when the keyring is missing or world-readable.
     platform.keyring  # noqa: B018
     app.extensions["cdp"] = platform

@@ -29,6 +29,7 @@ from cdp.identity.resolve import RecordResult, ingest_batch
 from cdp.identity.rules import IdentityRules, load_rules
 from cdp.identity.vocabulary import DECLARED_PROFILE
 from cdp.identity.writer import BatchStats
+from cdp.pii.allow import use_policy_dir
 from cdp.pii.analyzer import get_analyzer
 from cdp.pii.classify import text_to_scan
 from cdp.pii.scan import prefetch as scan_prefetch
@@ -246,6 +247,7 @@ def _worker_init(keyring_path: str, policy_dir: str, parent: int) -> None:
     # The worker's own PolicyFiles over the same directory (the parent's holds locks).
     policies = PolicyFiles(policy_dir)
     _WORKER = (Keyring.load(keyring_path), load_rules(policies), policies)
+    use_policy_dir(policy_dir)  # the deployment's own names (cdp/pii/allow.py)
     get_analyzer()  # load the PII engine now, so it is frozen with the rest (see bulk_gc)
     gc.collect()
     gc.freeze()

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from presidio_analyzer import AnalyzerEngine
 
 from cdp.errors import ValidationError
+from cdp.pii.allow import allowed_words
 from cdp.pii.analyzer import SCORE_THRESHOLD, get_analyzer
 from cdp.pii.entities import Entity
 from cdp.pii.language import detect_language
@@ -67,10 +68,11 @@ def candidates(text: str, language: str | None = None, *,
     if language not in ("zh", "en"):
         language = detect_language(text)
     engine = analyzer or get_analyzer()
+    allow = allowed_words() or None
     found: list[Entity] = []
     with model_budget(MODEL_MAX_CHARS):
         for offset, window, keep_before in windows(text):
-            for r in engine.analyze(text=window, language=language):
+            for r in engine.analyze(text=window, language=language, allow_list=allow):
                 # an entity starting in the overlap belongs to the next window, which sees
                 # it whole
                 if r.start < keep_before:
