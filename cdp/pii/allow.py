@@ -43,8 +43,11 @@ _policy_dir: str | None = None
 
 
 def use_policy_dir(policy_dir: str) -> None:
-    """Take the list from ``policy_dir`` from now on in this process."""
+    """Take the list from ``policy_dir`` from now on in this process. Reads it now, so a bad
+    file stops the service or the worker at its start (ValueError naming the line), not the
+    first request that scans."""
     global _policy_dir
+    _read(str(Path(policy_dir) / ALLOW_FILE))
     _policy_dir = policy_dir
 
 
