@@ -38,7 +38,7 @@ def _read(path: str) -> tuple[str, ...]:
 
 
 # The policy directory of this process's service or ingest worker (set where they start);
-# otherwise the environment's (a command line run).
+# otherwise the configuration's, as it is at the process's first scan (a command line run).
 _policy_dir: str | None = None
 
 
@@ -51,7 +51,14 @@ def use_policy_dir(policy_dir: str) -> None:
     _policy_dir = policy_dir
 
 
+@functools.cache
+def _configured_policy_dir() -> str:
+    # Once per process: every scan asks, and resolving the configuration is most of the cost
+    # of asking.
+    return Config.from_env().policy_dir
+
+
 def allowed_words(policy_dir: str | None = None) -> list[str]:
     """The deployment's allowed words (empty when the file is absent)."""
-    directory = policy_dir or _policy_dir or Config.from_env().policy_dir
+    directory = policy_dir or _policy_dir or _configured_policy_dir()
     return list(_read(str(Path(directory) / ALLOW_FILE)))

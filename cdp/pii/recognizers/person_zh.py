@@ -132,6 +132,25 @@ def surname_len(text: str, pos: int) -> int:
     return 0
 
 
+# the prefixes of a familiar form of a surname (老张, 小欧阳, 阿陈); for the model's score and a
+# group chat's speaker labels also 大 (大周), which after a role word is as often an adjective
+# (店长大方)
+_FAMILIAR = frozenset("老小阿")
+_FAMILIAR_SCORED = _FAMILIAR | {"大"}
+
+
+def _familiar_form(word: str, prefixes: frozenset[str]) -> bool:
+    """A familiar prefix and a surname, nothing more (老张, 小欧阳, 大周)."""
+    return len(word) >= 2 and word[0] in prefixes and surname_len(word, 1) == len(word) - 1
+
+
+def _ends_name(text: str, end: int, ends: set[int]) -> bool:
+    """A name found up to ``end`` ends there: on a word boundary, the text's end, a non-Han
+    character, or a particle / common verb that cannot be part of it (张伟有高血压)."""
+    return (end in ends or end == len(text) or not _CJK.match(text[end])
+            or text[end] in ZH_NOT_IN_NAME)
+
+
 def _given_ok(given: str) -> bool:
     return bool(given) and all(_CJK.match(c) and c not in ZH_NOT_IN_NAME for c in given)
 
@@ -221,8 +240,7 @@ class ChinesePersonRecognizer(CdpRecognizer):
                 # 骑手小孔, 客服阿陈: a familiar form of a surname after the role word
                 f = surname_len(text, p + 1)
                 end = p + 1 + f
-                if f and (end in ends or end == len(text) or not _CJK.match(text[end])
-                          or text[end] in ZH_NOT_IN_NAME):
+                if f and _ends_name(text, end, ends):
                     add(p, end, 0.75, "name after context word")
                 continue
             if not s or taken[p] or text[p] == "和":
@@ -231,10 +249,7 @@ class ChinesePersonRecognizer(CdpRecognizer):
                 end = p + s + g
                 if end > len(text) or not _given_ok(text[p + s : end]):
                     continue
-                # the name ends on a word boundary, the text's end, a non-Han character,
-                # or a particle / common verb that cannot be part of it (张伟有高血压)
-                if (end in ends or end == len(text) or not _CJK.match(text[end])
-                        or text[end] in ZH_NOT_IN_NAME):
+                if _ends_name(text, end, ends):
                     add(p, end, 0.75, "name after context word")
                     break
         # 2b. a given name alone where people are named by it: after 叫 (我叫国强, 一个叫晓静
@@ -247,8 +262,7 @@ class ChinesePersonRecognizer(CdpRecognizer):
                 f = surname_len(text, p + 1) if text[p : p + 1] in _FAMILIAR else 0
                 if f and rx is _CALLED:
                     end = p + 1 + f
-                    if (end in ends or end == len(text) or not _CJK.match(text[end])
-                            or text[end] in ZH_NOT_IN_NAME):
+                    if _ends_name(text, end, ends):
                         add(p, end, 0.7, "given name after context")  # 叫我老谢就行
                     continue
                 for g in (2, 3):
@@ -258,8 +272,7 @@ class ChinesePersonRecognizer(CdpRecognizer):
                         continue
                     if rx is _SELF and given[0] != given[1]:
                         continue  # 我是小白 (a beginner): after 我是 only a doubled name
-                    if (end in ends or end == len(text) or not _CJK.match(text[end])
-                            or text[end] in ZH_NOT_IN_NAME):
+                    if _ends_name(text, end, ends):
                         add(p, end, 0.7 if not doubled_only else 0.6, "given name after context")
                         break
         # 2b'. a relative's given name (我女儿雨萱跟你说), an agent's in a speaker label
@@ -276,8 +289,7 @@ class ChinesePersonRecognizer(CdpRecognizer):
             if (end <= len(text) and not taken[p] and not surname_len(text, p)
                     and self._given_alone_ok(given, False)
                     and (given[0] == given[1] or not dictionary_word(given))
-                    and (end in ends or end == len(text) or not _CJK.match(text[end])
-                         or text[end] in ZH_NOT_IN_NAME)):
+                    and _ends_name(text, end, ends)):
                 add(p, end, 0.6, "given name after kinship word")
         for m in _ROLE_GIVEN_LABEL.finditer(text):
             s = m.start(1)
@@ -290,8 +302,7 @@ class ChinesePersonRecognizer(CdpRecognizer):
             if taken[s] or word in ZH_ROLE_WORDS or dictionary_word(word):
                 continue  # 金额：, 时间：: a form's field, not a speaker
             sl = surname_len(word, 0)
-            familiar = word[0] in _FAMILIAR | {"大"} and surname_len(word, 1) == len(word) - 1
-            if (sl and _given_ok(word[sl:])) or familiar:
+            if (sl and _given_ok(word[sl:])) or _familiar_form(word, _FAMILIAR_SCORED):
                 add(s, m.end(g), 0.65, "name as a label or mention")  # @王晓峰, 张敏：, 大周：
             elif len(word) == 2 and self._given_alone_ok(word, False) and (
                     word[0] == word[1] or g == 2):
@@ -421,8 +432,6 @@ def _symbol(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "SZC"
 
 
-# the prefixes of a familiar form of a surname (老张, 小欧阳, 阿陈)
-_FAMILIAR = frozenset("老小阿")
 # 周 and 月 are surnames too: 下周再来 is "come back next week", not 周再来.
 _TIME_WORDS = frozenset("下周 上周 本周 每周 这周 那周 下月 上月 本月 每月 这月 当月 次月".split())
 
@@ -434,8 +443,7 @@ def _model_score(name: str, confidence: float) -> float:
     score = 0.45 + 0.35 * confidence
     # a lone surname character is no evidence of a name (给我买了花: flowers); a familiar
     # form of a surname (老张, 小欧阳, 阿陈) is
-    familiar = name[:1] in _FAMILIAR | {"大"} and surname_len(name, 1) == len(name) - 1 > 0
-    if (surname_len(name, 0) and len(name) <= 4) or familiar:
+    if (surname_len(name, 0) and len(name) <= 4) or _familiar_form(name, _FAMILIAR_SCORED):
         score += 0.15
     if name.endswith(ZH_HONORIFICS):
         score += 0.1
