@@ -208,6 +208,39 @@ def run_phase(port: int, paths: list[str], headers: dict[str, str], rate: float,
     }
 
 
+def start_service(database_url: str, keyring: str, port: int, ratelimit_storage: str,
+                  workers: int | None = None, threads: int | None = None,
+                  extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """gunicorn with the production settings (gunicorn.conf.py) serving the service plus the
+    bench-only bare endpoint (scripts/bench/read_api_bench.py), in its own session."""
+    env = dict(os.environ, CDP_DATABASE_URL=database_url, CDP_KEYRING=keyring,
+               CDP_POLICY_DIR=str(ROOT / "policies"), CDP_RATELIMIT="10000000/minute",
+               # One key reads every customer here; a call centre has a key per agent (or
+               # raises the per-key customer-data limit, 600/minute by default).
+               CDP_RATELIMIT_CUSTOMER_DATA="10000000/minute",
+               CDP_RATELIMIT_STORAGE=ratelimit_storage, CDP_BIND=f"127.0.0.1:{port}",
+               **(extra_env or {}))
+    if workers:
+        env["CDP_WORKERS"] = str(workers)
+    if threads:
+        env["CDP_THREADS"] = str(threads)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "gunicorn.conf.py"),
+         "--log-level", "warning", "scripts.bench.read_api_bench:bench_app()"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    return server, env
+
+
+def stop_service(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--database-url", required=True)
@@ -238,26 +271,14 @@ def main() -> None:
     platform.dispose()
     random.seed(3)
     order = random.sample(ids, min(len(ids), 20_000))
-    env = dict(os.environ, CDP_DATABASE_URL=args.database_url, CDP_KEYRING=args.keyring,
-               CDP_POLICY_DIR=str(ROOT / "policies"), CDP_RATELIMIT="10000000/minute",
-               # One key reads every customer here; a call centre has a key per agent (or
-               # raises the per-key customer-data limit, 600/minute by default).
-               CDP_RATELIMIT_CUSTOMER_DATA="10000000/minute",
-               CDP_RATELIMIT_STORAGE=args.ratelimit_storage, CDP_BIND=f"127.0.0.1:{args.port}")
-    if args.workers:
-        env["CDP_WORKERS"] = str(args.workers)
-    if args.threads:
-        env["CDP_THREADS"] = str(args.threads)
     gc_prefix = str(ROOT / "var" / "bench" / f"openloop_gc_{os.getpid()}")
     probe = None
+    extra = {}
     if args.probe:
-        env["CDP_BENCH_GC_LOG"] = gc_prefix
+        extra["CDP_BENCH_GC_LOG"] = gc_prefix
         probe = Probe(args.database_url.replace("postgresql+psycopg://", "postgresql://"))
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "gunicorn.conf.py"),
-         "--log-level", "warning", "scripts.bench.read_api_bench:bench_app()"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )
+    server, env = start_service(args.database_url, args.keyring, args.port, args.ratelimit_storage,
+                                args.workers, args.threads, extra)
     dbname = args.database_url.rsplit("/", 1)[1]
     results: list[dict[str, Any]] = []
     try:
@@ -310,12 +331,7 @@ def main() -> None:
                 print("p99 over 2 s for both kinds: sweep ended", flush=True)
                 break
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_service(server)
     if probe is not None:
         for line in gc_report(gc_prefix):
             print("gc " + line, flush=True)
