@@ -325,3 +325,29 @@ def test_pinyin_sentences_pets_mascots_products_shops_and_fields_are_not_names(t
 def test_an_agent_called_by_name_before_de_kefu_is_a_name():
     # 叫梅梅的客服: "the agent called Meimei", not an organisation's staff
     assert "梅梅" in _names("那个叫梅梅的客服能不能别再给我打电话")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "儿子明天来取药，麻烦留一下",                          # a time word and a verb after 儿子
+        "我老公明天再来拿",
+        "女儿明年回国再复查",
+        "温馨提示：本品为处方药，请遵医嘱使用。",              # a notice's set phrase
+        "【温馨提醒】您的订单已发货",
+    ],
+)
+def test_time_words_after_kin_words_and_notice_phrases_are_not_names(text):
+    assert _names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("老客户周一诺来电问发票", "周一诺"),                   # 周一 is Monday, 一诺 a given name
+        ("患者温馨来电咨询用药", "温馨"),                      # 温馨 is a given name here
+        ("我女儿夏天吃了两盒，没见好", "夏天"),                 # a daughter called 夏天, or summer
+    ],
+)
+def test_names_shaped_like_time_words_or_notice_words_stay_names(text, name):
+    assert _covered(text, name, 0.5)

@@ -250,7 +250,9 @@ ZH_NAMED_BRANDS = frozenset(
 # Sayings and placeholders that hold a name but point at nobody (事后诸葛亮: wise after the
 # event; 张三李四: any Tom, Dick or Harry).
 ZH_NAME_SAYINGS = ("事后诸葛亮", "张三李四", "王二麻子", "活雷锋", "三个臭皮匠", "华佗再世",
-                   "扁鹊再世")
+                   "扁鹊再世",
+                   # the set phrases that open a notice: 温馨 is a given name elsewhere
+                   "温馨提示", "温馨提醒", "温馨小贴士")
 # The 24 solar terms that read as 小X / 大X or as a name (小满一过天就热).
 ZH_SOLAR_TERMS = frozenset("立春 雨水 惊蛰 春分 清明 谷雨 立夏 小满 芒种 夏至 小暑 大暑 立秋 处暑 "
                            "白露 秋分 寒露 霜降 立冬 小雪 大雪 冬至 小寒 大寒".split())

@@ -566,7 +566,13 @@ def _not_a_person(text: str, r: RecognizerResult,
     weak = why not in _STRONG_RULES and not (why == "model person name" and r.score >= 0.8)
     if weak and len(span) >= 3 and span[-1] in _PLACE_LAST:
         return True  # 白云区, 高新区: a place the dictionary tags as a name
-    if info is None or len(span) != 2:
+    if info is None:
+        return False
+    if len(span) == 3 and span[2] in _AFTER_TIME_WORD:
+        freq, tag = info(span[:2])
+        if tag in _NEVER_NAME_TAGS and freq >= _EVERYDAY_FREQ:
+            return True  # 儿子明天来 (取药): a time word and a verb, even after a kin word
+    if len(span) != 2:
         return False  # three characters and more: famous names are common words too (邓小平)
     freq, tag = info(span)
     if tag in _NEVER_NAME_TAGS and freq >= _EVERYDAY_FREQ:
@@ -582,6 +588,10 @@ def _not_a_person(text: str, r: RecognizerResult,
 
 # jieba's tags of times, numerals, conjunctions: a common word with one is nobody's name
 _NEVER_NAME_TAGS = frozenset({"t", "m", "c"})
+# coming and going, and adverbs, after a time word (明天来, 明天再来, 周末就到): not how a given
+# name ends (老客户周一诺 stays a name). Other verbs are left out: 女儿夏天吃了... may name a
+# daughter 夏天, and an unclear case is redacted.
+_AFTER_TIME_WORD = frozenset("来去到回走再就都也又还")
 
 
 def _saying_at(text: str, start: int, end: int, say: str) -> bool:
