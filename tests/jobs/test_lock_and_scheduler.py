@@ -166,7 +166,9 @@ def test_two_scheduler_processes_run_each_firing_exactly_once(
         p.unlink()
     (policies / "exports" / "tick.toml").write_text(TICK_PROFILE)
     env = dict(cli_env, CDP_POLICY_DIR=str(policies))
-    cmd = [str(Path(sys.executable).parent / "cdp"), "jobs", "start", "--seconds", "7"]
+    # Long enough that both processes, started together, share several firings even when one
+    # of them is slow to start on a loaded machine.
+    cmd = [str(Path(sys.executable).parent / "cdp"), "jobs", "start", "--seconds", "12"]
     procs = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
