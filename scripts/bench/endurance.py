@@ -51,6 +51,7 @@ from typing import Any
 import redis
 from sqlalchemy import select
 
+from scripts.bench.openloop_bench import stop_service
 from scripts.bench.procstat import children, machine_figure_ms, pg_backends, rss_mb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -355,12 +356,7 @@ def main() -> None:
         report.update(windows=rows, counts=counts, errors=errors, growth_pct=growth,
                       samples=samples)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_service(server, timeout=30)
     started = time.perf_counter()
     out = subprocess.run([cdp, "audit", "verify"], env=env, cwd=ROOT, capture_output=True,
                          text=True, check=False)

@@ -232,10 +232,11 @@ def start_service(database_url: str, keyring: str, port: int, ratelimit_storage:
     return server, env
 
 
-def stop_service(server: subprocess.Popen[bytes]) -> None:
+def stop_service(server: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Stop gunicorn (its graceful stop first, then a kill after ``timeout`` seconds)."""
     server.terminate()
     try:
-        server.wait(timeout=20)
+        server.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
